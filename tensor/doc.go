@@ -1,0 +1,2 @@
+// Package tensor holds dense float32 n-dimensional tensors.
+package tensor
