@@ -1,2 +1,0 @@
-// Package tensor holds dense float32 n-dimensional tensors.
-package tensor
