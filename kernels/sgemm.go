@@ -1,0 +1,433 @@
+package kernels
+
+//go:generate go run sgemm_asmgen.go
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// Sgemm computes C = alpha*op(A)*op(B) + beta*C, where op(X) is X, or Xᵀ when
+// the matching trans flag is set. All matrices are row-major (like BLAS with
+// CblasRowMajor): op(A) is m×k (A is stored m×k, or k×m if transA), op(B) is
+// k×n (B is stored k×n, or n×k if transB) and C is m×n, with leading
+// dimensions (row strides, in elements) lda, ldb and ldc.
+//
+// beta == 0 overwrites C without reading it (NaN in C does not propagate).
+// With k == 0 or alpha == 0, C is only scaled by beta.
+//
+// The kernel level is Current(): at AVX512 and AVX2 a Goto/BLIS-style
+// blocked driver (packed A and B panels, cache blocking) calls assembly
+// micro-kernels (14×32 AVX-512, 6×16 AVX2+FMA); at Generic the same driver
+// calls a pure-Go 4×4 micro-kernel. Large problems are split over
+// runtime.GOMAXPROCS(0) goroutines; small ones run on the calling goroutine.
+// Packing buffers come from a sync.Pool, so steady-state calls do not
+// allocate large buffers.
+//
+// Sgemm panics with a message naming the bad sizes when a slice is too short
+// or a leading dimension is too small (a programming error).
+func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkSgemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	impl := &gemmGeneric
+	switch current {
+	case AVX512:
+		impl = &gemmAVX512
+	case AVX2:
+		impl = &gemmAVX2
+	}
+	sgemmBlocked(impl, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// SgemmGeneric is the readable pure-Go reference for Sgemm: a plain triple
+// loop with the same arguments and semantics (float32 accumulation, beta == 0
+// overwrites C). It is single-threaded and slow; tests compare the fast
+// paths against a float64 version of the same loop.
+func SgemmGeneric(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkSgemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s float32
+			for p := 0; p < k; p++ {
+				var av, bv float32
+				if transA {
+					av = a[p*lda+i]
+				} else {
+					av = a[i*lda+p]
+				}
+				if transB {
+					bv = b[j*ldb+p]
+				} else {
+					bv = b[p*ldb+j]
+				}
+				s += av * bv
+			}
+			if beta == 0 {
+				c[i*ldc+j] = alpha * s
+			} else {
+				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+			}
+		}
+	}
+}
+
+// checkSgemmArgs panics if the sizes, leading dimensions or slice lengths
+// passed to Sgemm are inconsistent.
+func checkSgemmArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("kernels.Sgemm: negative size m=%d n=%d k=%d", m, n, k))
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	checkMat := func(name string, x []float32, rows, cols, ld int) {
+		if ld < max(1, cols) {
+			panic(fmt.Sprintf("kernels.Sgemm: ld%s=%d < %d columns of %s (%d×%d, m=%d n=%d k=%d transA=%v transB=%v)",
+				name, ld, cols, name, rows, cols, m, n, k, transA, transB))
+		}
+		if rows > 0 && cols > 0 && len(x) < (rows-1)*ld+cols {
+			panic(fmt.Sprintf("kernels.Sgemm: len(%s)=%d < %d needed for %d×%d with ld%s=%d (m=%d n=%d k=%d transA=%v transB=%v)",
+				name, len(x), (rows-1)*ld+cols, rows, cols, name, ld, m, n, k, transA, transB))
+		}
+	}
+	checkMat("a", a, ar, ac, lda)
+	checkMat("b", b, br, bc, ldb)
+	checkMat("c", c, m, n, ldc)
+}
+
+// scaleC sets C = beta*C (C = 0 when beta == 0, even over NaN).
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		switch beta {
+		case 0:
+			clear(row)
+		case 1:
+		default:
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+	}
+}
+
+// kernelKind selects the micro-kernel in the blocked driver.
+type kernelKind int
+
+const (
+	kindGo kernelKind = iota
+	kindAVX2
+	kindAVX512
+)
+
+// gemmImpl holds a micro-kernel's register tile (mr×nr) and the cache
+// blocking used around it: kc (depth of packed panels), mc (rows of the
+// packed A block, a multiple of mr) and nc (columns of the packed B block,
+// a multiple of nr).
+type gemmImpl struct {
+	kind          kernelKind
+	mr, nr        int
+	kc, mc, nc    int
+	parallelFlops int       // below this 2·m·n·k the call stays single-threaded
+	pool          sync.Pool // of *gemmScratch
+}
+
+var (
+	gemmAVX512  = gemmImpl{kind: kindAVX512, mr: 14, nr: 32, kc: 256, mc: 14 * 24, nc: 4096, parallelFlops: 4 << 20}
+	gemmAVX2    = gemmImpl{kind: kindAVX2, mr: 6, nr: 16, kc: 256, mc: 6 * 24, nc: 4096, parallelFlops: 2 << 20}
+	gemmGeneric = gemmImpl{kind: kindGo, mr: 4, nr: 4, kc: 256, mc: 4 * 32, nc: 2048, parallelFlops: 1 << 20}
+)
+
+// gemmScratch holds the packing buffers of one Sgemm call: the shared
+// packed B block and one packed A block (plus edge temporary) per worker.
+// It is pooled whole, so a call does one Get and one Put.
+type gemmScratch struct {
+	b []float32
+	a [][]float32
+}
+
+// getScratch returns pooled scratch with a B buffer of nb elements and
+// workers A buffers of na elements each.
+func (g *gemmImpl) getScratch(nb, na, workers int) *gemmScratch {
+	s, _ := g.pool.Get().(*gemmScratch)
+	if s == nil {
+		s = &gemmScratch{}
+	}
+	if cap(s.b) < nb {
+		s.b = make([]float32, nb)
+	}
+	s.b = s.b[:nb]
+	for len(s.a) < workers {
+		s.a = append(s.a, nil)
+	}
+	s.a = s.a[:workers]
+	for w := range s.a {
+		if cap(s.a[w]) < na {
+			s.a[w] = make([]float32, na)
+		}
+		s.a[w] = s.a[w][:na]
+	}
+	return s
+}
+
+// gemmTask is the share of one (jc, pc) block that one goroutine computes:
+// rows [i0, i1) and B panels [jp0, jp1) of the packed B block.
+type gemmTask struct {
+	i0, i1   int
+	jp0, jp1 int
+}
+
+// sgemmBlocked is the Goto/BLIS-style driver: loops jc (nc columns of C),
+// pc (kc of the inner dimension), then per worker ic (mc rows), with B packed
+// once per (jc, pc) block, shared by the workers, and A packed per worker.
+func sgemmBlocked(g *gemmImpl, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	mr, nr := g.mr, g.nr
+	workers := runtime.GOMAXPROCS(0)
+	if 2*float64(m)*float64(n)*float64(k) < float64(g.parallelFlops) {
+		workers = 1
+	}
+	ncEff := min(g.nc, roundUp(n, nr))
+	kcEff := min(g.kc, k)
+	// Split rows when there are enough mr-panels per worker, else columns.
+	mPanels := (m + mr - 1) / mr
+	splitM := mPanels >= 2*workers
+	if !splitM {
+		if nPanels := (ncEff + nr - 1) / nr; nPanels < workers {
+			workers = max(1, nPanels)
+		}
+	}
+
+	// Per worker: packed A block (mc×kc) plus an mr×nr edge-tile temporary.
+	mcEff := min(g.mc, roundUp(m, mr))
+	scr := g.getScratch(kcEff*ncEff, mcEff*kcEff+mr*nr, workers)
+	defer g.pool.Put(scr)
+	bBuf, work := scr.b, scr.a
+
+	tasks := make([]gemmTask, workers)
+	for jc := 0; jc < n; jc += ncEff {
+		nb := min(ncEff, n-jc)
+		nbPanels := (nb + nr - 1) / nr
+		for w := range tasks {
+			if splitM {
+				tasks[w] = gemmTask{i0: w * mPanels / workers * mr, i1: min(m, (w+1)*mPanels/workers*mr), jp0: 0, jp1: nbPanels}
+			} else {
+				tasks[w] = gemmTask{i0: 0, i1: m, jp0: w * nbPanels / workers, jp1: (w + 1) * nbPanels / workers}
+			}
+		}
+		for pc := 0; pc < k; pc += kcEff {
+			kb := min(kcEff, k-pc)
+			bp := bBuf[:kb*nbPanels*nr]
+			betaBlk := beta
+			if pc > 0 {
+				betaBlk = 1
+			}
+			if workers == 1 {
+				packB(transB, b, ldb, pc, kb, jc, nb, nr, bp, 0, nbPanels)
+				g.runTask(tasks[0], transA, a, lda, pc, kb, alpha, bp, jc, nb, betaBlk, c, ldc, work[0])
+				continue
+			}
+			var eg errgroup.Group
+			for w := 0; w < workers; w++ {
+				p0, p1 := w*nbPanels/workers, (w+1)*nbPanels/workers
+				eg.Go(func() error {
+					packB(transB, b, ldb, pc, kb, jc, nb, nr, bp, p0, p1)
+					return nil
+				})
+			}
+			_ = eg.Wait()
+			for w := 0; w < workers; w++ {
+				t, buf := tasks[w], work[w]
+				eg.Go(func() error {
+					g.runTask(t, transA, a, lda, pc, kb, alpha, bp, jc, nb, betaBlk, c, ldc, buf)
+					return nil
+				})
+			}
+			_ = eg.Wait()
+		}
+	}
+}
+
+func roundUp(x, to int) int { return (x + to - 1) / to * to }
+
+// runTask computes rows [t.i0, t.i1) × B panels [t.jp0, t.jp1) of one
+// (jc, pc) block: C[i, jc+j] = op(A)[i, pc:pc+kb]·Bblock[:, j]·alpha + beta·C.
+func (g *gemmImpl) runTask(t gemmTask, transA bool, a []float32, lda, pc, kb int, alpha float32, bp []float32, jc, nb int, beta float32, c []float32, ldc int, work []float32) {
+	mr, nr := g.mr, g.nr
+	tmp := work[len(work)-mr*nr:]
+	ap := work[:len(work)-mr*nr]
+	for ic := t.i0; ic < t.i1; ic += g.mc {
+		mb := min(g.mc, t.i1-ic)
+		mbPanels := (mb + mr - 1) / mr
+		packA(transA, a, lda, ic, mb, pc, kb, mr, alpha, ap[:mbPanels*mr*kb])
+		for jp := t.jp0; jp < t.jp1; jp++ {
+			j := jp * nr
+			nv := min(nr, nb-j)
+			bpan := bp[jp*nr*kb : (jp+1)*nr*kb]
+			for ip := 0; ip < mbPanels; ip++ {
+				i := ic + ip*mr
+				mv := min(mr, t.i1-i)
+				apan := ap[ip*mr*kb : (ip+1)*mr*kb]
+				off := i*ldc + jc + j
+				if mv == mr && nv == nr {
+					g.kernel(kb, apan, bpan, c[off:], ldc, beta)
+					continue
+				}
+				// Edge tile: compute into tmp, then merge the valid part.
+				g.kernel(kb, apan, bpan, tmp, nr, 0)
+				for r := 0; r < mv; r++ {
+					crow := c[off+r*ldc : off+r*ldc+nv]
+					trow := tmp[r*nr : r*nr+nv]
+					if beta == 0 {
+						copy(crow, trow)
+					} else {
+						for q, v := range trow {
+							crow[q] = v + beta*crow[q]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// kernel runs the implementation's micro-kernel on one packed A panel and
+// one packed B panel.
+func (g *gemmImpl) kernel(kb int, ap, bp, c []float32, ldc int, beta float32) {
+	switch g.kind {
+	case kindAVX512:
+		_ = c[(g.mr-1)*ldc+g.nr-1]
+		_ = ap[kb*g.mr-1]
+		_ = bp[kb*g.nr-1]
+		sgemmKernel14x32AVX512(kb, &ap[0], &bp[0], &c[0], ldc, beta)
+	case kindAVX2:
+		_ = c[(g.mr-1)*ldc+g.nr-1]
+		_ = ap[kb*g.mr-1]
+		_ = bp[kb*g.nr-1]
+		sgemmKernel6x16AVX2(kb, &ap[0], &bp[0], &c[0], ldc, beta)
+	default:
+		kernel4x4Go(kb, ap, bp, c, ldc, beta)
+	}
+}
+
+// kernel4x4Go is the pure-Go micro-kernel of the Generic level: a 4×4 tile
+// of C = A·B + beta·C from packed panels (a: k×4, b: k×4, both k-major).
+func kernel4x4Go(k int, a, b, c []float32, ldc int, beta float32) {
+	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 float32
+	a = a[:4*k]
+	b = b[:4*k]
+	for p := 0; p < 4*k; p += 4 {
+		av := a[p : p+4 : p+4]
+		bv := b[p : p+4 : p+4]
+		a0, a1, a2, a3 := av[0], av[1], av[2], av[3]
+		b0, b1, b2, b3 := bv[0], bv[1], bv[2], bv[3]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		c20 += a2 * b0
+		c21 += a2 * b1
+		c22 += a2 * b2
+		c23 += a2 * b3
+		c30 += a3 * b0
+		c31 += a3 * b1
+		c32 += a3 * b2
+		c33 += a3 * b3
+	}
+	acc := [4][4]float32{{c00, c01, c02, c03}, {c10, c11, c12, c13}, {c20, c21, c22, c23}, {c30, c31, c32, c33}}
+	for r := 0; r < 4; r++ {
+		row := c[r*ldc : r*ldc+4 : r*ldc+4]
+		if beta == 0 {
+			row[0], row[1], row[2], row[3] = acc[r][0], acc[r][1], acc[r][2], acc[r][3]
+		} else {
+			for q := range row {
+				row[q] = acc[r][q] + beta*row[q]
+			}
+		}
+	}
+}
+
+// packA packs rows [i0, i0+mb) and columns [p0, p0+kb) of op(A), scaled by
+// alpha, into mr-row panels, k-major (dst[panel][p][r]); rows past mb are
+// zero.
+func packA(transA bool, a []float32, lda, i0, mb, p0, kb, mr int, alpha float32, dst []float32) {
+	for ip := 0; ip*mr < mb; ip++ {
+		pan := dst[ip*mr*kb : (ip+1)*mr*kb]
+		rows := min(mr, mb-ip*mr)
+		ib := i0 + ip*mr
+		if rows < mr {
+			clear(pan)
+		}
+		if transA {
+			// op(A)[i, p] = a[p*lda + i]: each p gives mr contiguous values.
+			for p := 0; p < kb; p++ {
+				src := a[(p0+p)*lda+ib : (p0+p)*lda+ib+rows]
+				d := pan[p*mr : p*mr+rows]
+				if alpha == 1 {
+					copy(d, src)
+				} else {
+					for r, v := range src {
+						d[r] = alpha * v
+					}
+				}
+			}
+			continue
+		}
+		for r := 0; r < rows; r++ {
+			src := a[(ib+r)*lda+p0 : (ib+r)*lda+p0+kb]
+			if alpha == 1 {
+				for p, v := range src {
+					pan[p*mr+r] = v
+				}
+			} else {
+				for p, v := range src {
+					pan[p*mr+r] = alpha * v
+				}
+			}
+		}
+	}
+}
+
+// packB packs panels [jp0, jp1) of the block rows [p0, p0+kb) × columns
+// [j0, j0+nb) of op(B) into nr-column panels, k-major (dst[panel][p][c]);
+// columns past nb are zero.
+func packB(transB bool, b []float32, ldb, p0, kb, j0, nb, nr int, dst []float32, jp0, jp1 int) {
+	for jp := jp0; jp < jp1; jp++ {
+		pan := dst[jp*nr*kb : (jp+1)*nr*kb]
+		cols := min(nr, nb-jp*nr)
+		jb := j0 + jp*nr
+		if cols < nr {
+			clear(pan)
+		}
+		if transB {
+			// op(B)[p, j] = b[j*ldb + p]: each column j is contiguous in p.
+			for q := 0; q < cols; q++ {
+				src := b[(jb+q)*ldb+p0 : (jb+q)*ldb+p0+kb]
+				for p, v := range src {
+					pan[p*nr+q] = v
+				}
+			}
+			continue
+		}
+		for p := 0; p < kb; p++ {
+			copy(pan[p*nr:p*nr+cols], b[(p0+p)*ldb+jb:(p0+p)*ldb+jb+cols])
+		}
+	}
+}
