@@ -1,0 +1,378 @@
+package kernels
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// Conv2dShape describes a 2-D convolution over NCHW tensors (cross-
+// correlation, as in PyTorch's conv2d, without groups):
+//
+//	x:   N×C×H×W input
+//	w:   K×C×KH×KW filters (row-major, i.e. K rows of C·KH·KW)
+//	out: N×K×OH×OW output, OH = (H + 2·PadH − DilH·(KH−1) − 1)/StrideH + 1
+//
+// Zero StrideH/StrideW/DilH/DilW mean 1.
+type Conv2dShape struct {
+	N, C, H, W       int // input batch, channels, height, width
+	K                int // output channels
+	KH, KW           int // filter height and width
+	StrideH, StrideW int
+	PadH, PadW       int
+	DilH, DilW       int
+}
+
+func orOne(v int) int {
+	if v == 0 {
+		return 1
+	}
+	return v
+}
+
+// OutH returns the output height.
+func (s Conv2dShape) OutH() int {
+	return (s.H+2*s.PadH-orOne(s.DilH)*(s.KH-1)-1)/orOne(s.StrideH) + 1
+}
+
+// OutW returns the output width.
+func (s Conv2dShape) OutW() int {
+	return (s.W+2*s.PadW-orOne(s.DilW)*(s.KW-1)-1)/orOne(s.StrideW) + 1
+}
+
+// ColRows returns the number of rows of one image's im2col matrix, C·KH·KW.
+func (s Conv2dShape) ColRows() int { return s.C * s.KH * s.KW }
+
+// ColCols returns the number of columns of one image's im2col matrix, OH·OW.
+func (s Conv2dShape) ColCols() int { return s.OutH() * s.OutW() }
+
+// Flops returns the multiply-add flop count (2 per MAC) of the forward pass.
+func (s Conv2dShape) Flops() float64 {
+	return 2 * float64(s.N) * float64(s.K) * float64(s.ColRows()) * float64(s.ColCols())
+}
+
+// check panics, naming op, if the shape is invalid.
+func (s Conv2dShape) check(op string) {
+	if s.N < 0 || s.C < 1 || s.H < 1 || s.W < 1 || s.K < 0 || s.KH < 1 || s.KW < 1 ||
+		s.StrideH < 0 || s.StrideW < 0 || s.PadH < 0 || s.PadW < 0 || s.DilH < 0 || s.DilW < 0 ||
+		s.OutH() < 1 || s.OutW() < 1 {
+		panic(fmt.Sprintf("kernels.%s: invalid conv shape %+v (out %d×%d)", op, s, s.OutH(), s.OutW()))
+	}
+}
+
+func checkLen(op, name string, x []float32, want int) {
+	if len(x) < want {
+		panic(fmt.Sprintf("kernels.%s: len(%s)=%d < %d", op, name, len(x), want))
+	}
+}
+
+// Im2col unrolls one C×H×W image x into col, the (C·KH·KW)×(OH·OW)
+// row-major matrix whose row (c·KH+i)·KW+j, column oh·OW+ow holds
+// x[c, oh·StrideH−PadH+i·DilH, ow·StrideW−PadW+j·DilW] (zero outside x).
+// Then the convolution of the image is the matrix product w·col. s.N is
+// ignored.
+func Im2col(s Conv2dShape, x, col []float32) {
+	s.check("Im2col")
+	checkLen("Im2col", "x", x, s.C*s.H*s.W)
+	checkLen("Im2col", "col", col, s.ColRows()*s.ColCols())
+	im2col(s, x, col, s.ColCols())
+}
+
+// Col2im is the adjoint of Im2col: it overwrites the C×H×W image x with the
+// sum, over the (C·KH·KW)×(OH·OW) matrix col, of each entry added at the
+// input position Im2col read it from (entries that fell into the padding are
+// dropped). It is the data gradient step of a convolution. s.N is ignored.
+func Col2im(s Conv2dShape, col, x []float32) {
+	s.check("Col2im")
+	checkLen("Col2im", "x", x, s.C*s.H*s.W)
+	checkLen("Col2im", "col", col, s.ColRows()*s.ColCols())
+	clear(x[:s.C*s.H*s.W])
+	col2im(s, col, s.ColCols(), x)
+}
+
+// im2col writes one image's im2col matrix into col with row stride ld.
+func im2col(s Conv2dShape, x, col []float32, ld int) {
+	oh, ow := s.OutH(), s.OutW()
+	sh, sw, dh, dw := orOne(s.StrideH), orOne(s.StrideW), orOne(s.DilH), orOne(s.DilW)
+	row := 0
+	for c := 0; c < s.C; c++ {
+		xc := x[c*s.H*s.W : (c+1)*s.H*s.W]
+		for i := 0; i < s.KH; i++ {
+			for j := 0; j < s.KW; j++ {
+				dst := col[row*ld : row*ld+oh*ow]
+				row++
+				// Valid output columns: 0 <= ow*sw - PadW + j*dw < W.
+				off := j*dw - s.PadW
+				lo, hi := validRange(off, sw, s.W, ow)
+				for y := 0; y < oh; y++ {
+					d := dst[y*ow : (y+1)*ow]
+					iy := y*sh - s.PadH + i*dh
+					if iy < 0 || iy >= s.H || lo >= hi {
+						clear(d)
+						continue
+					}
+					xr := xc[iy*s.W : (iy+1)*s.W]
+					clear(d[:lo])
+					if sw == 1 {
+						copy(d[lo:hi], xr[lo+off:hi+off])
+					} else {
+						for q := lo; q < hi; q++ {
+							d[q] = xr[q*sw+off]
+						}
+					}
+					clear(d[hi:])
+				}
+			}
+		}
+	}
+}
+
+// col2im adds one image's im2col matrix (row stride ld) back into x.
+func col2im(s Conv2dShape, col []float32, ld int, x []float32) {
+	oh, ow := s.OutH(), s.OutW()
+	sh, sw, dh, dw := orOne(s.StrideH), orOne(s.StrideW), orOne(s.DilH), orOne(s.DilW)
+	row := 0
+	for c := 0; c < s.C; c++ {
+		xc := x[c*s.H*s.W : (c+1)*s.H*s.W]
+		for i := 0; i < s.KH; i++ {
+			for j := 0; j < s.KW; j++ {
+				src := col[row*ld : row*ld+oh*ow]
+				row++
+				off := j*dw - s.PadW
+				lo, hi := validRange(off, sw, s.W, ow)
+				if lo >= hi {
+					continue
+				}
+				for y := 0; y < oh; y++ {
+					iy := y*sh - s.PadH + i*dh
+					if iy < 0 || iy >= s.H {
+						continue
+					}
+					xr := xc[iy*s.W : (iy+1)*s.W]
+					sr := src[y*ow : (y+1)*ow]
+					for q := lo; q < hi; q++ {
+						xr[q*sw+off] += sr[q]
+					}
+				}
+			}
+		}
+	}
+}
+
+// validRange returns [lo, hi), the output columns q in [0, n) for which
+// q*stride + off lies in [0, w).
+func validRange(off, stride, w, n int) (lo, hi int) {
+	if off < 0 {
+		lo = (-off + stride - 1) / stride
+	}
+	if w-off <= 0 {
+		return 0, 0
+	}
+	hi = min(n, (w-off+stride-1)/stride)
+	if lo > hi {
+		lo = hi
+	}
+	return lo, hi
+}
+
+// convScratch holds the pooled buffers of a batched convolution: the
+// grouped im2col matrix and the grouped K×(G·OH·OW) product.
+type convScratch struct {
+	col, prod []float32
+}
+
+var convPool sync.Pool // of *convScratch
+
+func getConvScratch(ncol, nprod int) *convScratch {
+	sc, _ := convPool.Get().(*convScratch)
+	if sc == nil {
+		sc = &convScratch{}
+	}
+	if cap(sc.col) < ncol {
+		sc.col = make([]float32, ncol)
+	}
+	if cap(sc.prod) < nprod {
+		sc.prod = make([]float32, nprod)
+	}
+	sc.col, sc.prod = sc.col[:ncol], sc.prod[:nprod]
+	return sc
+}
+
+// convMaxCol bounds the grouped im2col buffer (in float32 elements).
+const convMaxCol = 1 << 22
+
+// convGroup returns how many images to unroll together: enough to give the
+// GEMM a wide N, within convMaxCol.
+func convGroup(s Conv2dShape) int {
+	per := s.ColRows() * s.ColCols()
+	return max(1, min(s.N, convMaxCol/max(1, per)))
+}
+
+// isPointwise reports whether the convolution is a plain 1×1, stride-1,
+// unpadded one, whose im2col matrix is the image itself.
+func (s Conv2dShape) isPointwise() bool {
+	return s.KH == 1 && s.KW == 1 && orOne(s.StrideH) == 1 && orOne(s.StrideW) == 1 && s.PadH == 0 && s.PadW == 0
+}
+
+// parallelImages runs f(img, g) for the images [n0, n0+g) of a group on up
+// to GOMAXPROCS goroutines.
+func parallelImages(n0, g int, f func(img, slot int)) {
+	workers := min(g, runtime.GOMAXPROCS(0))
+	if workers <= 1 {
+		for i := 0; i < g; i++ {
+			f(n0+i, i)
+		}
+		return
+	}
+	var eg errgroup.Group
+	for w := 0; w < workers; w++ {
+		eg.Go(func() error {
+			for i := w * g / workers; i < (w+1)*g/workers; i++ {
+				f(n0+i, i)
+			}
+			return nil
+		})
+	}
+	_ = eg.Wait()
+}
+
+// Conv2dForward computes out = conv2d(x, w) + bias for a batch, overwriting
+// out. Layouts (row-major): x is N×C×H×W, w is K×C×KH×KW, bias is K or nil,
+// out is N×K×OH×OW. It unrolls groups of images with im2col into one
+// (C·KH·KW)×(G·OH·OW) matrix and multiplies by w with Sgemm (1×1 stride-1
+// unpadded convolutions skip im2col). Buffers are pooled. It panics, naming
+// Conv2dForward, on an invalid shape or short slices.
+func Conv2dForward(s Conv2dShape, x, w, bias, out []float32) {
+	s.check("Conv2dForward")
+	const op = "Conv2dForward"
+	crs, p := s.ColRows(), s.ColCols()
+	checkLen(op, "x", x, s.N*s.C*s.H*s.W)
+	checkLen(op, "w", w, s.K*crs)
+	checkLen(op, "out", out, s.N*s.K*p)
+	if bias != nil {
+		checkLen(op, "bias", bias, s.K)
+	}
+	if s.N == 0 || s.K == 0 {
+		return
+	}
+	imgIn, imgOut := s.C*s.H*s.W, s.K*p
+	if s.isPointwise() {
+		for n := 0; n < s.N; n++ {
+			o := out[n*imgOut : (n+1)*imgOut]
+			Sgemm(false, false, s.K, p, crs, 1, w, crs, x[n*imgIn:(n+1)*imgIn], p, 0, o, p)
+			addBias(o, bias, s.K, p)
+		}
+		return
+	}
+	g := convGroup(s)
+	sc := getConvScratch(crs*g*p, s.K*g*p)
+	defer convPool.Put(sc)
+	for n0 := 0; n0 < s.N; n0 += g {
+		gb := min(g, s.N-n0)
+		ld := gb * p
+		col := sc.col[:crs*ld]
+		parallelImages(n0, gb, func(img, slot int) {
+			im2col(s, x[img*imgIn:(img+1)*imgIn], col[slot*p:], ld)
+		})
+		if gb == 1 {
+			o := out[n0*imgOut : (n0+1)*imgOut]
+			Sgemm(false, false, s.K, p, crs, 1, w, crs, col, ld, 0, o, p)
+			addBias(o, bias, s.K, p)
+			continue
+		}
+		prod := sc.prod[:s.K*ld]
+		Sgemm(false, false, s.K, ld, crs, 1, w, crs, col, ld, 0, prod, ld)
+		// Scatter K×(G·P) to G images of K×P, adding the bias.
+		parallelImages(n0, gb, func(img, slot int) {
+			o := out[img*imgOut : (img+1)*imgOut]
+			for k := 0; k < s.K; k++ {
+				src := prod[k*ld+slot*p : k*ld+(slot+1)*p]
+				dst := o[k*p : (k+1)*p]
+				if bias == nil {
+					copy(dst, src)
+					continue
+				}
+				bk := bias[k]
+				for q, v := range src {
+					dst[q] = v + bk
+				}
+			}
+		})
+	}
+}
+
+// addBias adds bias[k] to row k of the K×P matrix o (no-op for nil bias).
+func addBias(o, bias []float32, k, p int) {
+	if bias == nil {
+		return
+	}
+	for i := 0; i < k; i++ {
+		bk := bias[i]
+		row := o[i*p : (i+1)*p]
+		for q := range row {
+			row[q] += bk
+		}
+	}
+}
+
+// Conv2dBackward computes the gradients of Conv2dForward given dout (the
+// gradient of out, N×K×OH×OW): dx (N×C×H×W), dw (K×C×KH×KW) and dbias (K).
+// Each of dx, dw and dbias is overwritten; pass nil to skip one. It runs per
+// image: dw = Σ dout_n·col_nᵀ and dx_n = Col2im(wᵀ·dout_n). It panics,
+// naming Conv2dBackward, on an invalid shape or short slices.
+func Conv2dBackward(s Conv2dShape, x, w, dout, dx, dw, dbias []float32) {
+	s.check("Conv2dBackward")
+	const op = "Conv2dBackward"
+	crs, p := s.ColRows(), s.ColCols()
+	imgIn, imgOut := s.C*s.H*s.W, s.K*p
+	checkLen(op, "dout", dout, s.N*imgOut)
+	if dw != nil {
+		checkLen(op, "x", x, s.N*imgIn)
+		checkLen(op, "dw", dw, s.K*crs)
+		clear(dw[:s.K*crs])
+	}
+	if dx != nil {
+		checkLen(op, "w", w, s.K*crs)
+		checkLen(op, "dx", dx, s.N*imgIn)
+	}
+	if dbias != nil {
+		checkLen(op, "dbias", dbias, s.K)
+		clear(dbias[:s.K])
+		for n := 0; n < s.N; n++ {
+			for k := 0; k < s.K; k++ {
+				var sum float32
+				for _, v := range dout[n*imgOut+k*p : n*imgOut+(k+1)*p] {
+					sum += v
+				}
+				dbias[k] += sum
+			}
+		}
+	}
+	if (dw == nil && dx == nil) || s.N == 0 {
+		return
+	}
+	if s.K == 0 {
+		if dx != nil {
+			clear(dx[:s.N*imgIn])
+		}
+		return
+	}
+	sc := getConvScratch(crs*p, 0)
+	defer convPool.Put(sc)
+	col := sc.col
+	for n := 0; n < s.N; n++ {
+		dn := dout[n*imgOut : (n+1)*imgOut]
+		if dw != nil {
+			im2col(s, x[n*imgIn:(n+1)*imgIn], col, p)
+			Sgemm(false, true, s.K, crs, p, 1, dn, p, col, p, 1, dw, crs)
+		}
+		if dx != nil {
+			Sgemm(true, false, crs, p, s.K, 1, w, crs, dn, p, 0, col, p)
+			xn := dx[n*imgIn : (n+1)*imgIn]
+			clear(xn)
+			col2im(s, col, p, xn)
+		}
+	}
+}
