@@ -200,17 +200,41 @@ func sgemmBlocked(g *gemmImpl, transA, transB bool, m, n, k int, alpha float32, 
 	if 2*float64(m)*float64(n)*float64(k) < float64(g.parallelFlops) {
 		workers = 1
 	}
+	// Split over columns when the rows give each worker less than one mc
+	// block (or too few mr panels): each worker then runs the serial driver
+	// on its own column range, packing its own B panels (which stay in its
+	// own L2) and reusing each B panel over all m rows. Otherwise split rows
+	// and share the packed B block.
+	mPanels := (m + mr - 1) / mr
+	nPanels := (n + nr - 1) / nr
+	if workers > 1 && (mPanels < 2*workers || m <= workers*g.mc) && nPanels >= 2*workers {
+		var eg errgroup.Group
+		for w := 0; w < workers; w++ {
+			j0, j1 := w*nPanels/workers*nr, min(n, (w+1)*nPanels/workers*nr)
+			eg.Go(func() error {
+				boff := j0
+				if transB {
+					boff = j0 * ldb
+				}
+				g.blocked(1, transA, transB, m, j1-j0, k, alpha, a, lda, b[boff:], ldb, beta, c[j0:], ldc)
+				return nil
+			})
+		}
+		_ = eg.Wait()
+		return
+	}
+	if mPanels < 2*workers {
+		workers = 1
+	}
+	g.blocked(workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// blocked runs the blocked loops with rows split over workers goroutines.
+func (g *gemmImpl) blocked(workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	mr, nr := g.mr, g.nr
 	ncEff := min(g.nc, roundUp(n, nr))
 	kcEff := min(g.kc, k)
-	// Split rows when there are enough mr-panels per worker, else columns.
 	mPanels := (m + mr - 1) / mr
-	splitM := mPanels >= 2*workers
-	if !splitM {
-		if nPanels := (ncEff + nr - 1) / nr; nPanels < workers {
-			workers = max(1, nPanels)
-		}
-	}
-
 	// Per worker: packed A block (mc×kc) plus an mr×nr edge-tile temporary.
 	mcEff := min(g.mc, roundUp(m, mr))
 	scr := g.getScratch(kcEff*ncEff, mcEff*kcEff+mr*nr, workers)
@@ -222,11 +246,7 @@ func sgemmBlocked(g *gemmImpl, transA, transB bool, m, n, k int, alpha float32, 
 		nb := min(ncEff, n-jc)
 		nbPanels := (nb + nr - 1) / nr
 		for w := range tasks {
-			if splitM {
-				tasks[w] = gemmTask{i0: w * mPanels / workers * mr, i1: min(m, (w+1)*mPanels/workers*mr), jp0: 0, jp1: nbPanels}
-			} else {
-				tasks[w] = gemmTask{i0: 0, i1: m, jp0: w * nbPanels / workers, jp1: (w + 1) * nbPanels / workers}
-			}
+			tasks[w] = gemmTask{i0: w * mPanels / workers * mr, i1: min(m, (w+1)*mPanels/workers*mr), jp0: 0, jp1: nbPanels}
 		}
 		for pc := 0; pc < k; pc += kcEff {
 			kb := min(kcEff, k-pc)
