@@ -1,0 +1,265 @@
+package autograd
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/softcpt/softcpt-go/tensor"
+)
+
+// sumSquares writes, for src viewed as [outer, n, inner], the sum over n
+// of the squares at every (outer, inner) position into dst [outer*inner],
+// accumulating in float64.
+func sumSquares(dst []float64, src []float32, outer, n, inner int) {
+	clear(dst)
+	for a := 0; a < outer; a++ {
+		acc := dst[a*inner : (a+1)*inner]
+		for j := 0; j < n; j++ {
+			for i, v := range src[(a*n+j)*inner : (a*n+j+1)*inner] {
+				acc[i] += float64(v) * float64(v)
+			}
+		}
+	}
+}
+
+// Norm returns the Euclidean norm of x along axis, like
+// torch.linalg.vector_norm(x, 2, dim). The gradient x/‖x‖·g is taken as
+// 0 where the norm is 0, as in PyTorch.
+func Norm(x *Var, axis int, keepdim bool) *Var {
+	axis = x.Value.Axis("Norm", axis)
+	shape := x.Shape()
+	outer, n, inner := reduceDims(shape, axis)
+	xd := x.Value.Contiguous().Data()
+	ss := make([]float64, outer*inner)
+	sumSquares(ss, xd, outer, n, inner)
+	out := tensor.New(reducedShape(shape, axis, keepdim)...)
+	o := out.Data()
+	for i, s := range ss {
+		o[i] = float32(math.Sqrt(s))
+	}
+	return result(out, func(g *tensor.Tensor) {
+		gd := g.Contiguous().Data()
+		xd := x.Value.Contiguous().Data()
+		gx := tensor.New(shape...)
+		d := gx.Data()
+		// scale[p] = g/‖x‖ per reduced position (0 where the norm is 0).
+		scale := make([]float32, len(o))
+		for p, nv := range o {
+			if nv != 0 {
+				scale[p] = gd[p] / nv
+			}
+		}
+		for a := 0; a < outer; a++ {
+			sc := scale[a*inner : (a+1)*inner]
+			for j := 0; j < n; j++ {
+				lo, hi := (a*n+j)*inner, (a*n+j+1)*inner
+				dr := d[lo:hi]
+				for i, v := range xd[lo:hi] {
+					dr[i] = v * sc[i]
+				}
+			}
+		}
+		x.accumulate(gx)
+	}, x)
+}
+
+// L2Normalize returns x / max(‖x‖, eps) along axis, like
+// torch.nn.functional.normalize(x, 2, dim, eps). (CLIP's x / x.norm(...)
+// is eps = 0 for nonzero rows.) Where ‖x‖ >= eps the backward is
+// (g − y·Σ g·y)/‖x‖; below eps the divisor is the constant eps. It panics
+// if eps is negative.
+func L2Normalize(x *Var, axis int, eps float32) *Var {
+	if !(eps >= 0) {
+		panic(fmt.Sprintf("autograd.L2Normalize: negative eps %v", eps))
+	}
+	axis = x.Value.Axis("L2Normalize", axis)
+	shape := x.Shape()
+	outer, n, inner := reduceDims(shape, axis)
+	xd := x.Value.Contiguous().Data()
+	ss := make([]float64, outer*inner)
+	sumSquares(ss, xd, outer, n, inner)
+	// inv[p] = 1/max(‖x‖, eps); through[p] says whether the gradient flows
+	// through the norm (‖x‖ >= eps).
+	inv := make([]float32, len(ss))
+	through := make([]bool, len(ss))
+	for p, s := range ss {
+		nv := float32(math.Sqrt(s))
+		through[p] = nv >= eps
+		inv[p] = 1 / max(nv, eps)
+	}
+	out := tensor.New(shape...)
+	y := out.Data()
+	for a := 0; a < outer; a++ {
+		iv := inv[a*inner : (a+1)*inner]
+		for j := 0; j < n; j++ {
+			lo, hi := (a*n+j)*inner, (a*n+j+1)*inner
+			yr := y[lo:hi]
+			for i, v := range xd[lo:hi] {
+				yr[i] = v * iv[i]
+			}
+		}
+	}
+	return result(out, func(g *tensor.Tensor) {
+		gd := g.Contiguous().Data()
+		gx := tensor.New(shape...)
+		d := gx.Data()
+		dot := make([]float32, inner)
+		for a := 0; a < outer; a++ {
+			iv := inv[a*inner : (a+1)*inner]
+			th := through[a*inner : (a+1)*inner]
+			clear(dot)
+			for j := 0; j < n; j++ {
+				lo, hi := (a*n+j)*inner, (a*n+j+1)*inner
+				yr := y[lo:hi]
+				for i, v := range gd[lo:hi] {
+					dot[i] += v * yr[i]
+				}
+			}
+			for i := range dot {
+				if !th[i] {
+					dot[i] = 0
+				}
+			}
+			for j := 0; j < n; j++ {
+				lo, hi := (a*n+j)*inner, (a*n+j+1)*inner
+				yr, dr := y[lo:hi], d[lo:hi]
+				for i, v := range gd[lo:hi] {
+					dr[i] = (v - yr[i]*dot[i]) * iv[i]
+				}
+			}
+		}
+		x.accumulate(gx)
+	}, x)
+}
+
+// LayerNorm normalises x over its last axis to zero mean and unit
+// (biased) variance, then applies the affine gamma·x̂ + beta, like
+// torch.nn.functional.layer_norm(x, [D], gamma, beta, eps). gamma and
+// beta have shape [D] and may each be nil (no scale / no shift). Mean and
+// variance are accumulated in float64. It panics on a scalar or empty
+// last axis or a gamma/beta of the wrong shape.
+func LayerNorm(x, gamma, beta *Var, eps float32) *Var {
+	shape := x.Shape()
+	if len(shape) == 0 || shape[len(shape)-1] == 0 {
+		panic(fmt.Sprintf("autograd.LayerNorm: input of shape %v has no last axis to normalise", shape))
+	}
+	dim := shape[len(shape)-1]
+	for _, p := range []struct {
+		name string
+		v    *Var
+	}{{"gamma", gamma}, {"beta", beta}} {
+		if p.v != nil && !tensor.SameShape(p.v.Shape(), []int{dim}) {
+			panic(fmt.Sprintf("autograd.LayerNorm: %s of shape %v for input of shape %v", p.name, p.v.Shape(), shape))
+		}
+	}
+	rows := x.Value.Numel() / dim
+	xd := x.Value.Contiguous().Data()
+	var gd, bd []float32
+	if gamma != nil {
+		gd = gamma.Value.Contiguous().Data()
+	}
+	if beta != nil {
+		bd = beta.Value.Contiguous().Data()
+	}
+	mean := make([]float32, rows)
+	rstd := make([]float32, rows)
+	out := tensor.New(shape...)
+	y := out.Data()
+	for r := 0; r < rows; r++ {
+		row := xd[r*dim : (r+1)*dim]
+		var s float64
+		for _, v := range row {
+			s += float64(v)
+		}
+		m := s / float64(dim)
+		var sq float64
+		for _, v := range row {
+			d := float64(v) - m
+			sq += d * d
+		}
+		rs := 1 / math.Sqrt(sq/float64(dim)+float64(eps))
+		mean[r], rstd[r] = float32(m), float32(rs)
+		yr := y[r*dim : (r+1)*dim]
+		mf, rf := float32(m), float32(rs)
+		for i, v := range row {
+			h := (v - mf) * rf
+			if gd != nil {
+				h *= gd[i]
+			}
+			if bd != nil {
+				h += bd[i]
+			}
+			yr[i] = h
+		}
+	}
+	parents := []*Var{x}
+	if gamma != nil {
+		parents = append(parents, gamma)
+	}
+	if beta != nil {
+		parents = append(parents, beta)
+	}
+	return result(out, func(g *tensor.Tensor) {
+		gy := g.Contiguous().Data()
+		var gx, ggamma, gbeta *tensor.Tensor
+		var dx, dgamma, dbeta []float32
+		if x.requiresGrad {
+			gx = tensor.New(shape...)
+			dx = gx.Data()
+		}
+		if gamma != nil && gamma.requiresGrad {
+			ggamma = tensor.New(dim)
+			dgamma = ggamma.Data()
+		}
+		if beta != nil && beta.requiresGrad {
+			gbeta = tensor.New(dim)
+			dbeta = gbeta.Data()
+		}
+		xd := x.Value.Contiguous().Data()
+		dxhat := make([]float32, dim)
+		for r := 0; r < rows; r++ {
+			row := xd[r*dim : (r+1)*dim]
+			gr := gy[r*dim : (r+1)*dim]
+			m, rs := mean[r], rstd[r]
+			if dbeta != nil {
+				for i, v := range gr {
+					dbeta[i] += v
+				}
+			}
+			if dgamma != nil {
+				for i, v := range gr {
+					dgamma[i] += v * (row[i] - m) * rs
+				}
+			}
+			if dx == nil {
+				continue
+			}
+			// dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) with dx̂ = g·gamma.
+			var s1, s2 float64
+			for i, v := range gr {
+				dh := v
+				if gd != nil {
+					dh *= gd[i]
+				}
+				dxhat[i] = dh
+				s1 += float64(dh)
+				s2 += float64(dh) * float64((row[i]-m)*rs)
+			}
+			m1, m2 := float32(s1/float64(dim)), float32(s2/float64(dim))
+			dr := dx[r*dim : (r+1)*dim]
+			for i, v := range row {
+				h := (v - m) * rs
+				dr[i] = rs * (dxhat[i] - m1 - h*m2)
+			}
+		}
+		if gx != nil {
+			x.accumulate(gx)
+		}
+		if ggamma != nil {
+			gamma.accumulate(ggamma)
+		}
+		if gbeta != nil {
+			beta.accumulate(gbeta)
+		}
+	}, parents...)
+}

@@ -1,0 +1,339 @@
+package autograd
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/softcpt/softcpt-go/tensor"
+)
+
+// Pointwise ops. Each forward writes a fresh contiguous tensor; each
+// backward computes the input gradient with a plain indexed loop (no
+// per-element closures) from the saved input and/or output.
+
+// unaryIn returns the contiguous data of x and a zeroed output tensor of
+// its shape.
+func unaryIn(x *Var) ([]float32, *tensor.Tensor) {
+	return x.Value.Contiguous().Data(), tensor.New(x.Shape()...)
+}
+
+// Exp returns e^x element-wise.
+func Exp(x *Var) *Var {
+	xd, out := unaryIn(x)
+	o := out.Data()
+	for i, v := range xd {
+		o[i] = float32(math.Exp(float64(v)))
+	}
+	return result(out, func(g *tensor.Tensor) {
+		gd := g.Contiguous().Data()
+		gx := tensor.New(x.Shape()...)
+		d := gx.Data()
+		for i, y := range o {
+			d[i] = gd[i] * y
+		}
+		x.accumulate(gx)
+	}, x)
+}
+
+// Log returns the natural logarithm of x element-wise (−Inf at 0, NaN
+// below, as in PyTorch).
+func Log(x *Var) *Var {
+	xd, out := unaryIn(x)
+	o := out.Data()
+	for i, v := range xd {
+		o[i] = float32(math.Log(float64(v)))
+	}
+	return result(out, func(g *tensor.Tensor) {
+		gd := g.Contiguous().Data()
+		xd := x.Value.Contiguous().Data()
+		gx := tensor.New(x.Shape()...)
+		d := gx.Data()
+		for i, v := range xd {
+			d[i] = gd[i] / v
+		}
+		x.accumulate(gx)
+	}, x)
+}
+
+// Sqrt returns √x element-wise. The gradient g/(2√x) is +Inf at 0, as in
+// PyTorch.
+func Sqrt(x *Var) *Var {
+	xd, out := unaryIn(x)
+	o := out.Data()
+	for i, v := range xd {
+		o[i] = float32(math.Sqrt(float64(v)))
+	}
+	return result(out, func(g *tensor.Tensor) {
+		gd := g.Contiguous().Data()
+		gx := tensor.New(x.Shape()...)
+		d := gx.Data()
+		for i, y := range o {
+			d[i] = gd[i] / (2 * y)
+		}
+		x.accumulate(gx)
+	}, x)
+}
+
+// Pow returns x^p element-wise for a constant exponent p. The gradient is
+// p·x^(p−1)·g, and 0 where p is 0 (as in PyTorch).
+func Pow(x *Var, p float32) *Var {
+	xd, out := unaryIn(x)
+	o := out.Data()
+	pf := float64(p)
+	switch p {
+	case 1:
+		copy(o, xd)
+	case 2:
+		for i, v := range xd {
+			o[i] = v * v
+		}
+	default:
+		for i, v := range xd {
+			o[i] = float32(math.Pow(float64(v), pf))
+		}
+	}
+	return result(out, func(g *tensor.Tensor) {
+		gx := tensor.New(x.Shape()...)
+		if p == 0 {
+			x.accumulate(gx)
+			return
+		}
+		gd := g.Contiguous().Data()
+		xd := x.Value.Contiguous().Data()
+		d := gx.Data()
+		switch p {
+		case 1:
+			copy(d, gd)
+		case 2:
+			for i, v := range xd {
+				d[i] = 2 * v * gd[i]
+			}
+		default:
+			for i, v := range xd {
+				d[i] = gd[i] * p * float32(math.Pow(float64(v), pf-1))
+			}
+		}
+		x.accumulate(gx)
+	}, x)
+}
+
+// Clamp limits x to [lo, hi] element-wise. The gradient passes where
+// lo <= x <= hi (boundaries included, as in PyTorch) and is 0 elsewhere.
+// It panics if lo > hi or either bound is NaN.
+func Clamp(x *Var, lo, hi float32) *Var {
+	if !(lo <= hi) {
+		panic(fmt.Sprintf("autograd.Clamp: lo %v > hi %v", lo, hi))
+	}
+	xd, out := unaryIn(x)
+	o := out.Data()
+	for i, v := range xd {
+		switch {
+		case v < lo:
+			v = lo
+		case v > hi:
+			v = hi
+		}
+		o[i] = v
+	}
+	return result(out, func(g *tensor.Tensor) {
+		gd := g.Contiguous().Data()
+		xd := x.Value.Contiguous().Data()
+		gx := tensor.New(x.Shape()...)
+		d := gx.Data()
+		for i, v := range xd {
+			if v >= lo && v <= hi {
+				d[i] = gd[i]
+			}
+		}
+		x.accumulate(gx)
+	}, x)
+}
+
+// Relu returns max(x, 0) element-wise. The gradient is 0 at x = 0, as in
+// PyTorch.
+func Relu(x *Var) *Var {
+	xd, out := unaryIn(x)
+	o := out.Data()
+	for i, v := range xd {
+		if v > 0 {
+			o[i] = v
+		}
+	}
+	return result(out, func(g *tensor.Tensor) {
+		gd := g.Contiguous().Data()
+		gx := tensor.New(x.Shape()...)
+		d := gx.Data()
+		for i, y := range o {
+			if y > 0 {
+				d[i] = gd[i]
+			}
+		}
+		x.accumulate(gx)
+	}, x)
+}
+
+// Abs returns |x| element-wise. The gradient is sign(x)·g, 0 at x = 0 as
+// in PyTorch.
+func Abs(x *Var) *Var {
+	xd, out := unaryIn(x)
+	o := out.Data()
+	for i, v := range xd {
+		o[i] = float32(math.Abs(float64(v)))
+	}
+	return result(out, func(g *tensor.Tensor) {
+		gd := g.Contiguous().Data()
+		xd := x.Value.Contiguous().Data()
+		gx := tensor.New(x.Shape()...)
+		d := gx.Data()
+		for i, v := range xd {
+			switch {
+			case v > 0:
+				d[i] = gd[i]
+			case v < 0:
+				d[i] = -gd[i]
+			}
+		}
+		x.accumulate(gx)
+	}, x)
+}
+
+// sigmoid is the logistic function, computed without overflow for large
+// |x|.
+func sigmoid(x float32) float32 {
+	if x >= 0 {
+		return float32(1 / (1 + math.Exp(-float64(x))))
+	}
+	e := math.Exp(float64(x))
+	return float32(e / (1 + e))
+}
+
+// Sigmoid returns 1/(1+e^−x) element-wise.
+func Sigmoid(x *Var) *Var {
+	xd, out := unaryIn(x)
+	o := out.Data()
+	for i, v := range xd {
+		o[i] = sigmoid(v)
+	}
+	return result(out, func(g *tensor.Tensor) {
+		gd := g.Contiguous().Data()
+		gx := tensor.New(x.Shape()...)
+		d := gx.Data()
+		for i, y := range o {
+			d[i] = gd[i] * y * (1 - y)
+		}
+		x.accumulate(gx)
+	}, x)
+}
+
+// Tanh returns the hyperbolic tangent element-wise.
+func Tanh(x *Var) *Var {
+	xd, out := unaryIn(x)
+	o := out.Data()
+	for i, v := range xd {
+		o[i] = float32(math.Tanh(float64(v)))
+	}
+	return result(out, func(g *tensor.Tensor) {
+		gd := g.Contiguous().Data()
+		gx := tensor.New(x.Shape()...)
+		d := gx.Data()
+		for i, y := range o {
+			d[i] = gd[i] * (1 - y*y)
+		}
+		x.accumulate(gx)
+	}, x)
+}
+
+const (
+	invSqrt2   = 0.70710678118654752440 // 1/√2
+	invSqrt2Pi = 0.39894228040143267794 // 1/√(2π)
+)
+
+// Gelu returns x·Φ(x) with the exact Gaussian CDF Φ(x) = ½(1+erf(x/√2)),
+// PyTorch's default (approximate='none'). The gradient is
+// Φ(x) + x·φ(x).
+func Gelu(x *Var) *Var {
+	xd, out := unaryIn(x)
+	o := out.Data()
+	for i, v := range xd {
+		f := float64(v)
+		o[i] = float32(0.5 * f * (1 + math.Erf(f*invSqrt2)))
+	}
+	return result(out, func(g *tensor.Tensor) {
+		gd := g.Contiguous().Data()
+		xd := x.Value.Contiguous().Data()
+		gx := tensor.New(x.Shape()...)
+		d := gx.Data()
+		for i, v := range xd {
+			f := float64(v)
+			cdf := 0.5 * (1 + math.Erf(f*invSqrt2))
+			pdf := invSqrt2Pi * math.Exp(-0.5*f*f)
+			d[i] = gd[i] * float32(cdf+f*pdf)
+		}
+		x.accumulate(gx)
+	}, x)
+}
+
+// quickGeluAlpha is the slope inside QuickGelu's sigmoid.
+const quickGeluAlpha = 1.702
+
+// QuickGelu returns x·σ(1.702·x), the GELU approximation used by OpenAI's
+// CLIP. The gradient is σ(ax) + a·x·σ(ax)·(1−σ(ax)) with a = 1.702.
+func QuickGelu(x *Var) *Var {
+	xd, out := unaryIn(x)
+	o := out.Data()
+	for i, v := range xd {
+		o[i] = v * sigmoid(quickGeluAlpha*v)
+	}
+	return result(out, func(g *tensor.Tensor) {
+		gd := g.Contiguous().Data()
+		xd := x.Value.Contiguous().Data()
+		gx := tensor.New(x.Shape()...)
+		d := gx.Data()
+		for i, v := range xd {
+			s := sigmoid(quickGeluAlpha * v)
+			d[i] = gd[i] * (s + quickGeluAlpha*v*s*(1-s))
+		}
+		x.accumulate(gx)
+	}, x)
+}
+
+// Dropout zeroes each element of x with probability p and scales the
+// survivors by 1/(1−p) (inverted dropout), drawing the mask from rng.
+// When train is false or p is 0 it returns x itself. p = 1 zeroes
+// everything. The backward multiplies by the same mask. It panics if p is
+// outside [0, 1] or rng is nil while dropping.
+func Dropout(x *Var, p float32, rng *rand.Rand, train bool) *Var {
+	if !(p >= 0 && p <= 1) {
+		panic(fmt.Sprintf("autograd.Dropout: probability %v outside [0, 1]", p))
+	}
+	if !train || p == 0 {
+		return x
+	}
+	if rng == nil {
+		panic("autograd.Dropout: nil rng in training mode")
+	}
+	xd, out := unaryIn(x)
+	o := out.Data()
+	mask := make([]float32, len(xd))
+	if p < 1 {
+		scale := 1 / (1 - p)
+		for i := range mask {
+			if rng.Float32() >= p {
+				mask[i] = scale
+			}
+		}
+	}
+	for i, v := range xd {
+		o[i] = v * mask[i]
+	}
+	return result(out, func(g *tensor.Tensor) {
+		gd := g.Contiguous().Data()
+		gx := tensor.New(x.Shape()...)
+		d := gx.Data()
+		for i, m := range mask {
+			d[i] = gd[i] * m
+		}
+		x.accumulate(gx)
+	}, x)
+}
