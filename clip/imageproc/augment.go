@@ -28,8 +28,10 @@ func RandomResizedCropParams(rng *rand.Rand, width, height int, scale, ratio [2]
 	area := float64(height * width)
 	logLo, logHi := math.Log(ratio[0]), math.Log(ratio[1])
 	for range 10 {
-		target := area * (scale[0] + (scale[1]-scale[0])*rng.Float64())
-		ar := math.Exp(logLo + (logHi-logLo)*rng.Float64())
+		// float64() conversions keep the arithmetic free of FMA fusion, so a seed
+		// gives the same boxes on every architecture.
+		target := area * (scale[0] + float64((scale[1]-scale[0])*rng.Float64()))
+		ar := math.Exp(logLo + float64((logHi-logLo)*rng.Float64()))
 		w := int(math.RoundToEven(math.Sqrt(target * ar)))
 		h := int(math.RoundToEven(math.Sqrt(target / ar)))
 		if w > 0 && w <= width && h > 0 && h <= height {

@@ -35,11 +35,11 @@ func Decode(r io.Reader) (image.Image, error) {
 }
 
 // DecodeJPEG decodes a JPEG with image/jpeg and, for colour images in
-// 4:2:0, 4:2:2, 4:4:0 or 4:4:4 chroma subsampling, replaces Go's chroma
-// replication and YCbCr→RGB formula by libjpeg-turbo's fancy (triangular)
-// upsampling and its 16-bit fixed-point conversion, returning an *RGB.
-// Other JPEGs (grey, CMYK, 4:1:1, 4:1:0) are returned as image/jpeg decodes
-// them. The inverse DCT is still Go's, so results differ from libjpeg by
+// 4:2:0, 4:2:2, 4:4:0 chroma subsampling replaces Go's chroma replication
+// by libjpeg-turbo's fancy (triangular) upsampling, and for those and 4:4:4,
+// 4:1:1 and 4:1:0 Go's YCbCr→RGB formula by libjpeg's 16-bit fixed-point
+// conversion, returning an *RGB. Other JPEGs (grey, CMYK, RGB) are returned
+// as image/jpeg decodes them. The inverse DCT is still Go's, so results differ from libjpeg by
 // small amounts (see the package documentation).
 func DecodeJPEG(r io.Reader) (image.Image, error) {
 	m, err := jpeg.Decode(r)

@@ -32,7 +32,7 @@ func clamp255(v int32) uint8 {
 // ycbcrToRGBLibjpeg converts a decoded JPEG's planes as libjpeg-turbo does
 // with its defaults (do_fancy_upsampling = TRUE): fancy upsampling of the
 // chroma planes (jdsample.c h2v2_fancy_upsample, h2v1_fancy_upsample,
-// h1v2_fancy_upsample), then ycc_rgb_convert. It returns nil for
+// h1v2_fancy_upsample, int_upsample), then ycc_rgb_convert. It returns nil for
 // subsampling ratios it does not handle or images whose rectangle does not
 // start at the origin.
 func ycbcrToRGBLibjpeg(m *image.YCbCr) *RGB {
@@ -50,6 +50,10 @@ func ycbcrToRGBLibjpeg(m *image.YCbCr) *RGB {
 		hs, vs = 1, 2
 	case image.YCbCrSubsampleRatio420:
 		hs, vs = 2, 2
+	case image.YCbCrSubsampleRatio411:
+		hs, vs = 4, 1
+	case image.YCbCrSubsampleRatio410:
+		hs, vs = 4, 2
 	default:
 		return nil
 	}
@@ -78,7 +82,8 @@ func ycbcrToRGBLibjpeg(m *image.YCbCr) *RGB {
 // upsample expands a cw×ch chroma plane (row stride stride) by hs×vs with
 // libjpeg-turbo's fancy upsampling, returning a (cw*hs)×(ch*vs) plane. As in
 // libjpeg, the rows above the first and below the last are copies of them,
-// and planes too narrow for the fancy h2 methods (cw <= 2) are replicated.
+// and planes too narrow for the fancy h2 methods (cw <= 2) are replicated,
+// as are 4:1:1 and 4:1:0 planes (libjpeg's int_upsample).
 func upsample(p []uint8, stride, cw, ch, hs, vs int) []uint8 {
 	uw, uh := cw*hs, ch*vs
 	out := make([]uint8, uw*uh)
@@ -87,6 +92,13 @@ func upsample(p []uint8, stride, cw, ch, hs, vs int) []uint8 {
 		return p[y*stride : y*stride+cw]
 	}
 	switch {
+	case hs == 4:
+		for y := 0; y < uh; y++ {
+			in, o := row(y/vs), out[y*uw:(y+1)*uw]
+			for x := range o {
+				o[x] = in[x/hs]
+			}
+		}
 	case hs == 1 && vs == 1:
 		for y := 0; y < ch; y++ {
 			copy(out[y*uw:], row(y))

@@ -2,6 +2,7 @@ package imageproc
 
 import (
 	"fmt"
+	"image"
 	"math"
 )
 
@@ -111,30 +112,43 @@ func ResizeBicubic(img *RGB, w, h int) *RGB {
 	if w == img.W && h == img.H {
 		return img.Clone()
 	}
+	return resizeRegion(img, w, h, image.Rect(0, 0, w, h))
+}
+
+// resizeRegion returns the part r of ResizeBicubic(img, w, h), computing
+// only the output samples inside r (each output sample depends only on its
+// own kernel windows, so the result is identical). r must lie inside
+// (0, 0)-(w, h), and w×h must differ from img's size.
+func resizeRegion(img *RGB, w, h int, r image.Rectangle) *RGB {
 	kh := precomputeCoeffs(img.W, 0, float32(img.W), w)
 	kv := precomputeCoeffs(img.H, 0, float32(img.H), h)
+	kh.start, kh.w = kh.start[r.Min.X:r.Max.X], kh.w[r.Min.X:r.Max.X]
+	kv.start, kv.w = kv.start[r.Min.Y:r.Max.Y], kv.w[r.Min.Y:r.Max.Y]
 	src := img
 	if w != img.W {
 		// Only the rows that the vertical pass reads are resampled.
-		first := kv.start[0]
-		last := kv.start[h-1] + len(kv.w[h-1])
-		if h == img.H { // no vertical pass: every row
-			first, last = 0, img.H
+		first, last := r.Min.Y, r.Max.Y // no vertical pass: rows map 1:1
+		if h != img.H {
+			first = kv.start[0]
+			last = kv.start[len(kv.start)-1] + len(kv.w[len(kv.w)-1])
 		}
-		src = resampleHorizontal(img, kh, w, first, last)
+		src = resampleHorizontal(img, kh, first, last)
 		for i := range kv.start {
 			kv.start[i] -= first
 		}
+	} else {
+		src = img.Crop(r.Min.X, 0, r.Dx(), img.H)
 	}
 	if h != img.H {
-		src = resampleVertical(src, kv, h)
+		src = resampleVertical(src, kv)
 	}
 	return src
 }
 
 // resampleHorizontal is ImagingResampleHorizontal_8bpc on rows
-// [first, last) of in.
-func resampleHorizontal(in *RGB, k kernel, w, first, last int) *RGB {
+// [first, last) of in, for the output columns of k.
+func resampleHorizontal(in *RGB, k kernel, first, last int) *RGB {
+	w := len(k.w)
 	out := NewRGB(w, last-first)
 	for y := first; y < last; y++ {
 		row := in.Pix[3*y*in.W : 3*(y+1)*in.W]
@@ -155,7 +169,8 @@ func resampleHorizontal(in *RGB, k kernel, w, first, last int) *RGB {
 }
 
 // resampleVertical is ImagingResampleVertical_8bpc.
-func resampleVertical(in *RGB, k kernel, h int) *RGB {
+func resampleVertical(in *RGB, k kernel) *RGB {
+	h := len(k.w)
 	out := NewRGB(in.W, h)
 	stride := 3 * in.W
 	acc := make([]int32, stride)

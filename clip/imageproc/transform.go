@@ -40,9 +40,13 @@ func ResizedShortSideSize(w, h, n int) (int, int) {
 // round-half-to-even. Parts outside the image (when it is smaller than n)
 // are zero, as with Pillow's crop.
 func CenterCrop(img *RGB, n int) *RGB {
-	top := int(math.RoundToEven(float64(img.H-n) / 2.0))
-	left := int(math.RoundToEven(float64(img.W-n) / 2.0))
+	top, left := centerCropOffsets(img.W, img.H, n)
 	return img.Crop(left, top, n, n)
+}
+
+// centerCropOffsets returns torchvision's CenterCrop offsets (top, left).
+func centerCropOffsets(w, h, n int) (int, int) {
+	return int(math.RoundToEven(float64(h-n) / 2.0)), int(math.RoundToEven(float64(w-n) / 2.0))
 }
 
 // Normalize converts img to float32 CHW (planes R, G, B), each value
@@ -55,13 +59,17 @@ func Normalize(img *RGB, mean, std [3]float32, dst []float32) []float32 {
 		dst = make([]float32, 3*n)
 	}
 	dst = dst[:3*n]
-	for c := 0; c < 3; c++ {
-		plane := dst[c*n : (c+1)*n]
-		m, s := mean[c], std[c]
-		for i := range plane {
-			v := float32(img.Pix[3*i+c]) / 255
-			plane[i] = (v - m) / s
+	var lut [3][256]float32
+	for c := range lut {
+		for v := range lut[c] {
+			lut[c][v] = (float32(v)/255 - mean[c]) / std[c]
 		}
+	}
+	r, g, b := dst[:n], dst[n:2*n], dst[2*n:3*n]
+	pix := img.Pix[:3*n]
+	for i := range r {
+		p := pix[3*i : 3*i+3 : 3*i+3]
+		r[i], g[i], b[i] = lut[0][p[0]], lut[1][p[1]], lut[2][p[2]]
 	}
 	return dst
 }
@@ -70,7 +78,16 @@ func Normalize(img *RGB, mean, std [3]float32, dst []float32) []float32 {
 // Resize(size, BICUBIC), CenterCrop(size), ToTensor, Normalize(CLIPMean,
 // CLIPStd). It returns 3×size×size float32 values in CHW order.
 func CLIPTransformRGB(img *RGB, size int) []float32 {
-	return Normalize(CenterCrop(ResizeShortSide(img, size), size), CLIPMean, CLIPStd, nil)
+	w, h := ResizedShortSideSize(img.W, img.H, size)
+	var crop *RGB
+	if w == img.W && h == img.H {
+		crop = CenterCrop(img, size)
+	} else {
+		// Resize only the centre crop (identical to resize then crop).
+		top, left := centerCropOffsets(w, h, size)
+		crop = resizeRegion(img, w, h, image.Rect(left, top, left+size, top+size))
+	}
+	return Normalize(crop, CLIPMean, CLIPStd, nil)
 }
 
 // CLIPTransform is CLIPTransformRGB after converting img with ToRGB (an

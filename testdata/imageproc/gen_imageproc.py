@@ -128,6 +128,21 @@ def main():
         dec.save(path(pp), optimize=True)
         man["jpeg"].append({"jpeg": jp, "sub": sub, "pillow": pp, "src": f"src_{name}.png"})
 
+    # Subsamplings Pillow cannot write (4:4:0, 4:1:1, 4:1:0) and a progressive
+    # file, taken from Go's image/testdata (same video frame, quality 50).
+    for sub, fn in [("440", "video-001.q50.440.jpeg"), ("411", "video-001.q50.411.jpeg"),
+                    ("410", "video-001.q50.410.jpeg"), ("420", "video-001.q50.420.progressive.jpeg")]:
+        jp = "go_" + fn.replace("video-001.", "").replace(".jpeg", ".jpg")
+        gofile = os.path.join(os.path.dirname(GO_PHOTO), fn)
+        if os.path.exists(gofile):
+            with open(gofile, "rb") as f, open(path(jp), "wb") as g:
+                g.write(f.read())
+        dec = Image.open(path(jp))
+        dec.load()
+        pp = jp.replace(".jpg", ".pil.png")
+        dec.convert("RGB").save(path(pp), optimize=True)
+        man["jpeg"].append({"jpeg": jp, "sub": sub, "pillow": pp, "src": "src_photo.png"})
+
     # CLIP transform, from the PNG sources and from the 4:2:0 JPEGs.
     for name, n in [("photo", 32), ("photo", 48), ("synth", 32), ("noise", 32), ("noise", 24)]:
         for kind, fn in [("png", f"src_{name}.png"), ("jpg", f"{name}.q90_420.jpg")]:
