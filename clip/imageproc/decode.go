@@ -29,7 +29,10 @@ func Decode(r io.Reader) (image.Image, error) {
 	}
 	m, format, err := image.Decode(br)
 	if err != nil {
-		return nil, errors.Wrapf(err, "imageproc: decode image (format %q)", format)
+		if format == "" {
+			return nil, errors.Wrap(err, "imageproc: decode image")
+		}
+		return nil, errors.Wrapf(err, "imageproc: decode %s", format)
 	}
 	return m, nil
 }
