@@ -769,3 +769,33 @@ func TestVecPanics(t *testing.T) {
 		}()
 	}
 }
+
+// TestVecSoftmaxRowsSpecials: a NaN or +Inf in a row makes the whole row
+// NaN at every level (as in the reference), and rows without them are
+// unaffected.
+func TestVecSoftmaxRowsSpecials(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	const rows, cols = 3, 37
+	vecEachLevel(t, func(t *testing.T, l Level) {
+		for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1))} {
+			for _, pos := range []int{0, 17, 36} {
+				src := vecRand(rng, rows*cols, 3, 0)
+				src[cols+pos] = bad
+				dst := make([]float32, rows*cols)
+				SoftmaxRows(dst, src, rows, cols)
+				for i, v := range dst {
+					if row := i / cols; (row == 1) != (v != v) {
+						t.Fatalf("SoftmaxRows with %v at row 1 col %d: dst[%d] = %v", bad, pos, i, v)
+					}
+				}
+			}
+		}
+		// -Inf entries get probability 0.
+		src := []float32{float32(math.Inf(-1)), 0, float32(math.Inf(-1))}
+		dst := make([]float32, 3)
+		SoftmaxRows(dst, src, 1, 3)
+		if dst[0] != 0 || dst[1] != 1 || dst[2] != 0 {
+			t.Fatalf("SoftmaxRows with -Inf: got %v", dst)
+		}
+	})
+}
