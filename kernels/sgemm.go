@@ -400,28 +400,69 @@ func packA(transA bool, a []float32, lda, i0, mb, p0, kb, mr int, alpha float32,
 			for p := 0; p < kb; p++ {
 				src := a[(p0+p)*lda+ib : (p0+p)*lda+ib+rows]
 				d := pan[p*mr : p*mr+rows]
-				if alpha == 1 {
-					copy(d, src)
-				} else {
-					for r, v := range src {
-						d[r] = alpha * v
-					}
+				for r, v := range src {
+					d[r] = alpha * v
 				}
 			}
 			continue
 		}
+		if mr == 14 && rows == 14 {
+			packA14(a, lda, ib, p0, kb, alpha, pan)
+			continue
+		}
 		for r := 0; r < rows; r++ {
 			src := a[(ib+r)*lda+p0 : (ib+r)*lda+p0+kb]
-			if alpha == 1 {
-				for p, v := range src {
-					pan[p*mr+r] = v
-				}
-			} else {
-				for p, v := range src {
-					pan[p*mr+r] = alpha * v
-				}
+			for p, v := range src {
+				pan[p*mr+r] = alpha * v
 			}
 		}
+	}
+}
+
+// packA14 packs one full 14-row panel of a non-transposed A (rows ib..ib+13,
+// columns p0..p0+kb), scaled by alpha, reading the 14 rows in step so the
+// panel is written sequentially.
+func packA14(a []float32, lda, ib, p0, kb int, alpha float32, pan []float32) {
+	base := ib*lda + p0
+	r0 := a[base : base+kb]
+	r1 := a[base+1*lda : base+1*lda+kb]
+	r2 := a[base+2*lda : base+2*lda+kb]
+	r3 := a[base+3*lda : base+3*lda+kb]
+	r4 := a[base+4*lda : base+4*lda+kb]
+	r5 := a[base+5*lda : base+5*lda+kb]
+	r6 := a[base+6*lda : base+6*lda+kb]
+	r7 := a[base+7*lda : base+7*lda+kb]
+	r8 := a[base+8*lda : base+8*lda+kb]
+	r9 := a[base+9*lda : base+9*lda+kb]
+	r10 := a[base+10*lda : base+10*lda+kb]
+	r11 := a[base+11*lda : base+11*lda+kb]
+	r12 := a[base+12*lda : base+12*lda+kb]
+	r13 := a[base+13*lda : base+13*lda+kb]
+	for p := range r0 {
+		d := (*[14]float32)(pan[p*14 : p*14+14])
+		d[0] = alpha * r0[p]
+		d[1] = alpha * r1[p]
+		d[2] = alpha * r2[p]
+		d[3] = alpha * r3[p]
+		d[4] = alpha * r4[p]
+		d[5] = alpha * r5[p]
+		d[6] = alpha * r6[p]
+		d[7] = alpha * r7[p]
+		d[8] = alpha * r8[p]
+		d[9] = alpha * r9[p]
+		d[10] = alpha * r10[p]
+		d[11] = alpha * r11[p]
+		d[12] = alpha * r12[p]
+		d[13] = alpha * r13[p]
+	}
+}
+
+// packB32 packs one full 32-column panel of a non-transposed B (rows
+// p0..p0+kb, columns jb..jb+31) with fixed-size array copies.
+func packB32(b []float32, ldb, p0, kb, jb int, pan []float32) {
+	for p := 0; p < kb; p++ {
+		off := (p0+p)*ldb + jb
+		*(*[32]float32)(pan[p*32 : p*32+32]) = *(*[32]float32)(b[off : off+32])
 	}
 }
 
@@ -444,6 +485,10 @@ func packB(transB bool, b []float32, ldb, p0, kb, j0, nb, nr int, dst []float32,
 					pan[p*nr+q] = v
 				}
 			}
+			continue
+		}
+		if nr == 32 && cols == 32 {
+			packB32(b, ldb, p0, kb, jb, pan)
 			continue
 		}
 		for p := 0; p < kb; p++ {
