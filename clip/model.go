@@ -1,0 +1,294 @@
+package clip
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/pkg/errors"
+
+	"github.com/softcpt/softcpt-go/autograd"
+	"github.com/softcpt/softcpt-go/tensor"
+)
+
+// Model is a CLIP model: an image tower (ModifiedResNet or
+// VisionTransformer), a causal text transformer and the logit scale.
+//
+// Parameters are held by OpenAI's state-dict key names. A loaded model is
+// frozen: its parameters are constants, no graph is recorded through it,
+// and the BatchNorm layers of a ResNet tower run in eval mode with the
+// BatchNorm folded into the preceding convolution (exact up to float
+// rounding). SetTrainable(true) turns the parameters into leaves that
+// require gradients (pretraining) and unfolds BatchNorm.
+type Model struct {
+	Config Config
+
+	params map[string]*autograd.Var
+	keys   []string
+	// buffers holds BatchNorm running statistics by key.
+	buffers map[string]*tensor.Tensor
+
+	trainable bool
+	// train selects BatchNorm batch statistics (pretraining only).
+	train bool
+	// folded holds conv weights/biases with BatchNorm folded in, keyed by
+	// the conv weight key; nil when not folded.
+	folded map[string][2]*tensor.Tensor
+}
+
+// droppedKeys are entries of OpenAI's state dicts that are not parameters.
+var droppedKeys = map[string]bool{"input_resolution": true, "context_length": true, "vocab_size": true}
+
+// FromStateDict builds a model from tensors named as in OpenAI's state
+// dicts. The architecture is inferred from the shapes. Every expected key
+// must be present with the expected shape; the error lists all missing
+// and mismatched keys by name. Unexpected keys (other than the three
+// integer metadata entries and num_batches_tracked) are reported too.
+// The tensors are used as they are (not copied).
+func FromStateDict(sd map[string]*tensor.Tensor) (*Model, error) {
+	return FromStateDictWith(sd, Options{})
+}
+
+// FromStateDictWith is FromStateDict with head counts from opt.
+func FromStateDictWith(sd map[string]*tensor.Tensor, opt Options) (*Model, error) {
+	cfg, err := InferConfigWith(sd, opt)
+	if err != nil {
+		return nil, errors.Wrap(err, "clip: inferring the architecture")
+	}
+	keys, shapes := cfg.ParamShapes()
+	var missing, wrong []string
+	for _, k := range keys {
+		t, ok := sd[k]
+		switch {
+		case !ok:
+			missing = append(missing, k)
+		case !tensor.SameShape(t.Shape(), shapes[k]) && !(k == "logit_scale" && t.Numel() == 1):
+			wrong = append(wrong, fmt.Sprintf("%s: got %v, want %v", k, t.Shape(), shapes[k]))
+		}
+	}
+	var unexpected []string
+	for _, k := range sortedKeys(sd) {
+		if _, ok := shapes[k]; !ok && !droppedKeys[k] && !strings.HasSuffix(k, ".num_batches_tracked") {
+			unexpected = append(unexpected, k)
+		}
+	}
+	if len(missing)+len(wrong)+len(unexpected) > 0 {
+		var b strings.Builder
+		if len(missing) > 0 {
+			fmt.Fprintf(&b, "missing keys: %s; ", strings.Join(missing, ", "))
+		}
+		if len(wrong) > 0 {
+			fmt.Fprintf(&b, "wrong shapes: %s; ", strings.Join(wrong, "; "))
+		}
+		if len(unexpected) > 0 {
+			fmt.Fprintf(&b, "unexpected keys: %s; ", strings.Join(unexpected, ", "))
+		}
+		return nil, errors.Errorf("clip: state dict does not match the inferred architecture: %s", strings.TrimSuffix(b.String(), "; "))
+	}
+	m := &Model{Config: cfg, params: map[string]*autograd.Var{}, buffers: map[string]*tensor.Tensor{}}
+	for _, k := range keys {
+		t := sd[k].Contiguous()
+		if strings.HasSuffix(k, ".running_mean") || strings.HasSuffix(k, ".running_var") {
+			m.buffers[k] = t
+			continue
+		}
+		if k == "logit_scale" {
+			t = t.Reshape()
+		}
+		v := autograd.Const(t)
+		v.Name = k
+		m.params[k] = v
+		m.keys = append(m.keys, k)
+	}
+	if !cfg.IsViT() {
+		m.foldBatchNorm()
+	}
+	return m, nil
+}
+
+// NewRandom returns a model of the given architecture with OpenAI's
+// initialisation (CLIP.initialize_parameters plus PyTorch's layer
+// defaults), drawn from a seeded generator. It is trainable.
+func NewRandom(cfg Config, seed uint64) *Model {
+	rng := tensor.NewRNG(seed)
+	keys, shapes := cfg.ParamShapes()
+	sd := map[string]*tensor.Tensor{}
+	W := float32(cfg.TransformerWidth)
+	L := float32(cfg.TransformerLayers)
+	for _, k := range keys {
+		s := shapes[k]
+		var t *tensor.Tensor
+		switch {
+		case k == "logit_scale":
+			t = tensor.Scalar(float32(math.Log(1 / 0.07)))
+		case strings.HasSuffix(k, ".running_var") || (strings.Contains(k, "ln_") || strings.Contains(k, ".bn") || strings.Contains(k, "downsample.1")) && strings.HasSuffix(k, ".weight"):
+			t = tensor.Ones(s...)
+		case strings.HasSuffix(k, ".running_mean") || strings.HasSuffix(k, "in_proj_bias") || strings.HasSuffix(k, "out_proj.bias"):
+			t = tensor.New(s...)
+		case strings.Contains(k, "ln_") || strings.Contains(k, ".bn") || strings.Contains(k, "downsample.1"):
+			t = tensor.New(s...) // norm biases
+		case k == "token_embedding.weight":
+			t = tensor.RandN(rng, 0, 0.02, s...)
+		case k == "positional_embedding":
+			t = tensor.RandN(rng, 0, 0.01, s...)
+		case k == "text_projection":
+			t = tensor.RandN(rng, 0, 1/float32(math.Sqrt(float64(W))), s...)
+		case strings.HasPrefix(k, "transformer.") && strings.HasSuffix(k, ".weight"):
+			std := 1 / float32(math.Sqrt(float64(W))) // attention in_proj
+			switch {
+			case strings.Contains(k, "out_proj") || strings.Contains(k, "c_proj"):
+				std /= float32(math.Sqrt(float64(2 * L)))
+			case strings.Contains(k, "c_fc"):
+				std = 1 / float32(math.Sqrt(float64(2*W)))
+			}
+			t = tensor.RandN(rng, 0, std, s...)
+		case strings.HasPrefix(k, "visual.attnpool.") && strings.HasSuffix(k, ".weight"):
+			t = tensor.RandN(rng, 0, 1/float32(math.Sqrt(float64(s[1]))), s...)
+		case k == "visual.class_embedding" || k == "visual.positional_embedding" || k == "visual.proj" || k == "visual.attnpool.positional_embedding":
+			scale := 1 / float32(math.Sqrt(float64(s[len(s)-1])))
+			if k == "visual.proj" {
+				scale = 1 / float32(math.Sqrt(float64(s[0])))
+			}
+			t = tensor.RandN(rng, 0, scale, s...)
+		default:
+			// PyTorch's default for Linear/Conv weights and biases:
+			// U(±1/√fan_in).
+			fanIn := 1
+			if len(s) > 1 {
+				fanIn = tensor.Numel(s[1:])
+			} else if strings.HasSuffix(k, ".bias") {
+				if w, ok := shapes[strings.TrimSuffix(k, ".bias")+".weight"]; ok && len(w) > 1 {
+					fanIn = tensor.Numel(w[1:])
+				}
+			}
+			b := 1 / float32(math.Sqrt(float64(fanIn)))
+			t = tensor.RandU(rng, -b, b, s...)
+		}
+		sd[k] = t
+	}
+	m, err := FromStateDictWith(sd, Options{VisionHeads: cfg.VisionHeads, TransformerHeads: cfg.TransformerHeads})
+	if err != nil {
+		panic("clip.NewRandom: " + err.Error()) // ParamShapes and FromStateDict disagree: a bug
+	}
+	m.SetTrainable(true)
+	return m
+}
+
+// p returns the parameter under key (a programming error if absent).
+func (m *Model) p(key string) *autograd.Var {
+	v, ok := m.params[key]
+	if !ok {
+		panic("clip: no parameter " + key)
+	}
+	return v
+}
+
+// Param returns the parameter stored under an OpenAI state-dict key.
+func (m *Model) Param(key string) (*autograd.Var, bool) {
+	v, ok := m.params[key]
+	return v, ok
+}
+
+// Keys returns the parameter keys in state-dict order (buffers excluded).
+func (m *Model) Keys() []string { return m.keys }
+
+// Parameters returns every parameter in state-dict order.
+func (m *Model) Parameters() []*autograd.Var {
+	out := make([]*autograd.Var, len(m.keys))
+	for i, k := range m.keys {
+		out[i] = m.params[k]
+	}
+	return out
+}
+
+// StateDict returns parameters and buffers by OpenAI key (shared, not
+// copied); with it a model round-trips through a safetensors file.
+func (m *Model) StateDict() map[string]*tensor.Tensor {
+	sd := make(map[string]*tensor.Tensor, len(m.params)+len(m.buffers))
+	for k, v := range m.params {
+		sd[k] = v.Value
+	}
+	for k, t := range m.buffers {
+		sd[k] = t
+	}
+	return sd
+}
+
+// LogitScale returns exp(logit_scale), the temperature of the logits.
+func (m *Model) LogitScale() float32 {
+	return float32(math.Exp(float64(m.p("logit_scale").Value.Item())))
+}
+
+// SetTrainable makes every parameter a leaf that requires gradients (true)
+// or a constant (false). A trainable ResNet tower uses unfolded BatchNorm.
+func (m *Model) SetTrainable(b bool) {
+	m.trainable = b
+	for _, v := range m.params {
+		v.SetRequiresGrad(b)
+	}
+	if b {
+		m.folded = nil
+	} else if !m.Config.IsViT() {
+		m.foldBatchNorm()
+	}
+}
+
+// Train switches BatchNorm between batch statistics with running-stat
+// updates (true, pretraining) and running statistics (false, the default).
+func (m *Model) Train(b bool) { m.train = b }
+
+// foldBatchNorm precomputes, for every conv followed by BatchNorm in the
+// ResNet tower, w' = w·γ/√(σ²+ε) and b' = β − μ·γ/√(σ²+ε).
+func (m *Model) foldBatchNorm() {
+	m.folded = map[string][2]*tensor.Tensor{}
+	for _, k := range m.keys {
+		if !strings.HasSuffix(k, ".weight") || m.params[k].Value.NDim() != 4 || k == "visual.conv1.weight" && m.Config.IsViT() {
+			continue
+		}
+		bnp := bnFor(k)
+		if bnp == "" {
+			continue
+		}
+		w := m.params[k].Value
+		gamma := m.p(bnp + ".weight").Value.Data()
+		beta := m.p(bnp + ".bias").Value.Data()
+		mean := m.buffers[bnp+".running_mean"].Data()
+		variance := m.buffers[bnp+".running_var"].Data()
+		out := w.Dim(0)
+		per := w.Numel() / out
+		fw := w.Clone()
+		fb := tensor.New(out)
+		fd, bd := fw.Data(), fb.Data()
+		for o := 0; o < out; o++ {
+			s := gamma[o] / float32(math.Sqrt(float64(variance[o])+bnEps))
+			for i := o * per; i < (o+1)*per; i++ {
+				fd[i] *= s
+			}
+			bd[o] = beta[o] - mean[o]*s
+		}
+		m.folded[k] = [2]*tensor.Tensor{fw, fb}
+	}
+}
+
+// bnEps is the BatchNorm epsilon of CLIP's ResNets (PyTorch's default).
+const bnEps = 1e-5
+
+// lnEps is the LayerNorm epsilon of CLIP (PyTorch's default).
+const lnEps = 1e-5
+
+// bnFor returns the BatchNorm prefix that follows a conv weight key in a
+// ModifiedResNet, or "".
+func bnFor(convKey string) string {
+	base := strings.TrimSuffix(convKey, ".weight")
+	switch {
+	case strings.HasSuffix(base, ".downsample.0"):
+		return strings.TrimSuffix(base, ".0") + ".1"
+	case strings.HasPrefix(base, "visual."):
+		i := strings.LastIndex(base, ".conv")
+		if i < 0 {
+			return ""
+		}
+		return base[:i] + ".bn" + base[i+len(".conv"):]
+	}
+	return ""
+}

@@ -1,0 +1,230 @@
+package clip
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/softcpt/softcpt-go/autograd"
+	"github.com/softcpt/softcpt-go/tensor"
+)
+
+// convBN applies conv (no bias) followed by BatchNorm, using the folded
+// weights when the tower is frozen.
+func (m *Model) convBN(x *autograd.Var, convKey string, stride, pad int) *autograd.Var {
+	opt := autograd.Conv2dOptions{StrideH: stride, StrideW: stride, PadH: pad, PadW: pad}
+	if f, ok := m.folded[convKey]; ok {
+		return autograd.Conv2d(x, autograd.Const(f[0]), autograd.Const(f[1]), opt)
+	}
+	y := autograd.Conv2d(x, m.p(convKey), nil, opt)
+	bn := bnFor(convKey)
+	return autograd.BatchNorm2d(y, m.p(bn+".weight"), m.p(bn+".bias"),
+		m.buffers[bn+".running_mean"], m.buffers[bn+".running_var"], m.train, 0.1, bnEps)
+}
+
+// resnet runs the ModifiedResNet tower on x [N,3,R,R] and returns [N,E].
+func (m *Model) resnet(x *autograd.Var) *autograd.Var {
+	x = autograd.Relu(m.convBN(x, "visual.conv1.weight", 2, 1))
+	x = autograd.Relu(m.convBN(x, "visual.conv2.weight", 1, 1))
+	x = autograd.Relu(m.convBN(x, "visual.conv3.weight", 1, 1))
+	x = autograd.AvgPool2d(x, 2, 2, 0)
+	for l, n := range m.Config.VisionLayers {
+		for i := 0; i < n; i++ {
+			stride := 1
+			if l > 0 && i == 0 {
+				stride = 2
+			}
+			x = m.bottleneck(x, "visual.layer"+strconv.Itoa(l+1)+"."+strconv.Itoa(i)+".", stride)
+		}
+	}
+	return m.attnPool(x)
+}
+
+// bottleneck is CLIP's anti-aliased Bottleneck block.
+func (m *Model) bottleneck(x *autograd.Var, p string, stride int) *autograd.Var {
+	out := autograd.Relu(m.convBN(x, p+"conv1.weight", 1, 0))
+	out = autograd.Relu(m.convBN(out, p+"conv2.weight", 1, 1))
+	if stride > 1 {
+		out = autograd.AvgPool2d(out, stride, stride, 0)
+	}
+	out = m.convBN(out, p+"conv3.weight", 1, 0)
+	identity := x
+	if _, ok := m.params[p+"downsample.0.weight"]; ok {
+		if stride > 1 {
+			identity = autograd.AvgPool2d(identity, stride, stride, 0)
+		}
+		identity = m.convBN(identity, p+"downsample.0.weight", 1, 0)
+	}
+	return autograd.Relu(autograd.Add(out, identity))
+}
+
+// splitHeads turns [B,T,H·D] into [B,H,T,D].
+func splitHeads(x *autograd.Var, heads int) *autograd.Var {
+	s := x.Shape()
+	return autograd.Permute(autograd.Reshape(x, s[0], s[1], heads, s[2]/heads), 0, 2, 1, 3)
+}
+
+// mergeHeads turns [B,H,T,D] into [B,T,H·D].
+func mergeHeads(x *autograd.Var) *autograd.Var {
+	s := x.Shape()
+	return autograd.Reshape(autograd.Permute(x, 0, 2, 1, 3), s[0], s[2], s[1]*s[3])
+}
+
+// attnPool is AttentionPool2d: the mean token attends over the mean and
+// all spatial tokens (plus positional embeddings); returns [N, EmbedDim].
+func (m *Model) attnPool(x *autograd.Var) *autograd.Var {
+	s := x.Shape() // N, C, H, W
+	n, c := s[0], s[1]
+	tokens := autograd.Permute(autograd.Reshape(x, n, c, s[2]*s[3]), 0, 2, 1) // N, HW, C
+	mean := autograd.Mean(tokens, 1, true)                                    // N, 1, C
+	seq := autograd.Concat([]*autograd.Var{mean, tokens}, 1)                  // N, HW+1, C
+	seq = autograd.Add(seq, m.p("visual.attnpool.positional_embedding"))
+	const p = "visual.attnpool."
+	heads := m.Config.VisionHeads
+	q := autograd.Linear(autograd.Narrow(seq, 1, 0, 1), m.p(p+"q_proj.weight"), m.p(p+"q_proj.bias"))
+	k := autograd.Linear(seq, m.p(p+"k_proj.weight"), m.p(p+"k_proj.bias"))
+	v := autograd.Linear(seq, m.p(p+"v_proj.weight"), m.p(p+"v_proj.bias"))
+	o := mergeHeads(autograd.Attention(splitHeads(q, heads), splitHeads(k, heads), splitHeads(v, heads), nil, false))
+	o = autograd.Linear(o, m.p(p+"c_proj.weight"), m.p(p+"c_proj.bias")) // N, 1, E
+	return autograd.Reshape(o, n, m.Config.EmbedDim)
+}
+
+// resblock is the pre-LN residual attention block shared by the text
+// transformer and the ViT: x += attn(ln_1(x)); x += mlp(ln_2(x)).
+func (m *Model) resblock(x *autograd.Var, p string, heads int, causal bool) *autograd.Var {
+	h := autograd.LayerNorm(x, m.p(p+"ln_1.weight"), m.p(p+"ln_1.bias"), lnEps)
+	qkv := autograd.Linear(h, m.p(p+"attn.in_proj_weight"), m.p(p+"attn.in_proj_bias"))
+	parts := autograd.Split(qkv, []int{x.Shape()[2], x.Shape()[2], x.Shape()[2]}, 2)
+	a := autograd.Attention(splitHeads(parts[0], heads), splitHeads(parts[1], heads), splitHeads(parts[2], heads), nil, causal)
+	x = autograd.Add(x, autograd.Linear(mergeHeads(a), m.p(p+"attn.out_proj.weight"), m.p(p+"attn.out_proj.bias")))
+	h = autograd.LayerNorm(x, m.p(p+"ln_2.weight"), m.p(p+"ln_2.bias"), lnEps)
+	h = autograd.QuickGelu(autograd.Linear(h, m.p(p+"mlp.c_fc.weight"), m.p(p+"mlp.c_fc.bias")))
+	return autograd.Add(x, autograd.Linear(h, m.p(p+"mlp.c_proj.weight"), m.p(p+"mlp.c_proj.bias")))
+}
+
+// vit runs the VisionTransformer tower on x [N,3,R,R] and returns [N,E].
+func (m *Model) vit(x *autograd.Var) *autograd.Var {
+	ps := m.Config.PatchSize
+	x = autograd.Conv2d(x, m.p("visual.conv1.weight"), nil, autograd.Conv2dOptions{StrideH: ps, StrideW: ps})
+	s := x.Shape() // N, W, g, g
+	n, w := s[0], s[1]
+	x = autograd.Permute(autograd.Reshape(x, n, w, s[2]*s[3]), 0, 2, 1) // N, g², W
+	cls := autograd.Expand(autograd.Reshape(m.p("visual.class_embedding"), 1, 1, w), n, 1, w)
+	x = autograd.Concat([]*autograd.Var{cls, x}, 1)
+	x = autograd.Add(x, m.p("visual.positional_embedding"))
+	x = autograd.LayerNorm(x, m.p("visual.ln_pre.weight"), m.p("visual.ln_pre.bias"), lnEps)
+	for i := 0; i < m.Config.VisionDepth; i++ {
+		x = m.resblock(x, "visual.transformer.resblocks."+strconv.Itoa(i)+".", m.Config.VisionHeads, false)
+	}
+	x = autograd.Reshape(autograd.Narrow(x, 1, 0, 1), n, w)
+	x = autograd.LayerNorm(x, m.p("visual.ln_post.weight"), m.p("visual.ln_post.bias"), lnEps)
+	return autograd.MatMul(x, m.p("visual.proj"), false, false)
+}
+
+// ImageFeatures runs the image tower on preprocessed images [N,3,R,R]
+// and returns the unnormalised image features [N, EmbedDim]. Gradients
+// flow when the model is trainable or the input requires them.
+func (m *Model) ImageFeatures(x *autograd.Var) *autograd.Var {
+	s := x.Shape()
+	r := m.Config.ImageResolution
+	if len(s) != 4 || s[1] != 3 || s[2] != r || s[3] != r {
+		panic(fmt.Sprintf("clip.ImageFeatures: input %v, want [N,3,%d,%d]", s, r, r))
+	}
+	if m.Config.IsViT() {
+		return m.vit(x)
+	}
+	return m.resnet(x)
+}
+
+// TokenEmbeddings looks up the token embeddings of ids [B,T] (flattened
+// row-major) and returns [B,T,Width].
+func (m *Model) TokenEmbeddings(ids []int, batch, length int) *autograd.Var {
+	return autograd.Embedding(m.p("token_embedding.weight"), ids, batch, length)
+}
+
+// TextFeaturesFromEmbeddings runs the text transformer on input
+// embeddings x [B,T,Width] (token embeddings, possibly with learned
+// context vectors in place of some tokens; T ≤ ContextLength) and pools
+// the hidden state of row b at position eot[b]. It returns [B, EmbedDim].
+//
+// Because the attention is causal, positions after the last EOT never
+// influence the pooled states, so callers may pass only the first
+// max(eot)+1 positions: the result is the same as for the full context.
+func (m *Model) TextFeaturesFromEmbeddings(x *autograd.Var, eot []int) *autograd.Var {
+	s := x.Shape()
+	if len(s) != 3 || s[2] != m.Config.TransformerWidth || s[1] > m.Config.ContextLength || len(eot) != s[0] {
+		panic(fmt.Sprintf("clip.TextFeaturesFromEmbeddings: input %v with %d EOT positions (width %d, context %d)", s, len(eot), m.Config.TransformerWidth, m.Config.ContextLength))
+	}
+	b, t, w := s[0], s[1], s[2]
+	pos := autograd.Narrow(m.p("positional_embedding"), 0, 0, t)
+	x = autograd.Add(x, pos)
+	for i := 0; i < m.Config.TransformerLayers; i++ {
+		x = m.resblock(x, "transformer.resblocks."+strconv.Itoa(i)+".", m.Config.TransformerHeads, true)
+	}
+	rows := make([]int, b)
+	for i, e := range eot {
+		if e < 0 || e >= t {
+			panic(fmt.Sprintf("clip.TextFeaturesFromEmbeddings: EOT position %d outside [0,%d)", e, t))
+		}
+		rows[i] = i*t + e
+	}
+	x = autograd.IndexSelect(autograd.Reshape(x, b*t, w), 0, rows)
+	x = autograd.LayerNorm(x, m.p("ln_final.weight"), m.p("ln_final.bias"), lnEps)
+	return autograd.MatMul(x, m.p("text_projection"), false, false)
+}
+
+// EOTPositions returns, for each row of token ids [B,T], the position of
+// the largest id (the EOT token), as OpenAI's code does with argmax.
+func EOTPositions(ids []int, batch, length int) []int {
+	out := make([]int, batch)
+	for b := 0; b < batch; b++ {
+		best := 0
+		for j := 1; j < length; j++ {
+			if ids[b*length+j] > ids[b*length+best] {
+				best = j
+			}
+		}
+		out[b] = best
+	}
+	return out
+}
+
+// TextFeatures encodes token ids [B,T] (T = ContextLength, zero padded)
+// into unnormalised text features [B, EmbedDim], running the transformer
+// only up to the last EOT position of the batch (exact under the causal
+// mask).
+func (m *Model) TextFeatures(ids []int, batch, length int) *autograd.Var {
+	if length > m.Config.ContextLength || len(ids) != batch*length {
+		panic(fmt.Sprintf("clip.TextFeatures: %d ids for %d×%d (context %d)", len(ids), batch, length, m.Config.ContextLength))
+	}
+	for _, id := range ids {
+		if id < 0 || id >= m.Config.VocabSize {
+			panic(fmt.Sprintf("clip.TextFeatures: token id %d outside the vocabulary of %d", id, m.Config.VocabSize))
+		}
+	}
+	eot := EOTPositions(ids, batch, length)
+	t := 1
+	for _, e := range eot {
+		t = max(t, e+1)
+	}
+	short := make([]int, 0, batch*t)
+	for b := 0; b < batch; b++ {
+		short = append(short, ids[b*length:b*length+t]...)
+	}
+	return m.TextFeaturesFromEmbeddings(m.TokenEmbeddings(short, batch, t), eot)
+}
+
+// EncodeImage returns the image features [N, EmbedDim] of preprocessed
+// images [N,3,R,R] without recording a graph.
+func (m *Model) EncodeImage(images *tensor.Tensor) *tensor.Tensor {
+	var out *autograd.Var
+	autograd.NoGrad(func() { out = m.ImageFeatures(autograd.Const(images)) })
+	return out.Value
+}
+
+// EncodeText returns the text features [B, EmbedDim] of token ids [B,T]
+// without recording a graph.
+func (m *Model) EncodeText(ids []int, batch, length int) *tensor.Tensor {
+	var out *autograd.Var
+	autograd.NoGrad(func() { out = m.TextFeatures(ids, batch, length) })
+	return out.Value
+}

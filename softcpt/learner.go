@@ -1,0 +1,384 @@
+package softcpt
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strings"
+
+	"github.com/pkg/errors"
+
+	"github.com/softcpt/softcpt-go/autograd"
+	"github.com/softcpt/softcpt-go/clip"
+	"github.com/softcpt/softcpt-go/tensor"
+)
+
+// TaskSpec is what a prompt learner needs to know about a task.
+type TaskSpec struct {
+	Name     string   // identifier, e.g. "oxford_pets"
+	TaskName string   // phrase fed to the task prompt learner, e.g. "pet image classification"
+	Classes  []string // class names in label order
+}
+
+// Learner holds the learnable prompts of one method over a multi-task
+// benchmark and computes class text features through the frozen CLIP
+// text encoder.
+type Learner struct {
+	Cfg   Config
+	model *clip.Model
+	tasks []TaskSpec
+
+	offsets     []int // first global class index of each task
+	taskOfClass []int // task index of each global class
+	numClasses  int
+
+	classPrompts *PromptGroup // every class of every task, NCtx context slots
+	taskPrompts  *PromptGroup // one per task, TaskNCtx slots (SoftCPT)
+	featPrompts  *PromptGroup // every class, ClassNCtx slots (SoftCPT with CSC)
+
+	// Ctx is the class-prompt context of the hard baselines: [N,W] (MT),
+	// [T,N,W] (CA) or [ΣC,N,W] (CS).
+	Ctx *autograd.Var
+	// TaskCtx is [M,W] (TA) or [T,M,W] (TS); ClassCtx is [L,W] (CA) or
+	// [ΣC,L,W] (CS); Meta is the meta network's matrix [in, N·W].
+	TaskCtx, ClassCtx, Meta *autograd.Var
+}
+
+// NewLearner builds the prompts and initialises the learnable parameters
+// of cfg over tasks, drawing random initial values from seed.
+func NewLearner(cfg Config, m *clip.Model, tok Tokenizer, tasks []TaskSpec, seed uint64) (*Learner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, errors.Wrapf(err, "method %s", cfg.Name)
+	}
+	if len(tasks) == 0 {
+		return nil, errors.New("no tasks")
+	}
+	l := &Learner{Cfg: cfg, model: m, tasks: tasks}
+	var names []string
+	for t, ts := range tasks {
+		if len(ts.Classes) == 0 {
+			return nil, errors.Errorf("task %q has no classes", ts.Name)
+		}
+		l.offsets = append(l.offsets, l.numClasses)
+		for _, c := range ts.Classes {
+			names = append(names, c)
+			l.taskOfClass = append(l.taskOfClass, t)
+		}
+		l.numClasses += len(ts.Classes)
+	}
+	var err error
+	if l.classPrompts, err = NewPromptGroup(m, tok, names, cfg.NCtx, cfg.Position); err != nil {
+		return nil, err
+	}
+	rng := tensor.NewRNG(seed)
+	W := m.Config.TransformerWidth
+	T, C := len(tasks), l.numClasses
+	param := func(name string, shape ...int) *autograd.Var {
+		v := autograd.Param(tensor.RandN(rng, 0, cfg.InitStd, shape...))
+		v.Name = name
+		return v
+	}
+	if cfg.Hard {
+		switch cfg.Sharing {
+		case ShareAll:
+			l.Ctx = param("ctx", cfg.NCtx, W)
+		case SharePerTask:
+			l.Ctx = param("ctx", T, cfg.NCtx, W)
+		case SharePerClass:
+			l.Ctx = param("ctx", C, cfg.NCtx, W)
+		}
+		if cfg.CtxInit != "" {
+			if err := l.initFromWords(tok, cfg.CtxInit); err != nil {
+				return nil, err
+			}
+		}
+		return l, nil
+	}
+	taskNames := make([]string, T)
+	for i, ts := range tasks {
+		taskNames[i] = ts.TaskName
+		if strings.TrimSpace(ts.TaskName) == "" {
+			taskNames[i] = ts.Name
+		}
+	}
+	if l.taskPrompts, err = NewPromptGroup(m, tok, taskNames, cfg.TaskNCtx, End); err != nil {
+		return nil, err
+	}
+	if cfg.TaskCSC {
+		l.TaskCtx = param("task_ctx", T, cfg.TaskNCtx, W)
+	} else {
+		l.TaskCtx = param("task_ctx", cfg.TaskNCtx, W)
+	}
+	if cfg.TaskNCtx == 0 {
+		l.TaskCtx.SetRequiresGrad(false) // the authors make it a buffer
+	}
+	E := m.Config.EmbedDim
+	in := E
+	if cfg.CSC {
+		if l.featPrompts, err = NewPromptGroup(m, tok, names, cfg.ClassNCtx, End); err != nil {
+			return nil, err
+		}
+		if cfg.ClassCSC {
+			l.ClassCtx = param("class_ctx", C, cfg.ClassNCtx, W)
+		} else {
+			l.ClassCtx = param("class_ctx", cfg.ClassNCtx, W)
+		}
+		if cfg.ClassNCtx == 0 {
+			l.ClassCtx.SetRequiresGrad(false)
+		}
+		if cfg.PGType == "lin" {
+			in = 2 * E
+		}
+	}
+	l.Meta = param("prompt_gen.P", in, cfg.NCtx*W)
+	return l, nil
+}
+
+// initFromWords sets every context of a hard baseline to the token
+// embeddings of words (CoOp's CTX_INIT), whose token count must equal
+// NCtx.
+func (l *Learner) initFromWords(tok Tokenizer, words string) error {
+	ids := tok.Encode(strings.ReplaceAll(words, "_", " "))
+	if len(ids) != l.Cfg.NCtx {
+		return errors.Errorf("ctx init %q has %d tokens, but n_ctx is %d", words, len(ids), l.Cfg.NCtx)
+	}
+	var e *autograd.Var
+	autograd.NoGrad(func() { e = l.model.TokenEmbeddings(ids, 1, len(ids)) })
+	src := e.Value.Data()
+	dst := l.Ctx.Value.Data()
+	for i := 0; i < len(dst); i += len(src) {
+		copy(dst[i:], src)
+	}
+	return nil
+}
+
+// Tasks returns the learner's tasks.
+func (l *Learner) Tasks() []TaskSpec { return l.tasks }
+
+// NumClasses returns ΣC, the number of classes over all tasks.
+func (l *Learner) NumClasses() int { return l.numClasses }
+
+// Offset returns the first global class index of task t.
+func (l *Learner) Offset(t int) int { return l.offsets[t] }
+
+// Parameters returns the trainable parameters (named as in the authors'
+// module paths where one exists).
+func (l *Learner) Parameters() []*autograd.Var {
+	var ps []*autograd.Var
+	for _, v := range []*autograd.Var{l.Ctx, l.TaskCtx, l.ClassCtx, l.Meta} {
+		if v != nil && v.RequiresGrad() {
+			ps = append(ps, v)
+		}
+	}
+	return ps
+}
+
+// State returns every learned tensor by name (for checkpoints).
+func (l *Learner) State() map[string]*tensor.Tensor {
+	st := map[string]*tensor.Tensor{}
+	for _, v := range []*autograd.Var{l.Ctx, l.TaskCtx, l.ClassCtx, l.Meta} {
+		if v != nil {
+			st[v.Name] = v.Value
+		}
+	}
+	return st
+}
+
+// LoadState copies saved tensors into the learner, checking names and
+// shapes.
+func (l *Learner) LoadState(st map[string]*tensor.Tensor) error {
+	for _, v := range []*autograd.Var{l.Ctx, l.TaskCtx, l.ClassCtx, l.Meta} {
+		if v == nil {
+			continue
+		}
+		t, ok := st[v.Name]
+		if !ok {
+			return errors.Errorf("learner state has no %q", v.Name)
+		}
+		if !tensor.SameShape(t.Shape(), v.Value.Shape()) {
+			return errors.Errorf("learner state %q has shape %v, want %v", v.Name, t.Shape(), v.Value.Shape())
+		}
+		v.Value.CopyFrom(t)
+	}
+	return nil
+}
+
+// encode runs the frozen text encoder over a prompt group's prompts idx
+// with context ctx.
+func (l *Learner) encode(g *PromptGroup, ctx *autograd.Var, idx []int) *autograd.Var {
+	return l.model.TextFeaturesFromEmbeddings(g.Embeddings(ctx, idx), g.EOTOf(idx))
+}
+
+// TaskFeatures returns the task features f_t [T, E] (unnormalised) from
+// the task prompt learner (SoftCPT only).
+func (l *Learner) TaskFeatures() *autograd.Var {
+	ctx := l.TaskCtx
+	return l.encode(l.taskPrompts, ctx, nil)
+}
+
+// contexts returns the class-prompt context of every class in classes
+// (global indices) as [len(classes), N, W], or a shared [N, W].
+func (l *Learner) contexts(classes []int) *autograd.Var {
+	N, W := l.Cfg.NCtx, l.model.Config.TransformerWidth
+	if l.Cfg.Hard {
+		switch l.Cfg.Sharing {
+		case ShareAll:
+			return l.Ctx
+		case SharePerTask:
+			return autograd.IndexSelect(l.Ctx, 0, l.tasksOf(classes))
+		default:
+			return autograd.IndexSelect(l.Ctx, 0, classes)
+		}
+	}
+	f := l.TaskFeatures() // [T, E]
+	if !l.Cfg.CSC {
+		// NA: one generated context per task, shared by its classes.
+		ctx := autograd.Reshape(autograd.MatMul(f, l.Meta, false, false), -1, N, W) // [T, N, W]
+		return autograd.IndexSelect(ctx, 0, l.tasksOf(classes))
+	}
+	// CA/CS: class features of every class (the authors encode all of
+	// them even when sampling), combined with their task's feature.
+	g := l.encode(l.featPrompts, l.ClassCtx, nil) // [ΣC, E]
+	g = autograd.IndexSelect(g, 0, classes)
+	ft := autograd.IndexSelect(f, 0, l.tasksOf(classes))
+	var in *autograd.Var
+	switch l.Cfg.PGType {
+	case "lin":
+		in = autograd.Concat([]*autograd.Var{g, ft}, 1)
+	case "linmean":
+		in = autograd.Scale(autograd.Add(g, ft), 0.5)
+	case "lincls":
+		in = g
+	}
+	return autograd.Reshape(autograd.MatMul(in, l.Meta, false, false), -1, N, W)
+}
+
+func (l *Learner) tasksOf(classes []int) []int {
+	out := make([]int, len(classes))
+	for i, c := range classes {
+		out[i] = l.taskOfClass[c]
+	}
+	return out
+}
+
+// ClassFeatures returns the unnormalised text features [len(classes), E]
+// of the given global classes under the current prompts.
+func (l *Learner) ClassFeatures(classes []int) *autograd.Var {
+	return l.encode(l.classPrompts, l.contexts(classes), classes)
+}
+
+// AllClassFeatures returns the text features of every class of every
+// task, without recording a graph (evaluation).
+func (l *Learner) AllClassFeatures() *tensor.Tensor {
+	all := make([]int, l.numClasses)
+	for i := range all {
+		all[i] = i
+	}
+	var out *autograd.Var
+	autograd.NoGrad(func() { out = l.ClassFeatures(all) })
+	return out.Value
+}
+
+// Batch is a training batch of cached image features.
+type Batch struct {
+	Features *tensor.Tensor // [B, E] image features (unnormalised)
+	Tasks    []int          // task of each sample
+	Labels   []int          // label of each sample within its task
+}
+
+// Loss returns the batch mean of each sample's cross-entropy within its
+// own task (the authors' loss) and the number of correct predictions.
+// rng drives class sampling (Cfg.ClassSample > 0); pass nil to use every
+// class.
+func (l *Learner) Loss(b Batch, rng *rand.Rand) (*autograd.Var, int) {
+	B := len(b.Tasks)
+	if B == 0 || len(b.Labels) != B || b.Features.Dim(0) != B {
+		panic(fmt.Sprintf("softcpt.Loss: %d tasks, %d labels, features %v", B, len(b.Labels), b.Features.Shape()))
+	}
+	byTask := map[int][]int{}
+	for i, t := range b.Tasks {
+		if t < 0 || t >= len(l.tasks) || b.Labels[i] < 0 || b.Labels[i] >= len(l.tasks[t].Classes) {
+			panic(fmt.Sprintf("softcpt.Loss: sample %d has task %d label %d out of range", i, t, b.Labels[i]))
+		}
+		byTask[t] = append(byTask[t], i)
+	}
+	tasks := make([]int, 0, len(byTask))
+	for t := range byTask {
+		tasks = append(tasks, t)
+	}
+	sort.Ints(tasks)
+	// Classes to encode: every class of each task present in the batch
+	// (absent tasks do not affect the loss), or a sample of them.
+	var classes []int
+	cols := make([][]int, len(tasks)) // positions in classes of each task's columns
+	remap := make([]map[int]int, len(tasks))
+	for k, t := range tasks {
+		sel := l.selectClasses(t, byTask[t], b.Labels, rng)
+		remap[k] = map[int]int{}
+		for j, c := range sel {
+			remap[k][c] = j
+			cols[k] = append(cols[k], len(classes))
+			classes = append(classes, l.offsets[t]+c)
+		}
+	}
+	w := autograd.L2Normalize(l.ClassFeatures(classes), 1, 0)
+	v := autograd.L2Normalize(autograd.Const(b.Features), 1, 0)
+	scale := l.model.LogitScale()
+	var total *autograd.Var
+	correct := 0
+	for k, t := range tasks {
+		idx := byTask[t]
+		vt := autograd.IndexSelect(v, 0, idx)
+		wt := autograd.IndexSelect(w, 0, cols[k])
+		logits := autograd.Scale(autograd.MatMul(vt, wt, false, true), scale)
+		targets := make([]int, len(idx))
+		for i, s := range idx {
+			targets[i] = remap[k][b.Labels[s]]
+		}
+		ce := autograd.CrossEntropy(logits, targets, autograd.ReduceSum)
+		if total == nil {
+			total = ce
+		} else {
+			total = autograd.Add(total, ce)
+		}
+		pred := autograd.ArgMax(logits.Value, 1)
+		for i := range idx {
+			if pred[i] == targets[i] {
+				correct++
+			}
+		}
+	}
+	return autograd.Scale(total, 1/float32(B)), correct
+}
+
+// selectClasses returns the within-task classes of task t to score: all
+// of them, or with class sampling the classes present in the batch plus
+// ⌈rate·#others⌉ random others (the authors' rule).
+func (l *Learner) selectClasses(t int, samples, labels []int, rng *rand.Rand) []int {
+	n := len(l.tasks[t].Classes)
+	all := make([]int, n)
+	for i := range all {
+		all[i] = i
+	}
+	if l.Cfg.ClassSample <= 0 || rng == nil {
+		return all
+	}
+	pos := map[int]bool{}
+	for _, s := range samples {
+		pos[labels[s]] = true
+	}
+	var sel, others []int
+	for c := 0; c < n; c++ {
+		if pos[c] {
+			sel = append(sel, c)
+		} else {
+			others = append(others, c)
+		}
+	}
+	k := int(math.Ceil(l.Cfg.ClassSample * float64(len(others))))
+	rng.Shuffle(len(others), func(i, j int) { others[i], others[j] = others[j], others[i] })
+	sel = append(sel, others[:k]...)
+	sort.Ints(sel)
+	return sel
+}
