@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -241,13 +242,16 @@ func (g *gemmImpl) blocked(workers int, transA, transB bool, m, n, k int, alpha 
 	defer g.pool.Put(scr)
 	bBuf, work := scr.b, scr.a
 
-	tasks := make([]gemmTask, workers)
+	// With several workers, the rows of each (jc, pc) block are cut into
+	// chunks of at most mc rows, their count a multiple of workers (balanced
+	// when the cores are free), handed out through an atomic counter so a
+	// worker slowed down by other load does not hold the others up.
+	mcPanels := g.mc / mr
+	nChunks := workers * ((mPanels + workers*mcPanels - 1) / (workers * mcPanels))
+	chunkPanels := (mPanels + nChunks - 1) / nChunks
 	for jc := 0; jc < n; jc += ncEff {
 		nb := min(ncEff, n-jc)
 		nbPanels := (nb + nr - 1) / nr
-		for w := range tasks {
-			tasks[w] = gemmTask{i0: w * mPanels / workers * mr, i1: min(m, (w+1)*mPanels/workers*mr), jp0: 0, jp1: nbPanels}
-		}
 		for pc := 0; pc < k; pc += kcEff {
 			kb := min(kcEff, k-pc)
 			bp := bBuf[:kb*nbPanels*nr]
@@ -257,7 +261,7 @@ func (g *gemmImpl) blocked(workers int, transA, transB bool, m, n, k int, alpha 
 			}
 			if workers == 1 {
 				packB(transB, b, ldb, pc, kb, jc, nb, nr, bp, 0, nbPanels)
-				g.runTask(tasks[0], transA, a, lda, pc, kb, alpha, bp, jc, nb, betaBlk, c, ldc, work[0])
+				g.runTask(gemmTask{i0: 0, i1: m, jp0: 0, jp1: nbPanels}, transA, a, lda, pc, kb, alpha, bp, jc, nb, betaBlk, c, ldc, work[0])
 				continue
 			}
 			var eg errgroup.Group
@@ -269,11 +273,19 @@ func (g *gemmImpl) blocked(workers int, transA, transB bool, m, n, k int, alpha 
 				})
 			}
 			_ = eg.Wait()
+			var next atomic.Int64
 			for w := 0; w < workers; w++ {
-				t, buf := tasks[w], work[w]
+				buf := work[w]
 				eg.Go(func() error {
-					g.runTask(t, transA, a, lda, pc, kb, alpha, bp, jc, nb, betaBlk, c, ldc, buf)
-					return nil
+					for {
+						ch := int(next.Add(1)) - 1
+						i0 := ch * chunkPanels * mr
+						if ch >= nChunks || i0 >= m {
+							return nil
+						}
+						t := gemmTask{i0: i0, i1: min(m, i0+chunkPanels*mr), jp0: 0, jp1: nbPanels}
+						g.runTask(t, transA, a, lda, pc, kb, alpha, bp, jc, nb, betaBlk, c, ldc, buf)
+					}
 				})
 			}
 			_ = eg.Wait()
