@@ -491,6 +491,12 @@ func packB(transB bool, b []float32, ldb, p0, kb, j0, nb, nr int, dst []float32,
 		}
 		if transB {
 			// op(B)[p, j] = b[j*ldb + p]: each column j is contiguous in p.
+			if cols == nr && nr%16 == 0 {
+				for q0 := 0; q0 < nr; q0 += 16 {
+					packBT16(b, ldb, p0, kb, jb+q0, nr, q0, pan)
+				}
+				continue
+			}
 			for q := 0; q < cols; q++ {
 				src := b[(jb+q)*ldb+p0 : (jb+q)*ldb+p0+kb]
 				for p, v := range src {
@@ -506,5 +512,47 @@ func packB(transB bool, b []float32, ldb, p0, kb, j0, nb, nr int, dst []float32,
 		for p := 0; p < kb; p++ {
 			copy(pan[p*nr:p*nr+cols], b[(p0+p)*ldb+jb:(p0+p)*ldb+jb+cols])
 		}
+	}
+}
+
+// packBT16 packs 16 full columns of a transposed B (op(B)[p, j] =
+// b[j*ldb+p], columns jb..jb+15, rows p0..p0+kb) into pan at column offset
+// q0 of an nr-wide panel, reading the 16 source rows in step.
+func packBT16(b []float32, ldb, p0, kb, jb, nr, q0 int, pan []float32) {
+	base := jb*ldb + p0
+	c0 := b[base : base+kb]
+	c1 := b[base+1*ldb : base+1*ldb+kb]
+	c2 := b[base+2*ldb : base+2*ldb+kb]
+	c3 := b[base+3*ldb : base+3*ldb+kb]
+	c4 := b[base+4*ldb : base+4*ldb+kb]
+	c5 := b[base+5*ldb : base+5*ldb+kb]
+	c6 := b[base+6*ldb : base+6*ldb+kb]
+	c7 := b[base+7*ldb : base+7*ldb+kb]
+	c8 := b[base+8*ldb : base+8*ldb+kb]
+	c9 := b[base+9*ldb : base+9*ldb+kb]
+	c10 := b[base+10*ldb : base+10*ldb+kb]
+	c11 := b[base+11*ldb : base+11*ldb+kb]
+	c12 := b[base+12*ldb : base+12*ldb+kb]
+	c13 := b[base+13*ldb : base+13*ldb+kb]
+	c14 := b[base+14*ldb : base+14*ldb+kb]
+	c15 := b[base+15*ldb : base+15*ldb+kb]
+	for p := range c0 {
+		d := (*[16]float32)(pan[p*nr+q0 : p*nr+q0+16])
+		d[0] = c0[p]
+		d[1] = c1[p]
+		d[2] = c2[p]
+		d[3] = c3[p]
+		d[4] = c4[p]
+		d[5] = c5[p]
+		d[6] = c6[p]
+		d[7] = c7[p]
+		d[8] = c8[p]
+		d[9] = c9[p]
+		d[10] = c10[p]
+		d[11] = c11[p]
+		d[12] = c12[p]
+		d[13] = c13[p]
+		d[14] = c14[p]
+		d[15] = c15[p]
 	}
 }
