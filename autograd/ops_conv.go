@@ -65,12 +65,12 @@ func newConv2dGeom(xs, ws []int, opt Conv2dOptions) conv2dGeom {
 	return g
 }
 
-// colPool recycles im2col buffers between calls so that a training loop
+// convColPool recycles im2col buffers between calls so that a training loop
 // does not allocate one image's columns per convolution.
-var colPool sync.Pool
+var convColPool sync.Pool
 
-func getCols(n int) *[]float32 {
-	if p, ok := colPool.Get().(*[]float32); ok && cap(*p) >= n {
+func getConvCols(n int) *[]float32 {
+	if p, ok := convColPool.Get().(*[]float32); ok && cap(*p) >= n {
 		*p = (*p)[:n]
 		return p
 	}
@@ -78,7 +78,7 @@ func getCols(n int) *[]float32 {
 	return &s
 }
 
-func putCols(p *[]float32) { colPool.Put(p) }
+func putConvCols(p *[]float32) { convColPool.Put(p) }
 
 // Conv2d is PyTorch's conv2d (cross-correlation) over NCHW input:
 // x [N, Cin, H, W], w [Cout, Cin/Groups, KH, KW] and an optional bias b
@@ -163,8 +163,8 @@ func conv2dForward(g *conv2dGeom, x, w, b, y []float32) {
 	}
 	var colsBuf *[]float32
 	if !g.direct {
-		colsBuf = getCols(g.colsLen)
-		defer putCols(colsBuf)
+		colsBuf = getConvCols(g.colsLen)
+		defer putConvCols(colsBuf)
 	}
 	p := g.outPlane
 	for n := 0; n < g.n; n++ {
@@ -205,8 +205,8 @@ func conv2dBackward(g *conv2dGeom, x, w, gy, gx, gw []float32) {
 	}
 	var colsBuf *[]float32
 	if !g.direct {
-		colsBuf = getCols(g.colsLen)
-		defer putCols(colsBuf)
+		colsBuf = getConvCols(g.colsLen)
+		defer putConvCols(colsBuf)
 	}
 	p := g.outPlane
 	for n := 0; n < g.n; n++ {

@@ -9,9 +9,9 @@ import (
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
-// mustPanic runs f and fails unless it panics with a message containing
+// visPanics runs f and fails unless it panics with a message containing
 // every one of want.
-func mustPanic(t *testing.T, name string, f func(), want ...string) {
+func visPanics(t *testing.T, name string, f func(), want ...string) {
 	t.Helper()
 	defer func() {
 		t.Helper()
@@ -30,9 +30,9 @@ func mustPanic(t *testing.T, name string, f func(), want ...string) {
 	f()
 }
 
-// closeTo reports the first index where got differs from want by more than
+// visClose reports the first index where got differs from want by more than
 // atol + rtol·|want|.
-func closeTo(got []float32, want []float64, atol, rtol float64) (int, bool) {
+func visClose(got []float32, want []float64, atol, rtol float64) (int, bool) {
 	if len(got) != len(want) {
 		return -1, false
 	}
@@ -121,7 +121,7 @@ func TestConv2dForward(t *testing.T) {
 		if !tensor.SameShape(got.Shape(), shape) {
 			t.Fatalf("%s: shape %v, want %v", c.name, got.Shape(), shape)
 		}
-		if j, ok := closeTo(got.Data(), want, 1e-5, 1e-5); !ok {
+		if j, ok := visClose(got.Data(), want, 1e-5, 1e-5); !ok {
 			t.Errorf("%s: element %d = %v, want %v", c.name, j, got.Data()[j], want[j])
 		}
 	}
@@ -165,11 +165,11 @@ func TestConv2dGradPartial(t *testing.T) {
 
 func TestConv2dPanics(t *testing.T) {
 	x := Const(tensor.New(1, 3, 5, 5))
-	mustPanic(t, "channels", func() { Conv2d(x, Const(tensor.New(2, 4, 3, 3)), nil, Conv2dOptions{}) }, "Conv2d", "[1 3 5 5]", "[2 4 3 3]")
-	mustPanic(t, "rank", func() { Conv2d(Const(tensor.New(3, 5, 5)), Const(tensor.New(2, 3, 3, 3)), nil, Conv2dOptions{}) }, "Conv2d", "[3 5 5]")
-	mustPanic(t, "kernel too big", func() { Conv2d(x, Const(tensor.New(2, 3, 7, 7)), nil, Conv2dOptions{}) }, "Conv2d", "[2 3 7 7]")
-	mustPanic(t, "bias", func() { Conv2d(x, Const(tensor.New(2, 3, 3, 3)), Const(tensor.New(3)), Conv2dOptions{}) }, "Conv2d", "bias [3]")
-	mustPanic(t, "groups", func() { Conv2d(x, Const(tensor.New(2, 1, 3, 3)), nil, Conv2dOptions{Groups: 2}) }, "Conv2d", "2 groups")
+	visPanics(t, "channels", func() { Conv2d(x, Const(tensor.New(2, 4, 3, 3)), nil, Conv2dOptions{}) }, "Conv2d", "[1 3 5 5]", "[2 4 3 3]")
+	visPanics(t, "rank", func() { Conv2d(Const(tensor.New(3, 5, 5)), Const(tensor.New(2, 3, 3, 3)), nil, Conv2dOptions{}) }, "Conv2d", "[3 5 5]")
+	visPanics(t, "kernel too big", func() { Conv2d(x, Const(tensor.New(2, 3, 7, 7)), nil, Conv2dOptions{}) }, "Conv2d", "[2 3 7 7]")
+	visPanics(t, "bias", func() { Conv2d(x, Const(tensor.New(2, 3, 3, 3)), Const(tensor.New(3)), Conv2dOptions{}) }, "Conv2d", "bias [3]")
+	visPanics(t, "groups", func() { Conv2d(x, Const(tensor.New(2, 1, 3, 3)), nil, Conv2dOptions{Groups: 2}) }, "Conv2d", "2 groups")
 }
 
 // convBenchShape is ResNet-50 stage 3's 3×3 convolution at batch 8.
