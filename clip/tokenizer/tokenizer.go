@@ -27,9 +27,11 @@ const (
 	// DefaultContextLength is CLIP's text context length.
 	DefaultContextLength = 77
 
-	// cacheLimit bounds the number of words kept in the BPE cache.
-	cacheLimit = 1 << 16
 )
+
+// cacheLimit bounds the number of words kept in the BPE cache; the cache is
+// emptied when it is full.
+var cacheLimit = 1 << 16
 
 // Tokenizer is CLIP's byte-level BPE tokenizer. It is safe for concurrent
 // use by several goroutines.
@@ -219,8 +221,12 @@ func (t *Tokenizer) VocabSize() int { return len(t.vocab) }
 // U+FFFD, one per maximal invalid subsequence, as Python's
 // bytes.decode("utf-8", "replace") does.
 func (t *Tokenizer) Encode(text string) []int {
-	var ids []int
-	clean := CleanText(text)
+	return t.encodeCleaned(CleanText(text))
+}
+
+// encodeCleaned pre-tokenises already cleaned text and applies BPE.
+func (t *Tokenizer) encodeCleaned(clean string) []int {
+	ids := []int{}
 	buf := make([]byte, 0, 64)
 	for _, tok := range preTokenize(clean) {
 		switch tok {
