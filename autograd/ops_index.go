@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/softcpt/softcpt-go/kernels"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
@@ -242,9 +243,7 @@ func scatterAdd(dst, g []float32, idx []int, outer, n, inner int) {
 		base := a * n * inner
 		for _, j := range idx {
 			row := dst[base+j*inner : base+(j+1)*inner]
-			for i, v := range g[pos : pos+inner] {
-				row[i] += v
-			}
+			kernels.Add(row, row, g[pos:pos+inner])
 			pos += inner
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/softcpt/softcpt-go/kernels"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
@@ -135,8 +136,10 @@ func L2Normalize(x *Var, axis int, eps float32) *Var {
 // LayerNorm normalises x over its last axis to zero mean and unit
 // (biased) variance, then applies the affine gamma·x̂ + beta, like
 // torch.nn.functional.layer_norm(x, [D], gamma, beta, eps). gamma and
-// beta have shape [D] and may each be nil (no scale / no shift). Mean and
-// variance are accumulated in float64. It panics on a scalar or empty
+// beta have shape [D] and may each be nil (no scale / no shift). Forward
+// and backward run on kernels.LayerNormRows / LayerNormRowsBackward
+// (float32 statistics, two-pass variance), rows split across
+// goroutines for large inputs. It panics on a scalar or empty
 // last axis or a gamma/beta of the wrong shape.
 func LayerNorm(x, gamma, beta *Var, eps float32) *Var {
 	shape := x.Shape()
@@ -165,33 +168,9 @@ func LayerNorm(x, gamma, beta *Var, eps float32) *Var {
 	rstd := make([]float32, rows)
 	out := tensor.New(shape...)
 	y := out.Data()
-	for r := 0; r < rows; r++ {
-		row := xd[r*dim : (r+1)*dim]
-		var s float64
-		for _, v := range row {
-			s += float64(v)
-		}
-		m := s / float64(dim)
-		var sq float64
-		for _, v := range row {
-			d := float64(v) - m
-			sq += d * d
-		}
-		rs := 1 / math.Sqrt(sq/float64(dim)+float64(eps))
-		mean[r], rstd[r] = float32(m), float32(rs)
-		yr := y[r*dim : (r+1)*dim]
-		mf, rf := float32(m), float32(rs)
-		for i, v := range row {
-			h := (v - mf) * rf
-			if gd != nil {
-				h *= gd[i]
-			}
-			if bd != nil {
-				h += bd[i]
-			}
-			yr[i] = h
-		}
-	}
+	parallelFor(rows, dim, func(_, lo, hi int) {
+		kernels.LayerNormRows(y[lo*dim:hi*dim], mean[lo:hi], rstd[lo:hi], xd[lo*dim:hi*dim], gd, bd, hi-lo, dim, eps)
+	})
 	parents := []*Var{x}
 	if gamma != nil {
 		parents = append(parents, gamma)
@@ -201,65 +180,48 @@ func LayerNorm(x, gamma, beta *Var, eps float32) *Var {
 	}
 	return result(out, func(g *tensor.Tensor) {
 		gy := g.Contiguous().Data()
-		var gx, ggamma, gbeta *tensor.Tensor
-		var dx, dgamma, dbeta []float32
-		if x.requiresGrad {
-			gx = tensor.New(shape...)
-			dx = gx.Data()
-		}
-		if gamma != nil && gamma.requiresGrad {
-			ggamma = tensor.New(dim)
-			dgamma = ggamma.Data()
-		}
-		if beta != nil && beta.requiresGrad {
-			gbeta = tensor.New(dim)
-			dbeta = gbeta.Data()
-		}
 		xd := x.Value.Contiguous().Data()
-		dxhat := make([]float32, dim)
-		for r := 0; r < rows; r++ {
-			row := xd[r*dim : (r+1)*dim]
-			gr := gy[r*dim : (r+1)*dim]
-			m, rs := mean[r], rstd[r]
-			if dbeta != nil {
-				for i, v := range gr {
-					dbeta[i] += v
-				}
-			}
-			if dgamma != nil {
-				for i, v := range gr {
-					dgamma[i] += v * (row[i] - m) * rs
-				}
-			}
-			if dx == nil {
-				continue
-			}
-			// dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) with dx̂ = g·gamma.
-			var s1, s2 float64
-			for i, v := range gr {
-				dh := v
-				if gd != nil {
-					dh *= gd[i]
-				}
-				dxhat[i] = dh
-				s1 += float64(dh)
-				s2 += float64(dh) * float64((row[i]-m)*rs)
-			}
-			m1, m2 := float32(s1/float64(dim)), float32(s2/float64(dim))
-			dr := dx[r*dim : (r+1)*dim]
-			for i, v := range row {
-				h := (v - m) * rs
-				dr[i] = rs * (dxhat[i] - m1 - h*m2)
-			}
+		// The kernel always writes dx; gamma and beta gradients are summed
+		// per chunk and then reduced in chunk order (deterministic).
+		gx := tensor.New(shape...)
+		dx := gx.Data()
+		needG := gamma != nil && gamma.requiresGrad
+		needB := beta != nil && beta.requiresGrad
+		k := parallelChunks(rows, dim)
+		var pg, pb []float32
+		if needG {
+			pg = make([]float32, k*dim)
 		}
-		if gx != nil {
-			x.accumulate(gx)
+		if needB {
+			pb = make([]float32, k*dim)
 		}
-		if ggamma != nil {
-			gamma.accumulate(ggamma)
+		parallelFor(rows, dim, func(c, lo, hi int) {
+			var dg, db []float32
+			if needG {
+				dg = pg[c*dim : (c+1)*dim]
+			}
+			if needB {
+				db = pb[c*dim : (c+1)*dim]
+			}
+			kernels.LayerNormRowsBackward(dx[lo*dim:hi*dim], dg, db, gy[lo*dim:hi*dim], xd[lo*dim:hi*dim], mean[lo:hi], rstd[lo:hi], gd, hi-lo, dim)
+		})
+		x.accumulate(gx)
+		if needG {
+			gamma.accumulate(reduceChunks(pg, k, dim))
 		}
-		if gbeta != nil {
-			beta.accumulate(gbeta)
+		if needB {
+			beta.accumulate(reduceChunks(pb, k, dim))
 		}
 	}, parents...)
+}
+
+// reduceChunks sums k consecutive partial vectors of length n into a new
+// [n] tensor.
+func reduceChunks(p []float32, k, n int) *tensor.Tensor {
+	out := tensor.FromSlice(p[:n:n], n)
+	d := out.Data()
+	for c := 1; c < k; c++ {
+		kernels.Add(d, d, p[c*n:(c+1)*n])
+	}
+	return out
 }

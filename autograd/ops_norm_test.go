@@ -148,3 +148,51 @@ func TestLayerNorm(t *testing.T) {
 	requirePanicContains(t, func() { LayerNorm(Const(tensor.New(2, 0)), nil, nil, 1e-5) }, "LayerNorm", "[2 0]")
 	requirePanicContains(t, func() { LayerNorm(Const(tensor.Scalar(1)), nil, nil, 1e-5) }, "LayerNorm", "[]")
 }
+
+// TestLayerNormLarge covers inputs split across goroutines (rows ×
+// columns above parallelMinElems), including the chunked gamma/beta
+// gradient reduction, against float64 references.
+func TestLayerNormLarge(t *testing.T) {
+	const rows, d = 203, 640
+	x := randRange(1, -2, 2, rows, d)
+	gm := randRange(2, 0.5, 1.5, d)
+	bt := randRange(3, -1, 1, d)
+	g := randRange(4, -1, 1, rows, d)
+	xv, gv, bv := Param(x), Param(gm), Param(bt)
+	y := LayerNorm(xv, gv, bv, 1e-5)
+	assertClose64(t, "LayerNorm large", y.Value.Data(), refLayerNorm(x, gm, bt, 1e-5), 1e-5, 1e-5)
+	y.BackwardWith(g)
+	// float64 reference gradients.
+	wantX := make([]float64, rows*d)
+	wantG := make([]float64, d)
+	wantB := make([]float64, d)
+	xhat := refLayerNorm(x, nil, nil, 1e-5)
+	xd, gd, gmd := x.Data(), g.Data(), gm.Data()
+	for r := 0; r < rows; r++ {
+		var m, v float64
+		for i := 0; i < d; i++ {
+			m += float64(xd[r*d+i])
+		}
+		m /= d
+		for i := 0; i < d; i++ {
+			v += (float64(xd[r*d+i]) - m) * (float64(xd[r*d+i]) - m)
+		}
+		rs := 1 / math.Sqrt(v/d+1e-5)
+		var s1, s2 float64
+		for i := 0; i < d; i++ {
+			p := r*d + i
+			dh := float64(gd[p]) * float64(gmd[i])
+			s1 += dh
+			s2 += dh * xhat[p]
+			wantG[i] += float64(gd[p]) * xhat[p]
+			wantB[i] += float64(gd[p])
+		}
+		for i := 0; i < d; i++ {
+			p := r*d + i
+			wantX[p] = rs * (float64(gd[p])*float64(gmd[i]) - s1/d - xhat[p]*s2/d)
+		}
+	}
+	assertClose64(t, "LayerNorm large dx", xv.Grad.Data(), wantX, 1e-4, 1e-4)
+	assertClose64(t, "LayerNorm large dgamma", gv.Grad.Data(), wantG, 1e-3, 1e-4)
+	assertClose64(t, "LayerNorm large dbeta", bv.Grad.Data(), wantB, 1e-4, 1e-5)
+}

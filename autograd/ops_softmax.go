@@ -3,7 +3,10 @@ package autograd
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
+	"github.com/softcpt/softcpt-go/kernels"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
@@ -35,47 +38,70 @@ func softmaxOp(op string, x *Var, axis int, log bool) *Var {
 	}, x)
 }
 
+// parallelMinElems is the least work (in elements) worth a goroutine in
+// the row-parallel loops below.
+const parallelMinElems = 1 << 15
+
+// parallelChunks returns how many chunks parallelFor cuts n items of
+// elemsPer elements each into: enough for GOMAXPROCS goroutines, none
+// smaller than parallelMinElems elements (1 for small jobs).
+func parallelChunks(n, elemsPer int) int {
+	minItems := max(1, parallelMinElems/max(1, elemsPer))
+	return max(1, min(runtime.GOMAXPROCS(0), n/minItems))
+}
+
+// parallelFor splits [0, n) into parallelChunks(n, elemsPer) contiguous
+// chunks and runs f(chunk, lo, hi) on each, concurrently when there is
+// more than one. The split depends only on n, elemsPer and GOMAXPROCS, so
+// callers can reduce per-chunk partial results in a fixed order.
+func parallelFor(n, elemsPer int, f func(chunk, lo, hi int)) {
+	k := parallelChunks(n, elemsPer)
+	if k == 1 {
+		f(0, 0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for c := 0; c < k; c++ {
+		lo, hi := n*c/k, n*(c+1)/k
+		wg.Go(func() { f(c, lo, hi) })
+	}
+	wg.Wait()
+}
+
 // softmaxForward writes (log-)softmax of src, viewed as [outer, n, inner]
-// and normalised over n, into dst.
+// and normalised over n, into dst. The last-axis case (inner == 1) runs
+// on kernels.SoftmaxRows / LogSoftmaxRows; other axes work on one
+// [n, inner] block at a time with per-column statistics, so every loop
+// runs over contiguous memory, and exponentiate with kernels.Exp.
 func softmaxForward(dst, src []float32, outer, n, inner int, log bool) {
-	if n == 0 {
+	if n == 0 || outer*inner == 0 {
 		return
 	}
 	if inner == 1 {
-		for r := 0; r < outer; r++ {
-			softmaxRow(dst[r*n:(r+1)*n], src[r*n:(r+1)*n], log)
-		}
+		parallelFor(outer, n, func(_, lo, hi int) {
+			d, s := dst[lo*n:hi*n], src[lo*n:hi*n]
+			if log {
+				kernels.LogSoftmaxRows(d, s, hi-lo, n)
+			} else {
+				kernels.SoftmaxRows(d, s, hi-lo, n)
+			}
+		})
 		return
 	}
-	// Non-last axis: process one [n, inner] block at a time with per-column
-	// accumulators, so every inner loop runs over contiguous memory.
-	mx := make([]float32, inner)
-	sum := make([]float64, inner)
 	blk := n * inner
-	for a := 0; a < outer; a++ {
-		s := src[a*blk : (a+1)*blk]
-		d := dst[a*blk : (a+1)*blk]
-		copy(mx, s[:inner])
-		for j := 1; j < n; j++ {
-			for i, v := range s[j*inner : (j+1)*inner] {
-				if v > mx[i] {
-					mx[i] = v
+	parallelFor(outer, blk, func(_, lo, hi int) {
+		mx := make([]float32, inner)
+		sum := make([]float32, inner)
+		for a := lo; a < hi; a++ {
+			s := src[a*blk : (a+1)*blk]
+			d := dst[a*blk : (a+1)*blk]
+			copy(mx, s[:inner])
+			for j := 1; j < n; j++ {
+				for i, v := range s[j*inner : (j+1)*inner] {
+					if v > mx[i] || v != v {
+						mx[i] = v
+					}
 				}
-			}
-		}
-		clear(sum)
-		for j := 0; j < n; j++ {
-			row := d[j*inner : (j+1)*inner]
-			for i, v := range s[j*inner : (j+1)*inner] {
-				e := math.Exp(float64(v - mx[i]))
-				sum[i] += e
-				row[i] = float32(e)
-			}
-		}
-		if log {
-			for i := range sum {
-				// mx becomes the log-sum-exp of the column.
-				mx[i] += float32(math.Log(sum[i]))
 			}
 			for j := 0; j < n; j++ {
 				row := d[j*inner : (j+1)*inner]
@@ -83,110 +109,90 @@ func softmaxForward(dst, src []float32, outer, n, inner int, log bool) {
 					row[i] = v - mx[i]
 				}
 			}
-			continue
-		}
-		for i := range sum {
-			sum[i] = 1 / sum[i]
-		}
-		for j := 0; j < n; j++ {
-			row := d[j*inner : (j+1)*inner]
-			for i := range row {
-				row[i] = float32(float64(row[i]) * sum[i])
+			kernels.Exp(d, d)
+			clear(sum)
+			for j := 0; j < n; j++ {
+				kernels.Add(sum, sum, d[j*inner:(j+1)*inner])
+			}
+			if log {
+				for i := range sum {
+					// mx becomes the log-sum-exp of the column.
+					mx[i] += float32(math.Log(float64(sum[i])))
+				}
+				for j := 0; j < n; j++ {
+					row := d[j*inner : (j+1)*inner]
+					for i, v := range s[j*inner : (j+1)*inner] {
+						row[i] = v - mx[i]
+					}
+				}
+				continue
+			}
+			for i, v := range sum {
+				sum[i] = 1 / v
+			}
+			for j := 0; j < n; j++ {
+				row := d[j*inner : (j+1)*inner]
+				kernels.Mul(row, row, sum)
 			}
 		}
-	}
-}
-
-// softmaxRow writes the (log-)softmax of one contiguous row.
-func softmaxRow(dst, src []float32, log bool) {
-	m := src[0]
-	for _, v := range src[1:] {
-		if v > m {
-			m = v
-		}
-	}
-	var sum float64
-	for i, v := range src {
-		e := math.Exp(float64(v - m))
-		sum += e
-		dst[i] = float32(e)
-	}
-	if log {
-		lse := m + float32(math.Log(sum))
-		for i, v := range src {
-			dst[i] = v - lse
-		}
-		return
-	}
-	inv := float32(1 / sum)
-	for i := range dst {
-		dst[i] *= inv
-	}
+	})
 }
 
 // softmaxBackward writes into dx the gradient of (log-)softmax given the
-// output y and its gradient g, all viewed as [outer, n, inner].
+// output y and its gradient g, all viewed as [outer, n, inner]:
+// y·(g − Σ g·y) for softmax, g − exp(y)·Σg for log-softmax.
 func softmaxBackward(dx, g, y []float32, outer, n, inner int, log bool) {
-	if n == 0 {
+	if n == 0 || outer*inner == 0 {
 		return
 	}
 	if inner == 1 {
-		for r := 0; r < outer; r++ {
-			lo, hi := r*n, (r+1)*n
-			softmaxRowBackward(dx[lo:hi], g[lo:hi], y[lo:hi], log)
-		}
+		parallelFor(outer, n, func(_, lo, hi int) {
+			if !log {
+				kernels.SoftmaxRowsBackward(dx[lo*n:hi*n], g[lo*n:hi*n], y[lo*n:hi*n], hi-lo, n)
+				return
+			}
+			for r := lo; r < hi; r++ {
+				d, gr := dx[r*n:(r+1)*n], g[r*n:(r+1)*n]
+				kernels.Exp(d, y[r*n:(r+1)*n])
+				kernels.Scale(-kernels.Sum(gr), d)
+				kernels.Add(d, d, gr)
+			}
+		})
 		return
 	}
-	dot := make([]float32, inner)
 	blk := n * inner
-	for a := 0; a < outer; a++ {
-		gb, yb, db := g[a*blk:(a+1)*blk], y[a*blk:(a+1)*blk], dx[a*blk:(a+1)*blk]
-		clear(dot)
-		for j := 0; j < n; j++ {
-			gr, yr := gb[j*inner:(j+1)*inner], yb[j*inner:(j+1)*inner]
-			if log {
-				for i, v := range gr {
-					dot[i] += v
+	parallelFor(outer, blk, func(_, lo, hi int) {
+		dot := make([]float32, inner)
+		for a := lo; a < hi; a++ {
+			gb, yb, db := g[a*blk:(a+1)*blk], y[a*blk:(a+1)*blk], dx[a*blk:(a+1)*blk]
+			clear(dot)
+			for j := 0; j < n; j++ {
+				gr, yr := gb[j*inner:(j+1)*inner], yb[j*inner:(j+1)*inner]
+				if log {
+					kernels.Add(dot, dot, gr)
+				} else {
+					for i, v := range gr {
+						dot[i] += v * yr[i]
+					}
 				}
-			} else {
-				for i, v := range gr {
-					dot[i] += v * yr[i]
+			}
+			if log {
+				kernels.Exp(db, yb)
+			}
+			for j := 0; j < n; j++ {
+				gr, yr, dr := gb[j*inner:(j+1)*inner], yb[j*inner:(j+1)*inner], db[j*inner:(j+1)*inner]
+				if log {
+					for i, v := range gr {
+						dr[i] = v - dr[i]*dot[i]
+					}
+				} else {
+					for i, v := range gr {
+						dr[i] = yr[i] * (v - dot[i])
+					}
 				}
 			}
 		}
-		for j := 0; j < n; j++ {
-			gr, yr, dr := gb[j*inner:(j+1)*inner], yb[j*inner:(j+1)*inner], db[j*inner:(j+1)*inner]
-			if log {
-				for i, v := range gr {
-					dr[i] = v - float32(math.Exp(float64(yr[i])))*dot[i]
-				}
-			} else {
-				for i, v := range gr {
-					dr[i] = yr[i] * (v - dot[i])
-				}
-			}
-		}
-	}
-}
-
-// softmaxRowBackward is softmaxBackward for one contiguous row.
-func softmaxRowBackward(dx, g, y []float32, log bool) {
-	var dot float32
-	if log {
-		for _, v := range g {
-			dot += v
-		}
-		for i, v := range g {
-			dx[i] = v - float32(math.Exp(float64(y[i])))*dot
-		}
-		return
-	}
-	for i, v := range g {
-		dot += v * y[i]
-	}
-	for i, v := range g {
-		dx[i] = y[i] * (v - dot)
-	}
+	})
 }
 
 // Reduction says how CrossEntropy combines per-sample losses.
@@ -247,38 +253,18 @@ func CrossEntropy(logits *Var, targets []int, reduction Reduction) *Var {
 	}
 	targets = append([]int(nil), targets...) // the backward must not see later edits
 	xd := logits.Value.Contiguous().Data()
-	// Keep the softmax probabilities for the backward only when it will run.
+	// ls holds the log-probabilities; when the backward will run they are
+	// turned into the probabilities it needs.
+	ls := make([]float32, nb*nc)
+	kernels.LogSoftmaxRows(ls, xd, nb, nc)
+	losses := make([]float64, nb)
+	for r, t := range targets {
+		losses[r] = -float64(ls[r*nc+t])
+	}
 	var prob []float32
 	if logits.requiresGrad && GradEnabled() {
-		prob = make([]float32, nb*nc)
-	}
-	losses := make([]float64, nb)
-	for r := 0; r < nb; r++ {
-		row := xd[r*nc : (r+1)*nc]
-		m := row[0]
-		for _, v := range row[1:] {
-			if v > m {
-				m = v
-			}
-		}
-		var sum float64
-		if prob != nil {
-			p := prob[r*nc : (r+1)*nc]
-			for i, v := range row {
-				e := math.Exp(float64(v - m))
-				sum += e
-				p[i] = float32(e)
-			}
-			inv := float32(1 / sum)
-			for i := range p {
-				p[i] *= inv
-			}
-		} else {
-			for _, v := range row {
-				sum += math.Exp(float64(v - m))
-			}
-		}
-		losses[r] = float64(m) + math.Log(sum) - float64(row[targets[r]])
+		prob = ls
+		kernels.Exp(prob, prob)
 	}
 	var out *tensor.Tensor
 	switch reduction {
@@ -313,10 +299,7 @@ func CrossEntropy(logits *Var, targets []int, reduction Reduction) *Var {
 			default:
 				scale = gd[0] / float32(nb)
 			}
-			row := d[r*nc : (r+1)*nc]
-			for i := range row {
-				row[i] *= scale
-			}
+			kernels.Scale(scale, d[r*nc:(r+1)*nc])
 		}
 		logits.accumulate(gx)
 	}, logits)

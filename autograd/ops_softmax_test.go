@@ -220,3 +220,49 @@ func BenchmarkCrossEntropy(b *testing.B) {
 	}
 	b.ReportMetric(32*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
 }
+
+// TestSoftmaxLarge covers inputs big enough to be split across goroutines
+// (see parallelFor), forward and backward, against float64 references.
+func TestSoftmaxLarge(t *testing.T) {
+	for i, c := range []axisCase{{[]int{70, 1001}, -1}, {[]int{4, 50, 700}, 1}, {[]int{3, 40, 9}, 0}} {
+		x := randRange(uint64(90+i), -6, 6, c.shape...)
+		g := randRange(uint64(95+i), -1, 1, c.shape...)
+		axis := x.Axis("test", c.axis)
+		outer, n, inner := reduceDims(c.shape, axis)
+		for _, log := range []bool{false, true} {
+			f := Softmax
+			if log {
+				f = LogSoftmax
+			}
+			v := Param(x)
+			y := f(v, c.axis)
+			ref := refSoftmax(x, c.axis, log)
+			assertClose64(t, "forward", y.Value.Data(), ref, 1e-5, 1e-5)
+			y.BackwardWith(g)
+			// Reference gradient in float64.
+			want := make([]float64, len(ref))
+			gd := g.Data()
+			for a := 0; a < outer; a++ {
+				for k := 0; k < inner; k++ {
+					at := func(j int) int { return (a*n+j)*inner + k }
+					var s float64
+					for j := 0; j < n; j++ {
+						if log {
+							s += float64(gd[at(j)])
+						} else {
+							s += float64(gd[at(j)]) * ref[at(j)]
+						}
+					}
+					for j := 0; j < n; j++ {
+						if log {
+							want[at(j)] = float64(gd[at(j)]) - math.Exp(ref[at(j)])*s
+						} else {
+							want[at(j)] = ref[at(j)] * (float64(gd[at(j)]) - s)
+						}
+					}
+				}
+			}
+			assertClose64(t, "backward", v.Grad.Data(), want, 1e-5, 1e-4)
+		}
+	}
+}

@@ -5,12 +5,16 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/softcpt/softcpt-go/kernels"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
 // Pointwise ops. Each forward writes a fresh contiguous tensor; each
-// backward computes the input gradient with a plain indexed loop (no
-// per-element closures) from the saved input and/or output.
+// backward computes the input gradient from the saved input and/or
+// output. Exp, Relu, Sigmoid, QuickGelu (and Dropout's masking) run on
+// the vectorised kernels package; Gelu and Tanh call kernels too, which
+// runs float64 reference code for them at every level; the rest are plain
+// indexed loops (no per-element closures).
 
 // unaryIn returns the contiguous data of x and a zeroed output tensor of
 // its shape.
@@ -22,16 +26,10 @@ func unaryIn(x *Var) ([]float32, *tensor.Tensor) {
 func Exp(x *Var) *Var {
 	xd, out := unaryIn(x)
 	o := out.Data()
-	for i, v := range xd {
-		o[i] = float32(math.Exp(float64(v)))
-	}
+	kernels.Exp(o, xd)
 	return result(out, func(g *tensor.Tensor) {
-		gd := g.Contiguous().Data()
 		gx := tensor.New(x.Shape()...)
-		d := gx.Data()
-		for i, y := range o {
-			d[i] = gd[i] * y
-		}
+		kernels.Mul(gx.Data(), g.Contiguous().Data(), o)
 		x.accumulate(gx)
 	}, x)
 }
@@ -150,25 +148,14 @@ func Clamp(x *Var, lo, hi float32) *Var {
 	}, x)
 }
 
-// Relu returns max(x, 0) element-wise. The gradient is 0 at x = 0, as in
-// PyTorch.
+// Relu returns max(x, 0) element-wise (NaN stays NaN). The gradient is 0
+// at x = 0, as in PyTorch.
 func Relu(x *Var) *Var {
 	xd, out := unaryIn(x)
-	o := out.Data()
-	for i, v := range xd {
-		if v > 0 {
-			o[i] = v
-		}
-	}
+	kernels.Relu(out.Data(), xd)
 	return result(out, func(g *tensor.Tensor) {
-		gd := g.Contiguous().Data()
 		gx := tensor.New(x.Shape()...)
-		d := gx.Data()
-		for i, y := range o {
-			if y > 0 {
-				d[i] = gd[i]
-			}
-		}
+		kernels.ReluBackward(gx.Data(), g.Contiguous().Data(), x.Value.Contiguous().Data())
 		x.accumulate(gx)
 	}, x)
 }
@@ -198,23 +185,11 @@ func Abs(x *Var) *Var {
 	}, x)
 }
 
-// sigmoid is the logistic function, computed without overflow for large
-// |x|.
-func sigmoid(x float32) float32 {
-	if x >= 0 {
-		return float32(1 / (1 + math.Exp(-float64(x))))
-	}
-	e := math.Exp(float64(x))
-	return float32(e / (1 + e))
-}
-
 // Sigmoid returns 1/(1+e^−x) element-wise.
 func Sigmoid(x *Var) *Var {
 	xd, out := unaryIn(x)
 	o := out.Data()
-	for i, v := range xd {
-		o[i] = sigmoid(v)
-	}
+	kernels.Sigmoid(o, xd)
 	return result(out, func(g *tensor.Tensor) {
 		gd := g.Contiguous().Data()
 		gx := tensor.New(x.Shape()...)
@@ -230,9 +205,7 @@ func Sigmoid(x *Var) *Var {
 func Tanh(x *Var) *Var {
 	xd, out := unaryIn(x)
 	o := out.Data()
-	for i, v := range xd {
-		o[i] = float32(math.Tanh(float64(v)))
-	}
+	kernels.Tanh(o, xd)
 	return result(out, func(g *tensor.Tensor) {
 		gd := g.Contiguous().Data()
 		gx := tensor.New(x.Shape()...)
@@ -254,11 +227,7 @@ const (
 // Φ(x) + x·φ(x).
 func Gelu(x *Var) *Var {
 	xd, out := unaryIn(x)
-	o := out.Data()
-	for i, v := range xd {
-		f := float64(v)
-		o[i] = float32(0.5 * f * (1 + math.Erf(f*invSqrt2)))
-	}
+	kernels.Gelu(out.Data(), xd)
 	return result(out, func(g *tensor.Tensor) {
 		gd := g.Contiguous().Data()
 		xd := x.Value.Contiguous().Data()
@@ -281,18 +250,19 @@ const quickGeluAlpha = 1.702
 // CLIP. The gradient is σ(ax) + a·x·σ(ax)·(1−σ(ax)) with a = 1.702.
 func QuickGelu(x *Var) *Var {
 	xd, out := unaryIn(x)
-	o := out.Data()
-	for i, v := range xd {
-		o[i] = v * sigmoid(quickGeluAlpha*v)
-	}
+	kernels.QuickGelu(out.Data(), xd)
 	return result(out, func(g *tensor.Tensor) {
 		gd := g.Contiguous().Data()
 		xd := x.Value.Contiguous().Data()
 		gx := tensor.New(x.Shape()...)
 		d := gx.Data()
+		// d = σ(ax), then d·(1 + ax·(1−σ(ax)))·g.
+		copy(d, xd)
+		kernels.Scale(quickGeluAlpha, d)
+		kernels.Sigmoid(d, d)
 		for i, v := range xd {
-			s := sigmoid(quickGeluAlpha * v)
-			d[i] = gd[i] * (s + quickGeluAlpha*v*s*(1-s))
+			s := d[i]
+			d[i] = gd[i] * s * (1 + quickGeluAlpha*v*(1-s))
 		}
 		x.accumulate(gx)
 	}, x)
@@ -324,16 +294,10 @@ func Dropout(x *Var, p float32, rng *rand.Rand, train bool) *Var {
 			}
 		}
 	}
-	for i, v := range xd {
-		o[i] = v * mask[i]
-	}
+	kernels.Mul(o, xd, mask)
 	return result(out, func(g *tensor.Tensor) {
-		gd := g.Contiguous().Data()
 		gx := tensor.New(x.Shape()...)
-		d := gx.Data()
-		for i, m := range mask {
-			d[i] = gd[i] * m
-		}
+		kernels.Mul(gx.Data(), g.Contiguous().Data(), mask)
 		x.accumulate(gx)
 	}, x)
 }
