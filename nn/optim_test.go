@@ -95,7 +95,9 @@ func (c *optimCase) hyper(key string) float64 {
 	return 0
 }
 
-// relClose reports |a−b| ≤ rel·max(|a|,|b|) + abs.
+// relClose reports |a−b| ≤ rel·max(|a|,|b|) + abs. Optimiser comparisons use
+// rel 1e-6 and abs 1e-7 (one float32 ulp at 1, the parameters' scale): an
+// element that cancels to near 0 keeps the absolute rounding of its terms.
 func relClose(a, b, rel, abs float64) bool {
 	return math.Abs(a-b) <= rel*math.Max(math.Abs(a), math.Abs(b))+abs
 }
