@@ -1,0 +1,195 @@
+package softcpt
+
+import (
+	"context"
+	"hash/fnv"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/softcpt/softcpt-go/autograd"
+	"github.com/softcpt/softcpt-go/clip"
+	"github.com/softcpt/softcpt-go/tensor"
+)
+
+// wordTokenizer maps each word (and ".") to a stable id, standing in for
+// BPE in tests that must not depend on the vocabulary file.
+type wordTokenizer struct{ vocab int }
+
+func (w wordTokenizer) Encode(text string) []int {
+	text = strings.ReplaceAll(text, ".", " . ")
+	var ids []int
+	for _, f := range strings.Fields(strings.ToLower(text)) {
+		h := fnv.New32a()
+		h.Write([]byte(f))
+		ids = append(ids, 1+int(h.Sum32()%uint32(w.vocab-3)))
+	}
+	return ids
+}
+func (w wordTokenizer) SOT() int { return w.vocab - 2 }
+func (w wordTokenizer) EOT() int { return w.vocab - 1 }
+
+func fixtureModel(t testing.TB) *clip.Model {
+	t.Helper()
+	m, err := clip.LoadWith(filepath.Join("..", "testdata", "clip", "rn.safetensors"), clip.Options{VisionHeads: 2, TransformerHeads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+var testTasks = []TaskSpec{
+	{Name: "pets", TaskName: "pet image classification", Classes: []string{"cat", "dog", "golden retriever"}},
+	{Name: "food", TaskName: "food image classification", Classes: []string{"pizza", "sushi", "apple pie", "ice_cream"}},
+}
+
+func testBatch(m *clip.Model, seed uint64) Batch {
+	rng := tensor.NewRNG(seed)
+	tasks := []int{0, 1, 1, 0, 1, 0, 1}
+	labels := []int{2, 3, 0, 1, 1, 0, 2}
+	return Batch{Features: tensor.RandN(rng, 0, 1, len(tasks), m.Config.EmbedDim), Tasks: tasks, Labels: labels}
+}
+
+func smallConfig(t *testing.T, name string) Config {
+	c, err := MethodConfig(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.NCtx, c.TaskNCtx = 4, 2
+	if c.CSC {
+		c.ClassNCtx = 2
+	}
+	return c
+}
+
+// TestLossGradientsFiniteDifference checks the gradient of the SoftCPT
+// loss with respect to every learnable tensor (context vectors, task and
+// class contexts, meta network) against central differences, for every
+// method, through the whole frozen text encoder.
+func TestLossGradientsFiniteDifference(t *testing.T) {
+	m := fixtureModel(t)
+	tok := wordTokenizer{m.Config.VocabSize}
+	for _, name := range Methods() {
+		cfg := smallConfig(t, name)
+		cfg.InitStd = 0.5 // large enough that the loss moves measurably
+		l, err := NewLearner(cfg, m, tok, testTasks, 3)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		b := testBatch(m, 5)
+		loss, _ := l.Loss(b, nil)
+		loss.Backward()
+		eval := func() float64 {
+			var v *autograd.Var
+			autograd.NoGrad(func() { v, _ = l.Loss(b, nil) })
+			return float64(v.Value.Item())
+		}
+		for _, p := range l.Parameters() {
+			if p.Grad == nil {
+				t.Fatalf("%s: %s got no gradient", name, p.Name)
+			}
+			d := p.Value.Data()
+			step := max(1, len(d)/7)
+			for j := 0; j < len(d); j += step {
+				const eps = 2e-3
+				orig := d[j]
+				d[j] = orig + eps
+				lp := eval()
+				d[j] = orig - eps
+				lm := eval()
+				d[j] = orig
+				num := (lp - lm) / (2 * eps)
+				an := float64(p.Grad.Data()[j])
+				if math.Abs(an-num) > 2e-3+3e-2*math.Abs(num) {
+					t.Errorf("%s: d loss/d %s[%d]: analytic %.6g numeric %.6g", name, p.Name, j, an, num)
+				}
+			}
+		}
+	}
+}
+
+func TestMethodConfigs(t *testing.T) {
+	c, _ := MethodConfig("SoftCPT-CSTS")
+	if !c.CSC || !c.ClassCSC || !c.TaskCSC || c.NCtx != 16 || c.TaskNCtx != 4 || c.ClassNCtx != 4 {
+		t.Fatalf("CSTS config wrong: %+v", c)
+	}
+	c, _ = MethodConfig("nata")
+	if c.CSC || c.TaskCSC || c.Hard {
+		t.Fatalf("NATA config wrong: %+v", c)
+	}
+	if _, err := MethodConfig("bogus"); err == nil {
+		t.Fatal("unknown method accepted")
+	}
+	c.PGType = "lincls"
+	if err := c.Validate(); err == nil {
+		t.Fatal("lincls without class features accepted")
+	}
+}
+
+func TestPromptTooLong(t *testing.T) {
+	m := fixtureModel(t)
+	tok := wordTokenizer{m.Config.VocabSize}
+	long := strings.Repeat("word ", 80)
+	_, err := NewLearner(smallConfig(t, "coop-ca"), m, tok, []TaskSpec{{Name: "x", Classes: []string{long}}}, 1)
+	if err == nil || !strings.Contains(err.Error(), "context length") {
+		t.Fatalf("expected a context-length error, got %v", err)
+	}
+}
+
+// TestTrainOverfits trains each method for a few epochs on a tiny
+// synthetic multi-task set (image features are fixed random vectors per
+// class plus noise) and checks that the loss falls and training accuracy
+// beats chance.
+func TestTrainOverfits(t *testing.T) {
+	m := clip.NewRandom(clip.Config{EmbedDim: 32, ImageResolution: 32, VisionLayers: []int{1, 1, 1, 1}, VisionWidth: 8, VisionHeads: 4,
+		ContextLength: 32, VocabSize: 1000, TransformerWidth: 64, TransformerHeads: 2, TransformerLayers: 2}, 4)
+	m.SetTrainable(false)
+	tok := wordTokenizer{m.Config.VocabSize}
+	E := m.Config.EmbedDim
+	rng := tensor.NewRNG(9)
+	protos := tensor.RandN(rng, 0, 1, 7, E).Data()
+	var exs []Example
+	var feats []float32
+	for rep := 0; rep < 6; rep++ {
+		for t, ts := range testTasks {
+			for c := range ts.Classes {
+				g := c
+				if t == 1 {
+					g += 3
+				}
+				exs = append(exs, Example{Task: t, Label: c})
+				for k := 0; k < E; k++ {
+					feats = append(feats, protos[g*E+k]+0.3*float32(rng.NormFloat64()))
+				}
+			}
+		}
+	}
+	for _, name := range []string{"coop-mt", "coop-ca", "nata", "csts"} {
+		cfg := smallConfig(t, name)
+		l, err := NewLearner(cfg, m, tok, testTasks, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt := Defaults()
+		opt.Epochs, opt.BatchSize, opt.LR, opt.WarmupEpochs = 30, 8, 0.05, 0
+		f := &Featurizer{Model: m}
+		hist, err := trainOnFeatures(l, f, exs, tensor.FromSlice(append([]float32(nil), feats...), len(exs), E), opt)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		first, last := hist[0], hist[len(hist)-1]
+		if !(last.Loss < 0.7*first.Loss) || last.Accuracy < 60 {
+			t.Errorf("%s: loss %.3f -> %.3f, accuracy %.1f%%: not learning", name, first.Loss, last.Loss, last.Accuracy)
+		} else {
+			t.Logf("%s: loss %.3f -> %.3f, train accuracy %.1f%%", name, first.Loss, last.Loss, last.Accuracy)
+		}
+	}
+}
+
+// trainOnFeatures trains with precomputed features by serving them
+// through a fake image loader-free path.
+func trainOnFeatures(l *Learner, f *Featurizer, exs []Example, feats *tensor.Tensor, opt TrainOptions) ([]EpochStats, error) {
+	return TrainFeatures(context.Background(), l, feats, exs, opt)
+}
+
