@@ -192,4 +192,3 @@ func TestTrainOverfits(t *testing.T) {
 func trainOnFeatures(l *Learner, f *Featurizer, exs []Example, feats *tensor.Tensor, opt TrainOptions) ([]EpochStats, error) {
 	return TrainFeatures(context.Background(), l, feats, exs, opt)
 }
-
