@@ -54,8 +54,10 @@ func (e *entry) value() *tensor.Tensor {
 
 // NamedParam is a parameter with its dotted name.
 type NamedParam struct {
+	// Name is the dotted state-dict key.
 	Name string
-	Var  *autograd.Var
+	// Var is the parameter.
+	Var *autograd.Var
 }
 
 // Registry maps stable dotted names (PyTorch state-dict keys) to a
@@ -252,7 +254,10 @@ func (r *Registry) StateDict() map[string]*tensor.Tensor {
 // ShapeMismatch is a state-dict entry whose shape differs from the
 // model's.
 type ShapeMismatch struct {
-	Key       string
+	// Key is the state-dict key.
+	Key string
+	// Want is the model's shape, Got the state dict's (nil for a nil
+	// tensor).
 	Want, Got []int
 }
 
@@ -260,8 +265,12 @@ type ShapeMismatch struct {
 // the state dict lacks, keys the model does not have, and shape
 // mismatches.
 type LoadError struct {
-	Missing    []string
+	// Missing lists required keys absent from the state dict, in
+	// registration order.
+	Missing []string
+	// Unexpected lists state-dict keys the model does not have, sorted.
 	Unexpected []string
+	// Mismatched lists entries whose shape differs, in registration order.
 	Mismatched []ShapeMismatch
 }
 
