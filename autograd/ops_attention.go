@@ -64,16 +64,16 @@ func newMaskView(op string, mask *tensor.Tensor, dm attnDims) maskView {
 	return maskView{data: e.Storage(), off: e.Offset(), sb: st[0], sh: st[1], si: st[2], sj: st[3], present: true}
 }
 
-// parallelHeads runs f(i, worker) for i in [0, n) on up to GOMAXPROCS
-// goroutines, each taking a contiguous range; worker indexes per-goroutine
-// scratch.
-func parallelHeads(n int, f func(i, worker int)) int {
-	workers := max(1, min(n, runtime.GOMAXPROCS(0)))
+// parallelHeads runs f(i, worker) for i in [0, n) on workers goroutines
+// (at least one), each taking a contiguous range; worker, below workers,
+// indexes per-goroutine scratch.
+func parallelHeads(n, workers int, f func(i, worker int)) {
+	workers = max(1, min(n, workers))
 	if workers == 1 {
 		for i := 0; i < n; i++ {
 			f(i, 0)
 		}
-		return 1
+		return
 	}
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -86,7 +86,6 @@ func parallelHeads(n int, f func(i, worker int)) int {
 		}()
 	}
 	wg.Wait()
-	return workers
 }
 
 // attnSoftmaxRows applies a stable softmax to each row of s in place.
@@ -112,6 +111,7 @@ func attention(op string, dm attnDims, q, k, v headView, mask *tensor.Tensor, ca
 	parents := distinctVars(q.v, k.v, v.v)
 	needGrad := GradEnabled() && (q.v.requiresGrad || k.v.requiresGrad || v.v.requiresGrad)
 	nHeads := dm.b * dm.h
+	workers := runtime.GOMAXPROCS(0)
 	tt := dm.tq * dm.tk
 	// Probabilities are kept for the backward pass; without one, each
 	// worker reuses a single Tq×Tk scratch.
@@ -120,10 +120,10 @@ func attention(op string, dm attnDims, q, k, v headView, mask *tensor.Tensor, ca
 	if needGrad {
 		probs = make([]float32, nHeads*tt)
 	} else {
-		scratch = make([][]float32, runtime.GOMAXPROCS(0))
+		scratch = make([][]float32, workers)
 	}
 	negInf := float32(math.Inf(-1))
-	parallelHeads(nHeads, func(i, w int) {
+	parallelHeads(nHeads, workers, func(i, w int) {
 		b, h := i/dm.h, i%dm.h
 		var s []float32
 		if probs != nil {
@@ -174,8 +174,8 @@ func attention(op string, dm attnDims, q, k, v headView, mask *tensor.Tensor, ca
 		// Gradients are added (beta = 1) into zeroed buffers: views of one
 		// Var may coincide (Attention(x, x, x)), and each worker writes
 		// only its own heads' regions.
-		dps := make([][]float32, runtime.GOMAXPROCS(0))
-		parallelHeads(nHeads, func(i, w int) {
+		dps := make([][]float32, workers)
+		parallelHeads(nHeads, workers, func(i, w int) {
 			b, h := i/dm.h, i%dm.h
 			p := probs[i*tt : (i+1)*tt]
 			dO := outView.at(gd, b, h)
