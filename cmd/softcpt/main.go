@@ -1,0 +1,68 @@
+// Command softcpt runs CLIP and SoftCPT (multi-task few-shot prompt tuning
+// with soft context sharing) on the CPU: encode images and texts, train
+// and evaluate prompt learners, zero-shot and linear-probe baselines, and
+// aggregate results.
+//
+// Run `softcpt help` for the subcommands and `softcpt <command> -h` for
+// each command's flags.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// command is one subcommand of the driver.
+type command struct {
+	run     func(ctx context.Context, args []string) error
+	summary string
+}
+
+var commands = map[string]command{
+	"encode": {func(_ context.Context, a []string) error { return cmdEncode(a) }, "encode images and texts with a CLIP checkpoint, write features as JSON"},
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: softcpt <command> [flags]\n\ncommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(os.Stderr, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(os.Stderr, "\nRun 'softcpt <command> -h' for a command's flags.")
+}
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] == "help" || os.Args[1] == "-h" || os.Args[1] == "--help" {
+		usage()
+		if len(os.Args) < 2 {
+			os.Exit(2)
+		}
+		return
+	}
+	cmd, ok := commands[os.Args[1]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "softcpt: unknown command %q\n\n", os.Args[1])
+		usage()
+		os.Exit(2)
+	}
+	// Ctrl-C cancels the context: training stops after the current step
+	// and keeps the last epoch's checkpoint.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := cmd.run(ctx, os.Args[2:]); err != nil {
+		if err == flag.ErrHelp {
+			return
+		}
+		fmt.Fprintf(os.Stderr, "softcpt %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}
