@@ -26,6 +26,10 @@ type kernel struct {
 	reg    string // "Z" or "Y"
 	unroll int    // k unroll
 	ext    string // doc
+	// embedBcst uses FMAs with an embedded-broadcast memory operand
+	// instead of a VBROADCASTSS per row (AVX-512 only). Measured slower on
+	// the reference VM (two loads per A element), so it is off.
+	embedBcst bool
 }
 
 var kernels = []kernel{
@@ -119,6 +123,13 @@ func genKernel(b *bytes.Buffer, k kernel) {
 			p("\tVMOVUPS %d(DI), %s", (u*nv+v)*vb, bReg(v))
 		}
 		for r := 0; r < k.mr; r++ {
+			if k.embedBcst {
+				// AVX-512 embedded broadcast: the FMA loads a[r] itself.
+				for v := 0; v < nv; v++ {
+					p("\tVFMADD231PS.BCST %d(SI), %s, %s", (u*k.mr+r)*4, bReg(v), acc(r, v))
+				}
+				continue
+			}
 			br := bcst[r%2]
 			p("\tVBROADCASTSS %d(SI), %s", (u*k.mr+r)*4, br)
 			for v := 0; v < nv; v++ {

@@ -182,11 +182,21 @@ func TestSgemmPanics(t *testing.T) {
 		f    func()
 		want string
 	}{
-		{"short a", func() { Sgemm(false, false, 2, 2, 2, 1, make([]float32, 3), 2, make([]float32, 4), 2, 0, make([]float32, 4), 2) }, "len(a)=3"},
-		{"short b", func() { Sgemm(false, true, 2, 3, 2, 1, make([]float32, 4), 2, make([]float32, 5), 2, 0, make([]float32, 6), 3) }, "len(b)=5"},
-		{"short c", func() { Sgemm(false, false, 2, 2, 2, 1, make([]float32, 4), 2, make([]float32, 4), 2, 0, make([]float32, 3), 2) }, "len(c)=3"},
-		{"small lda", func() { Sgemm(true, false, 2, 3, 2, 1, make([]float32, 9), 1, make([]float32, 9), 3, 0, make([]float32, 9), 3) }, "lda=1"},
-		{"small ldc", func() { Sgemm(false, false, 2, 3, 2, 1, make([]float32, 9), 2, make([]float32, 9), 3, 0, make([]float32, 9), 2) }, "ldc=2"},
+		{"short a", func() {
+			Sgemm(false, false, 2, 2, 2, 1, make([]float32, 3), 2, make([]float32, 4), 2, 0, make([]float32, 4), 2)
+		}, "len(a)=3"},
+		{"short b", func() {
+			Sgemm(false, true, 2, 3, 2, 1, make([]float32, 4), 2, make([]float32, 5), 2, 0, make([]float32, 6), 3)
+		}, "len(b)=5"},
+		{"short c", func() {
+			Sgemm(false, false, 2, 2, 2, 1, make([]float32, 4), 2, make([]float32, 4), 2, 0, make([]float32, 3), 2)
+		}, "len(c)=3"},
+		{"small lda", func() {
+			Sgemm(true, false, 2, 3, 2, 1, make([]float32, 9), 1, make([]float32, 9), 3, 0, make([]float32, 9), 3)
+		}, "lda=1"},
+		{"small ldc", func() {
+			Sgemm(false, false, 2, 3, 2, 1, make([]float32, 9), 2, make([]float32, 9), 3, 0, make([]float32, 9), 2)
+		}, "ldc=2"},
 		{"negative", func() { Sgemm(false, false, -1, 3, 2, 1, nil, 2, nil, 3, 0, nil, 3) }, "m=-1"},
 	}
 	for _, tc := range cases {
