@@ -578,8 +578,8 @@ def write_corrupt(rn_jit):
         f.write(blob[:40000])
     # A zip that is not a checkpoint.
     with zipfile.ZipFile(os.path.join(OUT, "corrupt_foreign.zip"), "w") as z:
-        z.writestr("hello/readme.txt", "not a checkpoint\n")
-        z.writestr("hello/data.bin", b"\x00" * 16)
+        for name, content in (("hello/readme.txt", b"not a checkpoint\n"), ("hello/data.bin", b"\x00" * 16)):
+            z.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)), content)
     # A safetensors file whose header is not valid JSON.
     h = b'{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]'
     with open(os.path.join(OUT, "corrupt_header.safetensors"), "wb") as f:
