@@ -91,12 +91,24 @@ func (m *Model) attnPool(x *autograd.Var) *autograd.Var {
 // resblock is the pre-LN residual attention block shared by the text
 // transformer and the ViT: x += attn(ln_1(x)); x += mlp(ln_2(x)).
 func (m *Model) resblock(x *autograd.Var, p string, heads int, causal bool) *autograd.Var {
-	h := autograd.LayerNorm(x, m.p(p+"ln_1.weight"), m.p(p+"ln_1.bias"), lnEps)
-	qkv := autograd.Linear(h, m.p(p+"attn.in_proj_weight"), m.p(p+"attn.in_proj_bias"))
-	parts := autograd.Split(qkv, []int{x.Shape()[2], x.Shape()[2], x.Shape()[2]}, 2)
-	a := autograd.Attention(splitHeads(parts[0], heads), splitHeads(parts[1], heads), splitHeads(parts[2], heads), nil, causal)
+	q, k, v := m.qkv(x, p)
+	a := autograd.Attention(splitHeads(q, heads), splitHeads(k, heads), splitHeads(v, heads), nil, causal)
 	x = autograd.Add(x, autograd.Linear(mergeHeads(a), m.p(p+"attn.out_proj.weight"), m.p(p+"attn.out_proj.bias")))
-	h = autograd.LayerNorm(x, m.p(p+"ln_2.weight"), m.p(p+"ln_2.bias"), lnEps)
+	return m.mlp(x, p)
+}
+
+// qkv returns the packed in-projection of ln_1(x) split into q, k, v
+// ([B,T,W] each).
+func (m *Model) qkv(x *autograd.Var, p string) (q, k, v *autograd.Var) {
+	W := x.Shape()[2]
+	h := autograd.LayerNorm(x, m.p(p+"ln_1.weight"), m.p(p+"ln_1.bias"), lnEps)
+	parts := autograd.Split(autograd.Linear(h, m.p(p+"attn.in_proj_weight"), m.p(p+"attn.in_proj_bias")), []int{W, W, W}, 2)
+	return parts[0], parts[1], parts[2]
+}
+
+// mlp is the second half of a residual block: x + c_proj(QuickGELU(c_fc(ln_2(x)))).
+func (m *Model) mlp(x *autograd.Var, p string) *autograd.Var {
+	h := autograd.LayerNorm(x, m.p(p+"ln_2.weight"), m.p(p+"ln_2.bias"), lnEps)
 	h = autograd.QuickGelu(autograd.Linear(h, m.p(p+"mlp.c_fc.weight"), m.p(p+"mlp.c_fc.bias")))
 	return autograd.Add(x, autograd.Linear(h, m.p(p+"mlp.c_proj.weight"), m.p(p+"mlp.c_proj.bias")))
 }
@@ -168,6 +180,51 @@ func (m *Model) TextFeaturesFromEmbeddings(x *autograd.Var, eot []int) *autograd
 		rows[i] = i*t + e
 	}
 	x = autograd.IndexSelect(autograd.Reshape(x, b*t, w), 0, rows)
+	x = autograd.LayerNorm(x, m.p("ln_final.weight"), m.p("ln_final.bias"), lnEps)
+	return autograd.MatMul(x, m.p("text_projection"), false, false)
+}
+
+// TextFeaturesShared encodes C sequences that each begin with one of G
+// shared prefixes, running every prefix through the transformer once:
+// prefix holds the input embeddings [G,P,W] of positions 0..P-1 and
+// suffix those [C,S,W] of positions P..P+S-1 of each sequence; group[c]
+// (non-decreasing) names the prefix of sequence c and eot[c] its EOT
+// position in the full sequence (P ≤ eot[c] < P+S). In every layer the
+// suffix tokens attend to the cached keys and values of their prefix
+// (autograd.PrefixAttention), so the result equals
+// TextFeaturesFromEmbeddings on the concatenated sequences up to float
+// rounding, forward and backward, at a fraction of the cost when many
+// sequences share a long prefix (SOS + learned context).
+func (m *Model) TextFeaturesShared(prefix, suffix *autograd.Var, group, eot []int) *autograd.Var {
+	ps, ss := prefix.Shape(), suffix.Shape()
+	W := m.Config.TransformerWidth
+	if len(ps) != 3 || len(ss) != 3 || ps[2] != W || ss[2] != W || ps[1]+ss[1] > m.Config.ContextLength || len(group) != ss[0] || len(eot) != ss[0] {
+		panic(fmt.Sprintf("clip.TextFeaturesShared: prefix %v suffix %v with %d groups and %d EOT positions (width %d, context %d)", ps, ss, len(group), len(eot), W, m.Config.ContextLength))
+	}
+	P, C, S := ps[1], ss[0], ss[1]
+	pos := m.p("positional_embedding")
+	hp := autograd.Add(prefix, autograd.Narrow(pos, 0, 0, P))
+	hs := autograd.Add(suffix, autograd.Narrow(pos, 0, P, S))
+	heads := m.Config.TransformerHeads
+	for i := 0; i < m.Config.TransformerLayers; i++ {
+		p := "transformer.resblocks." + strconv.Itoa(i) + "."
+		qp, kp, vp := m.qkv(hp, p)
+		qs, ks, vs := m.qkv(hs, p)
+		ap := mergeHeads(autograd.Attention(splitHeads(qp, heads), splitHeads(kp, heads), splitHeads(vp, heads), nil, true))
+		as := autograd.PrefixAttention(qs, ks, vs, kp, vp, group, heads)
+		if i < m.Config.TransformerLayers-1 { // the last layer's prefix output is never read
+			hp = m.mlp(autograd.Add(hp, autograd.Linear(ap, m.p(p+"attn.out_proj.weight"), m.p(p+"attn.out_proj.bias"))), p)
+		}
+		hs = m.mlp(autograd.Add(hs, autograd.Linear(as, m.p(p+"attn.out_proj.weight"), m.p(p+"attn.out_proj.bias"))), p)
+	}
+	rows := make([]int, C)
+	for c, e := range eot {
+		if e < P || e >= P+S {
+			panic(fmt.Sprintf("clip.TextFeaturesShared: EOT position %d outside the suffix [%d,%d)", e, P, P+S))
+		}
+		rows[c] = c*S + e - P
+	}
+	x := autograd.IndexSelect(autograd.Reshape(hs, C*S, W), 0, rows)
 	x = autograd.LayerNorm(x, m.p("ln_final.weight"), m.p("ln_final.bias"), lnEps)
 	return autograd.MatMul(x, m.p("text_projection"), false, false)
 }

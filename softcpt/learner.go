@@ -43,6 +43,11 @@ type Learner struct {
 	// TaskCtx is [M,W] (TA) or [T,M,W] (TS); ClassCtx is [L,W] (CA) or
 	// [ΣC,L,W] (CS); Meta is the meta network's matrix [in, N·W].
 	TaskCtx, ClassCtx, Meta *autograd.Var
+
+	// FullPrompts turns off the shared-prefix encoder and encodes every
+	// class prompt in full (for comparisons; the results are the same up
+	// to float rounding).
+	FullPrompts bool
 }
 
 // NewLearner builds the prompts and initialises the learnable parameters
@@ -262,9 +267,49 @@ func (l *Learner) tasksOf(classes []int) []int {
 	return out
 }
 
+// sharedPrefix reports whether every class prompt of a group (all
+// classes for CoOp-MT, a task's classes for CoOp-CA and the NA variants)
+// shares its context, so the prompts can be encoded as one shared prefix
+// (SOS + context) and per-class suffixes.
+func (l *Learner) sharedPrefix() bool {
+	if l.FullPrompts || l.Cfg.Position != End || l.Cfg.NCtx == 0 {
+		return false
+	}
+	if l.Cfg.Hard {
+		return l.Cfg.Sharing != SharePerClass
+	}
+	return !l.Cfg.CSC
+}
+
+// groupContexts returns the shared contexts [G, N, W] of a sharedPrefix
+// learner and the group of each class: one group for CoOp-MT, one per
+// task otherwise.
+func (l *Learner) groupContexts(classes []int) (*autograd.Var, []int) {
+	N, W := l.Cfg.NCtx, l.model.Config.TransformerWidth
+	groups := l.tasksOf(classes)
+	switch {
+	case l.Cfg.Hard && l.Cfg.Sharing == ShareAll:
+		for i := range groups {
+			groups[i] = 0
+		}
+		return autograd.Reshape(l.Ctx, 1, N, W), groups
+	case l.Cfg.Hard:
+		return l.Ctx, groups
+	}
+	return autograd.Reshape(autograd.MatMul(l.TaskFeatures(), l.Meta, false, false), -1, N, W), groups
+}
+
 // ClassFeatures returns the unnormalised text features [len(classes), E]
-// of the given global classes under the current prompts.
+// of the given global classes (in increasing order) under the current
+// prompts. Where classes share a context, the shared prefix is encoded
+// once per context and each class's suffix against its cached keys and
+// values (exact under the causal mask).
 func (l *Learner) ClassFeatures(classes []int) *autograd.Var {
+	if l.sharedPrefix() {
+		ctx, groups := l.groupContexts(classes)
+		suffix, eot := l.classPrompts.Suffix(classes)
+		return l.model.TextFeaturesShared(l.classPrompts.Prefix(ctx), autograd.Const(suffix), groups, eot)
+	}
 	return l.encode(l.classPrompts, l.contexts(classes), classes)
 }
 

@@ -208,3 +208,37 @@ func (g *PromptGroup) EOTOf(idx []int) []int {
 	}
 	return out
 }
+
+// Prefix returns the shared prefix embeddings [G, 1+nCtx, W] (SOT then
+// the context) for contexts ctx [G, nCtx, W]; only the End layout has a
+// prefix shared by all prompts of a context.
+func (g *PromptGroup) Prefix(ctx *autograd.Var) *autograd.Var {
+	G := ctx.Shape()[0]
+	sot := autograd.Const(g.sot.Reshape(1, 1, g.width).Expand(G, 1, g.width).Contiguous())
+	return autograd.Concat([]*autograd.Var{sot, ctx}, 1)
+}
+
+// Suffix returns the fixed suffix embeddings [len(idx), S, W] of prompts
+// idx (name, ".", EOT, padding; S fits the longest of them) and the EOT
+// position of each prompt in the full sequence (End layout).
+func (g *PromptGroup) Suffix(idx []int) (*tensor.Tensor, []int) {
+	S := 0
+	for _, i := range idx {
+		S = max(S, len(g.names[i])+2)
+	}
+	W := g.width
+	out := tensor.New(len(idx), S, W)
+	od := out.Data()
+	eot := make([]int, len(idx))
+	for k, i := range idx {
+		row := od[k*S*W : (k+1)*S*W]
+		n := len(g.names[i])
+		copy(row, g.nameE[i].Data())
+		copy(row[n*W:], g.dotEOT.Data())
+		for s := n + 2; s < S; s++ {
+			copy(row[s*W:], g.pad.Data())
+		}
+		eot[k] = 1 + g.nCtx + n + 1
+	}
+	return out, eot
+}

@@ -192,3 +192,44 @@ func TestTrainOverfits(t *testing.T) {
 func trainOnFeatures(l *Learner, f *Featurizer, exs []Example, feats *tensor.Tensor, opt TrainOptions) ([]EpochStats, error) {
 	return TrainFeatures(context.Background(), l, feats, exs, opt)
 }
+
+// TestSharedPrefixExact checks that encoding class prompts as a shared
+// prefix plus suffixes gives the same loss and gradients as encoding
+// every prompt in full, for the methods that share contexts.
+func TestSharedPrefixExact(t *testing.T) {
+	m := fixtureModel(t)
+	tok := wordTokenizer{m.Config.VocabSize}
+	for _, name := range []string{"coop-mt", "coop-ca", "nata", "nats"} {
+		var losses [2]float32
+		var grads [2][]float32
+		for k, full := range []bool{false, true} {
+			cfg := smallConfig(t, name)
+			cfg.InitStd = 0.5
+			l, err := NewLearner(cfg, m, tok, testTasks, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !full && !l.sharedPrefix() {
+				t.Fatalf("%s should use the shared prefix", name)
+			}
+			l.FullPrompts = full
+			loss, _ := l.Loss(testBatch(m, 5), nil)
+			loss.Backward()
+			losses[k] = loss.Value.Item()
+			for _, p := range l.Parameters() {
+				grads[k] = append(grads[k], p.Grad.Data()...)
+			}
+		}
+		if d := math.Abs(float64(losses[0] - losses[1])); d > 1e-5*math.Abs(float64(losses[1])) {
+			t.Errorf("%s: loss %v (shared) vs %v (full)", name, losses[0], losses[1])
+		}
+		var num, den float64
+		for i := range grads[1] {
+			num = math.Max(num, math.Abs(float64(grads[0][i]-grads[1][i])))
+			den = math.Max(den, math.Abs(float64(grads[1][i])))
+		}
+		if num > 1e-5*den {
+			t.Errorf("%s: gradients differ: max abs diff %.3g of max %.3g", name, num, den)
+		}
+	}
+}
