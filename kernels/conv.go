@@ -114,15 +114,33 @@ func im2col(s Conv2dShape, x, col []float32, ld int) {
 						continue
 					}
 					xr := xc[iy*s.W : (iy+1)*s.W]
-					clear(d[:lo])
-					if sw == 1 {
-						copy(d[lo:hi], xr[lo+off:hi+off])
+					if ow >= 64 {
+						clear(d[:lo])
+						clear(d[hi:])
 					} else {
+						// Short rows: plain loops beat the call
+						// overhead of memclr/memmove.
+						for q := 0; q < lo; q++ {
+							d[q] = 0
+						}
+						for q := hi; q < ow; q++ {
+							d[q] = 0
+						}
+					}
+					switch {
+					case sw == 1 && hi-lo >= 64:
+						copy(d[lo:hi], xr[lo+off:hi+off])
+					case sw == 1:
+						src := xr[lo+off : hi+off]
+						dd := d[lo:hi]
+						for q := range dd {
+							dd[q] = src[q]
+						}
+					default:
 						for q := lo; q < hi; q++ {
 							d[q] = xr[q*sw+off]
 						}
 					}
-					clear(d[hi:])
 				}
 			}
 		}
