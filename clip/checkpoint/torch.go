@@ -312,6 +312,9 @@ func (tz *torchZip) decode(tr *tensorRef) (*tensor.Tensor, error) {
 	if !ok {
 		return nil, errors.Errorf("missing storage entry %s", name)
 	}
+	if f.UncompressedSize64 > 1<<50 || uint64(tr.st.numel) > 1<<47 {
+		return nil, errors.Errorf("storage entry %s: implausible size (%d bytes, %d elements)", name, f.UncompressedSize64, tr.st.numel)
+	}
 	need := uint64(tr.st.numel) * uint64(tr.st.dt.size)
 	if f.UncompressedSize64 < need {
 		return nil, errors.Errorf("storage entry %s has %d bytes, %d %s elements need %d", name, f.UncompressedSize64, tr.st.numel, tr.st.dt.name, need)
