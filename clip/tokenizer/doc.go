@@ -55,6 +55,9 @@
 //     norm, Unicode 15.0, which agrees with Unicode 14 on every character
 //     assigned in Unicode 14).
 //
+// The "until nothing changes" loops are bounded at 64 rounds (ftfy has no
+// bound; real inputs need a few), so no input can loop forever.
+//
 // Not reproduced: fix_surrogates has no work to do, since a Go string
 // cannot hold surrogate code points (invalid UTF-8, including encoded
 // surrogates, becomes U+FFFD first, which is also what fix_surrogates
@@ -62,11 +65,19 @@
 // non-default options of ftfy are not offered. Python's \s, \w and \d used
 // inside ftfy's regular expressions come from the generated tables.
 //
+// # Results
+//
+// The package test TestReferenceCases encodes all 3,130 cases of the
+// project's clip_tokenizer_cases.jsonl (made with the reference under
+// Python 3.11.2, ftfy 6.3.1, regex 2022.10.31) and gets identical ids for
+// every one; 413 of them differ when FixText is skipped.
+//
 // # Vocabularies
 //
 // Load reads OpenAI's bpe_simple_vocab_16e6.txt.gz (or any merges file in
-// the same format, gzip-compressed or not) and, as the reference, uses at
-// most CLIPMerges merges; New builds a tokenizer from any list of merges, so
+// the same format, gzip-compressed or not: a header line, which is always
+// skipped as the reference's merges[1:] does, then one "left right" merge
+// per line) and, as the reference, uses at most CLIPMerges merges; New builds a tokenizer from any list of merges, so
 // a smaller BPE learned elsewhere works with its own vocabulary size
 // (512 + merges + 2).
 package tokenizer

@@ -81,9 +81,14 @@ func FixText(text string) string {
 	return out.String()
 }
 
+// maxFixRounds bounds the "until nothing changes" loops of ftfy. ftfy
+// itself has no bound; every input seen needs a handful of rounds, and the
+// bound only keeps a pathological input from looping forever.
+const maxFixRounds = 64
+
 // fixSegment is fix_and_explain: the fixers applied until nothing changes.
 func fixSegment(text string, unescape bool) string {
-	for {
+	for round := 0; round < maxFixRounds; round++ {
 		orig := text
 		if unescape {
 			text = ftfyUnescapeHTML(text)
@@ -100,9 +105,10 @@ func fixSegment(text string, unescape bool) string {
 		text = removeControlChars(text)
 		text = norm.NFC.String(text)
 		if text == orig {
-			return text
+			break
 		}
 	}
+	return text
 }
 
 // ftfyUnescapeHTML is ftfy's unescape_html: only complete references
@@ -163,13 +169,14 @@ func ftfyEntity(ent string) string {
 
 // fixEncoding is ftfy.fix_encoding: one-step fixes until nothing changes.
 func fixEncoding(text string) string {
-	for {
+	for round := 0; round < maxFixRounds; round++ {
 		prev := text
 		text = fixEncodingOneStep(text)
 		if text == prev {
-			return text
+			break
 		}
 	}
+	return text
 }
 
 func isASCII(s string) bool {

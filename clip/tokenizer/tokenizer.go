@@ -26,7 +26,6 @@ const (
 
 	// DefaultContextLength is CLIP's text context length.
 	DefaultContextLength = 77
-
 )
 
 // cacheLimit bounds the number of words kept in the BPE cache; the cache is
