@@ -3,8 +3,10 @@ package tokenizer
 import (
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Character categories of ftfy 6.3.1's badness heuristic (ftfy/badness.py),
@@ -35,9 +37,57 @@ const (
 )
 
 // badnessRE is ftfy's BADNESS_RE, with Python's Unicode \s and \w.
-var badnessRE = regexp.MustCompile(badnessPattern())
+// badnessChars holds, for every alternative of it, the characters of one
+// element that every match of that alternative must contain: text without
+// any of them cannot match, and most text is rejected without the regexp.
+var badnessRE, badnessChars = buildBadness()
 
-func badnessPattern() string {
+func buildBadness() (*regexp.Regexp, map[rune]bool) {
+	alts := badnessAlternatives()
+	chars := map[rune]bool{}
+	for _, alt := range alts {
+		re, err := syntax.Parse(alt, syntax.Perl)
+		if err != nil {
+			panic(fmt.Sprintf("badness: alternative %q: %v", alt, err))
+		}
+		if !requiredChars(re, chars) {
+			panic(fmt.Sprintf("badness: alternative %q has no required non-ASCII element", alt))
+		}
+	}
+	return regexp.MustCompile(strings.Join(alts, "|")), chars
+}
+
+// requiredChars adds to set the runes of the first element of re that any
+// match must contain and that holds only non-ASCII characters.
+func requiredChars(re *syntax.Regexp, set map[rune]bool) bool {
+	elems := []*syntax.Regexp{re}
+	if re.Op == syntax.OpConcat {
+		elems = re.Sub
+	}
+	for _, e := range elems {
+		switch e.Op {
+		case syntax.OpLiteral:
+			for _, r := range e.Rune {
+				if r >= utf8.RuneSelf {
+					set[r] = true
+					return true
+				}
+			}
+		case syntax.OpCharClass:
+			if len(e.Rune) > 0 && e.Rune[0] >= utf8.RuneSelf {
+				for i := 0; i < len(e.Rune); i += 2 {
+					for r := e.Rune[i]; r <= e.Rune[i+1]; r++ {
+						set[r] = true
+					}
+				}
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func badnessAlternatives() []string {
 	s := "[" + classOf(pySpace) + "]"
 	w := "[" + classOf(pyWord) + "]"
 	alts := []string{
@@ -85,7 +135,10 @@ func badnessPattern() string {
 		"{num}", mbNumeric, "{law}", mbLaw, "{lc}", mbLowerCommon, "{uc}", mbUpperCommon,
 		"{kao}", mbKaomoji, "{common}", mbCommon, "{s}", s, "{w}", w,
 	)
-	return r.Replace(strings.Join(alts, "|"))
+	for i, a := range alts {
+		alts[i] = r.Replace(a)
+	}
+	return alts
 }
 
 // classOf writes a range table as regexp character-class contents.
@@ -102,5 +155,10 @@ func classOf(t *unicode.RangeTable) string {
 
 // isBad is ftfy's is_bad: whether text contains a likely mojibake sequence.
 func isBad(text string) bool {
-	return badnessRE.MatchString(text)
+	for _, r := range text {
+		if badnessChars[r] {
+			return badnessRE.MatchString(text)
+		}
+	}
+	return false
 }
