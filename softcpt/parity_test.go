@@ -2,7 +2,6 @@ package softcpt
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -17,8 +16,16 @@ import (
 // parityTol is the largest accepted relative error, max|a−b| / max|b| over
 // a tensor, between the Go learner (float32 arithmetic) and the float64
 // PyTorch reference of testdata/gen_softcpt_fixtures.py. It is the
-// project's acceptance figure; the reference itself carries no rounding
-// beyond that of its float32 inputs, so the whole error is ours.
+// project's acceptance figure; the reference carries no rounding beyond
+// that of its float32 inputs, so the whole error is ours. The margin is
+// thin for a few gradients: the fixture CLIP's width-4 LayerNorms (σ down
+// to 0.03) and logit scale 100 make this instance ill-conditioned enough
+// that PyTorch itself, run in float32, misses 1e-5 on three gradients
+// (up to 2.1e-5; the fixture records PyTorch's float32 error of every
+// figure and the test logs it). The Go figures were at most 9.6e-6 when
+// written. A failure only slightly above 1e-5 with a PyTorch float32 figure
+// of the same size is float32 rounding order, not a wrong formula; a wrong
+// formula shows errors of 1e-3 and up.
 const parityTol = 1e-5
 
 // parityFixture is testdata/softcpt/parity.json.
@@ -33,14 +40,23 @@ type parityFixture struct {
 		Classes  []string `json:"classes"`
 	} `json:"tasks"`
 	TokenIDs map[string][]int `json:"token_ids"`
-	Batch    struct {
-		Tasks  []int `json:"tasks"`
-		Labels []int `json:"labels"`
-	} `json:"batch"`
-	Methods map[string]struct {
-		Loss   float64          `json:"loss"`
-		Params map[string][]int `json:"params"`
+	Batch    parityBatch      `json:"batch"`
+	Batch2   parityBatch      `json:"batch2"`
+	Methods  map[string]struct {
+		Loss       float64          `json:"loss"`
+		Batch2Loss float64          `json:"batch2_loss"`
+		Params     map[string][]int `json:"params"`
+		// TorchF32 is, per batch and per "loss" / "grad <param>", the
+		// relative error of the same computation in float32 PyTorch: the
+		// float32 conditioning floor of the instance, logged for context.
+		TorchF32 map[string]map[string]float64 `json:"torch_f32_rel_err"`
 	} `json:"methods"`
+}
+
+// parityBatch is a batch's task and label of each sample.
+type parityBatch struct {
+	Tasks  []int `json:"tasks"`
+	Labels []int `json:"labels"`
 }
 
 func loadParityFixture(t *testing.T) (*parityFixture, *checkpoint.StateDict) {
@@ -114,15 +130,27 @@ func TestParityWithPyTorch(t *testing.T) {
 		}
 		return v
 	}
-	batch := Batch{Features: get("batch.features"), Tasks: fx.Batch.Tasks, Labels: fx.Batch.Labels}
-	check := func(method, what string, got, want *tensor.Tensor) {
+	// "batch" mixes both tasks; "batch2" holds samples of the second task
+	// only (the learner then encodes only that task's classes, the
+	// reference all of them).
+	batches := []struct {
+		name, prefix string
+		b            Batch
+	}{
+		{"batch", "", Batch{Features: get("batch.features"), Tasks: fx.Batch.Tasks, Labels: fx.Batch.Labels}},
+		{"batch2", ".batch2", Batch{Features: get("batch2.features"), Tasks: fx.Batch2.Tasks, Labels: fx.Batch2.Labels}},
+	}
+	// check compares one tensor; floor is PyTorch's own float32 error on
+	// it (0 when not recorded), logged so that a failure near the float32
+	// conditioning of the instance can be told from a real mismatch.
+	check := func(method, what string, got, want *tensor.Tensor, floor float64) {
 		rel, scale := relErr(t, method+" "+what, got, want)
 		status := "ok"
 		if rel > parityTol {
 			status = "FAIL"
-			t.Errorf("%s: %s relative error %.3g > %g (max |ref| %.4g)", method, what, rel, parityTol, scale)
+			t.Errorf("%s: %s relative error %.3g > %g (max |ref| %.4g; PyTorch float32: %.3g)", method, what, rel, parityTol, scale, floor)
 		}
-		t.Logf("%-8s %-22s rel err %.3g (max |ref| %.4g) %s", method, what, rel, scale, status)
+		t.Logf("%-8s %-28s rel err %.3g (PyTorch f32 %.3g, max |ref| %.4g) %s", method, what, rel, floor, scale, status)
 	}
 
 	for _, name := range Methods() {
@@ -157,29 +185,39 @@ func TestParityWithPyTorch(t *testing.T) {
 
 		// Forward features, to localise a mismatch.
 		autograd.NoGrad(func() {
-			check(name, "text_features", l.AllClassFeatures(), get(name+".text_features"))
+			check(name, "text_features", l.AllClassFeatures(), get(name+".text_features"), 0)
 			if !cfg.Hard {
-				check(name, "task_features", l.TaskFeatures().Value, get(name+".task_features"))
+				check(name, "task_features", l.TaskFeatures().Value, get(name+".task_features"), 0)
 			}
 			if cfg.CSC {
-				check(name, "class_features", l.encode(l.featPrompts, l.ClassCtx, nil).Value, get(name+".class_features"))
+				check(name, "class_features", l.encode(l.featPrompts, l.ClassCtx, nil).Value, get(name+".class_features"), 0)
 			}
 		})
 
-		loss, _ := l.Loss(batch, nil)
-		loss.Backward()
-		got := float64(loss.Value.Item())
-		rel := math.Abs(got-ref.Loss) / math.Abs(ref.Loss)
-		if rel > parityTol {
-			t.Errorf("%s: loss %.9g, reference %.12g (relative error %.3g > %g)", name, got, ref.Loss, rel, parityTol)
-		}
-		t.Logf("%-8s %-22s rel err %.3g (Go %.9g, ref %.12g)", name, "loss", rel, got, ref.Loss)
-		for _, p := range ps {
-			if p.Grad == nil {
-				t.Errorf("%s: %s got no gradient", name, p.Name)
-				continue
+		for _, bt := range batches {
+			for _, p := range ps {
+				p.ZeroGrad()
 			}
-			check(name, fmt.Sprintf("grad %s", p.Name), p.Grad, get(name+".grad."+p.Name))
+			loss, _ := l.Loss(bt.b, nil)
+			loss.Backward()
+			want := ref.Loss
+			if bt.name == "batch2" {
+				want = ref.Batch2Loss
+			}
+			got := float64(loss.Value.Item())
+			rel := math.Abs(got-want) / math.Abs(want)
+			if rel > parityTol {
+				t.Errorf("%s: %s loss %.9g, reference %.12g (relative error %.3g > %g)", name, bt.name, got, want, rel, parityTol)
+			}
+			floors := ref.TorchF32[bt.name]
+			t.Logf("%-8s %-28s rel err %.3g (PyTorch f32 %.3g; Go %.9g, ref %.12g)", name, bt.name+" loss", rel, floors["loss"], got, want)
+			for _, p := range ps {
+				if p.Grad == nil {
+					t.Errorf("%s: %s: %s got no gradient", name, bt.name, p.Name)
+					continue
+				}
+				check(name, bt.name+" grad "+p.Name, p.Grad, get(name+bt.prefix+".grad."+p.Name), floors["grad "+p.Name])
+			}
 		}
 	}
 }

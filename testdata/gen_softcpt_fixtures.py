@@ -39,18 +39,22 @@ id = 1 + h % (vocab - 3), SOT = vocab - 2, EOT = vocab - 1.
 Outputs (both small):
   testdata/softcpt/parity.safetensors
       batch.features               [B, E] F32   image features (unnormalised)
+      batch2.features              [B2, E] F32  a batch of the second task only
       <method>.param.<name>        F32          learnable tensors fed to the Go
                                                 learner (Learner.LoadState names:
                                                 ctx, task_ctx, class_ctx,
                                                 prompt_gen.P)
       <method>.grad.<name>         F64          d loss / d param
       <method>.loss                [1] F64
+      <method>.batch2.grad.<name>, <method>.batch2.loss   the same on batch2
       <method>.text_features       [sumC, E] F64  W before normalisation
       <method>.task_features       [T, E] F64   f_t (SoftCPT methods)
       <method>.class_features      [sumC, E] F64  g_c (CA/CS methods)
   testdata/softcpt/parity.json
       tasks, batch tasks/labels, per-method configuration, the token ids of
-      every name, and the float64 losses.
+      every name, the float64 losses, and the relative error of the same
+      computation done in float32 PyTorch (torch_f32_rel_err: the float32
+      conditioning floor of this instance, for comparison with Go's error).
 
 The parameters are drawn from N(0, 0.5^2) with a fixed seed per method (so the
 loss and gradients are far from trivial), rounded to float32 (the values the
@@ -91,6 +95,11 @@ TASKS = [
 # Same batch layout as testBatch in softcpt/softcpt_test.go.
 BATCH_TASKS = [0, 1, 1, 0, 1, 0, 1]
 BATCH_LABELS = [2, 3, 0, 1, 1, 0, 2]
+# A second batch with samples of the second task only: the authors encode
+# every class and skip the absent task in the loss; the Go learner encodes
+# only the tasks present, which must give the same loss and gradients.
+BATCH2_TASKS = [1, 1, 1, 1]
+BATCH2_LABELS = [3, 0, 2, 2]
 
 # smallConfig in softcpt/softcpt_test.go: N_CTX 4, TASK_N_CTX 2, and
 # CLASS_N_CTX 2 when class features are used (0 otherwise).
@@ -144,11 +153,12 @@ class TextEncoder:
     TextEncoder: + positional embedding, LND transformer, ln_final, EOT row at
     argmax of the token ids, @ text_projection)."""
 
-    def __init__(self, sd):
-        self.sd = {k: v.to(DT) for k, v in sd.items() if not k.startswith("visual.") and v.is_floating_point()}
+    def __init__(self, sd, dtype=DT):
+        self.dtype = dtype
+        self.sd = {k: v.to(dtype) for k, v in sd.items() if not k.startswith("visual.") and v.is_floating_point()}
         self.layers = len({k.split(".")[2] for k in self.sd if k.startswith("transformer.resblocks.")})
         self.width = self.sd["ln_final.weight"].shape[0]
-        mask = torch.empty(CONTEXT, CONTEXT, dtype=DT)
+        mask = torch.empty(CONTEXT, CONTEXT, dtype=dtype)
         mask.fill_(float("-inf"))
         self.mask = mask.triu_(1)
 
@@ -335,42 +345,67 @@ def main():
     sd = torch.load(CLIP_SD)
     enc = TextEncoder(sd)
     enc_err = check_encoder(enc, sd)
+    enc32 = TextEncoder(sd, torch.float32)
     W = enc.width
     E = sd["text_projection"].shape[1]
     T = len(TASKS)
     C = sum(len(t["classes"]) for t in TASKS)
-    B = len(BATCH_TASKS)
     logit_scale = sd["logit_scale"].to(DT)
 
     g = torch.Generator().manual_seed(20240607)
-    feats32 = torch.randn(B, E, generator=g, dtype=torch.float64).float()
-    feats = feats32.to(DT)
     offsets = np.cumsum([0] + [len(t["classes"]) for t in TASKS])
-    label = torch.full((B, C), -1, dtype=torch.int64)
-    for i, (t, y) in enumerate(zip(BATCH_TASKS, BATCH_LABELS)):
-        label[i, offsets[t]:offsets[t + 1]] = 0
-        label[i, offsets[t] + y] = 1
+
+    def make_batch(tasks, labels):
+        feats32 = torch.randn(len(tasks), E, generator=g, dtype=torch.float64).float()
+        label = torch.full((len(tasks), C), -1, dtype=torch.int64)
+        for i, (t, y) in enumerate(zip(tasks, labels)):
+            label[i, offsets[t]:offsets[t + 1]] = 0
+            label[i, offsets[t] + y] = 1
+        return feats32, label
+
+    batches = collections.OrderedDict()
+    batches["batch"] = make_batch(BATCH_TASKS, BATCH_LABELS)
+    batches["batch2"] = make_batch(BATCH2_TASKS, BATCH2_LABELS)
 
     tensors = collections.OrderedDict()
-    tensors["batch.features"] = feats32
+    for b, (feats32, _) in batches.items():
+        tensors[b + ".features"] = feats32
     summary = collections.OrderedDict()
     for k, (name, cfg) in enumerate(METHODS.items()):
         p32 = method_params(cfg, T, C, W, E, 1000 + k)
-        leaves = collections.OrderedDict((n, v.to(DT).requires_grad_(True)) for n, v in p32.items())
-        loss, out = forward(cfg, enc, leaves, feats, label, logit_scale)
-        loss.backward()
         for n, v in p32.items():
             tensors["%s.param.%s" % (name, n)] = v
-        for n, v in leaves.items():
-            tensors["%s.grad.%s" % (name, n)] = v.grad.detach()
-        tensors["%s.loss" % name] = loss.detach().reshape(1)
-        for n in ("text_features", "task_features", "class_features"):
-            if n in out:
-                tensors["%s.%s" % (name, n)] = out[n].detach()
-        summary[name] = {"config": cfg, "loss": float(loss),
-                         "params": {n: list(v.shape) for n, v in p32.items()}}
-        print("%-8s loss %.12g  %s" % (name, float(loss),
-              "  ".join("|g_%s|=%.4g" % (n, float(v.grad.abs().max())) for n, v in leaves.items())))
+        summary[name] = {"config": cfg, "params": {n: list(v.shape) for n, v in p32.items()}}
+        for b, (feats32, label) in batches.items():
+            # Keys of the first batch: <method>.loss, <method>.grad.<param>;
+            # of the second: <method>.batch2.loss, <method>.batch2.grad.<param>.
+            pre = name if b == "batch" else name + "." + b
+            leaves = collections.OrderedDict((n, v.to(DT).requires_grad_(True)) for n, v in p32.items())
+            loss, out = forward(cfg, enc, leaves, feats32.to(DT), label, logit_scale)
+            loss.backward()
+            # The same computation in float32 PyTorch: its error against the
+            # float64 reference is the conditioning floor of this instance
+            # for float32 arithmetic (recorded for the Go test's log).
+            leaves32 = collections.OrderedDict((n, v.clone().requires_grad_(True)) for n, v in p32.items())
+            loss32, _ = forward(cfg, enc32, leaves32, feats32.clone(), label, sd["logit_scale"].clone())
+            loss32.backward()
+            f32err = {"loss": abs(float(loss32) - float(loss)) / abs(float(loss))}
+            for n in leaves:
+                ref = leaves[n].grad
+                f32err["grad " + n] = float((leaves32[n].grad.to(DT) - ref).abs().max() / ref.abs().max())
+            summary[name].setdefault("torch_f32_rel_err", {})[b] = f32err
+            for n, v in leaves.items():
+                tensors["%s.grad.%s" % (pre, n)] = v.grad.detach()
+            tensors["%s.loss" % pre] = loss.detach().reshape(1)
+            summary[name]["loss" if b == "batch" else b + "_loss"] = float(loss)
+            if b == "batch":
+                for n in ("text_features", "task_features", "class_features"):
+                    if n in out:
+                        tensors["%s.%s" % (name, n)] = out[n].detach()
+            print("%-8s %-6s loss %.12g  %s  (torch f32 rel err: %s)" % (
+                name, b, float(loss),
+                "  ".join("|g_%s|=%.4g" % (n, float(v.grad.abs().max())) for n, v in leaves.items()),
+                " ".join("%s %.2g" % (k, e) for k, e in f32err.items())))
 
     st_path = os.path.join(OUT, "parity.safetensors")
     write_safetensors(st_path, tensors)
@@ -389,6 +424,7 @@ def main():
     meta["token_ids"] = {n.replace("_", " "): encode(n.replace("_", " ")) for n in
                          ["X", "."] + [t["task_name"] for t in TASKS] + [c for t in TASKS for c in t["classes"]]}
     meta["batch"] = {"tasks": BATCH_TASKS, "labels": BATCH_LABELS}
+    meta["batch2"] = {"tasks": BATCH2_TASKS, "labels": BATCH2_LABELS}
     meta["methods"] = summary
     with open(os.path.join(OUT, "parity.json"), "w") as f:
         json.dump(meta, f, indent=1)
