@@ -41,8 +41,8 @@ type TrainOptions struct {
 	CheckpointDir string
 	Resume        bool
 	// Log receives one line per epoch (and Progress per step) when set.
-	Log      func(format string, args ...any)
-	Progress func(epoch, step, steps int, loss float64)
+	Log      func(format string, args ...any)             `json:"-"`
+	Progress func(epoch, step, steps int, loss float64) `json:"-"`
 }
 
 // Defaults returns the paper's training settings (softcpt.md §3.1).

@@ -24,7 +24,9 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"encode": {func(_ context.Context, a []string) error { return cmdEncode(a) }, "encode images and texts with a CLIP checkpoint, write features as JSON"},
+	"encode":   {func(_ context.Context, a []string) error { return cmdEncode(a) }, "encode images and texts with a CLIP checkpoint, write features as JSON"},
+	"train":    {cmdTrain, "train and evaluate a prompt learner (SoftCPT variants, CoOp baselines) over shots and seeds"},
+	"zeroshot": {cmdZeroShot, "evaluate zero-shot CLIP with each task's template (or an ensemble)"},
 }
 
 func usage() {

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+const sharedBPE = "../../../shared/data/bpe_simple_vocab_16e6.txt.gz"
+
+// writeShapes writes a folder-of-class-folders dataset of small images:
+// class c is a square of colour c on a grey background, jittered.
+func writeShapes(t *testing.T, dir string, classes []string, cols []color.RGBA, perClass int) {
+	t.Helper()
+	for c, name := range classes {
+		d := filepath.Join(dir, name)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < perClass; i++ {
+			img := image.NewRGBA(image.Rect(0, 0, 40, 36))
+			for y := 0; y < 36; y++ {
+				for x := 0; x < 40; x++ {
+					img.Set(x, y, color.RGBA{120, 120, 120, 255})
+					if x >= 8+i%5 && x < 28+i%5 && y >= 6+i%4 && y < 26+i%4 {
+						img.Set(x, y, cols[c])
+					}
+				}
+			}
+			f, err := os.Create(filepath.Join(d, fmt.Sprintf("img%02d.png", i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			png.Encode(f, img)
+			f.Close()
+		}
+	}
+}
+
+// TestTrainZeroShotEndToEnd runs the driver's train and zeroshot commands
+// on a tiny two-task folder benchmark with the fixture CLIP and checks the
+// results files.
+func TestTrainZeroShotEndToEnd(t *testing.T) {
+	if _, err := os.Stat(sharedBPE); err != nil {
+		t.Skip("CLIP's BPE file is not in ../shared/data; skipping the end-to-end driver test")
+	}
+	root := t.TempDir()
+	writeShapes(t, filepath.Join(root, "colours"), []string{"red", "green", "blue"},
+		[]color.RGBA{{220, 20, 20, 255}, {20, 200, 20, 255}, {20, 20, 220, 255}}, 10)
+	writeShapes(t, filepath.Join(root, "tones"), []string{"dark", "light"},
+		[]color.RGBA{{10, 10, 10, 255}, {250, 250, 250, 255}}, 10)
+	def := `{"name": "toy", "tasks": [
+ {"name": "colours", "task_name": "colour image classification", "reader": "folder", "dir": "colours", "metric": "accuracy", "template": "a {} square."},
+ {"name": "tones", "task_name": "tone image classification", "reader": "folder", "dir": "tones", "metric": "mean_per_class", "template": "a {} square."}]}`
+	defPath := filepath.Join(root, "toy.json")
+	os.WriteFile(defPath, []byte(def), 0o644)
+	out := filepath.Join(root, "out")
+	common := []string{"--benchmark", defPath, "--data-root", root, "--model", "../../testdata/clip/rn.safetensors",
+		"--vision-heads", "2", "--text-heads", "2", "--bpe", sharedBPE, "--out", out}
+	ctx := context.Background()
+	if err := cmdZeroShot(ctx, common); err != nil {
+		t.Fatal(err)
+	}
+	for _, method := range []string{"coop-ca", "nata"} {
+		args := append(append([]string{}, common...), "--method", method, "--shots", "2", "--seed", "1", "--epochs", "3", "--batch-size", "4")
+		if err := cmdTrain(ctx, args); err != nil {
+			t.Fatalf("%s: %v", method, err)
+		}
+	}
+	for _, rel := range []string{"toy/ZeroShot/shots_0/seed_0", "toy/CoOp-CA/shots_2/seed_1", "toy/SoftCPT-NATA/shots_2/seed_1"} {
+		b, err := os.ReadFile(filepath.Join(out, rel, "results.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r result
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Benchmark != "toy" || len(r.Tasks) != 2 || r.Tasks[0].Name != "colours" || r.Tasks[1].Metric != "mean_per_class" {
+			t.Fatalf("%s: unexpected results %+v", rel, r)
+		}
+		mean := (r.Tasks[0].Value + r.Tasks[1].Value) / 2
+		if math.Abs(mean-r.Overall) > 1e-9 || r.Overall < 0 || r.Overall > 100 || r.Tasks[0].N == 0 {
+			t.Fatalf("%s: overall %v for tasks %+v", rel, r.Overall, r.Tasks)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "toy/SoftCPT-NATA/shots_2/seed_1/checkpoint.safetensors")); err != nil {
+		t.Fatalf("no checkpoint: %v", err)
+	}
+	// Resume after completion trains nothing more and gives the same results.
+	args := append(append([]string{}, common...), "--method", "nata", "--shots", "2", "--seed", "1", "--epochs", "3", "--batch-size", "4", "--resume")
+	if err := cmdTrain(ctx, args); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+}
+
+func TestTrainMissingData(t *testing.T) {
+	if _, err := os.Stat(sharedBPE); err != nil {
+		t.Skip("CLIP's BPE file is not in ../shared/data")
+	}
+	root := t.TempDir()
+	def := `{"name": "toy", "tasks": [{"name": "a", "task_name": "a", "reader": "folder", "dir": "missing", "metric": "accuracy", "template": "{}"}]}`
+	p := filepath.Join(root, "d.json")
+	os.WriteFile(p, []byte(def), 0o644)
+	err := cmdTrain(context.Background(), []string{"--benchmark", p, "--data-root", root, "--model", "../../testdata/clip/rn.safetensors",
+		"--vision-heads", "2", "--text-heads", "2", "--bpe", sharedBPE, "--epochs", "1", "--shots", "1", "--seed", "1", "--out", filepath.Join(root, "o")})
+	if err == nil {
+		t.Fatal("missing dataset folder gave no error")
+	}
+	t.Logf("error: %v", err)
+}
