@@ -94,6 +94,20 @@ func TestTrainZeroShotEndToEnd(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "toy/SoftCPT-NATA/shots_2/seed_1/checkpoint.safetensors")); err != nil {
 		t.Fatalf("no checkpoint: %v", err)
 	}
+	// Base-to-new: prompts learned on the base classes are rebuilt from the
+	// new class names; class-specific contexts cannot transfer.
+	b2n := append(append([]string{}, common...), "--shots", "2", "--seed", "1", "--epochs", "2", "--batch-size", "2", "--base2new")
+	if err := cmdTrain(ctx, append(b2n, "--method", "nata")); err != nil {
+		t.Fatalf("base2new: %v", err)
+	}
+	for _, rel := range []string{"toy/SoftCPT-NATA-new/shots_2/seed_1/results.json", "toy/SoftCPT-NATA-base/shots_2/seed_1/results.json"} {
+		if _, err := os.Stat(filepath.Join(out, rel)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cmdTrain(ctx, append(b2n, "--method", "coop-cs")); err == nil {
+		t.Fatal("CoOp-CS base-to-new should fail: class-specific contexts do not transfer")
+	}
 	// Resume after completion trains nothing more and gives the same results.
 	args := append(append([]string{}, common...), "--method", "nata", "--shots", "2", "--seed", "1", "--epochs", "3", "--batch-size", "4", "--resume")
 	if err := cmdTrain(ctx, args); err != nil {

@@ -196,10 +196,10 @@ func (e *experiment) zeroShot(ctx context.Context) ([]taskScore, float64, error)
 }
 
 // trainMethod trains a prompt learner with cfg and evaluates it.
-func (e *experiment) trainMethod(ctx context.Context, cfg softcpt.Config, opt softcpt.TrainOptions, learnerSeed uint64) ([]taskScore, float64, []softcpt.EpochStats, error) {
+func (e *experiment) trainMethod(ctx context.Context, cfg softcpt.Config, opt softcpt.TrainOptions, learnerSeed uint64) ([]taskScore, float64, []softcpt.EpochStats, *softcpt.Learner, error) {
 	l, err := softcpt.NewLearner(cfg, e.model, e.tok, e.specs(), learnerSeed)
 	if err != nil {
-		return nil, 0, nil, err
+		return nil, 0, nil, nil, err
 	}
 	l.FullPrompts = e.fullPrompts
 	train := e.allTrain()
@@ -209,15 +209,30 @@ func (e *experiment) trainMethod(ctx context.Context, cfg softcpt.Config, opt so
 	} else {
 		var feats *tensor.Tensor
 		if feats, err = e.features(ctx, train); err != nil {
-			return nil, 0, nil, errors.Wrap(err, "encoding training images")
+			return nil, 0, nil, nil, errors.Wrap(err, "encoding training images")
 		}
 		hist, err = softcpt.TrainFeatures(ctx, l, feats, train, opt)
 	}
 	if err != nil {
-		return nil, 0, hist, err
+		return nil, 0, hist, nil, err
 	}
 	scores, overall, err := e.evaluate(ctx, l.AllClassFeatures())
-	return scores, overall, hist, err
+	return scores, overall, hist, l, err
+}
+
+// transfer evaluates a trained learner's prompts on this experiment's
+// tasks (base-to-new: the same tasks with other classes): a new learner
+// is built from this experiment's class names, so the fixed prompt parts
+// are those of the new classes, and the learned tensors are copied in.
+func (e *experiment) transfer(ctx context.Context, trained *softcpt.Learner) ([]taskScore, float64, error) {
+	l, err := softcpt.NewLearner(trained.Cfg, e.model, e.tok, e.specs(), 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := l.LoadState(trained.State()); err != nil {
+		return nil, 0, errors.Wrapf(err, "%s prompts do not transfer to new classes (class-specific contexts)", trained.Cfg.Name)
+	}
+	return e.evaluate(ctx, l.AllClassFeatures())
 }
 
 func (s taskScore) String() string {

@@ -176,7 +176,7 @@ func (m *methodFlags) config() (softcpt.Config, error) {
 type trainFlags struct {
 	epochs, batch, warmupEpochs, repeat int
 	lr, momentum, wd, warmupLR          float64
-	augment, resume                     bool
+	augment, resume, base2new           bool
 }
 
 func (t *trainFlags) register(fs *flag.FlagSet) {
@@ -191,6 +191,7 @@ func (t *trainFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&t.repeat, "repeat-steps", 0, "reproduce the authors' repeated optimiser/scheduler steps (3 for NA variants, 4 for CA/CS); 0 = off")
 	fs.BoolVar(&t.augment, "augment", false, "CoOp's random resized crop + flip every epoch (re-encodes training images; slower); default: cached features of the test transform")
 	fs.BoolVar(&t.resume, "resume", false, "resume from the checkpoint in each run's output directory")
+	fs.BoolVar(&t.base2new, "base2new", false, "base-to-new: train on the first half of each task's classes, evaluate on them and on the other half with prompts rebuilt from the new class names")
 }
 
 func (t *trainFlags) options(seed int, dir string) softcpt.TrainOptions {
@@ -239,6 +240,12 @@ with a checkpoint beside it. Aggregate with 'softcpt report OUT'.`)
 			if err != nil {
 				return err
 			}
+			if tf.base2new {
+				if err := runBaseToNew(ctx, b, m, tok, cfg, tf, mf.fullPrompts, k, seed, c.out); err != nil {
+					return err
+				}
+				continue
+			}
 			exp := newExperiment(b.Name, m, tok, tasksFromBenchmark(b))
 			dir := runDir(c.out, b.Name, cfg.Name, k, seed)
 			if err := runLearned(ctx, exp, cfg, tf.options(seed, dir), mf.fullPrompts, k, seed, dir); err != nil {
@@ -257,7 +264,7 @@ func runLearned(ctx context.Context, exp *experiment, cfg softcpt.Config, opt so
 		p.set(epoch-1, fmt.Sprintf("step %d/%d loss %.3f", step, steps, loss))
 	}
 	exp.fullPrompts = full
-	scores, overall, hist, err := exp.trainMethod(ctx, cfg, opt, uint64(seed))
+	scores, overall, hist, _, err := exp.trainMethod(ctx, cfg, opt, uint64(seed))
 	p.done()
 	if err != nil {
 		return errors.Wrapf(err, "%s, %d shots, seed %d", cfg.Name, k, seed)
@@ -267,4 +274,55 @@ func runLearned(ctx context.Context, exp *experiment, cfg softcpt.Config, opt so
 		return errors.Wrapf(err, "creating %s", dir)
 	}
 	return writeResult(dir, exp.benchmark, cfg.Name, k, seed, overall, scores, map[string]any{"method": cfg, "train": opt, "history": hist})
+}
+
+// runBaseToNew trains on the base classes of every task and evaluates on
+// the base and the new classes; it writes results.json for the base run
+// (method "<name>-base") and for the new classes ("<name>-new") with the
+// harmonic mean in the config.
+func runBaseToNew(ctx context.Context, b *data.Benchmark, m *clip.Model, tok softcpt.Tokenizer, cfg softcpt.Config, tf trainFlags, full bool, k, seed int, out string) error {
+	base, novel := &data.Benchmark{Name: b.Name}, &data.Benchmark{Name: b.Name}
+	for _, t := range b.Tasks {
+		bt, nt, err := data.BaseNewSplit(t)
+		if err != nil {
+			return err
+		}
+		base.Tasks = append(base.Tasks, bt)
+		novel.Tasks = append(novel.Tasks, nt)
+	}
+	eb := newExperiment(b.Name, m, tok, tasksFromBenchmark(base))
+	eb.fullPrompts = full
+	dir := runDir(out, b.Name, cfg.Name+"-base", k, seed)
+	opt := tf.options(seed, dir)
+	opt.Log = logf
+	bs, bo, hist, l, err := eb.trainMethod(ctx, cfg, opt, uint64(seed))
+	if err != nil {
+		return errors.Wrapf(err, "%s base-to-new, %d shots, seed %d", cfg.Name, k, seed)
+	}
+	en := newExperiment(b.Name, m, tok, tasksFromBenchmark(novel))
+	en.feat = eb.feat
+	ns, no, err := en.transfer(ctx, l)
+	if err != nil {
+		return err
+	}
+	hm := 0.0
+	if bo+no > 0 {
+		hm = 2 * bo * no / (bo + no)
+	}
+	logf("%s %d-shot seed %d: base %.2f%% new %.2f%% harmonic mean %.2f%%", cfg.Name, k, seed, bo, no, hm)
+	summary := map[string]any{"base": bo, "new": no, "harmonic_mean": hm}
+	for _, r := range []struct {
+		name    string
+		scores  []taskScore
+		overall float64
+	}{{cfg.Name + "-base", bs, bo}, {cfg.Name + "-new", ns, no}} {
+		d := runDir(out, b.Name, r.name, k, seed)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return errors.Wrapf(err, "creating %s", d)
+		}
+		if err := writeResult(d, b.Name, r.name, k, seed, r.overall, r.scores, map[string]any{"method": cfg, "train": opt, "history": hist, "base_to_new": summary}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
