@@ -15,6 +15,7 @@ import (
 
 	"github.com/pkg/errors"
 
+	"github.com/softcpt/softcpt-go/data"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
@@ -26,8 +27,10 @@ type LBFGSOptions struct {
 	// authors' max_iter).
 	MaxIter int
 	// GradTol stops the solver when the largest absolute gradient entry
-	// of the objective as sklearn scales it, Σ loss + ‖W‖²/(2C), is at
-	// most GradTol (default 1e-4, sklearn's tol, passed to scipy as gtol).
+	// of the objective as sklearn up to 1.3 scales it, Σ loss + ‖W‖²/(2C)
+	// (= J/C), is at most GradTol (default 1e-4, sklearn's tol, passed to
+	// scipy as gtol). sklearn ≥ 1.4 divides that objective by N as well,
+	// which loosens the same tol N-fold; the minimiser is the same.
 	GradTol float64
 	// FTol stops the solver when an iteration reduces that objective by at
 	// most FTol·max(|f_k|, |f_k+1|, 1) (default 64·machine epsilon, the
@@ -112,8 +115,10 @@ type LogReg struct {
 	// evaluations of the fit.
 	Iter, Evals int
 	// Converged reports that the solver stopped on GradTol or FTol rather
-	// than on MaxIter, MaxEval or a failed line search (sklearn's
-	// ConvergenceWarning cases).
+	// than on MaxIter, MaxEval or a line search that found no decrease
+	// (sklearn's ConvergenceWarning cases). The last happens at the
+	// round-off floor of badly conditioned problems such as C = 1e-6,
+	// where the returned point is as good as float64 can tell.
 	Converged bool
 	// Stop says why the solver stopped.
 	Stop string
@@ -847,71 +852,6 @@ func cubicMin(p, q lsPoint, lo, hi float64) float64 {
 	return math.Min(math.Max(t, lo), hi)
 }
 
-// ---- metric ----
-
-// ScoreMetric returns, in percent, the metric of predictions preds
-// against labels for a task with the given number of classes:
-// "accuracy" (also accepted as the authors' "overall_acc") is
-// 100·correct/N; "mean_per_class" (the authors' "mean_acc") is the mean
-// over classes with at least one label of the per-class recall.
-//
-// The authors' lpclip compute_metric swaps the two names (its
-// "overall_acc" computes mean per-class recall and vice versa); this
-// function does not: each name means what the SoftCPT evaluator and the
-// task tables mean by it.
-//
-// Unknown metrics, length mismatch, empty input and labels or predictions
-// outside [0, classes) return an error.
-func ScoreMetric(metric string, classes int, preds, labels []int) (float64, error) {
-	if len(preds) != len(labels) {
-		return 0, errors.Errorf("ScoreMetric: %d predictions for %d labels", len(preds), len(labels))
-	}
-	if len(labels) == 0 {
-		return 0, errors.New("ScoreMetric: no labels")
-	}
-	for i := range labels {
-		if labels[i] < 0 || labels[i] >= classes || preds[i] < 0 || preds[i] >= classes {
-			return 0, errors.Errorf("ScoreMetric: sample %d: label %d / prediction %d outside [0,%d)", i, labels[i], preds[i], classes)
-		}
-	}
-	switch metric {
-	case "accuracy", "overall_acc":
-		correct := 0
-		for i := range labels {
-			if preds[i] == labels[i] {
-				correct++
-			}
-		}
-		return 100 * float64(correct) / float64(len(labels)), nil
-	case "mean_per_class", "mean_acc":
-		hit := make([]int, classes)
-		tot := make([]int, classes)
-		for i, l := range labels {
-			tot[l]++
-			if preds[i] == l {
-				hit[l]++
-			}
-		}
-		sum, n := 0.0, 0
-		for k := range classes {
-			if tot[k] > 0 {
-				sum += float64(hit[k]) / float64(tot[k])
-				n++
-			}
-		}
-		return 100 * sum / float64(n), nil
-	}
-	return 0, errors.Errorf("ScoreMetric: unknown metric %q (want \"accuracy\" or \"mean_per_class\")", metric)
-}
-
-func knownMetric(m string) bool {
-	switch m {
-	case "accuracy", "overall_acc", "mean_per_class", "mean_acc":
-		return true
-	}
-	return false
-}
-
 // ---- C search ----
 
 // ProbeSplit is one split of a linear-probe task: features [N, E] and
@@ -933,6 +873,11 @@ type ProbeOptions struct {
 	// LBFGS configures every fit.
 	LBFGS LBFGSOptions
 }
+
+// ProbeValShots returns the validation samples per class the authors'
+// script draws for K training shots: {1:1, 2:2, 4:4, 8:4, 16:4}, i.e.
+// min(K, 4).
+func ProbeValShots(shots int) int { return min(shots, 4) }
 
 // DefaultProbeGrid is the authors' coarse C search list.
 var DefaultProbeGrid = []float64{1e6, 1e4, 1e2, 1, 1e-2, 1e-4, 1e-6}
@@ -972,11 +917,13 @@ type ProbeResult struct {
 // LinearProbe runs the authors' linear-probe protocol on one task: fit
 // FitLogReg on train for every C of the coarse grid, take the C with the
 // best validation score, refine it by log-space bisection, and report the
-// test score of the final model. metric ("accuracy" or "mean_per_class",
-// see ScoreMetric) is used for validation and test alike.
+// test score of the final model. The metric (data.Accuracy or
+// data.MeanPerClass, scored by data.Score) is used for validation and
+// test alike.
 //
-// The search is a reconstruction of lpclip/linear_probe.py (CoOp, reused
-// by SoftCPT), whose logic is:
+// The search follows lpclip/linear_probe.py (CoOp's, copied by SoftCPT
+// at commit 2005183 with only the metric changed; checked line by line
+// against both), whose logic is:
 //
 //	peak  = first argmax of val score over Grid (list order)
 //	cL, cR = 0.1·peak, 10·peak
@@ -992,24 +939,34 @@ type ProbeResult struct {
 // an end of the last interval, not necessarily the best C seen. With
 // Steps < 0 the grid peak is final.
 //
-// Differences from the script, none of which changes the chosen C except
-// through solver round-off: every fit is warm-started from the already
-// fitted C nearest in log scale (coarse-grid fits run in ascending C so
-// each starts from a stronger-regularised solution); a C already fitted
-// is not refitted (the script refits the kept end each step); the test
-// split is scored only for the final model; the validation and test
-// metric follows the task's metric with correct names (the SoftCPT
-// script's compute_metric swaps them); and the task's few-shot sampling
-// (the script's per-class np.random.choice with numpy seeds 1–3) is the
-// caller's.
+// Differences from the script, none of which changes the problem (only
+// where inside the solver tolerance each fit stops): every fit is
+// warm-started from the already fitted C nearest in log scale, and the
+// coarse-grid fits run in ascending C so each starts from a more strongly
+// regularised solution (the script starts every fit from zero); a C
+// already fitted, up to the last bits of the script's 10^log10(c) round
+// trips, is reused rather than refitted (the script refits the kept end
+// each step); the test split is scored only for the final model (the
+// script scores it after every step and keeps the last); the validation
+// and the test score both use the task's metric under its correct name:
+// the SoftCPT script scores both with its compute_metric, which swaps the
+// names ("overall_acc" computes mean per-class recall, "mean_acc" plain
+// accuracy), so its "mean_acc" tasks are selected and reported by plain
+// accuracy and vice versa; we do not reproduce that (CoOp's script used
+// plain accuracy throughout). A class with no samples is left out of the
+// mean per-class recall (the script's version would give NaN; with every
+// class sampled in val and test the two agree). The
+// few-shot sampling (per class, np.random.choice without replacement of
+// K training and ProbeValShots(K) validation samples, numpy seeds 1–3) is
+// the caller's.
 //
 // Bad input (shapes, feature dims that differ between splits, labels
 // outside [0, classes), empty splits, fewer than two training classes,
 // unknown metric) returns an error.
-func LinearProbe(train, val, test ProbeSplit, classes int, metric string, opt ProbeOptions) (ProbeResult, error) {
+func LinearProbe(train, val, test ProbeSplit, classes int, metric data.Metric, opt ProbeOptions) (ProbeResult, error) {
 	var res ProbeResult
-	if !knownMetric(metric) {
-		return res, errors.Errorf("LinearProbe: unknown metric %q (want \"accuracy\" or \"mean_per_class\")", metric)
+	if metric != data.Accuracy && metric != data.MeanPerClass {
+		return res, errors.Errorf("LinearProbe: unknown metric %q (want %q or %q)", metric, data.Accuracy, data.MeanPerClass)
 	}
 	if classes < 2 {
 		return res, errors.Errorf("LinearProbe: %d classes, need at least 2", classes)
@@ -1080,10 +1037,9 @@ func LinearProbe(train, val, test ProbeSplit, classes int, metric string, opt Pr
 		if err != nil {
 			return nil, errors.Wrapf(err, "LinearProbe: fit with C=%g", c)
 		}
-		v, err := ScoreMetric(metric, classes, m.Predict(val.X), val.Y)
-		if err != nil {
-			return nil, errors.Wrap(err, "LinearProbe: validation score")
-		}
+		// Labels were checked and predictions are training labels, so
+		// data.Score's panics cannot trigger.
+		v := data.Score(metric, classes, m.Predict(val.X), val.Y)
 		f := &fitted{c: c, m: m, val: v, iters: m.Iter}
 		fits = append(fits, f)
 		return f, nil
@@ -1113,10 +1069,7 @@ func LinearProbe(train, val, test ProbeSplit, classes int, metric string, opt Pr
 	if err != nil {
 		return res, err
 	}
-	score, err := ScoreMetric(metric, classes, f.m.Predict(test.X), test.Y)
-	if err != nil {
-		return res, errors.Wrap(err, "LinearProbe: test score")
-	}
+	score := data.Score(metric, classes, f.m.Predict(test.X), test.Y)
 	res.C, res.ValScore, res.TestScore, res.Model, res.Fits = final, f.val, score, f.m, len(fits)
 	return res, nil
 }

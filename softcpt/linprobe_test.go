@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/softcpt/softcpt-go/data"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
@@ -286,10 +287,7 @@ func TestLogRegSeparable(t *testing.T) {
 		x    *tensor.Tensor
 		y    []int
 	}{{"train", x, y}, {"test", xt, yt}} {
-		acc, err := ScoreMetric("accuracy", 6, m.Predict(s.x), s.y)
-		if err != nil {
-			t.Fatal(err)
-		}
+		acc := data.Score(data.Accuracy, 6, m.Predict(s.x), s.y)
 		if acc != 100 {
 			t.Errorf("%s accuracy %.2f%%, want 100", s.name, acc)
 		}
@@ -343,6 +341,11 @@ func TestProbeSearchBisection(t *testing.T) {
 	if math.Abs(math.Log10(final)-5) > 1e-12 {
 		t.Errorf("all ties: final %g, want the left end 1e5", final)
 	}
+	for k, want := range map[int]int{1: 1, 2: 2, 4: 4, 8: 4, 16: 4} {
+		if got := ProbeValShots(k); got != want {
+			t.Errorf("ProbeValShots(%d) = %d, want %d", k, got, want)
+		}
+	}
 	// No steps: the grid peak is final.
 	final, _ = probeSearch(DefaultProbeGrid, 0, val)
 	if final != 1e2 {
@@ -394,7 +397,7 @@ func probeTask(seed uint64, shots, valPer, testPer int) (train, val, test ProbeS
 // picks a moderate C, whose test score beats both grid extremes.
 func TestLinearProbeSearch(t *testing.T) {
 	train, val, test, k := probeTask(11, 16, 40, 400)
-	res, err := LinearProbe(train, val, test, k, "accuracy", ProbeOptions{})
+	res, err := LinearProbe(train, val, test, k, data.Accuracy, ProbeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,26 +416,28 @@ func TestLinearProbeSearch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, _ := ScoreMetric("accuracy", k, m.Predict(test.X), test.Y)
+		s := data.Score(data.Accuracy, k, m.Predict(test.X), test.Y)
 		t.Logf("C=%g: test %.2f%%", c, s)
 		if s >= res.TestScore-5 {
 			t.Errorf("C=%g test %.2f%% not 5 points below the searched C's %.2f%%", c, s, res.TestScore)
 		}
 	}
 	// The result is the final model's.
-	got, _ := ScoreMetric("accuracy", k, res.Model.Predict(test.X), test.Y)
+	got := data.Score(data.Accuracy, k, res.Model.Predict(test.X), test.Y)
 	if got != res.TestScore || math.Abs(res.Model.C/res.C-1) > 1e-12 {
 		t.Errorf("model C %g test %.2f, result C %g test %.2f", res.Model.C, got, res.C, res.TestScore)
 	}
 }
 
-// TestScoreMetric: accuracy and mean per-class recall on an imbalanced
-// known confusion (class 0: 90 samples, all right; class 1: 10 samples,
-// 2 right), and their error cases.
-func TestScoreMetric(t *testing.T) {
+// TestProbeMetric: the probe scores with data.Score under the right
+// names. On an imbalanced known confusion (class 0: 90 samples, all
+// right; class 1: 10 samples, 2 right) accuracy is 92% and mean per-class
+// recall 60% (the authors' lpclip compute_metric would return them the
+// other way round); and LinearProbe's test score on an imbalanced test
+// set is the requested metric of its final model's predictions.
+func TestProbeMetric(t *testing.T) {
 	var preds, labels []int
-	for i := range 90 {
-		_ = i
+	for range 90 {
 		preds, labels = append(preds, 0), append(labels, 0)
 	}
 	for i := range 10 {
@@ -443,31 +448,46 @@ func TestScoreMetric(t *testing.T) {
 		preds, labels = append(preds, p), append(labels, 1)
 	}
 	for _, tc := range []struct {
-		metric string
+		metric data.Metric
 		want   float64
-	}{{"accuracy", 92}, {"overall_acc", 92}, {"mean_per_class", 60}, {"mean_acc", 60}} {
-		got, err := ScoreMetric(tc.metric, 3, preds, labels) // class 2 has no samples: left out of the mean
-		if err != nil {
-			t.Fatal(err)
-		}
-		if math.Abs(got-tc.want) > 1e-12 {
+	}{{data.Accuracy, 92}, {data.MeanPerClass, 60}} {
+		// Class 2 has no samples: left out of the mean.
+		if got := data.Score(tc.metric, 3, preds, labels); math.Abs(got-tc.want) > 1e-12 {
 			t.Errorf("%s = %v, want %v", tc.metric, got, tc.want)
 		}
 	}
-	for _, tc := range []struct {
-		name          string
-		metric        string
-		preds, labels []int
-	}{
-		{"unknown metric", "f1", []int{0}, []int{0}},
-		{"length", "accuracy", []int{0, 1}, []int{0}},
-		{"empty", "accuracy", nil, nil},
-		{"label range", "accuracy", []int{0}, []int{3}},
-		{"pred range", "mean_per_class", []int{-1}, []int{0}},
-	} {
-		if _, err := ScoreMetric(tc.metric, 3, tc.preds, tc.labels); err == nil {
-			t.Errorf("%s: no error", tc.name)
+
+	train, val, test, k := probeTask(12, 16, 20, 200)
+	// Keep all of class 0 but a tenth of the others in the test split.
+	var rows []int
+	var y []int
+	for i, l := range test.Y {
+		if l == 0 || i%10 == 0 {
+			rows = append(rows, i)
+			y = append(y, l)
 		}
+	}
+	e := test.X.Dim(1)
+	xs := tensor.New(len(rows), e)
+	for r, i := range rows {
+		copy(xs.Data()[r*e:(r+1)*e], test.X.Data()[i*e:(i+1)*e])
+	}
+	imb := ProbeSplit{xs, y}
+	scores := map[data.Metric]float64{}
+	for _, m := range []data.Metric{data.Accuracy, data.MeanPerClass} {
+		res, err := LinearProbe(train, val, imb, k, m, ProbeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := data.Score(m, k, res.Model.Predict(imb.X), imb.Y)
+		if res.TestScore != want {
+			t.Errorf("%s: TestScore %.4f, data.Score of the model %.4f", m, res.TestScore, want)
+		}
+		scores[m] = res.TestScore
+		t.Logf("%s: C=%.4g val %.2f test %.2f", m, res.C, res.ValScore, res.TestScore)
+	}
+	if scores[data.Accuracy] == scores[data.MeanPerClass] {
+		t.Errorf("accuracy and mean per-class agree (%.4f) on an imbalanced test set", scores[data.Accuracy])
 	}
 }
 
@@ -483,21 +503,21 @@ func TestLinearProbeBadInput(t *testing.T) {
 		name             string
 		train, val, test ProbeSplit
 		classes          int
-		metric           string
+		metric           data.Metric
 		want             string
 	}{
-		{"label out of range", ProbeSplit{x, append(append([]int{}, y[:11]...), 3)}, ok, ok, 3, "accuracy", "label 3"},
-		{"negative label", ok, ProbeSplit{x, append([]int{-1}, y[1:]...)}, ok, 3, "accuracy", "label -1"},
-		{"length mismatch", ProbeSplit{x, y[:10]}, ok, ok, 3, "accuracy", "12 feature rows but 10 labels"},
-		{"empty train", ProbeSplit{tensor.New(0, 4), nil}, ok, ok, 3, "accuracy", "train split is empty"},
-		{"empty test", ok, ok, ProbeSplit{tensor.New(0, 4), nil}, 3, "accuracy", "test split is empty"},
-		{"nil features", ProbeSplit{nil, y}, ok, ok, 3, "accuracy", "no feature tensor"},
-		{"1-D features", ProbeSplit{tensor.New(12), y}, ok, ok, 3, "accuracy", "want [N E]"},
-		{"dims differ", ok, ProbeSplit{x3, y}, ok, 3, "accuracy", "feature dims differ"},
-		{"non-finite", ProbeSplit{nan, y}, ok, ok, 3, "accuracy", "non-finite"},
-		{"one class", ProbeSplit{x, make([]int, 12)}, ok, ok, 3, "accuracy", "need at least 2"},
+		{"label out of range", ProbeSplit{x, append(append([]int{}, y[:11]...), 3)}, ok, ok, 3, data.Accuracy, "label 3"},
+		{"negative label", ok, ProbeSplit{x, append([]int{-1}, y[1:]...)}, ok, 3, data.Accuracy, "label -1"},
+		{"length mismatch", ProbeSplit{x, y[:10]}, ok, ok, 3, data.Accuracy, "12 feature rows but 10 labels"},
+		{"empty train", ProbeSplit{tensor.New(0, 4), nil}, ok, ok, 3, data.Accuracy, "train split is empty"},
+		{"empty test", ok, ok, ProbeSplit{tensor.New(0, 4), nil}, 3, data.Accuracy, "test split is empty"},
+		{"nil features", ProbeSplit{nil, y}, ok, ok, 3, data.Accuracy, "no feature tensor"},
+		{"1-D features", ProbeSplit{tensor.New(12), y}, ok, ok, 3, data.Accuracy, "want [N E]"},
+		{"dims differ", ok, ProbeSplit{x3, y}, ok, 3, data.Accuracy, "feature dims differ"},
+		{"non-finite", ProbeSplit{nan, y}, ok, ok, 3, data.Accuracy, "non-finite"},
+		{"one class", ProbeSplit{x, make([]int, 12)}, ok, ok, 3, data.Accuracy, "need at least 2"},
 		{"unknown metric", ok, ok, ok, 3, "top5", "unknown metric"},
-		{"one class total", ok, ok, ok, 1, "accuracy", "need at least 2"},
+		{"one class total", ok, ok, ok, 1, data.Accuracy, "need at least 2"},
 	}
 	for _, tc := range cases {
 		_, err := LinearProbe(tc.train, tc.val, tc.test, tc.classes, tc.metric, ProbeOptions{})
@@ -526,7 +546,7 @@ func BenchmarkLinearProbe(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		start := time.Now()
-		res, err := LinearProbe(train, val, test, 100, "accuracy", ProbeOptions{})
+		res, err := LinearProbe(train, val, test, 100, data.Accuracy, ProbeOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
