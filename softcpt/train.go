@@ -41,7 +41,7 @@ type TrainOptions struct {
 	CheckpointDir string
 	Resume        bool
 	// Log receives one line per epoch (and Progress per step) when set.
-	Log      func(format string, args ...any)             `json:"-"`
+	Log      func(format string, args ...any)           `json:"-"`
 	Progress func(epoch, step, steps int, loss float64) `json:"-"`
 }
 

@@ -27,6 +27,9 @@ var commands = map[string]command{
 	"encode":   {func(_ context.Context, a []string) error { return cmdEncode(a) }, "encode images and texts with a CLIP checkpoint, write features as JSON"},
 	"train":    {cmdTrain, "train and evaluate a prompt learner (SoftCPT variants, CoOp baselines) over shots and seeds"},
 	"zeroshot": {cmdZeroShot, "evaluate zero-shot CLIP with each task's template (or an ensemble)"},
+	"linprobe": {cmdLinProbe, "the linear-probe baseline on frozen image features (C search as the authors do)"},
+	"report":   {cmdReport, "aggregate results folders: mean ± std over seeds, Markdown tables, accuracy-vs-shots plots"},
+	"demo":     {cmdDemo, "the paper's comparison on the shipped small CLIP and real-image benchmark (no download)"},
 }
 
 func usage() {

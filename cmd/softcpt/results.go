@@ -2,27 +2,12 @@ package main
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"runtime/debug"
-	"time"
 
 	"github.com/pkg/errors"
 
-	"github.com/softcpt/softcpt-go/softcpt"
+	"github.com/softcpt/softcpt-go/report"
 )
-
-// result is the content of a run's results.json.
-type result struct {
-	Benchmark string      `json:"benchmark"`
-	Method    string      `json:"method"`
-	Shots     int         `json:"shots"`
-	Seed      int         `json:"seed"`
-	Overall   float64     `json:"overall"`
-	Tasks     []taskScore `json:"tasks"`
-	Config    any         `json:"config,omitempty"`
-	Created   string      `json:"created"`
-	Version   string      `json:"version"`
-}
 
 func version() string {
 	if bi, ok := debug.ReadBuildInfo(); ok {
@@ -36,13 +21,23 @@ func version() string {
 	return "unknown"
 }
 
-// writeResult writes DIR/results.json atomically.
-func writeResult(dir, benchmark, method string, shots, seed int, overall float64, tasks []taskScore, config any) error {
-	r := result{Benchmark: benchmark, Method: method, Shots: shots, Seed: seed, Overall: overall, Tasks: tasks,
-		Config: config, Created: time.Now().UTC().Format(time.RFC3339), Version: version()}
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return errors.Wrap(err, "encoding results")
+// writeResult writes DIR/results.json (report.Result, atomically); the
+// task sizes go into the config beside the run's settings.
+func writeResult(dir, benchmark, method string, shots, seed int, overall float64, tasks []taskScore, config map[string]any) error {
+	r := report.Result{Benchmark: benchmark, Method: method, Shots: shots, Seed: seed, Overall: overall, Version: version()}
+	sizes := map[string]int{}
+	for _, t := range tasks {
+		r.Tasks = append(r.Tasks, report.TaskResult{Name: t.Name, Metric: t.Metric, Value: t.Value})
+		sizes[t.Name] = t.N
 	}
-	return softcpt.WriteFileAtomic(filepath.Join(dir, "results.json"), b)
+	if config == nil {
+		config = map[string]any{}
+	}
+	config["test_images"] = sizes
+	b, err := json.Marshal(config)
+	if err != nil {
+		return errors.Wrap(err, "encoding the run's configuration")
+	}
+	r.Config = b
+	return report.WriteResult(dir, r)
 }

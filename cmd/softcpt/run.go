@@ -36,13 +36,27 @@ type experiment struct {
 	// fullPrompts disables the shared-prefix text encoding.
 	fullPrompts bool
 
-	mu    sync.Mutex
-	cache map[string][]float32 // image features by example name
+	cache *featureCache
+}
+
+// featureCache holds frozen image features by example name, shared by
+// experiments over the same images (other shots, seeds, methods).
+type featureCache struct {
+	mu sync.Mutex
+	m  map[string][]float32
 }
 
 func newExperiment(benchmark string, m *clip.Model, tok softcpt.Tokenizer, tasks []*task) *experiment {
 	return &experiment{benchmark: benchmark, model: m, tok: tok, tasks: tasks,
-		feat: &softcpt.Featurizer{Model: m, BatchSize: 32}, cache: map[string][]float32{}}
+		feat: &softcpt.Featurizer{Model: m, BatchSize: 32}, cache: &featureCache{m: map[string][]float32{}}}
+}
+
+// withTasks returns an experiment over other tasks (e.g. another few-shot
+// draw) that shares this one's model, tokenizer and feature cache.
+func (e *experiment) withTasks(tasks []*task) *experiment {
+	c := *e
+	c.tasks = tasks
+	return &c
 }
 
 // examplesFromItems turns a data split into examples of task t.
@@ -89,31 +103,32 @@ func (e *experiment) specs() []softcpt.TaskSpec {
 func (e *experiment) features(ctx context.Context, exs []softcpt.Example) (*tensor.Tensor, error) {
 	E := e.model.Config.EmbedDim
 	var missing []softcpt.Example
-	e.mu.Lock()
+	c := e.cache
+	c.mu.Lock()
 	seen := map[string]bool{}
 	for _, x := range exs {
-		if _, ok := e.cache[x.Name]; !ok && !seen[x.Name] {
+		if _, ok := c.m[x.Name]; !ok && !seen[x.Name] {
 			missing = append(missing, x)
 			seen[x.Name] = true
 		}
 	}
-	e.mu.Unlock()
+	c.mu.Unlock()
 	if len(missing) > 0 {
 		f, err := e.feat.Features(ctx, missing, false, 0)
 		if err != nil {
 			return nil, err
 		}
-		e.mu.Lock()
+		c.mu.Lock()
 		for i, x := range missing {
-			e.cache[x.Name] = append([]float32(nil), f.Data()[i*E:(i+1)*E]...)
+			c.m[x.Name] = append([]float32(nil), f.Data()[i*E:(i+1)*E]...)
 		}
-		e.mu.Unlock()
+		c.mu.Unlock()
 	}
 	out := tensor.New(len(exs), E)
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for i, x := range exs {
-		copy(out.Data()[i*E:], e.cache[x.Name])
+		copy(out.Data()[i*E:], c.m[x.Name])
 	}
 	return out, nil
 }
