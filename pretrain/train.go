@@ -307,7 +307,7 @@ func (t *trainer) batch(step int) (*tensor.Tensor, []int, error) {
 
 // sample prepares batch position i (pair j) of a step into dst and row.
 func (t *trainer) sample(step, i, j int, dst []float32, row []int) error {
-	rng := tensor.NewRNG(splitmix(splitmix(t.opt.Seed)^uint64(step)<<20^uint64(i)))
+	rng := tensor.NewRNG(splitmix(splitmix(t.opt.Seed) ^ uint64(step)<<20 ^ uint64(i)))
 	var caption string
 	if t.multi != nil {
 		cs := t.multi.Captions(j)
