@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pkg/errors"
+
+	"github.com/softcpt/softcpt-go/report"
+)
+
+const reportUsage = `usage: softcpt report [--ci95] [--out DIR] [--shots-table K] [-v] ROOT...
+
+Collects the results of training/evaluation runs and prints the paper's
+tables as Markdown.
+
+Every run writes DIR/results.json ({"benchmark", "method", "shots", "seed",
+"overall", "tasks": [{"name", "metric", "value"}], ...}). report walks each
+ROOT (a directory, searched recursively, or a single file) for them, groups
+the results by (benchmark, method, shots) and averages over seeds:
+
+  * overall score: mean ± population std over seeds (numpy's np.std,
+    ddof=0, as the authors' parse_test_res.py), or with --ci95 the
+    half-width of a 95% confidence interval, 1.96·std/√n;
+  * the same for every task.
+
+Standard output gets, per benchmark:
+
+  1. a table like the paper's: one row per method, columns 0 (zero-shot,
+     only if there are zero-shot results), 1, 2, 4, 8, 16 shots and Avg.
+     (the mean of the five few-shot means, only when all five exist);
+     cells read "74.17±0.35"; a single seed shows the mean only; a cell
+     with an unusual number of seeds is marked "(n=2)";
+  2. a per-task table (rows = tasks, columns = methods) for K shots
+     (--shots-table; zero-shot methods are added as extra columns);
+  3. warnings, e.g. methods run with different numbers of seeds.
+
+With --out DIR it also writes, per benchmark, into DIR/BENCHMARK/:
+summary.json (all numbers, machine-readable), summary.md (the tables),
+shots.png and shots.svg (overall score vs shots, one line per method with
+error bars, zero-shot methods dashed).
+
+Other *.json files found under ROOT (configs, features) are skipped with a
+warning unless they look like results; a broken results.json is an error
+naming the file. Two results for the same benchmark, method, shots and seed
+are an error: remove the duplicate or pass only one of the directories.
+
+Example:
+
+  softcpt report --out report/ runs/general10 runs/zeroshot
+
+flags:`
+
+func cmdReport(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	ci95 := fs.Bool("ci95", false, "report the 95% confidence interval 1.96·std/√n instead of the std")
+	out := fs.String("out", "", "also write summary.json, summary.md, shots.png and shots.svg into `DIR`/BENCHMARK/")
+	shotsTable := fs.Int("shots-table", 16, "shot setting `K` of the per-task table (0 = zero-shot, -1 = no per-task table)")
+	verbose := fs.Bool("v", false, "list every skipped JSON file (default: count them)")
+	digits := fs.Int("digits", 2, "decimals in the tables")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), reportUsage)
+		fs.PrintDefaults()
+	}
+	roots, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(roots) == 0 {
+		fs.Usage()
+		return errors.New("report: give at least one ROOT directory")
+	}
+	if *digits < 1 || *digits > 6 {
+		return errors.Errorf("report: --digits %d: want 1..6", *digits)
+	}
+
+	results, skipped, err := scanRoots(ctx, roots)
+	if err != nil {
+		return errors.Wrap(err, "report")
+	}
+	reportSkipped(os.Stderr, skipped, *verbose)
+	if len(results) == 0 {
+		return errors.Errorf("report: no results.json found under %s", strings.Join(roots, ", "))
+	}
+
+	groups, warnings, err := report.Aggregate(results, report.Options{CI95: *ci95})
+	if err != nil {
+		return errors.Wrap(err, "report")
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(os.Stderr, "warning:", w.Message)
+	}
+	f := report.TableFormat{Digits: *digits}
+	dirs := map[string]string{}
+	for i, b := range report.Benchmarks(groups) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if i > 0 {
+			fmt.Println()
+		}
+		if *out == "" {
+			fmt.Print(report.MarkdownReport(groups, warnings, b, *shotsTable, f))
+			continue
+		}
+		sub := safeName(b)
+		if prev, ok := dirs[sub]; ok {
+			return errors.Errorf("report: benchmarks %q and %q would share the output directory %s", prev, b, filepath.Join(*out, sub))
+		}
+		dirs[sub] = b
+		dir := filepath.Join(*out, sub)
+		md, err := report.WriteSummaryFiles(dir, groups, warnings, b, *shotsTable, f)
+		if err != nil {
+			return errors.Wrap(err, "report")
+		}
+		fmt.Print(md)
+		fmt.Fprintf(os.Stderr, "report: wrote %s/{summary.json,summary.md,shots.png,shots.svg}\n", dir)
+	}
+	return nil
+}
+
+// parseInterleaved parses flags that may follow positional arguments
+// ("softcpt report runs/ --ci95") and returns the positional ones.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// scanRoots reads the results under every root, dropping files reached
+// through more than one root, and returns the skip warnings.
+func scanRoots(ctx context.Context, roots []string) ([]report.Result, []string, error) {
+	var results []report.Result
+	var skipped []string
+	seen := map[string]bool{}
+	for _, root := range roots {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		if _, err := os.Stat(root); err != nil {
+			return nil, nil, errors.Wrapf(err, "root %s", root)
+		}
+		rs, err := report.ScanWarn(root, func(msg string) { skipped = append(skipped, msg) })
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, r := range rs {
+			abs, err := filepath.Abs(r.Path)
+			if err != nil {
+				abs = r.Path
+			}
+			if seen[abs] {
+				continue
+			}
+			seen[abs] = true
+			results = append(results, r)
+		}
+	}
+	return results, skipped, nil
+}
+
+func reportSkipped(w io.Writer, skipped []string, verbose bool) {
+	if len(skipped) == 0 {
+		return
+	}
+	if verbose {
+		for _, s := range skipped {
+			fmt.Fprintln(w, "warning:", s)
+		}
+		return
+	}
+	fmt.Fprintf(w, "warning: %d JSON file(s) skipped as not results, e.g. %s (-v lists all)\n", len(skipped), skipped[0])
+}
+
+// safeName turns a benchmark name into a single path element.
+func safeName(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
+		if !ok {
+			b[i] = '_'
+		}
+	}
+	n := string(b)
+	if n == "" || n == "." || n == ".." {
+		n = "_" + n
+	}
+	return n
+}
