@@ -213,8 +213,12 @@ func Build(cfg Config) error {
 		}
 	}
 	fails := renderAll(rsvg, jobs, cfg.Workers, logf)
-	for dst, err := range fails {
-		logf("  render failed (skipped): %s: %v", dst, err)
+	failDirs := map[string]int{}
+	for dst := range fails {
+		failDirs[filepath.Dir(dst)]++
+	}
+	for dir, n := range failDirs {
+		logf("  %d renders failed (skipped) in %s", n, dir)
 	}
 
 	// Benchmark first, so the pairs can exclude its test images.
@@ -348,4 +352,4 @@ const benchmarkNotes = `Images are 8-bit RGB squares (transparent sources compos
 	`Flags: Train = famfamfam, Google, Twitter, OpenMoji (K<=4), Test = flag-icons 4x3. Cards: Train = 16 decks, Test = 12 other decks (no deck family crosses splits). No test image's pixel hash occurs in pairs.bin.`
 
 // pairsNotes documents the pretraining set.
-const pairsNotes = `Pretraining image-caption pairs: emoji in Google and Twitter styles (OpenMoji CLDR names and tags as captions), flags in those styles, 13 card decks not used by the benchmark, OpenClipArt PNGs (titles/keywords), Tux Paint stamps (English descriptions), MNIST and Fashion-MNIST training images outside the benchmark pools (templated captions). Each image has several captions; sample one per step.`
+const pairsNotes = `Pretraining image-caption pairs: emoji in Google and Twitter styles (OpenMoji CLDR names and tags as captions), flags in those styles, 12 card decks not used by the benchmark, OpenClipArt PNGs (titles/keywords), Tux Paint stamps (English descriptions), MNIST and Fashion-MNIST training images outside the benchmark pools (templated captions). Each image has several captions; sample one per step.`

@@ -236,7 +236,7 @@ var (
 		{"gnome/atlasnye", "pretrain"}, {"gnome/atlasnye_skat", "pretrain"},
 		{"gnome/gnomangelo", "pretrain"}, {"gnome/gnomangelo_bitmap", "pretrain"},
 		{"gnome/neoclassical", "pretrain"}, {"gnome/neoclassical_4_color", "pretrain"},
-		{"gnome/tarocco", "pretrain"}, {"kde/xskat-french", "pretrain"},
+		{"gnome/tarocco", "pretrain"},
 		{"gnome/ancient_french", "train"}, {"gnome/berlin", "train"}, {"gnome/guyenne-classic", "train"},
 		{"gnome/orell", "train"}, {"gnome/plastic", "train"}, {"gnome/slavic_costumes", "train"},
 		{"gnome/tango", "train"}, {"gnome/tango_nuevo", "train"}, {"kde/ancient-egyptians", "train"},
@@ -300,19 +300,19 @@ func (f *Fetcher) loadClipart() ([]clipart, error) {
 			return err
 		}
 		rel, _ := filepath.Rel(filepath.Join(base, "png"), p)
-		c := clipart{png: p, folder: strings.ReplaceAll(filepath.Dir(rel), "_", " ")}
+		c := clipart{png: p, folder: strings.NewReplacer("_", " ", "-", " ", "/", " ").Replace(filepath.Dir(rel))}
 		svg, err := os.ReadFile(filepath.Join(base, "svg", strings.TrimSuffix(rel, ".png")+".svg"))
 		if err == nil {
 			if m := reTitle.FindSubmatch(svg); m != nil {
-				c.title = cleanText(string(m[1]))
+				c.title = cleanText(strings.ReplaceAll(string(m[1]), "_", " "))
 			}
 			for _, m := range reLi.FindAllSubmatch(svg, 8) {
-				if k := cleanText(string(m[1])); k != "" && len(k) < 40 {
+				if k := cleanText(strings.ReplaceAll(string(m[1]), "_", " ")); k != "" && len(k) < 40 {
 					c.keywords = append(c.keywords, k)
 				}
 			}
 		}
-		if c.title == "" || strings.EqualFold(c.title, "Open Clip Art Library") {
+		if c.title == "" || strings.EqualFold(c.title, "Open Clip Art Library") || strings.Contains(c.title, "Icon Collection") {
 			c.title = cleanText(strings.NewReplacer("_", " ", "-", " ").Replace(strings.TrimSuffix(filepath.Base(p), ".png")))
 		}
 		out = append(out, c)
