@@ -3,6 +3,7 @@ package autograd
 import (
 	"fmt"
 
+	"github.com/softcpt/softcpt-go/kernels"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
@@ -16,34 +17,61 @@ func binaryShape(op string, a, b *tensor.Tensor) []int {
 	return s
 }
 
-// broadcastApply computes out[i] = f(a[i], b[i]) over the broadcast shape.
-// Same-shape operands and a right-aligned contiguous b (a bias) take fast
-// loops; anything else goes through broadcast views.
-func broadcastApply(op string, a, b *tensor.Tensor, f func(x, y float32) float32) *tensor.Tensor {
-	shape := binaryShape(op, a, b)
+// binOp names an element-wise binary operation.
+type binOp int
+
+const (
+	opAdd binOp = iota
+	opSub
+	opMul
+	opDiv
+	opNegDiv // -x / y
+)
+
+// apply runs op over equally long slices: dst[i] = a[i] op b[i], with the
+// vector kernels for + and ×.
+func (op binOp) apply(dst, a, b []float32) {
+	switch op {
+	case opAdd:
+		kernels.Add(dst, a, b)
+	case opMul:
+		kernels.Mul(dst, a, b)
+	case opSub:
+		for i := range dst {
+			dst[i] = a[i] - b[i]
+		}
+	case opDiv:
+		for i := range dst {
+			dst[i] = a[i] / b[i]
+		}
+	case opNegDiv:
+		for i := range dst {
+			dst[i] = -a[i] / b[i]
+		}
+	}
+}
+
+// broadcastApply computes out = a op b over the broadcast shape. Equal
+// shapes and a right-aligned b (a bias) run row by row on contiguous
+// slices; anything else goes through broadcast views.
+func broadcastApply(name string, a, b *tensor.Tensor, op binOp) *tensor.Tensor {
+	shape := binaryShape(name, a, b)
 	out := tensor.New(shape...)
 	o := out.Data()
 	if tensor.SameShape(a.Shape(), shape) && tensor.SameShape(b.Shape(), shape) {
-		ad, bd := a.Contiguous().Data(), b.Contiguous().Data()
-		for i := range o {
-			o[i] = f(ad[i], bd[i])
-		}
+		op.apply(o, a.Contiguous().Data(), b.Contiguous().Data())
 		return out
 	}
 	if tensor.SameShape(a.Shape(), shape) && isSuffix(b.Shape(), shape) {
 		ad, bd := a.Contiguous().Data(), b.Contiguous().Data()
 		if n := len(bd); n > 0 {
-			for i := range o {
-				o[i] = f(ad[i], bd[i%n])
+			for i := 0; i < len(o); i += n {
+				op.apply(o[i:i+n], ad[i:i+n], bd)
 			}
 		}
 		return out
 	}
-	ad := a.Expand(shape...).Contiguous().Data()
-	bd := b.Expand(shape...).Contiguous().Data()
-	for i := range o {
-		o[i] = f(ad[i], bd[i])
-	}
+	op.apply(o, a.Expand(shape...).Contiguous().Data(), b.Expand(shape...).Contiguous().Data())
 	return out
 }
 
@@ -100,18 +128,24 @@ func SumToShape(g *tensor.Tensor, shape []int) *tensor.Tensor {
 
 // Add returns a + b with NumPy broadcasting.
 func Add(a, b *Var) *Var {
-	v := broadcastApply("Add", a.Value, b.Value, func(x, y float32) float32 { return x + y })
+	v := broadcastApply("Add", a.Value, b.Value, opAdd)
 	return result(v, func(g *tensor.Tensor) {
-		a.accumulate(SumToShape(g, a.Shape()).Clone())
-		b.accumulate(SumToShape(g, b.Shape()).Clone())
+		if a.requiresGrad {
+			a.accumulate(SumToShape(g, a.Shape()).Clone())
+		}
+		if b.requiresGrad {
+			b.accumulate(SumToShape(g, b.Shape()).Clone())
+		}
 	}, a, b)
 }
 
 // Sub returns a - b with NumPy broadcasting.
 func Sub(a, b *Var) *Var {
-	v := broadcastApply("Sub", a.Value, b.Value, func(x, y float32) float32 { return x - y })
+	v := broadcastApply("Sub", a.Value, b.Value, opSub)
 	return result(v, func(g *tensor.Tensor) {
-		a.accumulate(SumToShape(g, a.Shape()).Clone())
+		if a.requiresGrad {
+			a.accumulate(SumToShape(g, a.Shape()).Clone())
+		}
 		if b.requiresGrad {
 			gb := SumToShape(g, b.Shape()).Clone()
 			scaleInPlace(gb, -1)
@@ -122,33 +156,31 @@ func Sub(a, b *Var) *Var {
 
 // Mul returns a * b (element-wise) with NumPy broadcasting.
 func Mul(a, b *Var) *Var {
-	v := broadcastApply("Mul", a.Value, b.Value, func(x, y float32) float32 { return x * y })
+	v := broadcastApply("Mul", a.Value, b.Value, opMul)
 	return result(v, func(g *tensor.Tensor) {
 		if a.requiresGrad {
-			a.accumulate(SumToShape(broadcastApply("Mul", g, b.Value, mul), a.Shape()))
+			a.accumulate(SumToShape(broadcastApply("Mul", g, b.Value, opMul), a.Shape()))
 		}
 		if b.requiresGrad {
-			b.accumulate(SumToShape(broadcastApply("Mul", g, a.Value, mul), b.Shape()))
+			b.accumulate(SumToShape(broadcastApply("Mul", g, a.Value, opMul), b.Shape()))
 		}
 	}, a, b)
 }
 
 // Div returns a / b (element-wise) with NumPy broadcasting.
 func Div(a, b *Var) *Var {
-	v := broadcastApply("Div", a.Value, b.Value, func(x, y float32) float32 { return x / y })
+	v := broadcastApply("Div", a.Value, b.Value, opDiv)
 	return result(v, func(g *tensor.Tensor) {
 		if a.requiresGrad {
-			a.accumulate(SumToShape(broadcastApply("Div", g, b.Value, func(x, y float32) float32 { return x / y }), a.Shape()))
+			a.accumulate(SumToShape(broadcastApply("Div", g, b.Value, opDiv), a.Shape()))
 		}
 		if b.requiresGrad {
 			// d(a/b)/db = -a/b² = -out/b
-			t := broadcastApply("Div", v, b.Value, func(x, y float32) float32 { return -x / y })
-			b.accumulate(SumToShape(broadcastApply("Div", g, t, mul), b.Shape()))
+			t := broadcastApply("Div", v, b.Value, opNegDiv)
+			b.accumulate(SumToShape(broadcastApply("Div", g, t, opMul), b.Shape()))
 		}
 	}, a, b)
 }
-
-func mul(x, y float32) float32 { return x * y }
 
 func scaleInPlace(t *tensor.Tensor, s float32) {
 	d := t.Data()
