@@ -28,7 +28,7 @@ func prefixReference(q, ks, vs, kp, vp *Var, group []int, heads int) *Var {
 func TestPrefixAttentionMatchesFullCausal(t *testing.T) {
 	for _, c := range []struct {
 		C, S, G, P, heads, W int
-		group           []int
+		group                []int
 	}{
 		{3, 4, 2, 5, 2, 8, []int{0, 0, 1}},
 		{5, 3, 3, 1, 1, 6, []int{0, 1, 1, 1, 2}},
