@@ -50,9 +50,12 @@ continue exactly where it stopped (the loss trajectory is the same as an
 uninterrupted run). With --benchmark, zero-shot accuracy on the held-out
 test images of the benchmark's tasks is logged every --eval-every steps.
 
-The defaults (about 1 s per step on 2 idle cores; see --help of each
-flag) fit in about 90 minutes; measure with a short run (--steps 20)
-and scale --steps to your budget.
+Budget: with the defaults (SmallConfig: ResNet [1,1,1,1] width 16 at 32 px,
+text 3×128, vocabulary 4096, batch 256) one step took 1.0 CPU-second and
+1.3 s of wall time on this project's 2-core machine while it was shared
+(BenchmarkTrainStep in ./pretrain), so the default 3500 steps take about
+75 minutes there (less on idle cores) plus a few seconds per evaluation.
+Time a short run (--steps 20) and scale --steps to your budget.
 
 Example:
   softcpt pretrain --pairs realdata/assets/pairs.pack --benchmark realdata/assets/benchmark.pack --out runs/tiny-clip
@@ -95,7 +98,7 @@ func parsePretrainFlags(args []string) (pretrainFlags, error) {
 	fs.StringVar(&f.evalGroups, "eval-groups", "", "comma-separated benchmark task groups to evaluate (default: all)")
 	fs.IntVar(&f.evalMax, "eval-max-images", 200, "test images per task used for zero-shot evaluation (0: all)")
 	fs.IntVar(&f.evalEvery, "eval-every", 250, "evaluate every N steps (and at the end)")
-	fs.IntVar(&f.steps, "steps", 4000, "optimiser steps")
+	fs.IntVar(&f.steps, "steps", 3500, "optimiser steps")
 	fs.IntVar(&f.batch, "batch", 256, "pairs per step (distinct images; the contrastive loss sees batch² pairs)")
 	fs.Float64Var(&f.lr, "lr", 5e-4, "peak learning rate (AdamW)")
 	fs.Float64Var(&f.minLR, "min-lr", 0, "learning rate at the end of the cosine decay")
