@@ -28,7 +28,7 @@ type Config struct {
 	// Workers is the number of concurrent rsvg-convert processes (default 2).
 	Workers int
 	// DigitsPretrain is the number of MNIST and of Fashion-MNIST training
-	// images (each) put into the pretraining pairs (default 6000).
+	// images (each) put into the pretraining pairs (default 4000).
 	DigitsPretrain int
 	// TrainPerClass is the benchmark training pool per class for MNIST and
 	// Fashion-MNIST (default 100).
@@ -148,7 +148,7 @@ func Build(cfg Config) error {
 		cfg.Workers = 2
 	}
 	if cfg.DigitsPretrain == 0 {
-		cfg.DigitsPretrain = 6000
+		cfg.DigitsPretrain = 4000
 	}
 	if cfg.TrainPerClass == 0 {
 		cfg.TrainPerClass = 100

@@ -25,7 +25,7 @@ func main() {
 	size := flag.Int("size", 32, "side of the square RGB images")
 	seed := flag.Uint64("seed", 1, "sampling seed")
 	workers := flag.Int("workers", 2, "concurrent rsvg-convert processes")
-	digits := flag.Int("digits-pretrain", 6000, "MNIST and Fashion-MNIST training images (each) in the pretraining pairs")
+	digits := flag.Int("digits-pretrain", 4000, "MNIST and Fashion-MNIST training images (each) in the pretraining pairs")
 	perClass := flag.Int("train-per-class", 100, "benchmark training pool per class for MNIST and Fashion-MNIST")
 	flag.Parse()
 	start := time.Now()
