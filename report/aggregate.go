@@ -204,8 +204,8 @@ func Aggregate(results []Result, opt Options) ([]Group, []Warning, error) {
 func benchmarkWarnings(groups []Group) []Warning {
 	var w []Warning
 	for _, b := range Benchmarks(groups) {
-		counts := map[int][]string{}
-		sets := map[string][]string{}
+		counts := map[int][]Group{}
+		sets := map[string][]Group{}
 		for _, g := range groups {
 			if g.Benchmark != b {
 				continue
@@ -213,7 +213,7 @@ func benchmarkWarnings(groups []Group) []Warning {
 			if g.Shots > 0 || g.Overall.N != 1 {
 				// Single-seed zero-shot groups are the norm:
 				// zero-shot evaluation is deterministic.
-				counts[g.Overall.N] = append(counts[g.Overall.N], groupName(g))
+				counts[g.Overall.N] = append(counts[g.Overall.N], g)
 			}
 			names := make([]string, len(g.Tasks))
 			for i, t := range g.Tasks {
@@ -221,7 +221,7 @@ func benchmarkWarnings(groups []Group) []Warning {
 			}
 			sort.Strings(names)
 			key := strings.Join(names, ",")
-			sets[key] = append(sets[key], groupName(g))
+			sets[key] = append(sets[key], g)
 		}
 		if len(counts) > 1 {
 			ns := make([]int, 0, len(counts))
@@ -231,7 +231,7 @@ func benchmarkWarnings(groups []Group) []Warning {
 			sort.Ints(ns)
 			parts := make([]string, len(ns))
 			for i, n := range ns {
-				parts[i] = fmt.Sprintf("%d seed(s): %s", n, strings.Join(counts[n], ", "))
+				parts[i] = fmt.Sprintf("%d seed(s): %s", n, describeGroups(counts[n]))
 			}
 			w = append(w, Warning{b, fmt.Sprintf("benchmark %s: groups have different seed counts (%s)", b, strings.Join(parts, "; "))})
 		}
@@ -247,12 +247,30 @@ func benchmarkWarnings(groups []Group) []Warning {
 				if label == "" {
 					label = "no tasks"
 				}
-				parts[i] = fmt.Sprintf("[%s]: %s", label, strings.Join(sets[k], ", "))
+				parts[i] = fmt.Sprintf("[%s]: %s", label, describeGroups(sets[k]))
 			}
 			w = append(w, Warning{b, fmt.Sprintf("benchmark %s: groups have different task sets (%s)", b, strings.Join(parts, "; "))})
 		}
 	}
 	return w
+}
+
+// describeGroups names groups compactly, per method in order of
+// appearance: "CoOp-MT 1/2/16-shot, ZS-CLIP 0-shot".
+func describeGroups(gs []Group) string {
+	var methods []string
+	shots := map[string][]int{}
+	for _, g := range gs {
+		if _, ok := shots[g.Method]; !ok {
+			methods = append(methods, g.Method)
+		}
+		shots[g.Method] = append(shots[g.Method], g.Shots)
+	}
+	parts := make([]string, len(methods))
+	for i, m := range methods {
+		parts[i] = fmt.Sprintf("%s %s-shot", m, joinInts(shots[m], "/"))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // taskSetDiff lists the names in all that tasks lacks, or "".

@@ -123,7 +123,7 @@ func TestAggregateWarnings(t *testing.T) {
 		}
 		all += w.Message + "\n"
 	}
-	for _, want := range []string{"seed 2", "lacks tasks t2", "different seed counts", "2 seed(s): g/SoftCPT-NATA/8-shot", "3 seed(s): g/SoftCPT-NATA/16-shot"} {
+	for _, want := range []string{"seed 2", "lacks tasks t2", "different seed counts", "different seed counts (2 seed(s): SoftCPT-NATA 8-shot; 3 seed(s): SoftCPT-NATA 16-shot)"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("warnings lack %q:\n%s", want, all)
 		}
@@ -148,7 +148,7 @@ func TestAggregateWarnings(t *testing.T) {
 	for _, w := range warns {
 		all += w.Message + "\n"
 	}
-	for _, want := range []string{"different task sets", "[t1,t9]: g/CoOp-MT/16-shot", `task t1 has metric "accuracy"`} {
+	for _, want := range []string{"different task sets", "different task sets ([t1,t2]: PLOT 16-shot, SoftCPT-NATA 16-shot; [t1,t9]: CoOp-MT 16-shot)", `task t1 has metric "accuracy"`} {
 		if !strings.Contains(all, want) {
 			t.Errorf("warnings lack %q:\n%s", want, all)
 		}

@@ -113,3 +113,27 @@ func TestWriteSummaryFiles(t *testing.T) {
 		}
 	}
 }
+
+func TestPercentTicks(t *testing.T) {
+	var labels []string
+	minor := 0
+	for _, tk := range (percentTicks{}).Ticks(55.3, 75.2) {
+		if tk.Label == "" {
+			minor++
+		} else {
+			labels = append(labels, tk.Label)
+		}
+	}
+	if got := strings.Join(labels, " "); got != "56 58 60 62 64 66 68 70 72 74" || minor != 10 {
+		t.Errorf("labels %q, %d minor ticks", got, minor)
+	}
+	labels = labels[:0]
+	for _, tk := range (percentTicks{}).Ticks(6.9, 100) {
+		if tk.Label != "" {
+			labels = append(labels, tk.Label)
+		}
+	}
+	if got := strings.Join(labels, " "); got != "10 20 30 40 50 60 70 80 90 100" {
+		t.Errorf("labels %q", got)
+	}
+}

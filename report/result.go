@@ -256,7 +256,7 @@ func ScanWarn(root string, warn func(msg string)) ([]Result, error) {
 			return errors.Wrapf(err, "reading %s", path)
 		}
 		if !looksLikeResult(b) {
-			warn(fmt.Sprintf("skipping %s: not a result (no benchmark/method/shots/seed/overall keys)", path))
+			warn(fmt.Sprintf("%s: not a result (no benchmark/method/shots/seed/overall keys), skipped", path))
 			return nil
 		}
 		r, err := parseResult(b)
