@@ -1,0 +1,174 @@
+// Package kernels holds the PTX of the CUDA backend's kernels, embedded
+// from the committed .ptx files (generated from the .cu sources by
+// gen.sh), their parameter lists, and the launch geometry the host uses.
+//
+// It has no cgo and no dependency on the CUDA driver, so its tests run on
+// any machine: they parse the PTX, check every kernel's name and
+// parameters against Specs, and check the geometry arithmetic. Package
+// cuda (build tag cuda) loads Modules with cu.LoadData and launches the
+// kernels with the geometry computed here.
+package kernels
+
+import (
+	"embed"
+	"fmt"
+)
+
+//go:embed *.ptx
+var ptxFS embed.FS
+
+// Module is one PTX file and the kernels it defines.
+type Module struct {
+	// File is the PTX file name (embedded).
+	File string
+	// Kernels lists the entry points the module must define.
+	Kernels []Spec
+}
+
+// Spec describes one kernel entry point. Every parameter is 8 bytes wide
+// (gorgonia.org/cu copies 8 bytes per parameter), so the host passes
+// device pointers, int64 and float64 only.
+type Spec struct {
+	// Name is the PTX .entry name.
+	Name string
+	// Params names the parameters in order, for documentation and the
+	// parameter-count check.
+	Params []string
+}
+
+// Modules lists the PTX modules and their kernels.
+var Modules = []Module{
+	{File: "elementwise.ptx", Kernels: []Spec{
+		{"add_f32", []string{"dst", "a", "b", "n"}},
+		{"mul_f32", []string{"dst", "a", "b", "n"}},
+		{"scale_f32", []string{"dst", "src", "alpha", "n"}},
+		{"relu_f32", []string{"dst", "src", "n"}},
+		{"quickgelu_f32", []string{"dst", "src", "n"}},
+		{"exp_f32", []string{"dst", "src", "n"}},
+		{"sgd_f32", []string{"p", "g", "buf", "n", "lr", "wd", "momentum", "dampening", "first", "nesterov"}},
+	}},
+	{File: "rows.ptx", Kernels: []Spec{
+		{"softmax_rows_f32", []string{"dst", "src", "rows", "cols"}},
+		{"layernorm_rows_f32", []string{"dst", "mean", "rstd", "src", "gamma", "beta", "rows", "cols", "eps"}},
+		{"cross_entropy_fwd_f32", []string{"loss", "logits", "targets", "rows", "cols"}},
+		{"cross_entropy_bwd_f32", []string{"dx", "logits", "targets", "grad", "rows", "cols", "scale"}},
+	}},
+	{File: "sgemm.ptx", Kernels: []Spec{
+		{"sgemm_f32", []string{"transA", "transB", "m", "n", "k", "alpha", "a", "lda", "b", "ldb", "beta", "c", "ldc"}},
+	}},
+}
+
+// PTX returns the text of the named embedded PTX file.
+func PTX(file string) (string, error) {
+	b, err := ptxFS.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("kernels: no embedded PTX %q: %w", file, err)
+	}
+	return string(b), nil
+}
+
+// Dim3 is a CUDA grid or block size.
+type Dim3 struct{ X, Y, Z int }
+
+// Launch is a kernel's launch geometry.
+type Launch struct {
+	Grid, Block Dim3
+}
+
+// Threads per block of the 1-D element-wise kernels, and the cap on their
+// grid size: the kernels loop with a grid stride, so bigger inputs reuse
+// threads instead of growing the grid.
+const (
+	EltBlock   = 256
+	EltMaxGrid = 65535
+)
+
+// Grid1D returns the geometry of an element-wise kernel over n elements:
+// ceil(n/EltBlock) blocks of EltBlock threads, at most EltMaxGrid blocks.
+// It returns a zero grid for n == 0 (nothing to launch) and panics for
+// negative n.
+func Grid1D(n int) Launch {
+	if n < 0 {
+		panic(fmt.Sprintf("kernels.Grid1D: negative n %d", n))
+	}
+	g := min((n+EltBlock-1)/EltBlock, EltMaxGrid)
+	return Launch{Grid: Dim3{g, 1, 1}, Block: Dim3{EltBlock, 1, 1}}
+}
+
+// RowMaxBlock is the largest block of the row kernels (their static shared
+// scratch holds 1024 floats); RowMaxGrid caps their grid (they loop over
+// rows with a grid stride).
+const (
+	RowMaxBlock = 1024
+	RowMinBlock = 32
+	RowMaxGrid  = 65535
+)
+
+// RowBlock returns the geometry of a row kernel over rows x cols: one block
+// per row (at most RowMaxGrid), with the smallest power of two >= cols
+// threads, clamped to [RowMinBlock, RowMaxBlock]; the kernels' block
+// reductions need a power of two. Zero rows give a zero grid.
+func RowBlock(rows, cols int) Launch {
+	if rows < 0 || cols < 0 {
+		panic(fmt.Sprintf("kernels.RowBlock: negative shape %dx%d", rows, cols))
+	}
+	b := RowMinBlock
+	for b < cols && b < RowMaxBlock {
+		b *= 2
+	}
+	return Launch{Grid: Dim3{min(rows, RowMaxGrid), 1, 1}, Block: Dim3{b, 1, 1}}
+}
+
+// Tile sizes of sgemm_f32 (see sgemm.cu) and its block size.
+const (
+	SgemmBM     = 128
+	SgemmBN     = 128
+	SgemmBK     = 8
+	SgemmBlock  = 256
+	SgemmMaxDim = 65535 * SgemmBM // grid.y limit times the tile height
+)
+
+// SgemmGeometry returns the launch of sgemm_f32 for an m x n result:
+// ceil(n/128) x ceil(m/128) blocks of 256 threads. It panics when m
+// exceeds the grid's y limit (65535 tiles) or a size is negative.
+func SgemmGeometry(m, n int) Launch {
+	if m < 0 || n < 0 || m > SgemmMaxDim {
+		panic(fmt.Sprintf("kernels.SgemmGeometry: unsupported size %dx%d", m, n))
+	}
+	return Launch{
+		Grid:  Dim3{(n + SgemmBN - 1) / SgemmBN, (m + SgemmBM - 1) / SgemmBM, 1},
+		Block: Dim3{SgemmBlock, 1, 1},
+	}
+}
+
+// CheckSgemm validates Sgemm's sizes and leading dimensions the same way as
+// the CPU kernels.Sgemm (row-major): lda >= (transA ? m : k), ldb >=
+// (transB ? k : n), ldc >= n, each at least 1, and the buffers (lengths
+// in elements) long enough. It returns a description of the first problem.
+func CheckSgemm(transA, transB bool, m, n, k, lda, ldb, ldc, lenA, lenB, lenC int) error {
+	if m < 0 || n < 0 || k < 0 {
+		return fmt.Errorf("negative size m=%d n=%d k=%d", m, n, k)
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	if lda < max(1, ac) || ldb < max(1, bc) || ldc < max(1, n) {
+		return fmt.Errorf("leading dimension too small: lda=%d (need %d) ldb=%d (need %d) ldc=%d (need %d)", lda, max(1, ac), ldb, max(1, bc), ldc, max(1, n))
+	}
+	need := func(rows, cols, ld int) int {
+		if rows == 0 || cols == 0 {
+			return 0
+		}
+		return (rows-1)*ld + cols
+	}
+	if lenA < need(ar, ac, lda) || lenB < need(br, bc, ldb) || lenC < need(m, n, ldc) {
+		return fmt.Errorf("buffer too short: len(a)=%d (need %d) len(b)=%d (need %d) len(c)=%d (need %d)",
+			lenA, need(ar, ac, lda), lenB, need(br, bc, ldb), lenC, need(m, n, ldc))
+	}
+	return nil
+}
