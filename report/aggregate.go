@@ -339,7 +339,18 @@ var PaperMethodOrder = []string{
 	"CoCoOp", "ProGrad", "KgCoOp", "PLOT", "SoftCPT*", "SoftCPT-NATS", "SoftCPT-NATA",
 }
 
+// methodAliases maps other spellings used by this project's driver to
+// the paper's names, for ordering only.
+var methodAliases = map[string]string{
+	"zeroshot": "ZS-CLIP", "zero-shot": "ZS-CLIP", "zsclip": "ZS-CLIP",
+	"linearprobe": "LP-CLIP", "linear-probe": "LP-CLIP", "lpclip": "LP-CLIP",
+	"coop": "CoOp-CA", // per-task CoOp: one context per task
+}
+
 func paperRank(m string) int {
+	if a, ok := methodAliases[strings.ToLower(m)]; ok {
+		m = a
+	}
 	for i, p := range PaperMethodOrder {
 		if strings.EqualFold(p, m) {
 			return i
@@ -348,7 +359,8 @@ func paperRank(m string) int {
 	return len(PaperMethodOrder)
 }
 
-// MethodLess orders methods as the paper's tables do (PaperMethodOrder),
+// MethodLess orders methods as the paper's tables do (PaperMethodOrder;
+// the driver's "ZeroShot" and "LinearProbe" rank as ZS-CLIP and LP-CLIP),
 // then any other methods alphabetically.
 func MethodLess(a, b string) bool {
 	ra, rb := paperRank(a), paperRank(b)

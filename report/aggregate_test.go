@@ -177,3 +177,19 @@ func TestShotAverage(t *testing.T) {
 		t.Error("average for an absent benchmark")
 	}
 }
+
+func TestMethodLess(t *testing.T) {
+	ms := []string{"Zeta", "SoftCPT-NATA", "LinearProbe", "CoOp-MT", "SoftCPT-CATA", "ZeroShot", "ProtoNet", "Alpha", "softcpt*"}
+	sortMethods := func(xs []string) {
+		for i := 1; i < len(xs); i++ {
+			for j := i; j > 0 && MethodLess(xs[j], xs[j-1]); j-- {
+				xs[j], xs[j-1] = xs[j-1], xs[j]
+			}
+		}
+	}
+	sortMethods(ms)
+	want := "ZeroShot ProtoNet LinearProbe CoOp-MT softcpt* SoftCPT-NATA Alpha SoftCPT-CATA Zeta"
+	if got := strings.Join(ms, " "); got != want {
+		t.Errorf("order %s\nwant  %s", got, want)
+	}
+}
