@@ -151,6 +151,9 @@ func writeFileAtomic(path string, data []byte) error {
 	name := tmp.Name()
 	_, err = tmp.Write(data)
 	if err == nil {
+		err = tmp.Chmod(0o644) // CreateTemp makes the file private
+	}
+	if err == nil {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {

@@ -58,7 +58,7 @@ text 3×128, vocabulary 4096, batch 256) one step took 1.0 CPU-second and
 Time a short run (--steps 20) and scale --steps to your budget.
 
 Example:
-  softcpt pretrain --pairs realdata/assets/pairs.pack --benchmark realdata/assets/benchmark.pack --out runs/tiny-clip
+  softcpt pretrain --pairs realdata/assets/pairs.bin --benchmark realdata/assets/benchmark.bin --out runs/tiny-clip
 
 Flags:`
 
@@ -292,6 +292,9 @@ func pretrainWriteFile(path string, data []byte) error {
 		return errors.Wrapf(err, "writing %s", path)
 	}
 	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(0o644) // CreateTemp makes the file private
+	}
 	if err == nil {
 		err = tmp.Sync()
 	}
