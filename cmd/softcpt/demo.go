@@ -22,7 +22,7 @@ import (
 // Shipped assets, relative to the repository root.
 const (
 	shippedBenchmark = "realdata/assets/benchmark.bin"
-	shippedModel     = "pretrained/smallclip.safetensors"
+	shippedModel     = "pretrained/model.safetensors"
 	shippedBPE       = "pretrained/bpe.txt.gz"
 )
 

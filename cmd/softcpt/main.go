@@ -29,6 +29,7 @@ var commands = map[string]command{
 	"zeroshot": {cmdZeroShot, "evaluate zero-shot CLIP with each task's template (or an ensemble)"},
 	"linprobe": {cmdLinProbe, "the linear-probe baseline on frozen image features (C search as the authors do)"},
 	"report":   {cmdReport, "aggregate results folders: mean ± std over seeds, Markdown tables, accuracy-vs-shots plots"},
+	"pretrain": {cmdPretrain, "pretrain a small CLIP from scratch on image–caption pairs (BPE + contrastive loss)"},
 	"demo":     {cmdDemo, "the paper's comparison on the shipped small CLIP and real-image benchmark (no download)"},
 }
 
