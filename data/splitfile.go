@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/pkg/errors"
+
+	"github.com/softcpt/softcpt-go/internal/atomicfile"
 )
 
 // splitNames are the keys of a split file, in order.
@@ -215,24 +217,7 @@ func writeFileAtomic(file string, b []byte) error {
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 		return errors.Wrapf(err, "create cache directory for %s", file)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(file), ".tmp-"+filepath.Base(file)+"-*")
-	if err != nil {
-		return errors.Wrapf(err, "write %s", file)
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return errors.Wrapf(err, "write %s", file)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return errors.Wrapf(err, "write %s", file)
-	}
-	if err := os.Rename(tmp.Name(), file); err != nil {
-		os.Remove(tmp.Name())
-		return errors.Wrapf(err, "write %s", file)
-	}
-	return nil
+	return atomicfile.Write(file, b)
 }
 
 // dkMeta is the "meta" object of a split_dk file.

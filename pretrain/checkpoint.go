@@ -10,6 +10,8 @@ import (
 
 	"github.com/pkg/errors"
 
+	"github.com/softcpt/softcpt-go/internal/atomicfile"
+
 	"github.com/softcpt/softcpt-go/clip"
 	"github.com/softcpt/softcpt-go/clip/checkpoint"
 	"github.com/softcpt/softcpt-go/tensor"
@@ -66,7 +68,7 @@ func (t *trainer) save() error {
 	if err != nil {
 		return errors.Wrap(err, "pretrain: encoding checkpoint state")
 	}
-	return writeFileAtomic(filepath.Join(dir, CheckpointState), js)
+	return atomicfile.Write(filepath.Join(dir, CheckpointState), js)
 }
 
 // load restores the checkpoint in CheckpointDir; it reports false when
@@ -139,32 +141,4 @@ func (t *trainer) load() (bool, error) {
 		return false, errors.Wrapf(err, "pretrain: checkpoint optimizer %s (undecayed group)", optPath)
 	}
 	return true, nil
-}
-
-// writeFileAtomic writes data to path through a synced temporary file in
-// the same directory renamed over it.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return errors.Wrapf(err, "pretrain: writing %s", path)
-	}
-	name := tmp.Name()
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(0o644) // CreateTemp makes the file private
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(name, path)
-	}
-	if err != nil {
-		os.Remove(name)
-		return errors.Wrapf(err, "pretrain: writing %s", path)
-	}
-	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/pkg/errors"
+
+	"github.com/softcpt/softcpt-go/internal/atomicfile"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
@@ -206,7 +208,7 @@ func PlotShots(groups []Group, benchmark, path string) error {
 	if _, err := c.WriteTo(&buf); err != nil {
 		return errors.Wrapf(err, "plot %s: rendering", path)
 	}
-	return writeFileAtomic(path, buf.Bytes())
+	return atomicfile.Write(path, buf.Bytes())
 }
 
 func plotSpreadLabel(gs []Group) string {

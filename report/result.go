@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/pkg/errors"
+
+	"github.com/softcpt/softcpt-go/internal/atomicfile"
 )
 
 // ResultFile is the name of the file every run writes into its directory.
@@ -131,39 +133,7 @@ func WriteResult(dir string, r Result) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return errors.Wrapf(err, "creating result directory %s", dir)
 	}
-	return writeFileAtomic(filepath.Join(dir, ResultFile), append(b, '\n'))
-}
-
-// writeFileAtomic writes data to a temporary file next to path, syncs it
-// and renames it over path.
-func writeFileAtomic(path string, data []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return errors.Wrapf(err, "writing %s", path)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return errors.Wrapf(err, "writing %s", tmp)
-	}
-	if err = f.Sync(); err != nil {
-		return errors.Wrapf(err, "syncing %s", tmp)
-	}
-	if err = f.Close(); err != nil {
-		return errors.Wrapf(err, "closing %s", tmp)
-	}
-	if err = os.Chmod(tmp, 0o644); err != nil {
-		return errors.Wrapf(err, "chmod %s", tmp)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return errors.Wrapf(err, "renaming %s to %s", tmp, path)
-	}
-	return nil
+	return atomicfile.Write(filepath.Join(dir, ResultFile), append(b, '\n'))
 }
 
 // ReadResult reads and validates one results.json. Errors name the file.

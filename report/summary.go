@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/pkg/errors"
+
+	"github.com/softcpt/softcpt-go/internal/atomicfile"
 )
 
 // Summary is the content of a benchmark's summary.json.
@@ -57,11 +59,11 @@ func WriteSummaryFiles(dir string, groups []Group, warnings []Warning, benchmark
 	if err != nil {
 		return "", errors.Wrapf(err, "encoding summary of %s", benchmark)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "summary.json"), append(b, '\n')); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, "summary.json"), append(b, '\n')); err != nil {
 		return "", err
 	}
 	md := MarkdownReport(groups, warnings, benchmark, taskShots, f)
-	if err := writeFileAtomic(filepath.Join(dir, "summary.md"), []byte(md)); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, "summary.md"), []byte(md)); err != nil {
 		return "", err
 	}
 	for _, name := range []string{"shots.png", "shots.svg"} {

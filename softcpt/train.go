@@ -12,6 +12,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/softcpt/softcpt-go/clip/checkpoint"
+	"github.com/softcpt/softcpt-go/internal/atomicfile"
 	"github.com/softcpt/softcpt-go/nn"
 	"github.com/softcpt/softcpt-go/tensor"
 )
@@ -235,7 +236,7 @@ func saveCheckpoint(dir string, l *Learner, sgd *nn.SGD, st *trainState) error {
 	if err != nil {
 		return errors.Wrap(err, "encoding checkpoint state")
 	}
-	return WriteFileAtomic(filepath.Join(dir, ckptState), js)
+	return atomicfile.Write(filepath.Join(dir, ckptState), js)
 }
 
 // loadCheckpoint restores a checkpoint if dir holds one; it reports
@@ -277,30 +278,4 @@ func loadCheckpoint(dir string, l *Learner, sgd *nn.SGD, st *trainState) (bool, 
 	sgd.Steps = s.OptSteps
 	*st = s
 	return true, nil
-}
-
-// WriteFileAtomic writes data to path through a temporary file in the
-// same directory, synced and renamed, so readers see the old or the new
-// content, never a torn file.
-func WriteFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return errors.Wrapf(err, "writing %s", path)
-	}
-	name := tmp.Name()
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(name, path)
-	}
-	if err != nil {
-		os.Remove(name)
-		return errors.Wrapf(err, "writing %s", path)
-	}
-	return nil
 }

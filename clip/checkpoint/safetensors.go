@@ -1,17 +1,17 @@
 package checkpoint
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"sort"
 
 	"github.com/pkg/errors"
+
+	"github.com/softcpt/softcpt-go/internal/atomicfile"
 
 	"github.com/softcpt/softcpt-go/tensor"
 )
@@ -140,45 +140,12 @@ func readSafetensors(r io.ReaderAt, size int64) (*StateDict, error) {
 // order of keys (all keys of tensors, sorted, when keys is nil), with an
 // optional __metadata__. The write is atomic: the data goes to a temporary
 // file in the same directory, is synced, and is renamed over path.
-func WriteSafetensors(path string, tensors map[string]*tensor.Tensor, keys []string, metadata map[string]string) (err error) {
+func WriteSafetensors(path string, tensors map[string]*tensor.Tensor, keys []string, metadata map[string]string) error {
 	if keys == nil {
 		keys = sortedKeys(tensors)
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return errors.Wrapf(err, "safetensors: create temporary file for %s", path)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	if err := EncodeSafetensors(w, tensors, keys, metadata); err != nil {
-		return errors.Wrapf(err, "safetensors: write %s", path)
-	}
-	if err := w.Flush(); err != nil {
-		return errors.Wrapf(err, "safetensors: write %s", path)
-	}
-	if err := tmp.Sync(); err != nil {
-		return errors.Wrapf(err, "safetensors: sync %s", path)
-	}
-	if err := tmp.Close(); err != nil {
-		return errors.Wrapf(err, "safetensors: close %s", path)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return errors.Wrapf(err, "safetensors: rename to %s", path)
-	}
-	if d, derr := os.Open(dir); derr == nil { // make the rename durable
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	err := atomicfile.WriteFunc(path, func(w io.Writer) error { return EncodeSafetensors(w, tensors, keys, metadata) })
+	return errors.Wrap(err, "safetensors")
 }
 
 // EncodeSafetensors writes tensors (float32, in the order of keys) in the

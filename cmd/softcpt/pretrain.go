@@ -14,6 +14,8 @@ import (
 
 	"github.com/pkg/errors"
 
+	"github.com/softcpt/softcpt-go/internal/atomicfile"
+
 	"github.com/softcpt/softcpt-go/clip"
 	"github.com/softcpt/softcpt-go/clip/tokenizer"
 	"github.com/softcpt/softcpt-go/pretrain"
@@ -273,7 +275,7 @@ func pretrainTokenizer(f pretrainFlags, pairs pretrain.Pairs, path string, logf 
 	if err := tokenizer.WriteMerges(&buf, merges); err != nil {
 		return nil, err
 	}
-	if err := pretrainWriteFile(path, buf.Bytes()); err != nil {
+	if err := atomicfile.Write(path, buf.Bytes()); err != nil {
 		return nil, err
 	}
 	tok, err := tokenizer.New(merges)
@@ -282,33 +284,6 @@ func pretrainTokenizer(f pretrainFlags, pairs pretrain.Pairs, path string, logf 
 	}
 	logf("tokenizer: learned %d merges from %d captions in %.1fs, wrote %s", len(merges), len(captions), time.Since(start).Seconds(), path)
 	return tok, nil
-}
-
-// pretrainWriteFile writes data to path through a synced temporary file in
-// the same directory renamed over it.
-func pretrainWriteFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return errors.Wrapf(err, "writing %s", path)
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(0o644) // CreateTemp makes the file private
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return errors.Wrapf(err, "writing %s", path)
-	}
-	return nil
 }
 
 // pretrainIsTerminal reports whether w is a character device other than
