@@ -53,6 +53,16 @@ var Modules = []Module{
 		{"cross_entropy_fwd_f32", []string{"loss", "logits", "targets", "rows", "cols"}},
 		{"cross_entropy_bwd_f32", []string{"dx", "logits", "targets", "grad", "rows", "cols", "scale"}},
 	}},
+	{File: "clip.ptx", Kernels: []Spec{
+		{"im2col_cnhw_f32", []string{"col", "x", "c", "n", "h", "w", "kh", "kw", "stride", "pad", "oh", "ow"}},
+		{"bias_act_f32", []string{"dst", "src", "bias", "inner", "nb", "n", "act"}},
+		{"avgpool_f32", []string{"dst", "src", "planes", "h", "w", "k"}},
+		{"transpose01_f32", []string{"dst", "src", "a", "b", "inner"}},
+		{"pool_tokens_f32", []string{"seq", "x", "pos", "c", "n", "hw"}},
+		{"gather_rows_f32", []string{"dst", "src", "idx", "rows", "cols"}},
+		{"attention_f32", []string{"out", "q", "k", "v", "batch", "heads", "tq", "tk", "d", "qRow", "kRow", "vRow", "oRow",
+			"qBatch", "kBatch", "vBatch", "oBatch", "causal", "scale"}},
+	}},
 	{File: "sgemm.ptx", Kernels: []Spec{
 		{"sgemm_f32", []string{"transA", "transB", "m", "n", "k", "alpha", "a", "lda", "b", "ldb", "beta", "c", "ldc"}},
 	}},
@@ -118,6 +128,11 @@ func RowBlock(rows, cols int) Launch {
 	}
 	return Launch{Grid: Dim3{min(rows, RowMaxGrid), 1, 1}, Block: Dim3{b, 1, 1}}
 }
+
+// AttentionDG is the number of head dimensions one thread of attention_f32
+// computes (ATT_DG in clip.cu): the kernel runs
+// batch*heads*tq*ceil(d/AttentionDG) threads.
+const AttentionDG = 32
 
 // Tile sizes of sgemm_f32 (see sgemm.cu) and its block size.
 const (
