@@ -1,0 +1,156 @@
+package clipnet
+
+import (
+	"math"
+	"math/rand"
+	"os"
+	"testing"
+
+	"github.com/softcpt/softcpt-go/clip"
+	"github.com/softcpt/softcpt-go/tensor"
+)
+
+const fixture = "../../../testdata/clip/rn.safetensors"
+
+func loadFixture(t *testing.T) *clip.Model {
+	t.Helper()
+	if _, err := os.Stat(fixture); err != nil {
+		t.Skip("fixture testdata/clip/rn.safetensors absent")
+	}
+	m, err := clip.LoadWith(fixture, clip.Options{VisionHeads: 2, TransformerHeads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// RowRelErr returns the largest over rows of max|got-want| / max|want|.
+func RowRelErr(got, want *tensor.Tensor) float64 {
+	g, w := got.Contiguous().Data(), want.Contiguous().Data()
+	cols := want.Shape()[len(want.Shape())-1]
+	worst := 0.0
+	for r := 0; r*cols < len(w); r++ {
+		var d, m float64
+		for c := 0; c < cols; c++ {
+			i := r*cols + c
+			d = math.Max(d, math.Abs(float64(g[i]-w[i])))
+			m = math.Max(m, math.Abs(float64(w[i])))
+		}
+		if math.IsNaN(d) {
+			return math.NaN()
+		}
+		worst = math.Max(worst, d/m)
+	}
+	return worst
+}
+
+// prompts returns batch rows of length ids with the EOT token (the largest
+// id) at the given positions and random ordinary tokens before it.
+func prompts(rng *rand.Rand, vocab, length int, eot []int) []int {
+	ids := make([]int, len(eot)*length)
+	for b, e := range eot {
+		ids[b*length] = vocab - 2 // SOT
+		for j := 1; j < e; j++ {
+			ids[b*length+j] = 1 + rng.Intn(vocab-3)
+		}
+		ids[b*length+e] = vocab - 1
+	}
+	return ids
+}
+
+func TestHostMatchesCPUModel(t *testing.T) {
+	m := loadFixture(t)
+	net, err := New[*HostArray](Host{}, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Free()
+	rng := rand.New(rand.NewSource(1))
+	res := m.Config.ImageResolution
+	images := tensor.RandN(tensor.NewRNG(2), 0, 1, 3, 3, res, res)
+	got, err := net.EncodeImage(images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := m.EncodeImage(images)
+	if e := RowRelErr(got, want); !(e <= 1e-5) {
+		t.Errorf("image features: relative error %.3g", e)
+	} else {
+		t.Logf("image features %v: relative error %.3g", got.Shape(), e)
+	}
+
+	ids := prompts(rng, m.Config.VocabSize, m.Config.ContextLength, []int{5, 12, 3, 30})
+	gotT, err := net.EncodeText(ids, 4, m.Config.ContextLength)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantT := m.EncodeText(ids, 4, m.Config.ContextLength)
+	if e := RowRelErr(gotT, wantT); !(e <= 1e-5) {
+		t.Errorf("text features: relative error %.3g", e)
+	} else {
+		t.Logf("text features %v: relative error %.3g", gotT.Shape(), e)
+	}
+}
+
+// TestHostRandomResNet runs a random ResNet with non-trivial BatchNorm
+// statistics (folded by New) and several heads, against the CPU model.
+func TestHostRandomResNet(t *testing.T) {
+	cfg := clip.Config{EmbedDim: 24, ImageResolution: 64, VisionLayers: []int{1, 2, 1, 1}, VisionWidth: 8, VisionHeads: 4,
+		ContextLength: 16, VocabSize: 100, TransformerWidth: 48, TransformerHeads: 3, TransformerLayers: 2}
+	m := clip.NewRandom(cfg, 3)
+	rng := tensor.NewRNG(4)
+	for k, t := range m.StateDict() {
+		d := t.Data()
+		switch {
+		case len(k) > 13 && k[len(k)-13:] == ".running_mean":
+			copy(d, tensor.RandN(rng, 0, 0.1, len(d)).Data())
+		case len(k) > 12 && k[len(k)-12:] == ".running_var":
+			copy(d, tensor.RandU(rng, 0.5, 2, len(d)).Data())
+		}
+	}
+	m.SetTrainable(false) // folds BatchNorm with the new statistics
+	net, err := New[*HostArray](Host{}, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	images := tensor.RandN(tensor.NewRNG(5), 0, 1, 2, 3, 64, 64)
+	got, err := net.EncodeImage(images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := RowRelErr(got, m.EncodeImage(images)); !(e <= 1e-5) {
+		t.Errorf("image features: relative error %.3g", e)
+	}
+	ids := prompts(rand.New(rand.NewSource(6)), cfg.VocabSize, 16, []int{15, 4, 9})
+	gotT, err := net.EncodeText(ids, 3, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := RowRelErr(gotT, m.EncodeText(ids, 3, 16)); !(e <= 1e-5) {
+		t.Errorf("text features: relative error %.3g", e)
+	}
+}
+
+func TestHostBadInput(t *testing.T) {
+	m := loadFixture(t)
+	net, err := New[*HostArray](Host{}, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := net.EncodeImage(tensor.New(1, 3, 8, 8)); err == nil {
+		t.Error("images of the wrong resolution accepted")
+	}
+	if _, err := net.EncodeText([]int{1, 2, 3}, 2, 2); err == nil {
+		t.Error("3 ids for 2x2 accepted")
+	}
+	if _, err := net.EncodeText([]int{1, m.Config.VocabSize}, 1, 2); err == nil {
+		t.Error("id outside the vocabulary accepted")
+	}
+	if _, err := net.EncodeText(make([]int, 78), 1, 78); err == nil {
+		t.Error("sequence longer than the context accepted")
+	}
+	out, err := net.EncodeText(nil, 0, 77)
+	if err != nil || out.Shape()[0] != 0 {
+		t.Errorf("empty batch: %v, %v", out, err)
+	}
+}
