@@ -21,4 +21,11 @@
 // Array.ToHost convert from and to *tensor.Tensor with synchronous copies
 // (cgo forbids handing Go memory to asynchronous copies). Kernels run on
 // the device's current stream (the default stream unless SetStream).
+//
+// CLIP (tag cuda) is a frozen clip.Model on the device: NewCLIP uploads
+// the parameters (BatchNorm folded into the ResNet convolutions) and
+// EncodeImage/EncodeText run the ResNet and text towers with the kernels
+// of cuda/kernels/clip.cu. The forward pass itself lives in
+// cuda/internal/clipnet, written against a backend interface, so that it
+// is also tested without a GPU on the Go references of the kernels.
 package cuda

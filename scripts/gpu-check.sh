@@ -11,7 +11,10 @@
 #          against the CPU kernels, BenchmarkSgemm TFLOP/s,
 #          BenchmarkSoftmaxRows GB/s);
 #       3. python3 bench/py/gpu_peer.py (torch.mm fp32, TF32 off: the
-#          cuBLAS peer).
+#          cuBLAS peer);
+#       4. python3 bench/py/gpu_clip_peer.py (OpenAI's RN50 towers in
+#          PyTorch fp32, the peer of BenchmarkCLIPImageRN50 and
+#          BenchmarkCLIPTextRN50) and the Go/PyTorch throughput ratios.
 #       The log goes to bench/gpu-check.log, and also to $OUT/ when OUT
 #       is set (the device tool's result folder). Exit status: that of the
 #       test binary.
@@ -64,6 +67,19 @@ run)
 	echo "== cuda.test exit status $rc"
 	echo "== gpu_peer.py"
 	PYTHONUNBUFFERED=1 python3 bench/py/gpu_peer.py || echo "gpu_peer.py failed: $?"
+	echo "== gpu_clip_peer.py"
+	PYTHONUNBUFFERED=1 python3 bench/py/gpu_clip_peer.py || echo "gpu_clip_peer.py failed: $?"
+	# Go / PyTorch throughput ratios of the CLIP towers (host to host).
+	awk '
+		/^BenchmarkCLIPImageRN50/ { for (i = 1; i < NF; i++) if ($(i+1) == "images/s") gi = $i }
+		/^BenchmarkCLIPTextRN50/ { for (i = 1; i < NF; i++) if ($(i+1) == "prompts/s") gt = $i }
+		/^torch RN50 image tower/ { for (i = 1; i < NF; i++) if ($(i+1) == "images/s" && pi == "") pi = $i }
+		/^torch RN50 text tower/ { for (i = 1; i < NF; i++) if ($(i+1) == "prompts/s" && pt == "") pt = $i }
+		END {
+			print "== CLIP RN50 go/torch (host to host)"
+			if (gi != "" && pi != "") printf "image tower batch 32: go %s images/s, torch %s images/s, ratio %.2f\n", gi, pi, gi / pi
+			if (gt != "" && pt != "") printf "text tower 100x77: go %s prompts/s, torch %s prompts/s, ratio %.2f\n", gt, pt, gt / pt
+		}' "$LOG"
 	exit $rc
 	;;
 *)

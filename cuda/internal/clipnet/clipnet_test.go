@@ -154,3 +154,38 @@ func TestHostBadInput(t *testing.T) {
 		t.Errorf("empty batch: %v, %v", out, err)
 	}
 }
+
+// TestHostRN50 runs the full RN50 architecture (32 attention-pool heads on
+// a 7x7 grid, 12 text layers of width 512) on the Host backend against the
+// CPU model: one image, two prompts. Skipped with -short (about 20 s).
+func TestHostRN50(t *testing.T) {
+	if testing.Short() {
+		t.Skip("RN50 on the host backend takes about 20 s")
+	}
+	m := clip.NewRandom(clip.RN50(), 1)
+	m.SetTrainable(false)
+	net, err := New[*HostArray](Host{}, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	images := tensor.RandN(tensor.NewRNG(7), 0, 1, 1, 3, 224, 224)
+	got, err := net.EncodeImage(images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := RowRelErr(got, m.EncodeImage(images)); !(e <= 1e-5) {
+		t.Errorf("image features: relative error %.3g", e)
+	} else {
+		t.Logf("image features %v: relative error %.3g", got.Shape(), e)
+	}
+	ids := prompts(rand.New(rand.NewSource(8)), 49408, 77, []int{76, 9})
+	gotT, err := net.EncodeText(ids, 2, 77)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := RowRelErr(gotT, m.EncodeText(ids, 2, 77)); !(e <= 1e-5) {
+		t.Errorf("text features: relative error %.3g", e)
+	} else {
+		t.Logf("text features %v: relative error %.3g", gotT.Shape(), e)
+	}
+}
