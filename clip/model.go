@@ -34,6 +34,9 @@ type Model struct {
 	// folded holds conv weights/biases with BatchNorm folded in, keyed by
 	// the conv weight key; nil when not folded.
 	folded map[string][2]*tensor.Tensor
+	// inproj caches the q/k/v slices of the packed attention in-projection
+	// of a frozen model, by block prefix.
+	inproj map[string][6]*autograd.Var
 }
 
 // droppedKeys are entries of OpenAI's state dicts that are not parameters.
@@ -223,6 +226,7 @@ func (m *Model) LogitScale() float32 {
 // or a constant (false). A trainable ResNet tower uses unfolded BatchNorm.
 func (m *Model) SetTrainable(b bool) {
 	m.trainable = b
+	m.inproj = nil
 	for _, v := range m.params {
 		v.SetRequiresGrad(b)
 	}

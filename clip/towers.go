@@ -97,13 +97,36 @@ func (m *Model) resblock(x *autograd.Var, p string, heads int, causal bool) *aut
 	return m.mlp(x, p)
 }
 
-// qkv returns the packed in-projection of ln_1(x) split into q, k, v
-// ([B,T,W] each).
+// qkv returns the q, k and v projections of ln_1(x) ([B,T,W] each), as
+// three products with the row blocks of the packed in_proj weight, so no
+// activation has to be split afterwards.
 func (m *Model) qkv(x *autograd.Var, p string) (q, k, v *autograd.Var) {
-	W := x.Shape()[2]
 	h := autograd.LayerNorm(x, m.p(p+"ln_1.weight"), m.p(p+"ln_1.bias"), lnEps)
-	parts := autograd.Split(autograd.Linear(h, m.p(p+"attn.in_proj_weight"), m.p(p+"attn.in_proj_bias")), []int{W, W, W}, 2)
-	return parts[0], parts[1], parts[2]
+	w := m.inProj(p)
+	return autograd.Linear(h, w[0], w[1]), autograd.Linear(h, w[2], w[3]), autograd.Linear(h, w[4], w[5])
+}
+
+// inProj returns the q, k and v weights and biases of block p: slices of
+// the packed in_proj parameters (cached for a frozen model; through Narrow,
+// so gradients reach the packed parameters, for a trainable one).
+func (m *Model) inProj(p string) [6]*autograd.Var {
+	if w, ok := m.inproj[p]; ok {
+		return w
+	}
+	W, B := m.p(p+"attn.in_proj_weight"), m.p(p+"attn.in_proj_bias")
+	n := W.Shape()[1]
+	var out [6]*autograd.Var
+	for i := 0; i < 3; i++ {
+		out[2*i] = autograd.Narrow(W, 0, i*n, n)
+		out[2*i+1] = autograd.Narrow(B, 0, i*n, n)
+	}
+	if !m.trainable {
+		if m.inproj == nil {
+			m.inproj = map[string][6]*autograd.Var{}
+		}
+		m.inproj[p] = out
+	}
+	return out
 }
 
 // mlp is the second half of a residual block: x + c_proj(QuickGELU(c_fc(ln_2(x)))).
@@ -196,37 +219,61 @@ func (m *Model) TextFeaturesFromEmbeddings(x *autograd.Var, eot []int) *autograd
 // rounding, forward and backward, at a fraction of the cost when many
 // sequences share a long prefix (SOS + learned context).
 func (m *Model) TextFeaturesShared(prefix, suffix *autograd.Var, group, eot []int) *autograd.Var {
-	ps, ss := prefix.Shape(), suffix.Shape()
+	return m.TextFeaturesSharedBuckets(prefix, []*autograd.Var{suffix}, [][]int{group}, [][]int{eot})[0]
+}
+
+// TextFeaturesSharedBuckets is TextFeaturesShared for several buckets of
+// suffixes of different lengths (for example one bucket per suffix
+// length, so that no padding is encoded), all continuing the same
+// prefixes, which are encoded once. It returns the features of each
+// bucket.
+func (m *Model) TextFeaturesSharedBuckets(prefix *autograd.Var, suffixes []*autograd.Var, groups, eots [][]int) []*autograd.Var {
+	ps := prefix.Shape()
 	W := m.Config.TransformerWidth
-	if len(ps) != 3 || len(ss) != 3 || ps[2] != W || ss[2] != W || ps[1]+ss[1] > m.Config.ContextLength || len(group) != ss[0] || len(eot) != ss[0] {
-		panic(fmt.Sprintf("clip.TextFeaturesShared: prefix %v suffix %v with %d groups and %d EOT positions (width %d, context %d)", ps, ss, len(group), len(eot), W, m.Config.ContextLength))
+	if len(ps) != 3 || ps[2] != W || len(groups) != len(suffixes) || len(eots) != len(suffixes) {
+		panic(fmt.Sprintf("clip.TextFeaturesShared: prefix %v (width %d) with %d suffix buckets, %d group lists, %d EOT lists", ps, W, len(suffixes), len(groups), len(eots)))
 	}
-	P, C, S := ps[1], ss[0], ss[1]
+	P := ps[1]
 	pos := m.p("positional_embedding")
 	hp := autograd.Add(prefix, autograd.Narrow(pos, 0, 0, P))
-	hs := autograd.Add(suffix, autograd.Narrow(pos, 0, P, S))
+	hs := make([]*autograd.Var, len(suffixes))
+	for b, sfx := range suffixes {
+		ss := sfx.Shape()
+		if len(ss) != 3 || ss[2] != W || P+ss[1] > m.Config.ContextLength || len(groups[b]) != ss[0] || len(eots[b]) != ss[0] {
+			panic(fmt.Sprintf("clip.TextFeaturesShared: prefix %v suffix %v with %d groups and %d EOT positions (width %d, context %d)", ps, ss, len(groups[b]), len(eots[b]), W, m.Config.ContextLength))
+		}
+		hs[b] = autograd.Add(sfx, autograd.Narrow(pos, 0, P, ss[1]))
+	}
 	heads := m.Config.TransformerHeads
 	for i := 0; i < m.Config.TransformerLayers; i++ {
 		p := "transformer.resblocks." + strconv.Itoa(i) + "."
+		outW, outB := m.p(p+"attn.out_proj.weight"), m.p(p+"attn.out_proj.bias")
 		qp, kp, vp := m.qkv(hp, p)
-		qs, ks, vs := m.qkv(hs, p)
-		ap := mergeHeads(autograd.Attention(splitHeads(qp, heads), splitHeads(kp, heads), splitHeads(vp, heads), nil, true))
-		as := autograd.PrefixAttention(qs, ks, vs, kp, vp, group, heads)
+		for b := range hs {
+			qs, ks, vs := m.qkv(hs[b], p)
+			as := autograd.PrefixAttention(qs, ks, vs, kp, vp, groups[b], heads)
+			hs[b] = m.mlp(autograd.Add(hs[b], autograd.Linear(as, outW, outB)), p)
+		}
 		if i < m.Config.TransformerLayers-1 { // the last layer's prefix output is never read
-			hp = m.mlp(autograd.Add(hp, autograd.Linear(ap, m.p(p+"attn.out_proj.weight"), m.p(p+"attn.out_proj.bias"))), p)
+			ap := mergeHeads(autograd.Attention(splitHeads(qp, heads), splitHeads(kp, heads), splitHeads(vp, heads), nil, true))
+			hp = m.mlp(autograd.Add(hp, autograd.Linear(ap, outW, outB)), p)
 		}
-		hs = m.mlp(autograd.Add(hs, autograd.Linear(as, m.p(p+"attn.out_proj.weight"), m.p(p+"attn.out_proj.bias"))), p)
 	}
-	rows := make([]int, C)
-	for c, e := range eot {
-		if e < P || e >= P+S {
-			panic(fmt.Sprintf("clip.TextFeaturesShared: EOT position %d outside the suffix [%d,%d)", e, P, P+S))
+	out := make([]*autograd.Var, len(hs))
+	for b, h := range hs {
+		C, S := h.Shape()[0], h.Shape()[1]
+		rows := make([]int, C)
+		for c, e := range eots[b] {
+			if e < P || e >= P+S {
+				panic(fmt.Sprintf("clip.TextFeaturesShared: EOT position %d outside the suffix [%d,%d)", e, P, P+S))
+			}
+			rows[c] = c*S + e - P
 		}
-		rows[c] = c*S + e - P
+		x := autograd.IndexSelect(autograd.Reshape(h, C*S, W), 0, rows)
+		x = autograd.LayerNorm(x, m.p("ln_final.weight"), m.p("ln_final.bias"), lnEps)
+		out[b] = autograd.MatMul(x, m.p("text_projection"), false, false)
 	}
-	x := autograd.IndexSelect(autograd.Reshape(hs, C*S, W), 0, rows)
-	x = autograd.LayerNorm(x, m.p("ln_final.weight"), m.p("ln_final.bias"), lnEps)
-	return autograd.MatMul(x, m.p("text_projection"), false, false)
+	return out
 }
 
 // EOTPositions returns, for each row of token ids [B,T], the position of

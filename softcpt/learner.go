@@ -306,9 +306,33 @@ func (l *Learner) groupContexts(classes []int) (*autograd.Var, []int) {
 // values (exact under the causal mask).
 func (l *Learner) ClassFeatures(classes []int) *autograd.Var {
 	if l.sharedPrefix() {
+		// Suffixes are bucketed by length so that no padding is encoded;
+		// the prefixes are encoded once for all buckets.
 		ctx, groups := l.groupContexts(classes)
-		suffix, eot := l.classPrompts.Suffix(classes)
-		return l.model.TextFeaturesShared(l.classPrompts.Prefix(ctx), autograd.Const(suffix), groups, eot)
+		var order []int // position in classes of each bucketed row
+		var sfx []*autograd.Var
+		var gs, eots [][]int
+		for _, bucket := range l.classPrompts.lengthBuckets(classes) {
+			var cls, g []int
+			for _, i := range bucket {
+				cls = append(cls, classes[i])
+				g = append(g, groups[i])
+			}
+			suffix, eot := l.classPrompts.Suffix(cls)
+			sfx = append(sfx, autograd.Const(suffix))
+			gs, eots = append(gs, g), append(eots, eot)
+			order = append(order, bucket...)
+		}
+		outs := l.model.TextFeaturesSharedBuckets(l.classPrompts.Prefix(ctx), sfx, gs, eots)
+		feats := outs[0]
+		if len(outs) > 1 {
+			feats = autograd.Concat(outs, 0)
+		}
+		inv := make([]int, len(order))
+		for r, i := range order {
+			inv[i] = r
+		}
+		return autograd.IndexSelect(feats, 0, inv)
 	}
 	return l.encode(l.classPrompts, l.contexts(classes), classes)
 }

@@ -2,6 +2,7 @@ package softcpt
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/pkg/errors"
@@ -241,4 +242,25 @@ func (g *PromptGroup) Suffix(idx []int) (*tensor.Tensor, []int) {
 		eot[k] = 1 + g.nCtx + n + 1
 	}
 	return out, eot
+}
+
+// lengthBuckets groups the positions of classes (indices into the slice,
+// in increasing order within a bucket) by the token length of their
+// names, shortest first.
+func (g *PromptGroup) lengthBuckets(classes []int) [][]int {
+	byLen := map[int][]int{}
+	var lens []int
+	for i, c := range classes {
+		n := len(g.names[c])
+		if _, ok := byLen[n]; !ok {
+			lens = append(lens, n)
+		}
+		byLen[n] = append(byLen[n], i)
+	}
+	sort.Ints(lens)
+	out := make([][]int, len(lens))
+	for k, n := range lens {
+		out[k] = byLen[n]
+	}
+	return out
 }

@@ -222,10 +222,14 @@ func (t *Tensor) CopyTo(dst []float32) {
 	idx := make([]int, nd-1)
 	pos := t.offset
 	for o := 0; o < n; o += inner {
-		src := pos
-		for j := 0; j < inner; j++ {
-			dst[o+j] = t.data[src]
-			src += istride
+		if istride == 1 {
+			copy(dst[o:o+inner], t.data[pos:pos+inner])
+		} else {
+			src := pos
+			for j := 0; j < inner; j++ {
+				dst[o+j] = t.data[src]
+				src += istride
+			}
 		}
 		for d := nd - 2; d >= 0; d-- {
 			idx[d]++
@@ -318,8 +322,35 @@ func (t *Tensor) CopyFrom(src *Tensor) {
 		copy(t.Data(), s)
 		return
 	}
-	i := 0
-	t.apply(func(p int) { t.data[p] = s[i]; i++ })
+	n := len(s)
+	if n == 0 {
+		return
+	}
+	// Walk the destination in runs of its innermost dimension.
+	nd := len(t.shape)
+	inner, istride := t.shape[nd-1], t.strides[nd-1]
+	idx := make([]int, nd-1)
+	pos := t.offset
+	for o := 0; o < n; o += inner {
+		if istride == 1 {
+			copy(t.data[pos:pos+inner], s[o:o+inner])
+		} else {
+			d := pos
+			for j := 0; j < inner; j++ {
+				t.data[d] = s[o+j]
+				d += istride
+			}
+		}
+		for d := nd - 2; d >= 0; d-- {
+			idx[d]++
+			pos += t.strides[d]
+			if idx[d] < t.shape[d] {
+				break
+			}
+			pos -= idx[d] * t.strides[d]
+			idx[d] = 0
+		}
+	}
 }
 
 // SameShape reports whether two shapes are equal.
