@@ -63,10 +63,26 @@ var Modules = []Module{
 		{"attention_f32", []string{"out", "q", "k", "v", "batch", "heads", "tq", "tk", "d", "qRow", "kRow", "vRow", "oRow",
 			"qBatch", "kBatch", "vBatch", "oBatch", "causal", "scale"}},
 	}},
+	{File: "train.ptx", Kernels: []Spec{
+		{"layernorm_bwd_rows_f32", []string{"dx", "dy", "x", "gamma", "mean", "rstd", "rows", "cols", "accumulate"}},
+		{"l2norm_rows_f32", []string{"y", "inv", "x", "rows", "cols"}},
+		{"l2norm_bwd_rows_f32", []string{"dx", "dy", "y", "inv", "rows", "cols"}},
+		{"quickgelu_bwd_f32", []string{"dx", "dy", "x", "n"}},
+		{"scatter_add_rows_f32", []string{"dst", "src", "dstIdx", "srcIdx", "rows", "cols"}},
+		{"segment_sum_rows_f32", []string{"dst", "src", "idx", "offsets", "rows", "cols"}},
+		{"attn_bwd_stats_f32", append([]string{"lse", "dsum", "q", "k", "out", "dout"}, attnLayout...)},
+		{"attn_bwd_dq_f32", append([]string{"dq", "q", "k", "v", "dout", "lse", "dsum"}, attnLayout...)},
+		{"attn_bwd_dkv_f32", append([]string{"dk", "dv", "q", "k", "v", "dout", "lse", "dsum"}, attnLayout...)},
+	}},
 	{File: "sgemm.ptx", Kernels: []Spec{
 		{"sgemm_f32", []string{"transA", "transB", "m", "n", "k", "alpha", "a", "lda", "b", "ldb", "beta", "c", "ldc"}},
 	}},
 }
+
+// attnLayout is the parameter tail shared by the attention kernels
+// (AttnParams in kernel order).
+var attnLayout = []string{"batch", "heads", "tq", "tk", "d", "qRow", "kRow", "vRow", "oRow",
+	"qBatch", "kBatch", "vBatch", "oBatch", "causal", "scale"}
 
 // PTX returns the text of the named embedded PTX file.
 func PTX(file string) (string, error) {
