@@ -1,0 +1,594 @@
+// Package natanet is one SoftCPT-NATA training step (forward, backward
+// and SGD) through a frozen CLIP text tower, written once against a
+// Backend of array operations: clipnet's forward operations plus the
+// backward kernels of cuda/kernels/train.cu, cross-entropy and SGD.
+// Package cuda (build tag cuda) runs it on the GPU as NATAStep; the Host
+// backend here runs it on the Go references of the kernels, so the step's
+// orchestration is tested against softcpt.Learner without a GPU.
+//
+// The step is the CPU learner's Loss + Backward + nn.SGD step with every
+// prompt encoded in full ("[SOS][ctx][name][.][EOT]", padded to the
+// longest prompt of the step, causal mask, so the padding never reaches
+// the pooled EOT states): task prompts "X×M <task name>." with the shared
+// task context → task features f [T, E]; ctx = reshape(f @ P) [T, N, W];
+// the class prompts of every class of the tasks in the batch with their
+// task's context → w; loss = batch mean of the within-task cross-entropy
+// of exp(logit_scale)·cos(v, w). The CLIP weights are frozen, so the
+// backward pass computes input gradients only (no weight gradients).
+package natanet
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/pkg/errors"
+
+	"github.com/softcpt/softcpt-go/clip"
+	"github.com/softcpt/softcpt-go/cuda/internal/clipnet"
+	"github.com/softcpt/softcpt-go/cuda/kernels"
+	"github.com/softcpt/softcpt-go/tensor"
+)
+
+// Backend is clipnet.Backend plus the operations of the backward pass.
+// Index lists are host slices (the backend checks and copies them).
+type Backend[A comparable] interface {
+	clipnet.Backend[A]
+
+	// Zero sets the first n elements of a to 0.
+	Zero(a A, n int) error
+	// LayerNormSave is clipnet's LayerNorm that also writes each row's
+	// mean and rstd (rows elements each) for the backward pass.
+	LayerNormSave(dst, mean, rstd, src, gamma, beta A, rows, cols int, eps float32) error
+	// LayerNormBackward, QuickGeluBackward, L2NormRows,
+	// L2NormRowsBackward, ScatterAddRows and SegmentSumRows are the
+	// kernels of train.cu (references in cuda/kernels).
+	LayerNormBackward(dx, dy, x, gamma, mean, rstd A, rows, cols int, accumulate bool) error
+	QuickGeluBackward(dx, dy, x A, n int) error
+	L2NormRows(y, inv, x A, rows, cols int) error
+	L2NormRowsBackward(dx, dy, y, inv A, rows, cols int) error
+	ScatterAddRows(dst, src A, dstIdx, srcIdx []int, cols int) error
+	SegmentSumRows(dst, src A, idx, offsets []int, cols int) error
+	// AttentionBackward writes dq, dk, dv (layouts of q, k, v) for out =
+	// Attention(q, k, v, p) and its gradient dout (layout of out); lse
+	// and dsum (p.StatRows() elements) are scratch.
+	AttentionBackward(dq, dk, dv, q, k, v, out, dout, lse, dsum A, p kernels.AttnParams) error
+	// CrossEntropy writes loss[i] = logsumexp(x_i) - x_i[t_i] for logits
+	// [rows, cols]; CrossEntropyBackward writes dx = (softmax(x_i) -
+	// onehot(t_i))·scale.
+	CrossEntropy(loss, logits A, targets []int, rows, cols int) error
+	CrossEntropyBackward(dx, logits A, targets []int, rows, cols int, scale float32) error
+	// SGD is one torch.optim.SGD step (no dampening, no Nesterov) on n
+	// parameters p with gradient g and momentum buffer buf; first marks
+	// the buffer's first step.
+	SGD(p, g, buf A, n int, lr, wd, momentum float32, first bool) error
+}
+
+// lnEps is CLIP's LayerNorm epsilon.
+const lnEps = 1e-5
+
+// Step holds the frozen text tower and the trainable tensors of a NATA
+// learner on a backend, with SGD momentum buffers.
+type Step[A comparable] struct {
+	be   Backend[A]
+	cfg  clip.Config
+	spec Spec
+
+	w      map[string]A
+	shapes map[string][]int
+
+	taskFixed, classFixed A
+	taskCtx, meta         A // [M, W], [E, N·W]
+	taskBuf, metaBuf      A
+	// Steps counts the SGD steps taken.
+	Steps int
+}
+
+// New uploads the text tower of m (token embeddings are not needed: the
+// spec's prompts hold them) and the spec's prompts and initial tensors.
+func New[A comparable](be Backend[A], m *clip.Model, spec Spec) (*Step[A], error) {
+	cfg := m.Config
+	W, E := cfg.TransformerWidth, cfg.EmbedDim
+	M, N := spec.Task.NCtx, spec.Class.NCtx
+	if !tensor.SameShape(spec.TaskCtx.Shape(), []int{M, W}) || !tensor.SameShape(spec.Meta.Shape(), []int{E, N * W}) {
+		return nil, errors.Errorf("natanet: task context %v and meta network %v do not fit [%d,%d] and [%d,%d]",
+			spec.TaskCtx.Shape(), spec.Meta.Shape(), M, W, E, N*W)
+	}
+	if spec.Task.Fixed.Dim(2) != W || spec.Class.Fixed.Dim(2) != W || len(spec.Offsets) != spec.Task.Num()+1 ||
+		spec.Offsets[len(spec.Offsets)-1] != spec.Class.Num() {
+		return nil, errors.Errorf("natanet: prompts %v and %v with class offsets %v for width %d",
+			spec.Task.Fixed.Shape(), spec.Class.Fixed.Shape(), spec.Offsets, W)
+	}
+	s := &Step[A]{be: be, cfg: cfg, spec: spec, w: map[string]A{}, shapes: map[string][]int{}}
+	up := func(dst *A, name string, t *tensor.Tensor) error {
+		a, err := be.Upload(t.Contiguous().Data(), t.Shape()...)
+		if err != nil {
+			s.Free()
+			return errors.Wrapf(err, "natanet: uploading %s %v", name, t.Shape())
+		}
+		*dst = a
+		return nil
+	}
+	sd := m.StateDict()
+	for _, k := range m.Keys() {
+		if !(strings.HasPrefix(k, "transformer.") || k == "positional_embedding" || strings.HasPrefix(k, "ln_final.") || k == "text_projection") {
+			continue
+		}
+		var a A
+		if err := up(&a, k, sd[k]); err != nil {
+			return nil, err
+		}
+		s.w[k], s.shapes[k] = a, sd[k].Shape()
+	}
+	zeros := func(t *tensor.Tensor) *tensor.Tensor { return tensor.New(t.Shape()...) }
+	for _, u := range []struct {
+		dst  *A
+		name string
+		t    *tensor.Tensor
+	}{{&s.taskFixed, "task prompts", spec.Task.Fixed}, {&s.classFixed, "class prompts", spec.Class.Fixed},
+		{&s.taskCtx, spec.TaskCtxName, spec.TaskCtx}, {&s.meta, spec.MetaName, spec.Meta},
+		{&s.taskBuf, "momentum of " + spec.TaskCtxName, zeros(spec.TaskCtx)}, {&s.metaBuf, "momentum of " + spec.MetaName, zeros(spec.Meta)}} {
+		if err := up(u.dst, u.name, u.t); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Free returns every array to the backend.
+func (s *Step[A]) Free() {
+	var z A
+	for k, a := range s.w {
+		s.be.Free(a)
+		delete(s.w, k)
+	}
+	for _, a := range []*A{&s.taskFixed, &s.classFixed, &s.taskCtx, &s.meta, &s.taskBuf, &s.metaBuf} {
+		if *a != z {
+			s.be.Free(*a)
+			*a = z
+		}
+	}
+}
+
+// Params downloads the current task context [M, W] and meta network
+// [E, N·W], named as in the learner's State.
+func (s *Step[A]) Params() (map[string]*tensor.Tensor, error) {
+	out := map[string]*tensor.Tensor{}
+	for _, p := range []struct {
+		name  string
+		a     A
+		shape []int
+	}{{s.spec.TaskCtxName, s.taskCtx, s.spec.TaskCtx.Shape()}, {s.spec.MetaName, s.meta, s.spec.Meta.Shape()}} {
+		d, err := s.be.Download(p.a)
+		if err != nil {
+			return nil, errors.Wrapf(err, "natanet: downloading %s", p.name)
+		}
+		out[p.name] = tensor.FromSlice(d, p.shape...)
+	}
+	return out, nil
+}
+
+// run carries the first error of a step and the arrays to free at its end.
+type run[A comparable] struct {
+	*Step[A]
+	err   error
+	owned []A
+}
+
+// do runs f unless an operation has failed.
+func (r *run[A]) do(f func() error) {
+	if r.err == nil {
+		r.err = f()
+	}
+}
+
+// alloc returns a new array freed at the end of the step (the zero A
+// after an error).
+func (r *run[A]) alloc(shape ...int) A {
+	var a A
+	r.do(func() error {
+		var err error
+		a, err = r.be.Alloc(shape...)
+		if err == nil {
+			r.owned = append(r.owned, a)
+		}
+		return err
+	})
+	return a
+}
+
+func (r *run[A]) release() {
+	for _, a := range r.owned {
+		r.be.Free(a)
+	}
+	r.owned = nil
+}
+
+func (r *run[A]) p(key string) A {
+	a, ok := r.w[key]
+	if !ok {
+		panic("natanet: no parameter " + key)
+	}
+	return a
+}
+
+// view aliases a from off (no-op after an error).
+func (r *run[A]) view(a A, off int, shape ...int) A {
+	if r.err != nil {
+		var z A
+		return z
+	}
+	return r.be.View(a, off, shape...)
+}
+
+// layer holds what the backward pass of one residual block reads.
+type layer[A comparable] struct {
+	x, qkv, a, x2, f1          A // block input, q|k|v, attention output, after attention, fc pre-activation
+	mean1, rstd1, mean2, rstd2 A
+}
+
+// encoding is one forward pass of the text tower and what its backward
+// pass reads.
+type encoding[A comparable] struct {
+	batch, t            int
+	eotRows             []int
+	layers              []layer[A]
+	pooled, meanF, rstdF A
+	feats               A // [batch, E]
+}
+
+func (r *run[A]) attnParams(batch, t int) kernels.AttnParams {
+	w := r.cfg.TransformerWidth
+	h := r.cfg.TransformerHeads
+	d := w / h
+	return kernels.AttnParams{Batch: batch, Heads: h, Tq: t, Tk: t, D: d,
+		QRow: 3 * w, KRow: 3 * w, VRow: 3 * w, ORow: w,
+		QBatch: t * 3 * w, KBatch: t * 3 * w, VBatch: t * 3 * w, OBatch: t * w,
+		Causal: true, Scale: float32(1 / math.Sqrt(float64(d)))}
+}
+
+// linear computes y [rows, out] = x [rows, in] Wᵀ + b for the weight and
+// bias under prefix.
+func (r *run[A]) linear(y, x A, rows int, prefix string) {
+	ws := r.shapes[prefix+".weight"]
+	out, in := ws[0], ws[1]
+	r.do(func() error {
+		return r.be.Sgemm(false, true, rows, out, in, 1, x, in, r.p(prefix+".weight"), in, 0, y, out)
+	})
+	r.do(func() error { return r.be.BiasAct(y, y, r.p(prefix+".bias"), 1, out, rows*out, kernels.ActNone) })
+}
+
+// encode runs the text tower on input embeddings x0 [batch·t, W] (which
+// becomes the first block's saved input) and pools row b at eot[b].
+func (r *run[A]) encode(x0 A, batch, t int, eot []int) *encoding[A] {
+	W, E := r.cfg.TransformerWidth, r.cfg.EmbedDim
+	hidden := r.shapes["transformer.resblocks.0.mlp.c_fc.weight"][0]
+	rows := batch * t
+	enc := &encoding[A]{batch: batch, t: t}
+	for b, e := range eot {
+		enc.eotRows = append(enc.eotRows, b*t+e)
+	}
+	r.do(func() error {
+		return r.be.BiasAct(x0, x0, r.p("positional_embedding"), 1, t*W, rows*W, kernels.ActNone)
+	})
+	x := x0
+	ap := r.attnParams(batch, t)
+	for l := 0; l < r.cfg.TransformerLayers; l++ {
+		p := "transformer.resblocks." + strconv.Itoa(l) + "."
+		c := layer[A]{x: x, qkv: r.alloc(rows, 3*W), a: r.alloc(rows, W), x2: r.alloc(rows, W), f1: r.alloc(rows, hidden),
+			mean1: r.alloc(rows), rstd1: r.alloc(rows), mean2: r.alloc(rows), rstd2: r.alloc(rows)}
+		h, o, g, next := r.alloc(rows, W), r.alloc(rows, W), r.alloc(rows, hidden), r.alloc(rows, W)
+		r.do(func() error {
+			return r.be.LayerNormSave(h, c.mean1, c.rstd1, x, r.p(p+"ln_1.weight"), r.p(p+"ln_1.bias"), rows, W, lnEps)
+		})
+		r.do(func() error {
+			return r.be.Sgemm(false, true, rows, 3*W, W, 1, h, W, r.p(p+"attn.in_proj_weight"), W, 0, c.qkv, 3*W)
+		})
+		r.do(func() error {
+			return r.be.BiasAct(c.qkv, c.qkv, r.p(p+"attn.in_proj_bias"), 1, 3*W, rows*3*W, kernels.ActNone)
+		})
+		r.do(func() error {
+			return r.be.Attention(c.a, c.qkv, r.be.View(c.qkv, W, rows*3*W-W), r.be.View(c.qkv, 2*W, rows*3*W-2*W), ap)
+		})
+		r.linear(o, c.a, rows, p+"attn.out_proj")
+		r.do(func() error { return r.be.Add(c.x2, x, o, rows*W) })
+		r.do(func() error {
+			return r.be.LayerNormSave(h, c.mean2, c.rstd2, c.x2, r.p(p+"ln_2.weight"), r.p(p+"ln_2.bias"), rows, W, lnEps)
+		})
+		r.linear(c.f1, h, rows, p+"mlp.c_fc")
+		var none A
+		r.do(func() error { return r.be.BiasAct(g, c.f1, none, 1, 1, rows*hidden, kernels.ActQuickGelu) })
+		r.linear(o, g, rows, p+"mlp.c_proj")
+		r.do(func() error { return r.be.Add(next, c.x2, o, rows*W) })
+		enc.layers = append(enc.layers, c)
+		x = next
+	}
+	enc.pooled, enc.meanF, enc.rstdF = r.alloc(batch, W), r.alloc(batch), r.alloc(batch)
+	r.do(func() error { return r.be.GatherRows(enc.pooled, x, enc.eotRows, W) })
+	ln := r.alloc(batch, W)
+	r.do(func() error {
+		return r.be.LayerNormSave(ln, enc.meanF, enc.rstdF, enc.pooled, r.p("ln_final.weight"), r.p("ln_final.bias"), batch, W, lnEps)
+	})
+	enc.feats = r.alloc(batch, E)
+	r.do(func() error { return r.be.Sgemm(false, false, batch, E, W, 1, ln, W, r.p("text_projection"), E, 0, enc.feats, E) })
+	return enc
+}
+
+// backward returns the gradient [batch·t, W] of the input embeddings for
+// the features' gradient dfeat [batch, E].
+func (r *run[A]) backward(enc *encoding[A], dfeat A) A {
+	W, E := r.cfg.TransformerWidth, r.cfg.EmbedDim
+	hidden := r.shapes["transformer.resblocks.0.mlp.c_fc.weight"][0]
+	batch, rows := enc.batch, enc.batch*enc.t
+	dln := r.alloc(batch, W)
+	r.do(func() error { return r.be.Sgemm(false, true, batch, W, E, 1, dfeat, E, r.p("text_projection"), E, 0, dln, W) })
+	r.do(func() error {
+		return r.be.LayerNormBackward(dln, dln, enc.pooled, r.p("ln_final.weight"), enc.meanF, enc.rstdF, batch, W, false)
+	})
+	dx := r.alloc(rows, W)
+	r.do(func() error { return r.be.Zero(dx, rows*W) })
+	src := make([]int, batch)
+	for i := range src {
+		src[i] = i
+	}
+	r.do(func() error { return r.be.ScatterAddRows(dx, dln, enc.eotRows, src, W) })
+	ap := r.attnParams(batch, enc.t)
+	dg, dh, da, dqkv := r.alloc(rows, hidden), r.alloc(rows, W), r.alloc(rows, W), r.alloc(rows, 3*W)
+	lse, dsum := r.alloc(ap.StatRows()), r.alloc(ap.StatRows())
+	for l := len(enc.layers) - 1; l >= 0; l-- {
+		c := enc.layers[l]
+		p := "transformer.resblocks." + strconv.Itoa(l) + "."
+		// x3 = x2 + c_proj(QuickGELU(c_fc(ln_2(x2)))).
+		r.do(func() error {
+			return r.be.Sgemm(false, false, rows, hidden, W, 1, dx, W, r.p(p+"mlp.c_proj.weight"), hidden, 0, dg, hidden)
+		})
+		r.do(func() error { return r.be.QuickGeluBackward(dg, dg, c.f1, rows*hidden) })
+		r.do(func() error {
+			return r.be.Sgemm(false, false, rows, W, hidden, 1, dg, hidden, r.p(p+"mlp.c_fc.weight"), W, 0, dh, W)
+		})
+		r.do(func() error {
+			return r.be.LayerNormBackward(dx, dh, c.x2, r.p(p+"ln_2.weight"), c.mean2, c.rstd2, rows, W, true)
+		})
+		// x2 = x + out_proj(attention(in_proj(ln_1(x)))).
+		r.do(func() error {
+			return r.be.Sgemm(false, false, rows, W, W, 1, dx, W, r.p(p+"attn.out_proj.weight"), W, 0, da, W)
+		})
+		r.do(func() error {
+			n1, n2 := rows*3*W-W, rows*3*W-2*W
+			return r.be.AttentionBackward(dqkv, r.be.View(dqkv, W, n1), r.be.View(dqkv, 2*W, n2),
+				c.qkv, r.be.View(c.qkv, W, n1), r.be.View(c.qkv, 2*W, n2), c.a, da, lse, dsum, ap)
+		})
+		r.do(func() error {
+			return r.be.Sgemm(false, false, rows, W, 3*W, 1, dqkv, 3*W, r.p(p+"attn.in_proj_weight"), W, 0, dh, W)
+		})
+		r.do(func() error {
+			return r.be.LayerNormBackward(dx, dh, c.x, r.p(p+"ln_1.weight"), c.mean1, c.rstd1, rows, W, true)
+		})
+	}
+	return dx
+}
+
+// embed assembles the input embeddings [len(idx)·t, W] of prompts idx of
+// a group (fixed rows, first t positions) with context rows of ctx
+// [*, W] in slots 1..nCtx: prompt k's slot j gets ctx row ctxRow(k, j).
+func (r *run[A]) embed(fixed A, pr Prompts, idx []int, t int, ctx A, ctxRow func(k, j int) int) A {
+	W := r.cfg.TransformerWidth
+	L := pr.Len()
+	rows := make([]int, 0, len(idx)*t)
+	var dst, src []int
+	for k, i := range idx {
+		for s := 0; s < t; s++ {
+			rows = append(rows, i*L+s)
+		}
+		for j := 0; j < pr.NCtx; j++ {
+			dst = append(dst, k*t+1+j)
+			src = append(src, ctxRow(k, j))
+		}
+	}
+	x := r.alloc(len(idx)*t, W)
+	r.do(func() error { return r.be.GatherRows(x, fixed, rows, W) })
+	r.do(func() error { return r.be.ScatterAddRows(x, ctx, dst, src, W) })
+	return x
+}
+
+// Loss is a step's loss and the number of samples its logits classify
+// correctly (before the update).
+type Loss struct {
+	Value   float32
+	Correct int
+}
+
+// Step runs the forward pass, the backward pass and one SGD step for a
+// batch of image features [B, E] with each sample's task and label within
+// its task, and returns the loss before the update.
+func (s *Step[A]) Step(features *tensor.Tensor, tasks, labels []int) (Loss, error) {
+	E := s.cfg.EmbedDim
+	T := s.spec.Task.Num()
+	B := len(tasks)
+	if B == 0 || len(labels) != B || !tensor.SameShape(features.Shape(), []int{B, E}) {
+		return Loss{}, errors.Errorf("natanet: batch of %d tasks, %d labels and features %v (embedding %d)", B, len(labels), features.Shape(), E)
+	}
+	off := s.spec.Offsets
+	byTask := make([][]int, T)
+	for i, t := range tasks {
+		if t < 0 || t >= T || labels[i] < 0 || labels[i] >= off[t+1]-off[t] {
+			return Loss{}, errors.Errorf("natanet: sample %d has task %d label %d out of range", i, t, labels[i])
+		}
+		byTask[t] = append(byTask[t], i)
+	}
+	// Samples ordered by task, so that each task's rows are contiguous;
+	// every class of each present task, in global order.
+	var present, order, classes, sampleOff, classOff []int
+	for t := 0; t < T; t++ {
+		if len(byTask[t]) == 0 {
+			continue
+		}
+		present = append(present, t)
+		sampleOff, classOff = append(sampleOff, len(order)), append(classOff, len(classes))
+		order = append(order, byTask[t]...)
+		for c := off[t]; c < off[t+1]; c++ {
+			classes = append(classes, c)
+		}
+	}
+	sampleOff, classOff = append(sampleOff, len(order)), append(classOff, len(classes))
+	fd := features.Contiguous().Data()
+	vdata := make([]float32, 0, B*E)
+	for _, i := range order {
+		vdata = append(vdata, fd[i*E:(i+1)*E]...)
+	}
+
+	r := &run[A]{Step: s}
+	defer r.release()
+	loss := s.forwardBackward(r, vdata, present, order, classes, sampleOff, classOff, labels)
+	if r.err != nil {
+		return Loss{}, r.err
+	}
+	return loss, nil
+}
+
+// forwardBackward is Step's body on run r.
+func (s *Step[A]) forwardBackward(r *run[A], vdata []float32, present, order, classes, sampleOff, classOff, labels []int) Loss {
+	W, E := s.cfg.TransformerWidth, s.cfg.EmbedDim
+	T := s.spec.Task.Num()
+	M, N := s.spec.Task.NCtx, s.spec.Class.NCtx
+	B := len(order)
+	off := s.spec.Offsets
+
+	// Image features, normalised (constants).
+	var v A
+	r.do(func() error {
+		var err error
+		v, err = r.be.Upload(vdata, B, E)
+		if err == nil {
+			r.owned = append(r.owned, v)
+		}
+		return err
+	})
+	var noInv A
+	r.do(func() error { return r.be.L2NormRows(v, noInv, v, B, E) })
+
+	// Task features f [T, E] from the task prompts with the shared context.
+	allTasks := make([]int, T)
+	tt := 1
+	for t := range allTasks {
+		allTasks[t] = t
+		tt = max(tt, s.spec.Task.EOT[t]+1)
+	}
+	x0t := r.embed(s.taskFixed, s.spec.Task, allTasks, tt, s.taskCtx, func(_, j int) int { return j })
+	encT := r.encode(x0t, T, tt, s.spec.Task.EOT)
+
+	// Contexts [T·N, W] = f @ P, then the class prompts.
+	ctx := r.alloc(T*N, W)
+	r.do(func() error { return r.be.Sgemm(false, false, T, N*W, E, 1, encT.feats, E, s.meta, N*W, 0, ctx, N*W) })
+	tc := 1
+	taskOf := make([]int, len(classes))
+	eot := make([]int, len(classes))
+	for k, c := range classes {
+		eot[k] = s.spec.Class.EOT[c]
+		tc = max(tc, eot[k]+1)
+		taskOf[k] = sort.SearchInts(off, c+1) - 1
+	}
+	x0c := r.embed(s.classFixed, s.spec.Class, classes, tc, ctx, func(k, j int) int { return taskOf[k]*N + j })
+	encC := r.encode(x0c, len(classes), tc, eot)
+
+	// Within-task logits, cross-entropy and its gradient.
+	C := len(classes)
+	wn, inv := r.alloc(C, E), r.alloc(C)
+	r.do(func() error { return r.be.L2NormRows(wn, inv, encC.feats, C, E) })
+	dwn := r.alloc(C, E)
+	var total float64
+	correct := 0
+	for k := range present {
+		n, nc := sampleOff[k+1]-sampleOff[k], classOff[k+1]-classOff[k]
+		vt, wt := r.view(v, sampleOff[k]*E, n, E), r.view(wn, classOff[k]*E, nc, E)
+		logits, rowLoss, dl := r.alloc(n, nc), r.alloc(n), r.alloc(n, nc)
+		targets := make([]int, n)
+		for i, smp := range order[sampleOff[k]:sampleOff[k+1]] {
+			targets[i] = labels[smp]
+		}
+		r.do(func() error { return r.be.Sgemm(false, true, n, nc, E, s.spec.Scale, vt, E, wt, E, 0, logits, nc) })
+		r.do(func() error { return r.be.CrossEntropy(rowLoss, logits, targets, n, nc) })
+		r.do(func() error {
+			ls, err := r.be.Download(rowLoss)
+			for _, x := range ls {
+				total += float64(x)
+			}
+			if err != nil {
+				return err
+			}
+			lg, err := r.be.Download(logits)
+			for i := 0; i < n && err == nil; i++ {
+				if argmax(lg[i*nc:(i+1)*nc]) == targets[i] {
+					correct++
+				}
+			}
+			return err
+		})
+		r.do(func() error { return r.be.CrossEntropyBackward(dl, logits, targets, n, nc, 1/float32(B)) })
+		r.do(func() error {
+			return r.be.Sgemm(true, false, nc, E, n, s.spec.Scale, dl, nc, vt, E, 0, r.be.View(dwn, classOff[k]*E, nc, E), E)
+		})
+	}
+	r.do(func() error { return r.be.L2NormRowsBackward(dwn, dwn, wn, inv, C, E) })
+
+	// Back through the class prompts to the contexts, P and f.
+	dx0c := r.backward(encC, dwn)
+	var idx, segs []int
+	segs = append(segs, 0)
+	for t := 0; t < T; t++ {
+		for j := 0; j < N; j++ {
+			for k := range classes {
+				if taskOf[k] == t {
+					idx = append(idx, k*tc+1+j)
+				}
+			}
+			segs = append(segs, len(idx))
+		}
+	}
+	dctx := r.alloc(T*N, W)
+	r.do(func() error { return r.be.SegmentSumRows(dctx, dx0c, idx, segs, W) })
+	dmeta, df := r.alloc(E, N*W), r.alloc(T, E)
+	r.do(func() error { return r.be.Sgemm(true, false, E, N*W, T, 1, encT.feats, E, dctx, N*W, 0, dmeta, N*W) })
+	r.do(func() error { return r.be.Sgemm(false, true, T, E, N*W, 1, dctx, N*W, s.meta, N*W, 0, df, E) })
+
+	// Back through the task prompts to the task context.
+	dx0t := r.backward(encT, df)
+	idx, segs = nil, []int{0}
+	for j := 0; j < M; j++ {
+		for t := 0; t < T; t++ {
+			idx = append(idx, t*tt+1+j)
+		}
+		segs = append(segs, len(idx))
+	}
+	dtask := r.alloc(M, W)
+	r.do(func() error { return r.be.SegmentSumRows(dtask, dx0t, idx, segs, W) })
+
+	// SGD.
+	first := s.Steps == 0
+	sp := s.spec
+	r.do(func() error { return r.be.SGD(s.taskCtx, dtask, s.taskBuf, M*W, sp.LR, sp.WeightDecay, sp.Momentum, first) })
+	r.do(func() error { return r.be.SGD(s.meta, dmeta, s.metaBuf, E*N*W, sp.LR, sp.WeightDecay, sp.Momentum, first) })
+	if r.err == nil {
+		s.Steps++
+	}
+	return Loss{Value: float32(total / float64(B)), Correct: correct}
+}
+
+// argmax returns the index of the first largest value.
+func argmax(x []float32) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// String describes the step's shapes.
+func (s *Step[A]) String() string {
+	return fmt.Sprintf("natanet.Step{tasks %d, classes %d, M %d, N %d, width %d, embed %d}",
+		s.spec.Task.Num(), s.spec.Class.Num(), s.spec.Task.NCtx, s.spec.Class.NCtx, s.cfg.TransformerWidth, s.cfg.EmbedDim)
+}
