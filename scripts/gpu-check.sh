@@ -14,7 +14,12 @@
 #          cuBLAS peer);
 #       4. python3 bench/py/gpu_clip_peer.py (OpenAI's RN50 towers in
 #          PyTorch fp32, the peer of BenchmarkCLIPImageRN50 and
-#          BenchmarkCLIPTextRN50) and the Go/PyTorch throughput ratios.
+#          BenchmarkCLIPTextRN50) and the Go/PyTorch throughput ratios;
+#       5. python3 bench/py/gpu_step_peer.py (the authors' SoftCPT-NATA
+#          step in PyTorch eager fp32, the peer of BenchmarkNATAStepRN50)
+#          and the Go/PyTorch step-time ratio.
+#       Environment: TESTS and BENCH are the -test.run and -test.bench
+#       patterns (default: all), PEERS=0 skips the Python peers.
 #       The log goes to bench/gpu-check.log, and also to $OUT/ when OUT
 #       is set (the device tool's result folder). Exit status: that of the
 #       test binary.
@@ -62,23 +67,28 @@ run)
 	fi
 	echo "== cuda.test"
 	chmod +x .cuda/bin/cuda.test
-	(cd cuda && ../.cuda/bin/cuda.test -test.v -test.bench . -test.benchtime 20x -test.timeout 240s)
+	(cd cuda && ../.cuda/bin/cuda.test -test.v -test.run "${TESTS:-.}" -test.bench "${BENCH:-.}" -test.benchtime 20x -test.timeout 240s)
 	rc=$?
 	echo "== cuda.test exit status $rc"
-	echo "== gpu_peer.py"
-	PYTHONUNBUFFERED=1 python3 bench/py/gpu_peer.py || echo "gpu_peer.py failed: $?"
-	echo "== gpu_clip_peer.py"
-	PYTHONUNBUFFERED=1 python3 bench/py/gpu_clip_peer.py || echo "gpu_clip_peer.py failed: $?"
+	if [[ ${PEERS:-1} != 0 ]]; then
+		for peer in gpu_peer.py gpu_clip_peer.py gpu_step_peer.py; do
+			echo "== $peer"
+			PYTHONUNBUFFERED=1 python3 bench/py/$peer || echo "$peer failed: $?"
+		done
+	fi
 	# Go / PyTorch throughput ratios of the CLIP towers (host to host).
 	awk '
 		/^BenchmarkCLIPImageRN50/ { for (i = 1; i < NF; i++) if ($(i+1) == "images/s") gi = $i }
 		/^BenchmarkCLIPTextRN50/ { for (i = 1; i < NF; i++) if ($(i+1) == "prompts/s") gt = $i }
 		/^torch RN50 image tower/ { for (i = 1; i < NF; i++) if ($(i+1) == "images/s" && pi == "") pi = $i }
 		/^torch RN50 text tower/ { for (i = 1; i < NF; i++) if ($(i+1) == "prompts/s" && pt == "") pt = $i }
+		/^BenchmarkNATAStepRN50/ { for (i = 1; i < NF; i++) if ($(i+1) == "s/step") gs = $i }
+		/^torch NATA step/ { for (i = 1; i < NF; i++) if ($(i+1) == "s/step" && ps == "") ps = $i }
 		END {
 			print "== CLIP RN50 go/torch (host to host)"
 			if (gi != "" && pi != "") printf "image tower batch 32: go %s images/s, torch %s images/s, ratio %.2f\n", gi, pi, gi / pi
 			if (gt != "" && pt != "") printf "text tower 100x77: go %s prompts/s, torch %s prompts/s, ratio %.2f\n", gt, pt, gt / pt
+			if (gs != "" && ps != "") printf "NATA step RN50 2x100 batch 32: go %s s/step, torch %s s/step, time ratio go/torch %.2f (target <= 2)\n", gs, ps, gs / ps
 		}' "$LOG"
 	exit $rc
 	;;

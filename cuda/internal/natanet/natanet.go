@@ -232,11 +232,11 @@ type layer[A comparable] struct {
 // encoding is one forward pass of the text tower and what its backward
 // pass reads.
 type encoding[A comparable] struct {
-	batch, t            int
-	eotRows             []int
-	layers              []layer[A]
+	batch, t             int
+	eotRows              []int
+	layers               []layer[A]
 	pooled, meanF, rstdF A
-	feats               A // [batch, E]
+	feats                A // [batch, E]
 }
 
 func (r *run[A]) attnParams(batch, t int) kernels.AttnParams {
@@ -312,7 +312,9 @@ func (r *run[A]) encode(x0 A, batch, t int, eot []int) *encoding[A] {
 		return r.be.LayerNormSave(ln, enc.meanF, enc.rstdF, enc.pooled, r.p("ln_final.weight"), r.p("ln_final.bias"), batch, W, lnEps)
 	})
 	enc.feats = r.alloc(batch, E)
-	r.do(func() error { return r.be.Sgemm(false, false, batch, E, W, 1, ln, W, r.p("text_projection"), E, 0, enc.feats, E) })
+	r.do(func() error {
+		return r.be.Sgemm(false, false, batch, E, W, 1, ln, W, r.p("text_projection"), E, 0, enc.feats, E)
+	})
 	return enc
 }
 
@@ -323,7 +325,9 @@ func (r *run[A]) backward(enc *encoding[A], dfeat A) A {
 	hidden := r.shapes["transformer.resblocks.0.mlp.c_fc.weight"][0]
 	batch, rows := enc.batch, enc.batch*enc.t
 	dln := r.alloc(batch, W)
-	r.do(func() error { return r.be.Sgemm(false, true, batch, W, E, 1, dfeat, E, r.p("text_projection"), E, 0, dln, W) })
+	r.do(func() error {
+		return r.be.Sgemm(false, true, batch, W, E, 1, dfeat, E, r.p("text_projection"), E, 0, dln, W)
+	})
 	r.do(func() error {
 		return r.be.LayerNormBackward(dln, dln, enc.pooled, r.p("ln_final.weight"), enc.meanF, enc.rstdF, batch, W, false)
 	})
@@ -568,8 +572,12 @@ func (s *Step[A]) forwardBackward(r *run[A], vdata []float32, present, order, cl
 	// SGD.
 	first := s.Steps == 0
 	sp := s.spec
-	r.do(func() error { return r.be.SGD(s.taskCtx, dtask, s.taskBuf, M*W, sp.LR, sp.WeightDecay, sp.Momentum, first) })
-	r.do(func() error { return r.be.SGD(s.meta, dmeta, s.metaBuf, E*N*W, sp.LR, sp.WeightDecay, sp.Momentum, first) })
+	r.do(func() error {
+		return r.be.SGD(s.taskCtx, dtask, s.taskBuf, M*W, sp.LR, sp.WeightDecay, sp.Momentum, first)
+	})
+	r.do(func() error {
+		return r.be.SGD(s.meta, dmeta, s.metaBuf, E*N*W, sp.LR, sp.WeightDecay, sp.Momentum, first)
+	})
 	if r.err == nil {
 		s.Steps++
 	}

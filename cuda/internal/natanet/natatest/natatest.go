@@ -1,0 +1,142 @@
+// Package natatest holds what the NATA step tests share (the host tests
+// in natanet and the device tests in package cuda): a word tokenizer, two
+// small tasks, test batches and the comparison with the CPU learner.
+package natatest
+
+import (
+	"hash/fnv"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/softcpt/softcpt-go/clip"
+	"github.com/softcpt/softcpt-go/nn"
+	"github.com/softcpt/softcpt-go/softcpt"
+	"github.com/softcpt/softcpt-go/tensor"
+)
+
+// WordTokenizer maps each word (and ".") to a stable id below vocab-2
+// (softcpt's test tokenizer), standing in for BPE.
+type WordTokenizer struct{ Vocab int }
+
+// Encode returns the ids of text's words.
+func (w WordTokenizer) Encode(text string) []int {
+	text = strings.ReplaceAll(text, ".", " . ")
+	var ids []int
+	for _, f := range strings.Fields(strings.ToLower(text)) {
+		h := fnv.New32a()
+		h.Write([]byte(f))
+		ids = append(ids, 1+int(h.Sum32()%uint32(w.Vocab-3)))
+	}
+	return ids
+}
+
+// SOT returns the start-of-text id.
+func (w WordTokenizer) SOT() int { return w.Vocab - 2 }
+
+// EOT returns the end-of-text id (the largest).
+func (w WordTokenizer) EOT() int { return w.Vocab - 1 }
+
+// Tasks are two small tasks (softcpt's test tasks).
+var Tasks = []softcpt.TaskSpec{
+	{Name: "pets", TaskName: "pet image classification", Classes: []string{"cat", "dog", "golden retriever"}},
+	{Name: "food", TaskName: "food image classification", Classes: []string{"pizza", "sushi", "apple pie", "ice_cream"}},
+}
+
+// Batches are the test steps: both tasks, then one task only (the other
+// task's classes are not encoded and its context gets no gradient).
+func Batches(e int) []softcpt.Batch {
+	rng := tensor.NewRNG(9)
+	mk := func(tasks, labels []int) softcpt.Batch {
+		return softcpt.Batch{Features: tensor.RandN(rng, 0, 1, len(tasks), e), Tasks: tasks, Labels: labels}
+	}
+	return []softcpt.Batch{
+		mk([]int{0, 1, 1, 0, 1, 0, 1}, []int{2, 3, 0, 1, 1, 0, 2}),
+		mk([]int{1, 1, 1}, []int{3, 0, 2}),
+		mk([]int{1, 0, 0, 1}, []int{1, 1, 2, 0}),
+	}
+}
+
+// NormRel returns max|got-want| / max|want|.
+func NormRel(got, want []float32) float64 {
+	var d, m float64
+	for i := range want {
+		d = math.Max(d, math.Abs(float64(got[i]-want[i])))
+		m = math.Max(m, math.Abs(float64(want[i])))
+	}
+	if math.IsNaN(d) || len(got) != len(want) {
+		return math.Inf(1)
+	}
+	return d / m
+}
+
+func diff(a, b []float32) []float32 {
+	out := make([]float32, len(a))
+	for i := range a {
+		out[i] = a[i] - b[i]
+	}
+	return out
+}
+
+// Compare runs steps of the CPU learner (Loss, Backward, nn.SGD.Step) and
+// of step, and fails unless the losses, the correct counts and the updated
+// parameters agree within tol (relative), and the updates themselves
+// (new - old, a check of the gradients) within updTol.
+func Compare(t *testing.T, l *softcpt.Learner, step func(softcpt.Batch) (float32, int, map[string]*tensor.Tensor, error), bs []softcpt.Batch, tol, updTol float64) {
+	t.Helper()
+	opt := softcpt.Defaults()
+	sgd := &nn.SGD{Params: l.Parameters(), LR: opt.LR, Momentum: opt.Momentum, WeightDecay: opt.WeightDecay}
+	for i, b := range bs {
+		before := map[string][]float32{}
+		for k, v := range l.State() {
+			before[k] = append([]float32(nil), v.Contiguous().Data()...)
+		}
+		loss, correct := l.Loss(b, nil)
+		sgd.ZeroGrad()
+		loss.Backward()
+		sgd.Step()
+		got, gotCorrect, params, err := step(b)
+		if err != nil {
+			t.Fatalf("step %d: %v", i+1, err)
+		}
+		want := loss.Value.Item()
+		if rel := math.Abs(float64(got-want)) / math.Abs(float64(want)); !(rel <= tol) {
+			t.Fatalf("step %d: loss %v, CPU learner %v (rel %.3g)", i+1, got, want, rel)
+		}
+		if gotCorrect != correct {
+			t.Errorf("step %d: %d correct, CPU learner %d", i+1, gotCorrect, correct)
+		}
+		for k, w := range l.State() {
+			g, ok := params[k]
+			if !ok {
+				t.Fatalf("step %d: no parameter %s", i+1, k)
+			}
+			wd, gd := w.Contiguous().Data(), g.Data()
+			rel := NormRel(gd, wd)
+			urel := NormRel(diff(gd, before[k]), diff(wd, before[k]))
+			t.Logf("step %d: loss %.7g (CPU %.7g); %s rel %.2g, update rel %.2g", i+1, got, want, k, rel, urel)
+			if !(rel <= tol) || !(urel <= updTol) {
+				t.Fatalf("step %d: %s differs from the CPU learner's: rel %.3g (tol %g), update rel %.3g (tol %g)", i+1, k, rel, tol, urel, updTol)
+			}
+		}
+	}
+}
+
+// Learner returns a NATA learner over Tasks with N_CTX 4 and TASK_N_CTX 2
+// (initStd > 0 replaces the initialisation's std).
+func Learner(t testing.TB, m *clip.Model, initStd float32) *softcpt.Learner {
+	t.Helper()
+	cfg, err := softcpt.MethodConfig("SoftCPT-NATA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.NCtx, cfg.TaskNCtx = 4, 2
+	if initStd > 0 {
+		cfg.InitStd = initStd
+	}
+	l, err := softcpt.NewLearner(cfg, m, WordTokenizer{Vocab: m.Config.VocabSize}, Tasks, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
