@@ -16,6 +16,7 @@ func cmdLinProbe(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("linprobe", flag.ContinueOnError)
 	var c commonFlags
 	c.register(fs)
+	maxIter := fs.Int("max-iter", 1000, "L-BFGS iterations per fit (the authors' sklearn max_iter)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `usage: softcpt linprobe --benchmark NAME|FILE --data-root DIR --model FILE --bpe FILE [--shots 1,2,4,8,16] [--seed 1,2,3]
 
@@ -47,7 +48,7 @@ task's metric. Writes OUT/<benchmark>/LinearProbe/shots_K/seed_S/results.json.`)
 			} else {
 				exp = base.withTasks(tasksFromBenchmark(b))
 			}
-			if err := runLinearProbe(ctx, exp, k, seed, c.out); err != nil {
+			if err := runLinearProbe(ctx, exp, k, seed, c.out, softcpt.ProbeOptions{LBFGS: softcpt.LBFGSOptions{MaxIter: *maxIter}}); err != nil {
 				return err
 			}
 		}
@@ -57,10 +58,11 @@ task's metric. Writes OUT/<benchmark>/LinearProbe/shots_K/seed_S/results.json.`)
 
 // runLinearProbe fits and scores the linear probe on every task and
 // writes the results.
-func runLinearProbe(ctx context.Context, exp *experiment, k, seed int, out string) error {
+func runLinearProbe(ctx context.Context, exp *experiment, k, seed int, out string, probe softcpt.ProbeOptions) error {
 	var scores []taskScore
 	var vals []float64
 	cs := map[string]float64{}
+	var valOnTrain []string
 	for _, t := range exp.tasks {
 		split := func(exs []softcpt.Example) (softcpt.ProbeSplit, error) {
 			x, err := exp.features(ctx, exs)
@@ -83,9 +85,13 @@ func runLinearProbe(ctx context.Context, exp *experiment, k, seed int, out strin
 			return err
 		}
 		if len(va.Y) == 0 {
-			return errors.Errorf("linear probe on %s: task %s has no validation images", exp.benchmark, t.spec.Name)
+			// No image is left for validation (every image of the pool is
+			// a training shot): C is chosen on the training shots, noted
+			// in the results' config.
+			va = tr
+			valOnTrain = append(valOnTrain, t.spec.Name)
 		}
-		res, err := softcpt.LinearProbe(tr, va, te, len(t.spec.Classes), t.metric, softcpt.ProbeOptions{})
+		res, err := softcpt.LinearProbe(tr, va, te, len(t.spec.Classes), t.metric, probe)
 		if err != nil {
 			return errors.Wrapf(err, "linear probe on %s task %s, %d shots, seed %d", exp.benchmark, t.spec.Name, k, seed)
 		}
@@ -99,5 +105,5 @@ func runLinearProbe(ctx context.Context, exp *experiment, k, seed int, out strin
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return errors.Wrapf(err, "creating %s", dir)
 	}
-	return writeResult(dir, exp.benchmark, "LinearProbe", k, seed, overall, scores, map[string]any{"C": cs})
+	return writeResult(dir, exp.benchmark, "LinearProbe", k, seed, overall, scores, map[string]any{"C": cs, "val_on_train": valOnTrain, "lbfgs_max_iter": probe.LBFGS.MaxIter})
 }
