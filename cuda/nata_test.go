@@ -198,8 +198,7 @@ func generalLike() []softcpt.TaskSpec {
 // batch of 32 random image features: seconds per step (loss read back,
 // so each step ends synchronised).
 func BenchmarkNATAStepRN50(b *testing.B) {
-	m := clip.NewRandom(clip.RN50(), 1)
-	m.SetTrainable(false)
+	m := rn50()
 	tok := natatest.WordTokenizer{Vocab: m.Config.VocabSize}
 	cfg, err := softcpt.MethodConfig("SoftCPT-NATA")
 	if err != nil {

@@ -19,7 +19,8 @@
 #          step in PyTorch eager fp32, the peer of BenchmarkNATAStepRN50)
 #          and the Go/PyTorch step-time ratio.
 #       Environment: TESTS and BENCH are the -test.run and -test.bench
-#       patterns (default: all), PEERS=0 skips the Python peers.
+#       patterns (default: all); PEERS lists the Python peers to run
+#       (default: all three; PEERS=0 runs none).
 #       The log goes to bench/gpu-check.log, and also to $OUT/ when OUT
 #       is set (the device tool's result folder). Exit status: that of the
 #       test binary.
@@ -70,8 +71,9 @@ run)
 	(cd cuda && ../.cuda/bin/cuda.test -test.v -test.run "${TESTS:-.}" -test.bench "${BENCH:-.}" -test.benchtime 20x -test.timeout 240s)
 	rc=$?
 	echo "== cuda.test exit status $rc"
-	if [[ ${PEERS:-1} != 0 ]]; then
-		for peer in gpu_peer.py gpu_clip_peer.py gpu_step_peer.py; do
+	PEERS=${PEERS:-gpu_peer.py gpu_clip_peer.py gpu_step_peer.py}
+	if [[ $PEERS != 0 ]]; then
+		for peer in $PEERS; do
 			echo "== $peer"
 			PYTHONUNBUFFERED=1 python3 bench/py/$peer || echo "$peer failed: $?"
 		done
