@@ -62,6 +62,10 @@ func (s *NATAStep) Step(b softcpt.Batch) (float32, error) {
 	return l.Value, nil
 }
 
+// SetLR sets the learning rate of the following steps (an epoch's value
+// of softcpt.TrainOptions.Schedule); the momentum buffers are kept.
+func (s *NATAStep) SetLR(lr float64) { s.step.SetLR(float32(lr)) }
+
 // Steps returns the number of SGD steps taken.
 func (s *NATAStep) Steps() int { return s.step.Steps }
 

@@ -170,6 +170,10 @@ func (s *Step[A]) Params() (map[string]*tensor.Tensor, error) {
 	return out, nil
 }
 
+// SetLR sets the learning rate of the following SGD steps (the momentum
+// buffers are kept), as an epoch's learning-rate schedule sets nn.SGD.LR.
+func (s *Step[A]) SetLR(lr float32) { s.spec.LR = lr }
+
 // run carries the first error of a step and the arrays to free at its end.
 type run[A comparable] struct {
 	*Step[A]
