@@ -123,6 +123,8 @@ func cmdDemo(ctx context.Context, args []string) error {
 	lr := fs.Float64("lr", 0.01, "SGD learning rate (the paper's 0.002 is for 50 epochs of batch 32; the demo's short schedule of larger batches uses 0.01)")
 	batch := fs.Int("batch-size", 0, "training batch size (default: the training set divided into --steps-per-epoch batches)")
 	stepsPerEpoch := fs.Int("steps-per-epoch", 6, "with no --batch-size: batches per epoch (the batch size grows with the number of shots, which keeps the demo's cost per run fixed; text features are computed once per step whatever the batch size)")
+	var device deviceFlag
+	device.register(fs)
 	probeIter := fs.Int("probe-max-iter", 50, "L-BFGS iterations per linear-probe fit (the authors use 1000; 100 keeps the demo short)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `usage: softcpt demo [--quick] [--out DIR]
@@ -146,6 +148,9 @@ paper's schedule.`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if _, _, err := parseDevice(string(device)); err != nil {
+		return err
+	}
 	ep := *epochs
 	if *quick {
 		if !flagSet(fs, "shots") {
@@ -165,6 +170,11 @@ paper's schedule.`)
 	if err != nil {
 		return err
 	}
+	dev, err := openBackend(string(device), m)
+	if err != nil {
+		return err
+	}
+	defer dev.close()
 	gs := strings.Split(*groups, ",")
 	if *groups == "all" {
 		gs = b.Groups
@@ -177,7 +187,7 @@ paper's schedule.`)
 		opt := softcpt.Defaults()
 		opt.Epochs, opt.LR, opt.BatchSize = ep, *lr, *batch
 		probe := softcpt.ProbeOptions{LBFGS: softcpt.LBFGSOptions{MaxIter: *probeIter}}
-		if err := runDemoGroup(ctx, b, m, tok, g, strings.Split(*methods, ","), shots, seeds, opt, *stepsPerEpoch, probe, *out); err != nil {
+		if err := runDemoGroup(ctx, b, m, dev, tok, g, strings.Split(*methods, ","), shots, seeds, opt, *stepsPerEpoch, probe, *out); err != nil {
 			return err
 		}
 	}
@@ -198,10 +208,11 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 }
 
 // runDemoGroup runs every method, shot count and seed on one task group.
-func runDemoGroup(ctx context.Context, b *realdata.Benchmark, m *clip.Model, tok softcpt.Tokenizer, group string, methods []string, shots, seeds intList, base softcpt.TrainOptions, stepsPerEpoch int, probe softcpt.ProbeOptions, out string) error {
+func runDemoGroup(ctx context.Context, b *realdata.Benchmark, m *clip.Model, dev backend, tok softcpt.Tokenizer, group string, methods []string, shots, seeds intList, base softcpt.TrainOptions, stepsPerEpoch int, probe softcpt.ProbeOptions, out string) error {
 	name := "real-" + group
 	// One feature cache for the whole group: images are encoded once.
 	zs := newExperiment(name, m, tok, realTasks(b, group, 0, 0))
+	zs.dev = dev
 	for _, method := range methods {
 		method = strings.TrimSpace(method)
 		switch method {

@@ -37,11 +37,13 @@ func cmdEncode(args []string) error {
 	normalize := fs.Bool("normalize", false, "L2-normalise the features in the output")
 	visionHeads := fs.Int("vision-heads", 0, "override the inferred number of vision attention heads (models narrower than 64 per head)")
 	textHeads := fs.Int("text-heads", 0, "override the inferred number of text attention heads")
+	var device deviceFlag
+	device.register(fs)
 	var images, texts stringList
 	fs.Var(&images, "image", "image file (JPEG or PNG); repeatable")
 	fs.Var(&texts, "text", "text to encode; repeatable")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), `usage: softcpt encode --model FILE [--bpe FILE] [--image FILE ...] [--text STRING ...] [--out FILE] [--normalize]
+		fmt.Fprintln(fs.Output(), `usage: softcpt encode --model FILE [--bpe FILE] [--image FILE ...] [--text STRING ...] [--out FILE] [--normalize] [--device cpu|cuda]
 
 Encodes images (CLIP's preprocessing: bicubic resize of the short side,
 centre crop, normalisation) and texts with a CLIP model and writes
@@ -63,6 +65,11 @@ the cosine similarity, images × texts.`)
 	if err != nil {
 		return err
 	}
+	dev, err := openBackend(string(device), m)
+	if err != nil {
+		return err
+	}
+	defer dev.close()
 	var res encodeOutput
 	res.ImageFeatures, res.TextFeatures, res.Similarity = [][]float32{}, [][]float32{}, [][]float32{}
 	if len(images) > 0 {
@@ -75,7 +82,11 @@ the cosine similarity, images × texts.`)
 			}
 			copy(pix.Data()[i*3*r*r:], imageproc.CLIPTransformRGB(img, r))
 		}
-		res.ImageFeatures = rows(m.EncodeImage(pix))
+		f, err := dev.encodeImages(pix)
+		if err != nil {
+			return errors.Wrap(err, "encode: images")
+		}
+		res.ImageFeatures = rows(f)
 	}
 	if len(texts) > 0 {
 		if *bpe == "" {
@@ -93,7 +104,11 @@ the cosine similarity, images × texts.`)
 		for i, v := range b.IDs {
 			ids[i] = int(v)
 		}
-		res.TextFeatures = rows(m.EncodeText(ids, b.Rows, b.ContextLength))
+		f, err := dev.encodeTexts(ids, b.Rows, b.ContextLength)
+		if err != nil {
+			return errors.Wrap(err, "encode: texts")
+		}
+		res.TextFeatures = rows(f)
 	}
 	for _, v := range res.ImageFeatures {
 		sims := make([]float32, len(res.TextFeatures))

@@ -34,6 +34,11 @@ task's metric. Writes OUT/<benchmark>/LinearProbe/shots_K/seed_S/results.json.`)
 	if err != nil {
 		return err
 	}
+	dev, err := openBackend(string(c.device), m)
+	if err != nil {
+		return err
+	}
+	defer dev.close()
 	var base *experiment
 	for _, k := range c.shots {
 		for _, seed := range c.seeds {
@@ -44,6 +49,7 @@ task's metric. Writes OUT/<benchmark>/LinearProbe/shots_K/seed_S/results.json.`)
 			var exp *experiment
 			if base == nil {
 				base = newExperiment(b.Name, m, tok, tasksFromBenchmark(b))
+				base.dev = dev
 				exp = base
 			} else {
 				exp = base.withTasks(tasksFromBenchmark(b))

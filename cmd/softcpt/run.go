@@ -35,6 +35,8 @@ type experiment struct {
 
 	// fullPrompts disables the shared-prefix text encoding.
 	fullPrompts bool
+	// dev runs the model (nil: the CPU).
+	dev backend
 
 	cache *featureCache
 }
@@ -49,6 +51,14 @@ type featureCache struct {
 func newExperiment(benchmark string, m *clip.Model, tok softcpt.Tokenizer, tasks []*task) *experiment {
 	return &experiment{benchmark: benchmark, model: m, tok: tok, tasks: tasks,
 		feat: &softcpt.Featurizer{Model: m, BatchSize: 32}, cache: &featureCache{m: map[string][]float32{}}}
+}
+
+// device returns the backend that runs the model.
+func (e *experiment) device() backend {
+	if e.dev == nil {
+		return cpuBackend{e.model}
+	}
+	return e.dev
 }
 
 // withTasks returns an experiment over other tasks (e.g. another few-shot
@@ -114,7 +124,7 @@ func (e *experiment) features(ctx context.Context, exs []softcpt.Example) (*tens
 	}
 	c.mu.Unlock()
 	if len(missing) > 0 {
-		f, err := e.feat.Features(ctx, missing, false, 0)
+		f, err := e.device().imageFeatures(ctx, e.feat, missing)
 		if err != nil {
 			return nil, err
 		}
@@ -203,7 +213,7 @@ func (e *experiment) zeroShot(ctx context.Context) ([]taskScore, float64, error)
 	for i, t := range e.tasks {
 		tmpl[i] = t.templates
 	}
-	w, err := softcpt.ZeroShotFeatures(e.model, e.tok, e.specs(), tmpl)
+	w, err := e.device().zeroShotFeatures(e.tok, e.specs(), tmpl)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -220,13 +230,16 @@ func (e *experiment) trainMethod(ctx context.Context, cfg softcpt.Config, opt so
 	train := e.allTrain()
 	var hist []softcpt.EpochStats
 	if opt.Augment {
+		if _, cpu := e.device().(cpuBackend); !cpu {
+			logf("%s: --augment re-encodes the training images every epoch on the CPU; training runs on the CPU", cfg.Name)
+		}
 		hist, err = softcpt.Train(ctx, l, e.feat, train, opt)
 	} else {
 		var feats *tensor.Tensor
 		if feats, err = e.features(ctx, train); err != nil {
 			return nil, 0, nil, nil, errors.Wrap(err, "encoding training images")
 		}
-		hist, err = softcpt.TrainFeatures(ctx, l, feats, train, opt)
+		hist, err = e.device().trainFeatures(ctx, l, e.tok, feats, train, opt)
 	}
 	if err != nil {
 		return nil, 0, hist, nil, err

@@ -45,6 +45,7 @@ type commonFlags struct {
 	benchmark, tasks, dataRoot, cacheDir, model, bpe, out string
 	shots, seeds                                          intList
 	visionHeads, textHeads                                int
+	device                                                deviceFlag
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
@@ -61,6 +62,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.Var(&c.seeds, "seed", "comma-separated seeds")
 	fs.IntVar(&c.visionHeads, "vision-heads", 0, "override the inferred number of vision attention heads")
 	fs.IntVar(&c.textHeads, "text-heads", 0, "override the inferred number of text attention heads")
+	c.device.register(fs)
 }
 
 // load reads the model, tokenizer and benchmark definition.
@@ -234,6 +236,11 @@ with a checkpoint beside it. Aggregate with 'softcpt report OUT'.`)
 	if err != nil {
 		return err
 	}
+	dev, err := openBackend(string(c.device), m)
+	if err != nil {
+		return err
+	}
+	defer dev.close()
 	for _, k := range c.shots {
 		for _, seed := range c.seeds {
 			b, err := c.benchmarkFor(def, k, seed)
@@ -241,12 +248,13 @@ with a checkpoint beside it. Aggregate with 'softcpt report OUT'.`)
 				return err
 			}
 			if tf.base2new {
-				if err := runBaseToNew(ctx, b, m, tok, cfg, tf, mf.fullPrompts, k, seed, c.out); err != nil {
+				if err := runBaseToNew(ctx, b, m, dev, tok, cfg, tf, mf.fullPrompts, k, seed, c.out); err != nil {
 					return err
 				}
 				continue
 			}
 			exp := newExperiment(b.Name, m, tok, tasksFromBenchmark(b))
+			exp.dev = dev
 			dir := runDir(c.out, b.Name, cfg.Name, k, seed)
 			if err := runLearned(ctx, exp, cfg, tf.options(seed, dir), mf.fullPrompts, k, seed, dir); err != nil {
 				return err
@@ -280,7 +288,7 @@ func runLearned(ctx context.Context, exp *experiment, cfg softcpt.Config, opt so
 // the base and the new classes; it writes results.json for the base run
 // (method "<name>-base") and for the new classes ("<name>-new") with the
 // harmonic mean in the config.
-func runBaseToNew(ctx context.Context, b *data.Benchmark, m *clip.Model, tok softcpt.Tokenizer, cfg softcpt.Config, tf trainFlags, full bool, k, seed int, out string) error {
+func runBaseToNew(ctx context.Context, b *data.Benchmark, m *clip.Model, dev backend, tok softcpt.Tokenizer, cfg softcpt.Config, tf trainFlags, full bool, k, seed int, out string) error {
 	base, novel := &data.Benchmark{Name: b.Name}, &data.Benchmark{Name: b.Name}
 	for _, t := range b.Tasks {
 		bt, nt, err := data.BaseNewSplit(t)
@@ -291,7 +299,7 @@ func runBaseToNew(ctx context.Context, b *data.Benchmark, m *clip.Model, tok sof
 		novel.Tasks = append(novel.Tasks, nt)
 	}
 	eb := newExperiment(b.Name, m, tok, tasksFromBenchmark(base))
-	eb.fullPrompts = full
+	eb.fullPrompts, eb.dev = full, dev
 	dir := runDir(out, b.Name, cfg.Name+"-base", k, seed)
 	opt := tf.options(seed, dir)
 	opt.Log = logf
@@ -300,7 +308,7 @@ func runBaseToNew(ctx context.Context, b *data.Benchmark, m *clip.Model, tok sof
 		return errors.Wrapf(err, "%s base-to-new, %d shots, seed %d", cfg.Name, k, seed)
 	}
 	en := newExperiment(b.Name, m, tok, tasksFromBenchmark(novel))
-	en.feat = eb.feat
+	en.feat, en.dev = eb.feat, dev
 	ns, no, err := en.transfer(ctx, l)
 	if err != nil {
 		return err

@@ -34,7 +34,13 @@ Zero-shot CLIP on every task of the benchmark with each task's template
 	if err != nil {
 		return err
 	}
+	dev, err := openBackend(string(c.device), m)
+	if err != nil {
+		return err
+	}
+	defer dev.close()
 	exp := newExperiment(b.Name, m, tok, tasksFromBenchmark(b))
+	exp.dev = dev
 	if *templates != "" {
 		for _, t := range exp.tasks {
 			t.templates = append(t.templates, strings.Split(*templates, "|")...)

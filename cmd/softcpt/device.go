@@ -1,0 +1,404 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pkg/errors"
+
+	"github.com/softcpt/softcpt-go/clip"
+	"github.com/softcpt/softcpt-go/clip/imageproc"
+	"github.com/softcpt/softcpt-go/kernels"
+	"github.com/softcpt/softcpt-go/nn"
+	"github.com/softcpt/softcpt-go/softcpt"
+	"github.com/softcpt/softcpt-go/tensor"
+)
+
+// deviceFlag is the --device flag of the commands that run CLIP.
+type deviceFlag string
+
+func (d *deviceFlag) register(fs *flag.FlagSet) {
+	*d = "cpu"
+	fs.StringVar((*string)(d), "device", "cpu", "where CLIP runs: cpu, or cuda (GPU 0) / cuda:N; cuda needs a binary built with -tags cuda (scripts/setup-cuda.sh)")
+}
+
+// parseDevice parses a --device value: "cpu" (or empty), "cuda" or
+// "cuda:N". It returns whether the device is a GPU and its ordinal.
+func parseDevice(s string) (gpu bool, ordinal int, err error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	switch {
+	case s == "" || s == "cpu":
+		return false, 0, nil
+	case s == "cuda" || s == "gpu":
+		return true, 0, nil
+	case strings.HasPrefix(s, "cuda:"):
+		n, err := strconv.Atoi(s[len("cuda:"):])
+		if err != nil || n < 0 {
+			return false, 0, errors.Errorf("--device %q: want cuda:N with a device number N >= 0", s)
+		}
+		return true, n, nil
+	}
+	return false, 0, errors.Errorf("--device %q: want cpu, cuda or cuda:N", s)
+}
+
+// backend runs the frozen CLIP of an experiment: image and text
+// encoding, and training on cached image features. The CPU backend is
+// clip.Model and the softcpt package; the CUDA backend (device_cuda.go,
+// build tag cuda) runs the towers and SoftCPT-NATA's training step on a
+// GPU and hands the rest to the CPU.
+type backend interface {
+	// String names the device for log lines.
+	String() string
+	// encodeImages returns the image features [N, E] of preprocessed
+	// images [N, 3, R, R].
+	encodeImages(pix *tensor.Tensor) (*tensor.Tensor, error)
+	// encodeTexts returns the text features [batch, E] of token ids
+	// [batch, length], as clip.Model.EncodeText.
+	encodeTexts(ids []int, batch, length int) (*tensor.Tensor, error)
+	// imageFeatures returns the frozen image features (CLIP's test
+	// transform) of exs; f holds the batch size and decoding workers.
+	imageFeatures(ctx context.Context, f *softcpt.Featurizer, exs []softcpt.Example) (*tensor.Tensor, error)
+	// zeroShotFeatures is softcpt.ZeroShotFeatures on the device.
+	zeroShotFeatures(tok softcpt.Tokenizer, tasks []softcpt.TaskSpec, templates [][]string) (*tensor.Tensor, error)
+	// trainFeatures is softcpt.TrainFeatures on the device: l (built
+	// with the backend's model and tok) ends up with the trained state.
+	trainFeatures(ctx context.Context, l *softcpt.Learner, tok softcpt.Tokenizer, feats *tensor.Tensor, train []softcpt.Example, opt softcpt.TrainOptions) ([]softcpt.EpochStats, error)
+	// close releases the device.
+	close()
+}
+
+// openBackend opens the backend of a --device value for model m.
+func openBackend(device string, m *clip.Model) (backend, error) {
+	gpu, ordinal, err := parseDevice(device)
+	if err != nil {
+		return nil, err
+	}
+	if !gpu {
+		return cpuBackend{m}, nil
+	}
+	b, err := openCUDA(ordinal, m)
+	if err != nil {
+		return nil, errors.Wrapf(err, "--device %s", device)
+	}
+	logf("CLIP on %s", b)
+	return b, nil
+}
+
+// cpuBackend is clip.Model and the softcpt package on the CPU.
+type cpuBackend struct{ m *clip.Model }
+
+func (cpuBackend) String() string { return "cpu" }
+func (cpuBackend) close()         {}
+
+func (b cpuBackend) encodeImages(pix *tensor.Tensor) (*tensor.Tensor, error) {
+	return b.m.EncodeImage(pix), nil
+}
+
+func (b cpuBackend) encodeTexts(ids []int, batch, length int) (*tensor.Tensor, error) {
+	return b.m.EncodeText(ids, batch, length), nil
+}
+
+func (b cpuBackend) imageFeatures(ctx context.Context, f *softcpt.Featurizer, exs []softcpt.Example) (*tensor.Tensor, error) {
+	return f.Features(ctx, exs, false, 0)
+}
+
+func (b cpuBackend) zeroShotFeatures(tok softcpt.Tokenizer, tasks []softcpt.TaskSpec, templates [][]string) (*tensor.Tensor, error) {
+	return softcpt.ZeroShotFeatures(b.m, tok, tasks, templates)
+}
+
+func (b cpuBackend) trainFeatures(ctx context.Context, l *softcpt.Learner, _ softcpt.Tokenizer, feats *tensor.Tensor, train []softcpt.Example, opt softcpt.TrainOptions) ([]softcpt.EpochStats, error) {
+	return softcpt.TrainFeatures(ctx, l, feats, train, opt)
+}
+
+// encodeExamples is softcpt.Featurizer.Features without augmentation for
+// an image encoder other than the Featurizer's model: workers decode and
+// preprocess one batch (CLIP's test transform at resolution res) while
+// encode runs on the previous one.
+func encodeExamples(ctx context.Context, exs []softcpt.Example, res, embed, batch, workers int, encode func(*tensor.Tensor) (*tensor.Tensor, error)) (*tensor.Tensor, error) {
+	if batch <= 0 {
+		batch = 32
+	}
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	type job struct {
+		start int
+		pix   *tensor.Tensor
+		err   error
+	}
+	jobs := make(chan job, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(jobs)
+		for start := 0; start < len(exs); start += batch {
+			n := min(batch, len(exs)-start)
+			pix := tensor.New(n, 3, res, res)
+			pd := pix.Data()
+			var wg sync.WaitGroup
+			var once sync.Once
+			var firstErr error
+			next := make(chan int)
+			for w := 0; w < workers; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range next {
+						ex := exs[start+i]
+						img, err := ex.Load()
+						if err != nil {
+							once.Do(func() { firstErr = errors.Wrapf(err, "loading image %s", ex.Name) })
+							continue
+						}
+						copy(pd[i*3*res*res:(i+1)*3*res*res], imageproc.CLIPTransformRGB(img, res))
+					}
+				}()
+			}
+			for i := 0; i < n; i++ {
+				next <- i
+			}
+			close(next)
+			wg.Wait()
+			select {
+			case jobs <- job{start: start, pix: pix, err: firstErr}:
+			case <-ctx.Done():
+				return
+			}
+			if firstErr != nil {
+				return
+			}
+		}
+	}()
+	out := tensor.New(len(exs), embed)
+	od := out.Data()
+	for j := range jobs {
+		if j.err != nil {
+			return nil, j.err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		f, err := encode(j.pix)
+		if err != nil {
+			return nil, errors.Wrapf(err, "encoding images %d to %d", j.start, j.start+j.pix.Dim(0)-1)
+		}
+		if !tensor.SameShape(f.Shape(), []int{j.pix.Dim(0), embed}) {
+			return nil, errors.Errorf("image encoder returned features %v for %d images (embedding %d)", f.Shape(), j.pix.Dim(0), embed)
+		}
+		copy(od[j.start*embed:], f.Data())
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// encodeTextsWith is softcpt.EncodeTexts with another text encoder: texts
+// are tokenized ([SOT] ids [EOT], zero-padded to the longest of a chunk)
+// and encoded 256 at a time.
+func encodeTextsWith(encode func(ids []int, batch, length int) (*tensor.Tensor, error), contextLength, embed int, tok softcpt.Tokenizer, texts []string) (*tensor.Tensor, error) {
+	out := tensor.New(len(texts), embed)
+	const chunk = 256
+	for s := 0; s < len(texts); s += chunk {
+		part := texts[s:min(len(texts), s+chunk)]
+		var seqs [][]int
+		L := 0
+		for _, txt := range part {
+			ids := append(append([]int{tok.SOT()}, tok.Encode(txt)...), tok.EOT())
+			if len(ids) > contextLength {
+				return nil, errors.Errorf("text %q needs %d tokens, more than the context length %d", txt, len(ids), contextLength)
+			}
+			seqs = append(seqs, ids)
+			L = max(L, len(ids))
+		}
+		flat := make([]int, len(part)*L)
+		for i, ids := range seqs {
+			copy(flat[i*L:], ids)
+		}
+		f, err := encode(flat, len(part), L)
+		if err != nil {
+			return nil, err
+		}
+		copy(out.Data()[s*embed:], f.Data())
+	}
+	return out, nil
+}
+
+// zeroShotWith is softcpt.ZeroShotFeatures with another text encoder:
+// each class's features under every template of its task are
+// L2-normalised and averaged, then normalised again.
+func zeroShotWith(encode func(ids []int, batch, length int) (*tensor.Tensor, error), cfg clip.Config, tok softcpt.Tokenizer, tasks []softcpt.TaskSpec, templates [][]string) (*tensor.Tensor, error) {
+	if len(templates) != len(tasks) {
+		return nil, errors.Errorf("%d template lists for %d tasks", len(templates), len(tasks))
+	}
+	E := cfg.EmbedDim
+	var rows [][]float32
+	for t, ts := range tasks {
+		if len(templates[t]) == 0 {
+			return nil, errors.Errorf("task %q has no zero-shot template", ts.Name)
+		}
+		acc := make([][]float32, len(ts.Classes))
+		for i := range acc {
+			acc[i] = make([]float32, E)
+		}
+		for _, tmpl := range templates[t] {
+			texts := make([]string, len(ts.Classes))
+			for i, c := range ts.Classes {
+				texts[i] = softcpt.Template(tmpl, c)
+			}
+			feats, err := encodeTextsWith(encode, cfg.ContextLength, E, tok, texts)
+			if err != nil {
+				return nil, errors.Wrapf(err, "task %q template %q", ts.Name, tmpl)
+			}
+			fd := feats.Data()
+			for i := range ts.Classes {
+				row := append([]float32(nil), fd[i*E:(i+1)*E]...)
+				normalizeRow(row)
+				kernels.Axpy(1, row, acc[i])
+			}
+		}
+		rows = append(rows, acc...)
+	}
+	out := tensor.New(len(rows), E)
+	for i, r := range rows {
+		normalizeRow(r)
+		copy(out.Data()[i*E:], r)
+	}
+	return out, nil
+}
+
+// normalizeRow scales v to unit L2 norm (a zero row stays zero), with the
+// arithmetic of softcpt's zero-shot classifier.
+func normalizeRow(v []float32) {
+	n := math.Sqrt(float64(kernels.Dot(v, v)))
+	if n > 0 {
+		kernels.Scale(float32(1/n), v)
+	}
+}
+
+// featureStep is one optimiser step of a prompt learner on a batch of
+// cached image features, run elsewhere than the learner (a GPU).
+type featureStep interface {
+	// setLR sets the learning rate of the following steps.
+	setLR(lr float64)
+	// step runs one step and returns the batch's loss and number of
+	// correct predictions, both before the update.
+	step(b softcpt.Batch) (loss float64, correct int, err error)
+	// state returns the trained tensors, named as in Learner.State.
+	state() (map[string]*tensor.Tensor, error)
+}
+
+// trainWithStep is softcpt.TrainFeatures with the steps taken by st: the
+// same batches (per epoch a generator seeded with seed·7919 + epoch + 17
+// permutes the examples, drop-last batches of BatchSize, or one short
+// batch when there are fewer examples), the same learning rate per epoch
+// (opt.Schedule), the same per-epoch statistics and log lines. The trained
+// state is loaded into l at the end. It supports neither RepeatSteps > 1
+// nor checkpoints (the caller falls back to the CPU for those).
+func trainWithStep(ctx context.Context, l *softcpt.Learner, st featureStep, feats *tensor.Tensor, train []softcpt.Example, opt softcpt.TrainOptions) ([]softcpt.EpochStats, error) {
+	if len(train) == 0 || feats.NDim() != 2 || feats.Dim(0) != len(train) {
+		return nil, errors.Errorf("training features %v for %d examples", feats.Shape(), len(train))
+	}
+	if opt.RepeatSteps > 1 {
+		return nil, errors.Errorf("%s: --repeat-steps %d is not supported on the device", l.Cfg.Name, opt.RepeatSteps)
+	}
+	if err := (&nn.SGD{LR: opt.LR, Momentum: opt.Momentum, WeightDecay: opt.WeightDecay}).Validate(); err != nil {
+		return nil, err
+	}
+	bs := opt.BatchSize
+	if bs <= 0 {
+		bs = 32
+	}
+	sched := opt.Schedule()
+	E := feats.Dim(1)
+	fd := feats.Contiguous().Data()
+	var hist []softcpt.EpochStats
+	for epoch := 0; epoch < opt.Epochs; epoch++ {
+		start := time.Now()
+		lr := sched.LR(epoch)
+		st.setLR(lr)
+		rng := tensor.NewRNG(opt.Seed*7919 + uint64(epoch) + 17)
+		order := rng.Perm(len(train))
+		steps := len(train) / bs
+		if steps == 0 {
+			steps, bs = 1, len(train)
+		}
+		var lossSum float64
+		correct, seen := 0, 0
+		for s := 0; s < steps; s++ {
+			if err := ctx.Err(); err != nil {
+				return hist, errors.Wrapf(err, "interrupted in epoch %d", epoch+1)
+			}
+			idx := order[s*bs : (s+1)*bs]
+			b := softcpt.Batch{Features: tensor.New(len(idx), E), Tasks: make([]int, len(idx)), Labels: make([]int, len(idx))}
+			bd := b.Features.Data()
+			for i, j := range idx {
+				copy(bd[i*E:(i+1)*E], fd[j*E:(j+1)*E])
+				b.Tasks[i], b.Labels[i] = train[j].Task, train[j].Label
+			}
+			lv, c, err := st.step(b)
+			if err != nil {
+				return hist, errors.Wrapf(err, "%s: epoch %d, step %d", l.Cfg.Name, epoch+1, s+1)
+			}
+			if math.IsNaN(lv) || math.IsInf(lv, 0) {
+				return hist, errors.Errorf("%s: loss is %v at epoch %d, step %d", l.Cfg.Name, lv, epoch+1, s+1)
+			}
+			lossSum += lv
+			correct += c
+			seen += len(idx)
+			if opt.Progress != nil {
+				opt.Progress(epoch+1, s+1, steps, lv)
+			}
+		}
+		es := softcpt.EpochStats{Epoch: epoch + 1, Loss: lossSum / float64(steps), Accuracy: 100 * float64(correct) / float64(seen),
+			LR: lr, Seconds: time.Since(start).Seconds()}
+		hist = append(hist, es)
+		if opt.Log != nil {
+			opt.Log("%s epoch %d/%d loss %.4f acc %.1f%% lr %.3g (%.1fs)", l.Cfg.Name, es.Epoch, opt.Epochs, es.Loss, es.Accuracy, es.LR, es.Seconds)
+		}
+	}
+	state, err := st.state()
+	if err != nil {
+		return hist, err
+	}
+	if err := l.LoadState(state); err != nil {
+		return hist, errors.Wrap(err, "loading the trained state into the learner")
+	}
+	return hist, nil
+}
+
+// cpuTrainingReason reports why l cannot train with the device's SoftCPT-NATA
+// step ("" when it can): the step implements the task-agnostic task
+// context with a linear meta network, class token at the end, no class
+// sampling, one optimiser step per batch, no checkpoints to resume.
+func cpuTrainingReason(l *softcpt.Learner, opt softcpt.TrainOptions) string {
+	c := l.Cfg
+	switch {
+	case c.Hard || c.CSC || c.TaskCSC || l.TaskCtx == nil || l.Meta == nil:
+		return "the device trains only SoftCPT-NATA"
+	case c.Position != softcpt.End:
+		return "the device's step puts the class token at the end"
+	case c.ClassSample > 0:
+		return "the device's step does not sample classes"
+	case opt.RepeatSteps > 1:
+		return "the device's step does not repeat optimiser steps"
+	case opt.CheckpointDir != "" && opt.Resume && checkpointExists(opt.CheckpointDir):
+		return "resuming from the checkpoint in " + opt.CheckpointDir
+	}
+	return ""
+}
+
+// checkpointExists reports whether dir holds a training checkpoint
+// (softcpt's checkpoint.json).
+func checkpointExists(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "checkpoint.json"))
+	return err == nil
+}

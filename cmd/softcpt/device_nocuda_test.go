@@ -1,0 +1,26 @@
+//go:build !cuda
+
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestDeviceCUDAWithoutTag checks that --device cuda in a binary built
+// without the cuda tag fails with an error that says how to build one.
+func TestDeviceCUDAWithoutTag(t *testing.T) {
+	m := loadFixtureModel(t)
+	if _, err := openBackend("cuda", m); err == nil || !strings.Contains(err.Error(), "built without CUDA support; build with -tags cuda") {
+		t.Errorf("openBackend(cuda): error %v", err)
+	}
+	err := cmdEncode([]string{"--model", fixtureModel, "--vision-heads", "2", "--text-heads", "2", "--image", "../../testdata/imageproc/conv_gray.png", "--device", "cuda"})
+	if err == nil || !strings.Contains(err.Error(), "scripts/setup-cuda.sh") {
+		t.Errorf("encode --device cuda: error %v", err)
+	}
+	err = cmdDemo(context.Background(), []string{"--device", "tpu", "--out", t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "tpu") {
+		t.Errorf("demo --device tpu: error %v", err)
+	}
+}
