@@ -43,3 +43,17 @@ func TestTextFeaturesSharedExact(t *testing.T) {
 		t.Errorf("prefix gradients differ: relative error %.3g", e)
 	}
 }
+
+// TestEncodeImageChunkedExact checks that encoding a batch in chunks gives
+// the features of one pass over the whole batch.
+func TestEncodeImageChunkedExact(t *testing.T) {
+	m := NewRandom(smallConfig(), 3)
+	m.SetTrainable(false)
+	x := tensor.RandN(tensor.NewRNG(4), 0, 1, imageChunk*2+3, 3, 32, 32)
+	got := m.EncodeImage(x)
+	var whole *autograd.Var
+	autograd.NoGrad(func() { whole = m.ImageFeatures(autograd.Const(x)) })
+	if e := relErr(got.Data(), whole.Value.Data()); e > 1e-6 {
+		t.Fatalf("chunked features differ: relative error %.3g", e)
+	}
+}

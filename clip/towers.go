@@ -2,6 +2,7 @@ package clip
 
 import (
 	"fmt"
+	"runtime"
 	"strconv"
 
 	"github.com/softcpt/softcpt-go/autograd"
@@ -317,12 +318,41 @@ func (m *Model) TextFeatures(ids []int, batch, length int) *autograd.Var {
 	return m.TextFeaturesFromEmbeddings(m.TokenEmbeddings(short, batch, t), eot)
 }
 
+// imageChunk is how many images EncodeImage sends through the tower at
+// once. In eval mode every image is independent, so chunking is exact; it
+// bounds the activations alive at a time (a batch of 32 RN50 images would
+// otherwise hold over a gigabyte of activations between collections).
+const imageChunk = 2
+
 // EncodeImage returns the image features [N, EmbedDim] of preprocessed
-// images [N,3,R,R] without recording a graph.
+// images [N,3,R,R] without recording a graph. With BatchNorm in eval mode
+// it encodes the batch in chunks of imageChunk images (exact).
 func (m *Model) EncodeImage(images *tensor.Tensor) *tensor.Tensor {
-	var out *autograd.Var
-	autograd.NoGrad(func() { out = m.ImageFeatures(autograd.Const(images)) })
-	return out.Value
+	n := images.Dim(0)
+	chunk := n
+	if !m.train {
+		chunk = imageChunk
+	}
+	if n <= chunk {
+		var out *autograd.Var
+		autograd.NoGrad(func() { out = m.ImageFeatures(autograd.Const(images)) })
+		return out.Value
+	}
+	E := m.Config.EmbedDim
+	out := tensor.New(n, E)
+	for s := 0; s < n; s += chunk {
+		k := min(chunk, n-s)
+		var f *autograd.Var
+		autograd.NoGrad(func() { f = m.ImageFeatures(autograd.Const(images.Narrow(0, s, k).Contiguous())) })
+		copy(out.Data()[s*E:(s+k)*E], f.Value.Data())
+		// The chunk's activations are garbage now. The heap is dominated
+		// by the (pointer-free) weights, so a collection is cheap, and
+		// without it the collector lets garbage grow to the size of the
+		// weights before it runs: peak memory would be about twice the
+		// model instead of the model plus one chunk.
+		runtime.GC()
+	}
+	return out
 }
 
 // EncodeText returns the text features [B, EmbedDim] of token ids [B,T]
