@@ -233,3 +233,69 @@ func TestSharedPrefixExact(t *testing.T) {
 		}
 	}
 }
+
+// TestClassSampling checks the authors' rule: the classes present in the
+// batch plus ⌈rate·#others⌉ random others, the rest unscored.
+func TestClassSampling(t *testing.T) {
+	m := fixtureModel(t)
+	tok := wordTokenizer{m.Config.VocabSize}
+	cfg := smallConfig(t, "cata")
+	cfg.ClassSample = 0.5
+	tasks := []TaskSpec{{Name: "a", TaskName: "a", Classes: []string{"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7"}}}
+	l, err := NewLearner(cfg, m, tok, tasks, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := []int{2, 5, 2}
+	rng := tensor.NewRNG(3)
+	seen := map[int]bool{}
+	for rep := 0; rep < 20; rep++ {
+		sel := l.selectClasses(0, []int{0, 1, 2}, labels, rng)
+		// 2 positives + ⌈0.5·6⌉ = 3 others.
+		if len(sel) != 5 || !containsInt(sel, 2) || !containsInt(sel, 5) {
+			t.Fatalf("selected %v", sel)
+		}
+		for _, c := range sel {
+			seen[c] = true
+		}
+	}
+	if len(seen) != 8 {
+		t.Fatalf("over 20 draws only classes %v were ever sampled", seen)
+	}
+	if all := l.selectClasses(0, []int{0}, labels, nil); len(all) != 8 {
+		t.Fatalf("without a generator every class is scored, got %v", all)
+	}
+	cfg.CSC = false
+	if err := cfg.Validate(); err == nil {
+		t.Fatal("class sampling without class features was accepted")
+	}
+}
+
+func containsInt(xs []int, v int) bool {
+	for _, x := range xs {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// TestTrainStopsOnNaN checks that a non-finite loss stops training with an
+// error naming the step.
+func TestTrainStopsOnNaN(t *testing.T) {
+	m := fixtureModel(t)
+	tok := wordTokenizer{m.Config.VocabSize}
+	l, err := NewLearner(smallConfig(t, "coop-ca"), m, tok, testTasks, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exs := []Example{{Task: 0, Label: 0}, {Task: 1, Label: 1}, {Task: 0, Label: 2}, {Task: 1, Label: 3}}
+	feats := tensor.RandN(tensor.NewRNG(1), 0, 1, len(exs), m.Config.EmbedDim)
+	feats.Data()[5] = float32(math.NaN())
+	opt := Defaults()
+	opt.Epochs, opt.BatchSize = 2, 2
+	_, err = TrainFeatures(context.Background(), l, feats, exs, opt)
+	if err == nil || !strings.Contains(err.Error(), "step") || !strings.Contains(err.Error(), "NaN") {
+		t.Fatalf("expected an error naming the NaN loss and its step, got %v", err)
+	}
+}

@@ -279,3 +279,24 @@ func loadCheckpoint(dir string, l *Learner, sgd *nn.SGD, st *trainState) (bool, 
 	*st = s
 	return true, nil
 }
+
+// LoadCheckpoint restores the learned prompts of a training checkpoint
+// directory (written by Train with CheckpointDir) into l and returns the
+// number of completed epochs. It fails, naming the directory, when there is
+// no checkpoint, when it belongs to another method, or when the tensors do
+// not fit l.
+func LoadCheckpoint(dir string, l *Learner) (int, error) {
+	sgd := &nn.SGD{Params: l.Parameters()}
+	var st trainState
+	ok, err := loadCheckpoint(dir, l, sgd, &st)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return 0, errors.Errorf("no training checkpoint in %s", dir)
+	}
+	if st.Method != l.Cfg.Name {
+		return 0, errors.Errorf("checkpoint in %s is for %s, not %s", dir, st.Method, l.Cfg.Name)
+	}
+	return st.Epoch, nil
+}

@@ -91,6 +91,28 @@ func TestTrainZeroShotEndToEnd(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "toy/SoftCPT-NATA/shots_2/seed_1/checkpoint.safetensors")); err != nil {
 		t.Fatalf("no checkpoint: %v", err)
 	}
+	// eval re-scores the trained prompts from the checkpoint: the same
+	// results without training.
+	evalOut := filepath.Join(root, "eval")
+	evalArgs := append(append([]string{}, common...), "--method", "nata", "--shots", "2", "--seed", "1", "--from", out)
+	evalArgs = append(evalArgs, "--out", evalOut) // the last --out wins
+	if err := cmdEval(ctx, evalArgs); err != nil {
+		t.Fatalf("eval: %v", err)
+	}
+	trained, err := report.ReadResult(filepath.Join(out, "toy/SoftCPT-NATA/shots_2/seed_1/results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evaluated, err := report.ReadResult(filepath.Join(evalOut, "toy/SoftCPT-NATA/shots_2/seed_1/results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(trained.Overall-evaluated.Overall) > 1e-9 {
+		t.Fatalf("eval from the checkpoint gives %.4f, training gave %.4f", evaluated.Overall, trained.Overall)
+	}
+	if err := cmdEval(ctx, append(append([]string{}, common...), "--method", "coop-ca", "--shots", "4", "--seed", "1", "--from", filepath.Join(root, "none"))); err == nil {
+		t.Fatal("eval without a checkpoint succeeded")
+	}
 	// Base-to-new: prompts learned on the base classes are rebuilt from the
 	// new class names; class-specific contexts cannot transfer.
 	b2n := append(append([]string{}, common...), "--shots", "2", "--seed", "1", "--epochs", "2", "--batch-size", "2", "--base2new")
