@@ -118,7 +118,7 @@ func attention(op string, dm attnDims, q, k, v headView, mask *tensor.Tensor, ca
 	var probs []float32
 	var scratch [][]float32
 	if needGrad {
-		probs = make([]float32, nHeads*tt)
+		probs = tensor.Buffer(nHeads * tt)
 	} else {
 		scratch = make([][]float32, workers)
 	}
@@ -130,7 +130,7 @@ func attention(op string, dm attnDims, q, k, v headView, mask *tensor.Tensor, ca
 			s = probs[i*tt : (i+1)*tt]
 		} else {
 			if scratch[w] == nil {
-				scratch[w] = make([]float32, tt)
+				scratch[w] = tensor.Buffer(tt)
 			}
 			s = scratch[w]
 		}
@@ -186,7 +186,7 @@ func attention(op string, dm attnDims, q, k, v headView, mask *tensor.Tensor, ca
 				return
 			}
 			if dps[w] == nil {
-				dps[w] = make([]float32, tt)
+				dps[w] = tensor.Buffer(tt)
 			}
 			dp := dps[w]
 			// dP = dO·Vᵀ, then dS = P∘(dP − rowsum(dP∘P)) in place.

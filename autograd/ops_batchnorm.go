@@ -60,8 +60,8 @@ func BatchNorm2d(x, gamma, beta *Var, runningMean, runningVar *tensor.Tensor, tr
 		panic(fmt.Sprintf("autograd.BatchNorm2d: expected more than 1 value per channel when training, got input %v", xs))
 	}
 	xd := x.Value.Contiguous().Data()
-	mean := make([]float32, c)
-	invStd := make([]float32, c)
+	mean := tensor.Buffer(c)
+	invStd := tensor.Buffer(c)
 	if train {
 		for ch := 0; ch < c; ch++ {
 			var s float64

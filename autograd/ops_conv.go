@@ -74,7 +74,7 @@ func getConvCols(n int) *[]float32 {
 		*p = (*p)[:n]
 		return p
 	}
-	s := make([]float32, n)
+	s := make([]float32, n) // pooled across calls: not from an arena
 	return &s
 }
 

@@ -68,7 +68,7 @@ func ArgMax(t *tensor.Tensor, axis int) []int {
 		panic(fmt.Sprintf("autograd.ArgMax: empty axis %d of %v", axis, t.Shape()))
 	}
 	arg := make([]int, outer*inner)
-	argMaxInto(make([]float32, outer*inner), arg, t.Contiguous().Data(), outer, n, inner)
+	argMaxInto(tensor.Buffer(outer*inner), arg, t.Contiguous().Data(), outer, n, inner)
 	return arg
 }
 

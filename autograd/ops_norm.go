@@ -44,7 +44,7 @@ func Norm(x *Var, axis int, keepdim bool) *Var {
 		gx := tensor.New(shape...)
 		d := gx.Data()
 		// scale[p] = g/‖x‖ per reduced position (0 where the norm is 0).
-		scale := make([]float32, len(o))
+		scale := tensor.Buffer(len(o))
 		for p, nv := range o {
 			if nv != 0 {
 				scale[p] = gd[p] / nv
@@ -81,7 +81,7 @@ func L2Normalize(x *Var, axis int, eps float32) *Var {
 	sumSquares(ss, xd, outer, n, inner)
 	// inv[p] = 1/max(‖x‖, eps); through[p] says whether the gradient flows
 	// through the norm (‖x‖ >= eps).
-	inv := make([]float32, len(ss))
+	inv := tensor.Buffer(len(ss))
 	through := make([]bool, len(ss))
 	for p, s := range ss {
 		nv := float32(math.Sqrt(s))
@@ -104,7 +104,7 @@ func L2Normalize(x *Var, axis int, eps float32) *Var {
 		gd := g.Contiguous().Data()
 		gx := tensor.New(shape...)
 		d := gx.Data()
-		dot := make([]float32, inner)
+		dot := tensor.Buffer(inner)
 		for a := 0; a < outer; a++ {
 			iv := inv[a*inner : (a+1)*inner]
 			th := through[a*inner : (a+1)*inner]
@@ -164,8 +164,8 @@ func LayerNorm(x, gamma, beta *Var, eps float32) *Var {
 	if beta != nil {
 		bd = beta.Value.Contiguous().Data()
 	}
-	mean := make([]float32, rows)
-	rstd := make([]float32, rows)
+	mean := tensor.Buffer(rows)
+	rstd := tensor.Buffer(rows)
 	out := tensor.New(shape...)
 	y := out.Data()
 	parallelFor(rows, dim, func(_, lo, hi int) {
@@ -190,10 +190,10 @@ func LayerNorm(x, gamma, beta *Var, eps float32) *Var {
 		k := parallelChunks(rows, dim)
 		var pg, pb []float32
 		if needG {
-			pg = make([]float32, k*dim)
+			pg = tensor.Buffer(k * dim)
 		}
 		if needB {
-			pb = make([]float32, k*dim)
+			pb = tensor.Buffer(k * dim)
 		}
 		parallelFor(rows, dim, func(c, lo, hi int) {
 			var dg, db []float32

@@ -60,7 +60,7 @@ func PrefixAttention(q, ks, vs, kp, vp *Var, group []int, heads int) *Var {
 	od := out.Data()
 	negInf := float32(math.Inf(-1))
 	forHeads(heads, func(h int) {
-		pr := make([]float32, C*S*L)
+		pr := tensor.Buffer(C * S * L)
 		probs[h] = pr
 		for g, r := range runs {
 			n := r[1] - r[0]
@@ -109,7 +109,7 @@ func PrefixAttention(q, ks, vs, kp, vp *Var, group []int, heads int) *Var {
 		dqd, dksd, dvsd, dkpd, dvpd := data(dq), data(dks), data(dvs), data(dkp), data(dvp)
 		forHeads(heads, func(h int) {
 			pr := probs[h]
-			ds := make([]float32, C*S*L) // dP, then dScores
+			ds := tensor.Buffer(C * S * L) // dP, then dScores
 			for g, r := range runs {
 				n := r[1] - r[0]
 				if n == 0 {

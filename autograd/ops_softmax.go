@@ -90,8 +90,8 @@ func softmaxForward(dst, src []float32, outer, n, inner int, log bool) {
 	}
 	blk := n * inner
 	parallelFor(outer, blk, func(_, lo, hi int) {
-		mx := make([]float32, inner)
-		sum := make([]float32, inner)
+		mx := tensor.Buffer(inner)
+		sum := tensor.Buffer(inner)
 		for a := lo; a < hi; a++ {
 			s := src[a*blk : (a+1)*blk]
 			d := dst[a*blk : (a+1)*blk]
@@ -162,7 +162,7 @@ func softmaxBackward(dx, g, y []float32, outer, n, inner int, log bool) {
 	}
 	blk := n * inner
 	parallelFor(outer, blk, func(_, lo, hi int) {
-		dot := make([]float32, inner)
+		dot := tensor.Buffer(inner)
 		for a := lo; a < hi; a++ {
 			gb, yb, db := g[a*blk:(a+1)*blk], y[a*blk:(a+1)*blk], dx[a*blk:(a+1)*blk]
 			clear(dot)
@@ -255,7 +255,7 @@ func CrossEntropy(logits *Var, targets []int, reduction Reduction) *Var {
 	xd := logits.Value.Contiguous().Data()
 	// ls holds the log-probabilities; when the backward will run they are
 	// turned into the probabilities it needs.
-	ls := make([]float32, nb*nc)
+	ls := tensor.Buffer(nb * nc)
 	kernels.LogSoftmaxRows(ls, xd, nb, nc)
 	losses := make([]float64, nb)
 	for r, t := range targets {

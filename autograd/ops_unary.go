@@ -285,7 +285,7 @@ func Dropout(x *Var, p float32, rng *rand.Rand, train bool) *Var {
 	}
 	xd, out := unaryIn(x)
 	o := out.Data()
-	mask := make([]float32, len(xd))
+	mask := tensor.Buffer(len(xd))
 	if p < 1 {
 		scale := 1 / (1 - p)
 		for i := range mask {

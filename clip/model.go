@@ -106,6 +106,7 @@ func FromStateDictWith(sd map[string]*tensor.Tensor, opt Options) (*Model, error
 	if !cfg.IsViT() {
 		m.foldBatchNorm()
 	}
+	m.cacheInProj()
 	return m, nil
 }
 
@@ -232,9 +233,12 @@ func (m *Model) SetTrainable(b bool) {
 	}
 	if b {
 		m.folded = nil
-	} else if !m.Config.IsViT() {
+		return
+	}
+	if !m.Config.IsViT() {
 		m.foldBatchNorm()
 	}
+	m.cacheInProj()
 }
 
 // Train switches BatchNorm between batch statistics with running-stat

@@ -108,8 +108,9 @@ func (m *Model) qkv(x *autograd.Var, p string) (q, k, v *autograd.Var) {
 }
 
 // inProj returns the q, k and v weights and biases of block p: slices of
-// the packed in_proj parameters (cached for a frozen model; through Narrow,
-// so gradients reach the packed parameters, for a trainable one).
+// the packed in_proj parameters, cached for a frozen model (built when it
+// is frozen, so never inside a tensor.Arena) and through Narrow, so that
+// gradients reach the packed parameters, for a trainable one.
 func (m *Model) inProj(p string) [6]*autograd.Var {
 	if w, ok := m.inproj[p]; ok {
 		return w
@@ -121,13 +122,26 @@ func (m *Model) inProj(p string) [6]*autograd.Var {
 		out[2*i] = autograd.Narrow(W, 0, i*n, n)
 		out[2*i+1] = autograd.Narrow(B, 0, i*n, n)
 	}
-	if !m.trainable {
-		if m.inproj == nil {
-			m.inproj = map[string][6]*autograd.Var{}
-		}
-		m.inproj[p] = out
-	}
 	return out
+}
+
+// cacheInProj splits every block's packed in_proj once (frozen models).
+func (m *Model) cacheInProj() {
+	m.inproj = map[string][6]*autograd.Var{}
+	var blocks []string
+	for i := 0; i < m.Config.TransformerLayers; i++ {
+		blocks = append(blocks, "transformer.resblocks."+strconv.Itoa(i)+".")
+	}
+	if m.Config.IsViT() {
+		for i := 0; i < m.Config.VisionDepth; i++ {
+			blocks = append(blocks, "visual.transformer.resblocks."+strconv.Itoa(i)+".")
+		}
+	}
+	var w [6]*autograd.Var
+	for _, p := range blocks {
+		autograd.NoGrad(func() { w = m.inProj(p) })
+		m.inproj[p] = w
+	}
 }
 
 // mlp is the second half of a residual block: x + c_proj(QuickGELU(c_fc(ln_2(x)))).

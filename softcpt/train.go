@@ -142,6 +142,7 @@ func trainLoop(ctx context.Context, l *Learner, train []Example, opt TrainOption
 		}
 	}
 	E := l.model.Config.EmbedDim
+	arena := tensor.NewArena()
 	for epoch := st.Epoch; epoch < opt.Epochs; epoch++ {
 		start := time.Now()
 		sgd.LR = sched.LR(epoch)
@@ -171,16 +172,29 @@ func trainLoop(ctx context.Context, l *Learner, train []Example, opt TrainOption
 				copy(bd[i*E:(i+1)*E], fd[j*E:(j+1)*E])
 				b.Tasks[i], b.Labels[i] = train[j].Task, train[j].Label
 			}
-			loss, c := l.Loss(b, rng)
-			lv := float64(loss.Value.Item())
+			// The step's activations and gradients come from the arena
+			// and are recycled after the update: a step of a fixed shape
+			// allocates no large buffers after the first one. The
+			// optimiser runs outside it (its momentum buffers persist).
+			var lv float64
+			var c int
+			arena.Do(func() {
+				loss, correct := l.Loss(b, rng)
+				lv, c = float64(loss.Value.Item()), correct
+				if !math.IsNaN(lv) && !math.IsInf(lv, 0) {
+					sgd.ZeroGrad()
+					loss.Backward()
+				}
+			})
 			if math.IsNaN(lv) || math.IsInf(lv, 0) {
+				arena.Reset()
 				return st.History, errors.Errorf("%s: loss is %v at epoch %d, step %d", l.Cfg.Name, lv, epoch+1, s+1)
 			}
-			sgd.ZeroGrad()
-			loss.Backward()
 			for k := 0; k < repeat; k++ {
 				sgd.Step()
 			}
+			sgd.ZeroGrad()
+			arena.Reset()
 			lossSum += lv
 			correct += c
 			seen += len(idx)

@@ -78,7 +78,7 @@ func checkShape(op string, shape []int) {
 func New(shape ...int) *Tensor {
 	checkShape("New", shape)
 	return &Tensor{
-		data:    make([]float32, Numel(shape)),
+		data:    Buffer(Numel(shape)),
 		shape:   append([]int(nil), shape...),
 		strides: ContiguousStrides(shape),
 	}

@@ -1,0 +1,86 @@
+package tensor
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// Arena recycles the storage of large tensors across repetitions of the
+// same computation, such as the training steps of a fixed shape: while an
+// arena is active (Arena.Do), New and Buffer take storage of at least
+// ArenaMinElems elements from it, and Reset makes everything taken since
+// the last Reset available again. After the first repetition the
+// computation then allocates no large buffers (only small headers), and
+// the garbage collector has nothing large to chase.
+//
+// The caller promises that no tensor created while the arena was active is
+// used after Reset; anything that must survive (a loss value, optimiser
+// state) is copied out or created outside Do. One arena is active at a
+// time in the process.
+type Arena struct {
+	mu   sync.Mutex
+	free map[int][][]float32
+	used [][]float32
+
+	// Fresh and Reused count the buffers the arena allocated and the ones
+	// it handed out again.
+	Fresh, Reused int
+}
+
+// ArenaMinElems is the smallest request served by an active arena;
+// smaller buffers come from the garbage-collected heap as usual.
+const ArenaMinElems = 4096
+
+var activeArena atomic.Pointer[Arena]
+
+// NewArena returns an empty arena.
+func NewArena() *Arena { return &Arena{free: map[int][][]float32{}} }
+
+// Do runs f with the arena active. It panics if another arena is active.
+func (a *Arena) Do(f func()) {
+	if !activeArena.CompareAndSwap(nil, a) {
+		panic("tensor.Arena.Do: another arena is already active")
+	}
+	defer activeArena.Store(nil)
+	f()
+}
+
+// Reset returns every buffer handed out since the last Reset to the arena.
+func (a *Arena) Reset() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, b := range a.used {
+		a.free[len(b)] = append(a.free[len(b)], b)
+	}
+	a.used = a.used[:0]
+}
+
+// get returns a zeroed buffer of n elements.
+func (a *Arena) get(n int) []float32 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var b []float32
+	if fl := a.free[n]; len(fl) > 0 {
+		b = fl[len(fl)-1]
+		a.free[n] = fl[:len(fl)-1]
+		clear(b)
+		a.Reused++
+	} else {
+		b = make([]float32, n)
+		a.Fresh++
+	}
+	a.used = append(a.used, b)
+	return b
+}
+
+// Buffer returns a zeroed float32 slice of n elements: from the active
+// arena when there is one and n is large enough, otherwise freshly
+// allocated.
+func Buffer(n int) []float32 {
+	if n >= ArenaMinElems {
+		if a := activeArena.Load(); a != nil {
+			return a.get(n)
+		}
+	}
+	return make([]float32, n)
+}
