@@ -70,3 +70,37 @@ func BenchmarkTrainStep(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkEvalTextFeatures measures the text features of every class of
+// a General-10-shaped benchmark (10 tasks, 1191 classes, synthetic names of
+// 2–4 tokens) through the full-size RN50 text tower with random weights,
+// as computed once per evaluation by AllClassFeatures (SoftCPT-NATA).
+func BenchmarkEvalTextFeatures(b *testing.B) {
+	m := clip.NewRandom(clip.RN50(), 1)
+	m.SetTrainable(false)
+	tok := wordTokenizer{m.Config.VocabSize}
+	counts := []int{100, 47, 10, 100, 101, 102, 37, 196, 397, 101}
+	rng := tensor.NewRNG(5)
+	var tasks []TaskSpec
+	for t, n := range counts {
+		ts := TaskSpec{Name: "task" + string(rune('a'+t)), TaskName: "task " + string(rune('a'+t)) + " image classification"}
+		for c := 0; c < n; c++ {
+			var name string
+			for w := 0; w < 2+rng.IntN(3); w++ {
+				name += string(rune('a'+rng.IntN(26))) + string(rune('a'+rng.IntN(26))) + string(rune('a'+rng.IntN(26))) + " "
+			}
+			ts.Classes = append(ts.Classes, name)
+		}
+		tasks = append(tasks, ts)
+	}
+	cfg, _ := MethodConfig("nata")
+	l, err := NewLearner(cfg, m, tok, tasks, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		l.AllClassFeatures()
+	}
+	b.ReportMetric(float64(l.NumClasses()*b.N)/b.Elapsed().Seconds(), "classes/s")
+}
