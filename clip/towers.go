@@ -22,11 +22,37 @@ func (m *Model) convBN(x *autograd.Var, convKey string, stride, pad int) *autogr
 		m.buffers[bn+".running_mean"], m.buffers[bn+".running_var"], m.train, 0.1, bnEps)
 }
 
+// convBNAct is convBN followed by adding res (nil for none) and, when relu
+// is set, a ReLU. A frozen tower (BatchNorm folded) whose inputs need no
+// gradient runs the three as one fused autograd.Conv2dAct, which gives the
+// same values without the separate bias, add and ReLU passes.
+func (m *Model) convBNAct(x *autograd.Var, convKey string, stride, pad int, res *autograd.Var, relu bool) *autograd.Var {
+	if f, ok := m.folded[convKey]; ok {
+		noGrad := !autograd.GradEnabled() || (!x.RequiresGrad() && (res == nil || !res.RequiresGrad()))
+		if noGrad {
+			act := autograd.ActNone
+			if relu {
+				act = autograd.ActRelu
+			}
+			opt := autograd.Conv2dOptions{StrideH: stride, StrideW: stride, PadH: pad, PadW: pad}
+			return autograd.Conv2dAct(x, autograd.Const(f[0]), autograd.Const(f[1]), res, opt, act)
+		}
+	}
+	y := m.convBN(x, convKey, stride, pad)
+	if res != nil {
+		y = autograd.Add(y, res)
+	}
+	if relu {
+		y = autograd.Relu(y)
+	}
+	return y
+}
+
 // resnet runs the ModifiedResNet tower on x [N,3,R,R] and returns [N,E].
 func (m *Model) resnet(x *autograd.Var) *autograd.Var {
-	x = autograd.Relu(m.convBN(x, "visual.conv1.weight", 2, 1))
-	x = autograd.Relu(m.convBN(x, "visual.conv2.weight", 1, 1))
-	x = autograd.Relu(m.convBN(x, "visual.conv3.weight", 1, 1))
+	x = m.convBNAct(x, "visual.conv1.weight", 2, 1, nil, true)
+	x = m.convBNAct(x, "visual.conv2.weight", 1, 1, nil, true)
+	x = m.convBNAct(x, "visual.conv3.weight", 1, 1, nil, true)
 	x = autograd.AvgPool2d(x, 2, 2, 0)
 	for l, n := range m.Config.VisionLayers {
 		for i := 0; i < n; i++ {
@@ -42,20 +68,19 @@ func (m *Model) resnet(x *autograd.Var) *autograd.Var {
 
 // bottleneck is CLIP's anti-aliased Bottleneck block.
 func (m *Model) bottleneck(x *autograd.Var, p string, stride int) *autograd.Var {
-	out := autograd.Relu(m.convBN(x, p+"conv1.weight", 1, 0))
-	out = autograd.Relu(m.convBN(out, p+"conv2.weight", 1, 1))
+	out := m.convBNAct(x, p+"conv1.weight", 1, 0, nil, true)
+	out = m.convBNAct(out, p+"conv2.weight", 1, 1, nil, true)
 	if stride > 1 {
 		out = autograd.AvgPool2d(out, stride, stride, 0)
 	}
-	out = m.convBN(out, p+"conv3.weight", 1, 0)
 	identity := x
 	if _, ok := m.params[p+"downsample.0.weight"]; ok {
 		if stride > 1 {
 			identity = autograd.AvgPool2d(identity, stride, stride, 0)
 		}
-		identity = m.convBN(identity, p+"downsample.0.weight", 1, 0)
+		identity = m.convBNAct(identity, p+"downsample.0.weight", 1, 0, nil, false)
 	}
-	return autograd.Relu(autograd.Add(out, identity))
+	return m.convBNAct(out, p+"conv3.weight", 1, 0, identity, true)
 }
 
 // splitHeads turns [B,T,H·D] into [B,H,T,D].

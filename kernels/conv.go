@@ -260,27 +260,62 @@ func parallelImages(n0, g int, f func(img, slot int)) {
 // out. Layouts (row-major): x is N×C×H×W, w is K×C×KH×KW, bias is K or nil,
 // out is N×K×OH×OW. It unrolls groups of images with im2col into one
 // (C·KH·KW)×(G·OH·OW) matrix and multiplies by w with Sgemm (1×1 stride-1
-// unpadded convolutions skip im2col). Buffers are pooled. It panics, naming
-// Conv2dForward, on an invalid shape or short slices.
+// unpadded convolutions over large images skip im2col and run one GEMM per
+// image). Buffers are pooled. It panics, naming Conv2dForward, on an invalid
+// shape or short slices.
 func Conv2dForward(s Conv2dShape, x, w, bias, out []float32) {
-	s.check("Conv2dForward")
-	const op = "Conv2dForward"
+	conv2dForwardEp(s, "Conv2dForward", x, w, ConvEpilogue{Bias: bias}, out)
+}
+
+// ConvEpilogue is what Conv2dForwardFused applies to every output element
+// y of the product, in one pass with the store of the output:
+//
+//	out = act(y + Bias[k] + Residual[n, k, oh, ow])
+//
+// where act is the identity, or max(·, 0) when ReLU is set. The additions
+// are done in that order, so the result equals bit for bit a convolution
+// with bias followed by an elementwise add of Residual and a ReLU.
+type ConvEpilogue struct {
+	Bias     []float32 // K, or nil for none
+	Residual []float32 // N×K×OH×OW (the output's layout), or nil for none
+	ReLU     bool      // clamp negative results to 0 (NaN stays NaN)
+}
+
+// Conv2dForwardFused is Conv2dForward with a fused epilogue (bias, residual
+// add and ReLU written while the output is stored, instead of separate
+// passes over it). out must not overlap x, w or ep.Residual. It panics, naming Conv2dForwardFused, on an invalid shape or
+// short slices.
+func Conv2dForwardFused(s Conv2dShape, x, w []float32, ep ConvEpilogue, out []float32) {
+	conv2dForwardEp(s, "Conv2dForwardFused", x, w, ep, out)
+}
+
+// pointwiseDirectMin is the smallest OH·OW at which 1×1 stride-1
+// convolutions run one GEMM per image straight on the activation; smaller
+// images are copied side by side so the batch shares one GEMM (one packing
+// of the weights and fewer partial 32-column edge panels).
+const pointwiseDirectMin = 1024
+
+func conv2dForwardEp(s Conv2dShape, op string, x, w []float32, ep ConvEpilogue, out []float32) {
+	s.check(op)
 	crs, p := s.ColRows(), s.ColCols()
 	checkLen(op, "x", x, s.N*s.C*s.H*s.W)
 	checkLen(op, "w", w, s.K*crs)
 	checkLen(op, "out", out, s.N*s.K*p)
-	if bias != nil {
-		checkLen(op, "bias", bias, s.K)
+	if ep.Bias != nil {
+		checkLen(op, "bias", ep.Bias, s.K)
+	}
+	if ep.Residual != nil {
+		checkLen(op, "residual", ep.Residual, s.N*s.K*p)
 	}
 	if s.N == 0 || s.K == 0 {
 		return
 	}
 	imgIn, imgOut := s.C*s.H*s.W, s.K*p
-	if s.isPointwise() {
+	if s.isPointwise() && (p >= pointwiseDirectMin || s.N == 1) {
 		for n := 0; n < s.N; n++ {
 			o := out[n*imgOut : (n+1)*imgOut]
 			Sgemm(false, false, s.K, p, crs, 1, w, crs, x[n*imgIn:(n+1)*imgIn], p, 0, o, p)
-			addBias(o, bias, s.K, p)
+			applyEpilogue(o, o, ep, n, s.K, p, p)
 		}
 		return
 	}
@@ -297,41 +332,57 @@ func Conv2dForward(s Conv2dShape, x, w, bias, out []float32) {
 		if gb == 1 {
 			o := out[n0*imgOut : (n0+1)*imgOut]
 			Sgemm(false, false, s.K, p, crs, 1, w, crs, col, ld, 0, o, p)
-			addBias(o, bias, s.K, p)
+			applyEpilogue(o, o, ep, n0, s.K, p, p)
 			continue
 		}
 		prod := sc.prod[:s.K*ld]
 		Sgemm(false, false, s.K, ld, crs, 1, w, crs, col, ld, 0, prod, ld)
-		// Scatter K×(G·P) to G images of K×P, adding the bias.
+		// Scatter K×(G·P) to G images of K×P, applying the epilogue.
 		parallelImages(n0, gb, func(img, slot int) {
-			o := out[img*imgOut : (img+1)*imgOut]
-			for k := 0; k < s.K; k++ {
-				src := prod[k*ld+slot*p : k*ld+(slot+1)*p]
-				dst := o[k*p : (k+1)*p]
-				if bias == nil {
-					copy(dst, src)
-					continue
-				}
-				bk := bias[k]
-				for q, v := range src {
-					dst[q] = v + bk
-				}
-			}
+			applyEpilogue(out[img*imgOut:(img+1)*imgOut], prod[slot*p:], ep, img, s.K, p, ld)
 		})
 	}
 }
 
-// addBias adds bias[k] to row k of the K×P matrix o (no-op for nil bias).
-func addBias(o, bias []float32, k, p int) {
-	if bias == nil {
-		return
+// applyEpilogue writes dst (image img's K×P output, row stride p) from src
+// (K rows of P values, row stride ld; src may equal dst) through ep.
+func applyEpilogue(dst, src []float32, ep ConvEpilogue, img, k, p, ld int) {
+	var res []float32
+	if ep.Residual != nil {
+		res = ep.Residual[img*k*p : (img+1)*k*p]
 	}
 	for i := 0; i < k; i++ {
-		bk := bias[i]
-		row := o[i*p : (i+1)*p]
-		for q := range row {
-			row[q] += bk
+		var bk float32
+		if ep.Bias != nil {
+			bk = ep.Bias[i]
 		}
+		d := dst[i*p : (i+1)*p]
+		sr := src[i*ld : i*ld+p]
+		var r []float32
+		if res != nil {
+			r = res[i*p : (i+1)*p]
+		}
+		epilogueRow(d, sr, ep.Bias != nil, bk, r, ep.ReLU)
+	}
+}
+
+// epilogueRow sets d[q] = act(s[q] + bk + r[q]) (bias only when hasBias,
+// residual only when r is non-nil, ReLU when relu) with the vector kernels
+// (AddScalar, Add, Relu: the same operations as the unfused passes, so the
+// same values) over one output row, which stays in L1 between the steps.
+func epilogueRow(d, s []float32, hasBias bool, bk float32, r []float32, relu bool) {
+	s = s[:len(d)]
+	switch {
+	case hasBias:
+		AddScalar(d, s, bk)
+	case &d[0] != &s[0]:
+		copy(d, s)
+	}
+	if r != nil {
+		Add(d, d, r[:len(d)])
+	}
+	if relu {
+		Relu(d, d)
 	}
 }
 

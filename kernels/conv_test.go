@@ -49,6 +49,8 @@ var convShapes = []Conv2dShape{
 	{N: 2, C: 2, H: 10, W: 9, K: 3, KH: 3, KW: 2, PadH: 2, PadW: 1, DilH: 2, DilW: 3},
 	{N: 1, C: 3, H: 5, W: 5, K: 2, KH: 7, KW: 7, PadH: 3, PadW: 3, StrideH: 2, StrideW: 2},
 	{N: 3, C: 16, H: 14, W: 14, K: 20, KH: 3, KW: 3, PadH: 1, PadW: 1},
+	{N: 2, C: 3, H: 32, W: 33, K: 5, KH: 1, KW: 1}, // pointwise, one GEMM per image
+	{N: 3, C: 7, H: 5, W: 5, K: 17, KH: 1, KW: 1},  // pointwise, images side by side
 }
 
 func convTol(got float32, want, scale float64) bool {
@@ -138,6 +140,66 @@ func TestConv2dForward(t *testing.T) {
 	})
 }
 
+// TestConv2dForwardFused checks every epilogue against the naive
+// convolution and, bit for bit, against Conv2dForward followed by the
+// separate residual add and ReLU passes it replaces.
+func TestConv2dForwardFused(t *testing.T) {
+	forEachLevel(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(19, 20))
+		for _, s := range convShapes {
+			x := randSlice(r, s.N*s.C*s.H*s.W)
+			w := randSlice(r, s.K*s.ColRows())
+			n := s.N * s.K * s.ColCols()
+			for _, withBias := range []bool{false, true} {
+				for _, withRes := range []bool{false, true} {
+					for _, relu := range []bool{false, true} {
+						var ep ConvEpilogue
+						if withBias {
+							ep.Bias = randSlice(r, s.K)
+						}
+						if withRes {
+							ep.Residual = randSlice(r, n)
+						}
+						ep.ReLU = relu
+						name := fmt.Sprintf("%+v bias=%v res=%v relu=%v", s, withBias, withRes, relu)
+						naive := naiveConv(s, x, w, ep.Bias)
+						want := make([]float32, n)
+						Conv2dForward(s, x, w, ep.Bias, want)
+						for i := range want {
+							if withRes {
+								want[i] += ep.Residual[i]
+								naive[i] += float64(ep.Residual[i])
+							}
+							if relu {
+								want[i] = max(want[i], 0)
+								naive[i] = max(naive[i], 0)
+							}
+						}
+						out := make([]float32, n+3)
+						for i := range out {
+							out[i] = float32(math.NaN())
+						}
+						Conv2dForwardFused(s, x, w, ep, out[:n])
+						for i := range want {
+							if out[i] != want[i] {
+								t.Fatalf("%s: out[%d] = %v, unfused %v", name, i, out[i], want[i])
+							}
+							if !convTol(out[i], naive[i], float64(s.ColRows())*4+4) {
+								t.Fatalf("%s: out[%d] = %v, naive %v", name, i, out[i], naive[i])
+							}
+						}
+						for i := n; i < len(out); i++ {
+							if !math.IsNaN(float64(out[i])) {
+								t.Fatalf("%s: wrote past out", name)
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
 // TestConv2dBackward checks the gradients of L = Σ out·g against the
 // adjoint identities built from the naive convolution.
 func TestConv2dBackward(t *testing.T) {
@@ -181,7 +243,10 @@ func TestConv2dBackward(t *testing.T) {
 func TestConvPanics(t *testing.T) {
 	s := Conv2dShape{N: 1, C: 2, H: 4, W: 4, K: 3, KH: 3, KW: 3}
 	for name, f := range map[string]func(){
-		"short x":   func() { Conv2dForward(s, make([]float32, 10), make([]float32, 54), nil, make([]float32, 12)) },
+		"short x": func() { Conv2dForward(s, make([]float32, 10), make([]float32, 54), nil, make([]float32, 12)) },
+		"short residual": func() {
+			Conv2dForwardFused(s, make([]float32, 32), make([]float32, 54), ConvEpilogue{Residual: make([]float32, 11)}, make([]float32, 12))
+		},
 		"too large": func() { Im2col(Conv2dShape{C: 1, H: 2, W: 2, KH: 3, KW: 3}, make([]float32, 4), make([]float32, 9)) },
 	} {
 		t.Run(name, func(t *testing.T) {
