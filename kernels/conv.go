@@ -128,7 +128,7 @@ func im2col(s Conv2dShape, x, col []float32, ld int) {
 						}
 					}
 					switch {
-					case sw == 1 && hi-lo >= 64:
+					case sw == 1 && hi-lo >= 32:
 						copy(d[lo:hi], xr[lo+off:hi+off])
 					case sw == 1:
 						src := xr[lo+off : hi+off]
@@ -292,8 +292,10 @@ func Conv2dForwardFused(s Conv2dShape, x, w []float32, ep ConvEpilogue, out []fl
 // pointwiseDirectMin is the smallest OH·OW at which 1×1 stride-1
 // convolutions run one GEMM per image straight on the activation; smaller
 // images are copied side by side so the batch shares one GEMM (one packing
-// of the weights and fewer partial 32-column edge panels).
-const pointwiseDirectMin = 1024
+// of the weights and fewer partial 32-column edge panels). Measured with
+// BenchmarkConv2d/n2_* at GOMAXPROCS=1: at 7×7 sharing is 12–28% faster,
+// at 14×14 the copy costs more than it saves (−15%).
+const pointwiseDirectMin = 100
 
 func conv2dForwardEp(s Conv2dShape, op string, x, w []float32, ep ConvEpilogue, out []float32) {
 	s.check(op)

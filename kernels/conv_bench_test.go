@@ -18,6 +18,10 @@ func BenchmarkConv2d(b *testing.B) {
 		{"res3_3x3_128_28", Conv2dShape{N: 8, C: 128, H: 28, W: 28, K: 128, KH: 3, KW: 3, PadH: 1, PadW: 1}},
 		{"res4_3x3_256_14", Conv2dShape{N: 8, C: 256, H: 14, W: 14, K: 256, KH: 3, KW: 3, PadH: 1, PadW: 1}},
 		{"res5_3x3_512_7", Conv2dShape{N: 8, C: 512, H: 7, W: 7, K: 512, KH: 3, KW: 3, PadH: 1, PadW: 1}},
+		// Batch 2, as clip.EncodeImage runs the frozen tower.
+		{"n2_res4_1x1_1024to256_14", Conv2dShape{N: 2, C: 1024, H: 14, W: 14, K: 256, KH: 1, KW: 1}},
+		{"n2_res5_1x1_2048to512_7", Conv2dShape{N: 2, C: 2048, H: 7, W: 7, K: 512, KH: 1, KW: 1}},
+		{"n2_res5_1x1_512to2048_7", Conv2dShape{N: 2, C: 512, H: 7, W: 7, K: 2048, KH: 1, KW: 1}},
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
