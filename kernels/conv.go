@@ -322,27 +322,123 @@ func conv2dForwardEp(s Conv2dShape, op string, x, w []float32, ep ConvEpilogue, 
 		return
 	}
 	g := convGroup(s)
-	sc := getConvScratch(crs*g*p, s.K*g*p)
+	ncol := crs * g * p
+	if implicitIm2col {
+		ncol = 0
+	}
+	sc := getConvScratch(ncol, s.K*g*p)
 	defer convPool.Put(sc)
 	for n0 := 0; n0 < s.N; n0 += g {
 		gb := min(g, s.N-n0)
 		ld := gb * p
-		col := sc.col[:crs*ld]
-		parallelImages(n0, gb, func(img, slot int) {
-			im2col(s, x[img*imgIn:(img+1)*imgIn], col[slot*p:], ld)
-		})
+		// gemm computes dst (K×ld, row stride ld) = w · the group's columns.
+		gemm := func(dst []float32) {
+			if implicitIm2col {
+				sgemmPackB(s.K, ld, crs, w, crs, s.im2colPacker(x, n0), dst, ld)
+				return
+			}
+			col := sc.col[:crs*ld]
+			parallelImages(n0, gb, func(img, slot int) {
+				im2col(s, x[img*imgIn:(img+1)*imgIn], col[slot*p:], ld)
+			})
+			Sgemm(false, false, s.K, ld, crs, 1, w, crs, col, ld, 0, dst, ld)
+		}
 		if gb == 1 {
 			o := out[n0*imgOut : (n0+1)*imgOut]
-			Sgemm(false, false, s.K, p, crs, 1, w, crs, col, ld, 0, o, p)
+			gemm(o)
 			applyEpilogue(o, o, ep, n0, s.K, p, p)
 			continue
 		}
 		prod := sc.prod[:s.K*ld]
-		Sgemm(false, false, s.K, ld, crs, 1, w, crs, col, ld, 0, prod, ld)
+		gemm(prod)
 		// Scatter K×(G·P) to G images of K×P, applying the epilogue.
 		parallelImages(n0, gb, func(img, slot int) {
 			applyEpilogue(out[img*imgOut:(img+1)*imgOut], prod[slot*p:], ep, img, s.K, p, ld)
 		})
+	}
+}
+
+// implicitIm2col selects packing the GEMM's B panels straight from the
+// NCHW images (im2colPacker) over materialising the im2col matrix and
+// packing that. Tests switch it to cover both paths.
+var implicitIm2col = true
+
+// colSeg is a run of consecutive im2col columns that lie in one output row
+// of one image: n columns starting at panel column d, image offset img,
+// output row oy, first output column ox.
+type colSeg struct {
+	d, n, img, oy, ox int
+}
+
+// im2colPacker returns the B-packing function of the GEMM w·col, where col
+// is the (C·KH·KW)×(G·OH·OW) im2col matrix of the images n0, n0+1, … of x
+// side by side (as im2col writes it with ld = G·OH·OW), without
+// materialising col: each packed panel row is copied from the image rows.
+func (s Conv2dShape) im2colPacker(x []float32, n0 int) bPackFunc {
+	oh, ow := s.OutH(), s.OutW()
+	p := oh * ow
+	sh, sw, dh, dw := orOne(s.StrideH), orOne(s.StrideW), orOne(s.DilH), orOne(s.DilW)
+	imgIn, khw, plane := s.C*s.H*s.W, s.KH*s.KW, s.H*s.W
+	return func(p0, kb, j0, nb, nr int, dst []float32, jp0, jp1 int) {
+		segs := make([]colSeg, 0, nr)
+		for jp := jp0; jp < jp1; jp++ {
+			pan := dst[jp*nr*kb : (jp+1)*nr*kb]
+			cols := min(nr, nb-jp*nr)
+			jb := j0 + jp*nr
+			segs = segs[:0]
+			for j := jb; j < jb+cols; {
+				slot, q := j/p, j%p
+				oy, ox := q/ow, q%ow
+				l := min(jb+cols-j, ow-ox)
+				segs = append(segs, colSeg{d: j - jb, n: l, img: (n0 + slot) * imgIn, oy: oy, ox: ox})
+				j += l
+			}
+			for pp := 0; pp < kb; pp++ {
+				r := p0 + pp
+				c, rem := r/khw, r%khw
+				i, jj := rem/s.KW, rem%s.KW
+				row := pan[pp*nr : (pp+1)*nr]
+				if cols < nr {
+					clear(row[cols:])
+				}
+				for _, sg := range segs {
+					d := row[sg.d : sg.d+sg.n]
+					iy := sg.oy*sh - s.PadH + i*dh
+					if iy < 0 || iy >= s.H {
+						clear(d)
+						continue
+					}
+					off := sg.ox*sw - s.PadW + jj*dw
+					lo, hi := validRange(off, sw, s.W, sg.n)
+					if lo >= hi {
+						clear(d)
+						continue
+					}
+					for q := 0; q < lo; q++ {
+						d[q] = 0
+					}
+					for q := hi; q < len(d); q++ {
+						d[q] = 0
+					}
+					base := sg.img + c*plane + iy*s.W
+					xr := x[base : base+s.W]
+					switch {
+					case sw == 1 && hi-lo >= 16:
+						copy(d[lo:hi], xr[lo+off:hi+off])
+					case sw == 1:
+						src := xr[lo+off : hi+off]
+						dd := d[lo:hi]
+						for q := range dd {
+							dd[q] = src[q]
+						}
+					default:
+						for q := lo; q < hi; q++ {
+							d[q] = xr[q*sw+off]
+						}
+					}
+				}
+			}
+		}
 	}
 }
 

@@ -51,6 +51,50 @@ var convShapes = []Conv2dShape{
 	{N: 3, C: 16, H: 14, W: 14, K: 20, KH: 3, KW: 3, PadH: 1, PadW: 1},
 	{N: 2, C: 3, H: 32, W: 33, K: 5, KH: 1, KW: 1}, // pointwise, one GEMM per image
 	{N: 3, C: 7, H: 5, W: 5, K: 17, KH: 1, KW: 1},  // pointwise, images side by side
+	// Segments of a 4-column (Generic) panel entirely in the padding.
+	{N: 1, C: 2, H: 8, W: 7, K: 3, KH: 3, KW: 3, PadH: 2, PadW: 2, DilH: 2, DilW: 2},
+	// GEMM n = 8192 > nc (several column blocks) and, at GOMAXPROCS > 1,
+	// split over columns; then m = 700 split over rows.
+	{N: 2, C: 3, H: 64, W: 64, K: 20, KH: 3, KW: 3, PadH: 1, PadW: 1},
+	{N: 2, C: 2, H: 12, W: 12, K: 700, KH: 3, KW: 3, PadH: 1, PadW: 1},
+}
+
+// forEachIm2col runs f with the implicit im2col packing and with the
+// materialised im2col matrix.
+func forEachIm2col(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	prev := implicitIm2col
+	defer func() { implicitIm2col = prev }()
+	for _, on := range []bool{true, false} {
+		implicitIm2col = on
+		t.Run(fmt.Sprintf("implicit=%v", on), f)
+	}
+}
+
+// TestImplicitIm2colExact checks that packing B straight from the images
+// gives bit for bit the result of materialising the im2col matrix (the
+// packed panels, hence the GEMM's arithmetic, are identical).
+func TestImplicitIm2colExact(t *testing.T) {
+	forEachLevel(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(21, 22))
+		prev := implicitIm2col
+		defer func() { implicitIm2col = prev }()
+		for _, s := range convShapes {
+			x := randSlice(r, s.N*s.C*s.H*s.W)
+			w := randSlice(r, s.K*s.ColRows())
+			n := s.N * s.K * s.ColCols()
+			want, got := make([]float32, n), make([]float32, n)
+			implicitIm2col = false
+			Conv2dForward(s, x, w, nil, want)
+			implicitIm2col = true
+			Conv2dForward(s, x, w, nil, got)
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("%+v: implicit out[%d] = %v, explicit %v", s, i, got[i], want[i])
+				}
+			}
+		}
+	})
 }
 
 func convTol(got float32, want, scale float64) bool {
@@ -109,35 +153,37 @@ func TestCol2imAdjoint(t *testing.T) {
 }
 
 func TestConv2dForward(t *testing.T) {
-	forEachLevel(t, func(t *testing.T) {
-		r := rand.New(rand.NewPCG(15, 16))
-		for _, s := range convShapes {
-			for _, withBias := range []bool{false, true} {
-				x := randSlice(r, s.N*s.C*s.H*s.W)
-				w := randSlice(r, s.K*s.ColRows())
-				var bias []float32
-				if withBias {
-					bias = randSlice(r, s.K)
+	forEachLevel(t, func(t *testing.T) { forEachIm2col(t, testConv2dForward) })
+}
+
+func testConv2dForward(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, s := range convShapes {
+		for _, withBias := range []bool{false, true} {
+			x := randSlice(r, s.N*s.C*s.H*s.W)
+			w := randSlice(r, s.K*s.ColRows())
+			var bias []float32
+			if withBias {
+				bias = randSlice(r, s.K)
+			}
+			want := naiveConv(s, x, w, bias)
+			out := make([]float32, len(want)+5)
+			for i := range out {
+				out[i] = float32(math.NaN())
+			}
+			Conv2dForward(s, x, w, bias, out[:len(want)])
+			for i, v := range want {
+				if !convTol(out[i], v, float64(s.ColRows())*4) {
+					t.Fatalf("%+v bias=%v: out[%d] = %v, want %v", s, withBias, i, out[i], v)
 				}
-				want := naiveConv(s, x, w, bias)
-				out := make([]float32, len(want)+5)
-				for i := range out {
-					out[i] = float32(math.NaN())
-				}
-				Conv2dForward(s, x, w, bias, out[:len(want)])
-				for i, v := range want {
-					if !convTol(out[i], v, float64(s.ColRows())*4) {
-						t.Fatalf("%+v bias=%v: out[%d] = %v, want %v", s, withBias, i, out[i], v)
-					}
-				}
-				for i := len(want); i < len(out); i++ {
-					if !math.IsNaN(float64(out[i])) {
-						t.Fatalf("%+v: wrote past out", s)
-					}
+			}
+			for i := len(want); i < len(out); i++ {
+				if !math.IsNaN(float64(out[i])) {
+					t.Fatalf("%+v: wrote past out", s)
 				}
 			}
 		}
-	})
+	}
 }
 
 // TestConv2dForwardFused checks every epilogue against the naive

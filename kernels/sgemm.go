@@ -46,7 +46,31 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	case AVX2:
 		impl = &gemmAVX2
 	}
-	sgemmBlocked(impl, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	sgemmBlocked(impl, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+}
+
+// bPackFunc packs B panels for the blocked driver in place of packB: panels
+// [jp0, jp1) of rows [p0, p0+kb) × columns [j0, j0+nb) of a virtual k×n B
+// into nr-column panels, k-major (dst[panel][p][c]), columns past nb zero.
+// It lets a caller (the convolutions' implicit im2col) generate B while
+// packing it instead of materialising it.
+type bPackFunc func(p0, kb, j0, nb, nr int, dst []float32, jp0, jp1 int)
+
+// sgemmPackB computes C = A·B (m×n, overwritten) for row-major A (m×k) and
+// a B that exists only as its packing function pb. It is Sgemm without
+// transposes, with alpha 1 and beta 0.
+func sgemmPackB(m, n, k int, a []float32, lda int, pb bPackFunc, c []float32, ldc int) {
+	if m <= 0 || n <= 0 || k <= 0 || lda < k || ldc < n || len(a) < (m-1)*lda+k || len(c) < (m-1)*ldc+n {
+		panic(fmt.Sprintf("kernels.sgemmPackB: bad sizes m=%d n=%d k=%d lda=%d ldc=%d len(a)=%d len(c)=%d", m, n, k, lda, ldc, len(a), len(c)))
+	}
+	impl := &gemmGeneric
+	switch current {
+	case AVX512:
+		impl = &gemmAVX512
+	case AVX2:
+		impl = &gemmAVX2
+	}
+	sgemmBlocked(impl, false, false, m, n, k, 1, a, lda, nil, 0, 0, c, ldc, pb)
 }
 
 // SgemmGeneric is the readable pure-Go reference for Sgemm: a plain triple
@@ -195,7 +219,8 @@ type gemmTask struct {
 // sgemmBlocked is the Goto/BLIS-style driver: loops jc (nc columns of C),
 // pc (kc of the inner dimension), then per worker ic (mc rows), with B packed
 // once per (jc, pc) block, shared by the workers, and A packed per worker.
-func sgemmBlocked(g *gemmImpl, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// A non-nil pb packs the B panels (b is then unused).
+func sgemmBlocked(g *gemmImpl, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, pb bPackFunc) {
 	mr, nr := g.mr, g.nr
 	workers := runtime.GOMAXPROCS(0)
 	if 2*float64(m)*float64(n)*float64(k) < float64(g.parallelFlops) {
@@ -213,11 +238,18 @@ func sgemmBlocked(g *gemmImpl, transA, transB bool, m, n, k int, alpha float32, 
 		for w := 0; w < workers; w++ {
 			j0, j1 := w*nPanels/workers*nr, min(n, (w+1)*nPanels/workers*nr)
 			eg.Go(func() error {
+				if pb != nil {
+					shifted := func(p0, kb, jj, nb, nr int, dst []float32, jp0, jp1 int) {
+						pb(p0, kb, jj+j0, nb, nr, dst, jp0, jp1)
+					}
+					g.blocked(1, false, false, m, j1-j0, k, alpha, a, lda, nil, 0, beta, c[j0:], ldc, shifted)
+					return nil
+				}
 				boff := j0
 				if transB {
 					boff = j0 * ldb
 				}
-				g.blocked(1, transA, transB, m, j1-j0, k, alpha, a, lda, b[boff:], ldb, beta, c[j0:], ldc)
+				g.blocked(1, transA, transB, m, j1-j0, k, alpha, a, lda, b[boff:], ldb, beta, c[j0:], ldc, nil)
 				return nil
 			})
 		}
@@ -227,11 +259,12 @@ func sgemmBlocked(g *gemmImpl, transA, transB bool, m, n, k int, alpha float32, 
 	if mPanels < 2*workers {
 		workers = 1
 	}
-	g.blocked(workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	g.blocked(workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, pb)
 }
 
 // blocked runs the blocked loops with rows split over workers goroutines.
-func (g *gemmImpl) blocked(workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// A non-nil pb packs the B panels instead of packB.
+func (g *gemmImpl) blocked(workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, pb bPackFunc) {
 	mr, nr := g.mr, g.nr
 	ncEff := min(g.nc, roundUp(n, nr))
 	kcEff := min(g.kc, k)
@@ -260,7 +293,11 @@ func (g *gemmImpl) blocked(workers int, transA, transB bool, m, n, k int, alpha 
 				betaBlk = 1
 			}
 			if workers == 1 {
-				packB(transB, b, ldb, pc, kb, jc, nb, nr, bp, 0, nbPanels)
+				if pb != nil {
+					pb(pc, kb, jc, nb, nr, bp, 0, nbPanels)
+				} else {
+					packB(transB, b, ldb, pc, kb, jc, nb, nr, bp, 0, nbPanels)
+				}
 				g.runTask(gemmTask{i0: 0, i1: m, jp0: 0, jp1: nbPanels}, transA, a, lda, pc, kb, alpha, bp, jc, nb, betaBlk, c, ldc, work[0])
 				continue
 			}
@@ -268,7 +305,11 @@ func (g *gemmImpl) blocked(workers int, transA, transB bool, m, n, k int, alpha 
 			for w := 0; w < workers; w++ {
 				p0, p1 := w*nbPanels/workers, (w+1)*nbPanels/workers
 				eg.Go(func() error {
-					packB(transB, b, ldb, pc, kb, jc, nb, nr, bp, p0, p1)
+					if pb != nil {
+						pb(pc, kb, jc, nb, nr, bp, p0, p1)
+					} else {
+						packB(transB, b, ldb, pc, kb, jc, nb, nr, bp, p0, p1)
+					}
 					return nil
 				})
 			}
