@@ -409,7 +409,13 @@ func (s Conv2dShape) im2colPacker(x []float32, n0 int) bPackFunc {
 						continue
 					}
 					off := sg.ox*sw - s.PadW + jj*dw
-					lo, hi := validRange(off, sw, s.W, sg.n)
+					var lo, hi int
+					if sw == 1 {
+						// validRange without its divisions.
+						lo, hi = max(0, -off), min(sg.n, s.W-off)
+					} else {
+						lo, hi = validRange(off, sw, s.W, sg.n)
+					}
 					if lo >= hi {
 						clear(d)
 						continue
