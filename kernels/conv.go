@@ -379,6 +379,13 @@ func (s Conv2dShape) im2colPacker(x []float32, n0 int) bPackFunc {
 	p := oh * ow
 	sh, sw, dh, dw := orOne(s.StrideH), orOne(s.StrideW), orOne(s.DilH), orOne(s.DilW)
 	imgIn, khw, plane := s.C*s.H*s.W, s.KH*s.KW, s.H*s.W
+	// A pointwise convolution's columns are the image planes themselves:
+	// one segment per image instead of one per output row.
+	pointwise := s.isPointwise()
+	rowOut := ow
+	if pointwise {
+		rowOut = p
+	}
 	return func(p0, kb, j0, nb, nr int, dst []float32, jp0, jp1 int) {
 		segs := make([]colSeg, 0, nr)
 		for jp := jp0; jp < jp1; jp++ {
@@ -388,8 +395,8 @@ func (s Conv2dShape) im2colPacker(x []float32, n0 int) bPackFunc {
 			segs = segs[:0]
 			for j := jb; j < jb+cols; {
 				slot, q := j/p, j%p
-				oy, ox := q/ow, q%ow
-				l := min(jb+cols-j, ow-ox)
+				oy, ox := q/rowOut, q%rowOut
+				l := min(jb+cols-j, rowOut-ox)
 				segs = append(segs, colSeg{d: j - jb, n: l, img: (n0 + slot) * imgIn, oy: oy, ox: ox})
 				j += l
 			}
@@ -400,6 +407,13 @@ func (s Conv2dShape) im2colPacker(x []float32, n0 int) bPackFunc {
 				row := pan[pp*nr : (pp+1)*nr]
 				if cols < nr {
 					clear(row[cols:])
+				}
+				if pointwise {
+					for _, sg := range segs {
+						base := sg.img + r*plane + sg.ox
+						copy(row[sg.d:sg.d+sg.n], x[base:base+sg.n])
+					}
+					continue
 				}
 				for _, sg := range segs {
 					d := row[sg.d : sg.d+sg.n]
