@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/softcpt/softcpt-go/softcpt"
+)
+
+// Paths of the shipped assets from this package's directory.
+var (
+	testBenchmark = filepath.Join("..", "..", shippedBenchmark)
+	testModel     = filepath.Join("..", "..", shippedModel)
+	testBPE       = filepath.Join("..", "..", shippedBPE)
+)
+
+// TestShippedZeroShot loads the shipped small CLIP and benchmark and checks
+// that zero-shot accuracy on every held-out task is clearly above chance
+// (at least 1.5× chance; the figures are logged) and, averaged over the
+// tasks of each group, at least 3× chance.
+func TestShippedZeroShot(t *testing.T) {
+	b, m, tok, err := openShipped(testBenchmark, testModel, testBPE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range b.Groups {
+		exp := newExperiment("real-"+g, m, tok, realTasks(b, g, 0, 0))
+		scores, overall, err := exp.zeroShot(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var chanceSum float64
+		for i, s := range scores {
+			n := len(exp.tasks[i].spec.Classes)
+			chance := 100 / float64(n)
+			chanceSum += chance
+			t.Logf("%s: zero-shot %.2f%% (chance %.2f%%, %.1f×)", s.Name, s.Value, chance, s.Value/chance)
+			if s.Value < 1.5*chance {
+				t.Errorf("%s: zero-shot %.2f%% is not clearly above chance %.2f%%", s.Name, s.Value, chance)
+			}
+		}
+		chance := chanceSum / float64(len(scores))
+		t.Logf("group %s: mean zero-shot %.2f%%, mean chance %.2f%% (%.1f×)", g, overall, chance, overall/chance)
+		if overall < 3*chance {
+			t.Errorf("group %s: mean zero-shot %.2f%% is below 3× chance (%.2f%%)", g, overall, chance)
+		}
+	}
+}
+
+// TestShippedSoftCPTImproves trains SoftCPT-NATA briefly (the demo's
+// schedule, 4 shots, one seed) on the general set and checks that it beats
+// zero-shot CLIP on the same test images.
+func TestShippedSoftCPTImproves(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains for a while; skipped with -short")
+	}
+	b, m, tok, err := openShipped(testBenchmark, testModel, testBPE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	zs := newExperiment("real-general", m, tok, realTasks(b, "general", 0, 0))
+	_, zsOverall, err := zs.zeroShot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := zs.withTasks(realTasks(b, "general", 4, 1))
+	cfg, _ := softcpt.MethodConfig("nata")
+	opt := softcpt.Defaults()
+	opt.Epochs, opt.LR = 10, 0.01
+	opt.BatchSize = (len(exp.allTrain()) + 5) / 6
+	_, overall, hist, _, err := exp.trainMethod(ctx, cfg, opt, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("zero-shot %.2f%%, SoftCPT-NATA 4-shot %.2f%% (training loss %.3f -> %.3f)", zsOverall, overall, hist[0].Loss, hist[len(hist)-1].Loss)
+	if overall <= zsOverall {
+		t.Errorf("SoftCPT-NATA (%.2f%%) does not improve on zero-shot (%.2f%%)", overall, zsOverall)
+	}
+}
+
+// TestShippedFilesErrors checks that missing or corrupt shipped files give
+// an error that says how to regenerate them.
+func TestShippedFilesErrors(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "nope.bin")
+	corrupt := filepath.Join(dir, "corrupt.safetensors")
+	b, err := os.ReadFile(testModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(corrupt, b[:len(b)/3], 0o644)
+	for _, c := range []struct{ bench, model, bpe string }{
+		{missing, testModel, testBPE},
+		{testBenchmark, missing, testBPE},
+		{testBenchmark, corrupt, testBPE},
+		{testBenchmark, testModel, missing},
+	} {
+		_, _, _, err := openShipped(c.bench, c.model, c.bpe)
+		if err == nil || !strings.Contains(err.Error(), "regenerate") {
+			t.Errorf("%+v: error %v does not say how to regenerate", c, err)
+		}
+	}
+}
