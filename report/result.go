@@ -190,6 +190,9 @@ func Scan(root string) ([]Result, error) {
 	return ScanWarn(root, func(msg string) { fmt.Fprintln(os.Stderr, "warning:", msg) })
 }
 
+// knownNonResults are JSON files the project writes next to results.
+var knownNonResults = map[string]bool{"checkpoint.json": true, "state.json": true, "summary.json": true}
+
 // ScanWarn walks root recursively (root may also be a single file) and
 // reads every result in it, in lexical path order:
 //   - every file named results.json must be a valid result; the first
@@ -197,8 +200,10 @@ func Scan(root string) ([]Result, error) {
 //   - any other *.json file that has all the required result keys
 //     (benchmark, method, shots, seed, overall) is read the same way, so
 //     results copied under other names are found;
-//   - any other *.json file (configs, features, summaries) is skipped,
-//     and warn, if not nil, is called with a message naming it.
+//   - the project's own non-result files (training checkpoint.json,
+//     pretraining state.json, report summary.json) are skipped silently;
+//   - any other *.json file (configs, features) is skipped, and warn, if
+//     not nil, is called with a message naming it.
 //
 // Symbolic links to directories are not followed.
 func ScanWarn(root string, warn func(msg string)) ([]Result, error) {
@@ -211,6 +216,9 @@ func ScanWarn(root string, warn func(msg string)) ([]Result, error) {
 			return errors.Wrapf(err, "scanning %s", path)
 		}
 		if d.IsDir() || !strings.EqualFold(filepath.Ext(path), ".json") {
+			return nil
+		}
+		if knownNonResults[d.Name()] {
 			return nil
 		}
 		if d.Name() == ResultFile {
