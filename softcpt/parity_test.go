@@ -26,7 +26,6 @@ import (
 // written. A failure only slightly above 1e-5 with a PyTorch float32 figure
 // of the same size is float32 rounding order, not a wrong formula; a wrong
 // formula shows errors of 1e-3 and up.
-const parityTol = 1e-5
 
 // parityFixture is testdata/softcpt/parity.json.
 type parityFixture struct {
