@@ -1,7 +1,9 @@
 // Command softcpt runs CLIP and SoftCPT (multi-task few-shot prompt tuning
-// with soft context sharing) on the CPU: encode images and texts, train
-// and evaluate prompt learners, zero-shot and linear-probe baselines, and
-// aggregate results.
+// with soft context sharing) on the CPU, or on an NVIDIA GPU with a binary
+// built with -tags cuda (--device cuda): encode images and texts, pretrain
+// a small CLIP, train and evaluate prompt learners, zero-shot and
+// linear-probe baselines, aggregate results, and run the demo on the
+// shipped model and data.
 //
 // Run `softcpt help` for the subcommands and `softcpt <command> -h` for
 // each command's flags.
