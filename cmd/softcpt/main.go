@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 )
 
@@ -50,16 +51,19 @@ func usage() {
 }
 
 func main() {
-	if len(os.Args) < 2 || os.Args[1] == "help" || os.Args[1] == "-h" || os.Args[1] == "--help" {
+	if len(os.Args) > 1 && (os.Args[1] == "help" || os.Args[1] == "-h" || os.Args[1] == "--help") {
 		usage()
-		if len(os.Args) < 2 {
-			os.Exit(2)
-		}
 		return
 	}
-	cmd, ok := commands[os.Args[1]]
+	args := os.Args[1:]
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		// No command: the default run on the shipped model and data.
+		fmt.Fprintln(os.Stderr, "softcpt: no command given, running 'softcpt demo' on the shipped model and benchmark ('softcpt help' lists the commands)")
+		args = append([]string{"demo"}, args...)
+	}
+	cmd, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "softcpt: unknown command %q\n\n", os.Args[1])
+		fmt.Fprintf(os.Stderr, "softcpt: unknown command %q\n\n", args[0])
 		usage()
 		os.Exit(2)
 	}
@@ -67,11 +71,11 @@ func main() {
 	// and keeps the last epoch's checkpoint.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := cmd.run(ctx, os.Args[2:]); err != nil {
+	if err := cmd.run(ctx, args[1:]); err != nil {
 		if err == flag.ErrHelp {
 			return
 		}
-		fmt.Fprintf(os.Stderr, "softcpt %s: %v\n", os.Args[1], err)
+		fmt.Fprintf(os.Stderr, "softcpt %s: %v\n", args[0], err)
 		os.Exit(1)
 	}
 }
