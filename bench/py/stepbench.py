@@ -20,16 +20,25 @@ AUTHORS' formulation (reference/softcpt.md §1-§2, the MTCoOp trainer):
 
 Everything runs in fp32 on the CPU (the authors run fp16 on a GPU).
 
-Usage: stepbench.py TASKS.json [--reps N] [--threads 2]
+Usage: stepbench.py TASKS.json [--weights STATE.safetensors] [--reps N] [--threads 2]
 TASKS.json is written by `stepbench -write-tasks` (token ids of every task and
-class name, and the batch's tasks and labels). Prints "seconds/step X" (mean
-over N timed steps after one warm-up step) and every loss.
+class name, and the batch's tasks and labels). STATE.safetensors, written by
+`stepbench -write-weights`, holds our engine's text-tower weights (OpenAI
+keys), the learner's initial "task_ctx" [4, 512] and "prompt_gen.P"
+[1024, 16*512], and the batch's image "features" [32, 1024]; with it both
+sides start from identical state and their losses agree up to float32
+rounding. Without it everything is drawn at random here. Prints
+"seconds/step X" (mean over N timed steps after one warm-up step) and every
+loss.
 """
 import argparse
 import json
 import os
+import struct
 import sys
 import time
+
+import numpy as np
 
 import torch
 import torch.nn as nn
@@ -50,6 +59,50 @@ def tokenize(seqs):
         assert len(ids) <= CONTEXT
         out[i, :len(ids)] = torch.tensor(ids)
     return out
+
+
+def read_safetensors(path):
+    """Tensors of a float32 safetensors file by name: an 8-byte
+    little-endian header length, a JSON header of {name: {dtype, shape,
+    data_offsets}} (offsets relative to the end of the header), the data."""
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    if len(raw) < 8:
+        raise ValueError("%s: too short for a safetensors header" % path)
+    (n,) = struct.unpack("<Q", raw[:8])
+    if 8 + n > len(raw):
+        raise ValueError("%s: header length %d exceeds the file size %d" % (path, n, len(raw)))
+    header = json.loads(raw[8:8 + n].decode("utf-8"))
+    base = 8 + n
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        if info.get("dtype") != "F32":
+            raise ValueError("%s: tensor %r has dtype %r, want F32" % (path, name, info.get("dtype")))
+        shape = [int(d) for d in info["shape"]]
+        begin, end = info["data_offsets"]
+        if not 0 <= begin <= end <= len(raw) - base or end - begin != 4 * int(np.prod(shape, dtype=np.int64)):
+            raise ValueError("%s: tensor %r has bad data_offsets %r for shape %r" % (path, name, info["data_offsets"], shape))
+        arr = np.frombuffer(raw, dtype="<f4", count=(end - begin) // 4, offset=base + begin)
+        out[name] = torch.from_numpy(arr.reshape(shape).copy())
+    return out
+
+
+def load_text_tower(clip, state, path):
+    """Copies every text-tower tensor of state (OpenAI keys) into clip;
+    every text parameter must be present with the same shape."""
+    own = clip.state_dict()
+    text = [k for k in own if k.startswith(("transformer.", "ln_final.")) or
+            k in ("token_embedding.weight", "positional_embedding", "text_projection", "logit_scale")]
+    with torch.no_grad():
+        for k in text:
+            if k not in state:
+                raise ValueError("%s: lacks text-tower tensor %r" % (path, k))
+            if state[k].numel() != own[k].numel() or (state[k].dim() and tuple(state[k].shape) != tuple(own[k].shape)):
+                raise ValueError("%s: %r has shape %s, want %s" % (path, k, tuple(state[k].shape), tuple(own[k].shape)))
+            own[k].copy_(state[k].reshape(own[k].shape))
+    return len(text)
 
 
 class TextEncoder(nn.Module):
@@ -128,6 +181,7 @@ class SoftCPTNATA(nn.Module):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("tasks")
+    ap.add_argument("--weights", help="safetensors from stepbench -write-weights")
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
@@ -139,7 +193,18 @@ def main():
     print("torch %s threads %d OPENBLAS_CORETYPE=%s shape %s" % (
         torch.__version__, torch.get_num_threads(), os.environ.get("OPENBLAS_CORETYPE", "unset"), setup["shape"]))
     clip = clip_model.rn50()
+    state = None
+    if a.weights:
+        state = read_safetensors(a.weights)
+        # Before SoftCPTNATA: its prompt learners embed the fixed tokens.
+        load_text_tower(clip, state, a.weights)
     model = SoftCPTNATA(clip, tasks)
+    if state is not None:
+        with torch.no_grad():
+            for name, p in [("task_ctx", model.task_ctx), ("prompt_gen.P", model.prompt_gen_P)]:
+                if name not in state or tuple(state[name].shape) != tuple(p.shape):
+                    raise ValueError("%s: %r missing or not of shape %s" % (a.weights, name, tuple(p.shape)))
+                p.copy_(state[name])
     offsets = [0]
     for t in tasks:
         offsets.append(offsets[-1] + len(t["classes"]))
@@ -148,7 +213,12 @@ def main():
     for i, (t, y) in enumerate(zip(setup["batch_tasks"], setup["batch_labels"])):
         label[i, offsets[t]:offsets[t + 1]] = 0
         label[i, offsets[t] + y] = 1
-    feats = torch.randn(B, clip.text_projection.shape[1], generator=torch.Generator().manual_seed(7))
+    if state is not None:
+        feats = state.get("features")
+        if feats is None or tuple(feats.shape) != (B, clip.text_projection.shape[1]):
+            raise ValueError("%s: 'features' missing or not of shape (%d, %d)" % (a.weights, B, clip.text_projection.shape[1]))
+    else:
+        feats = torch.randn(B, clip.text_projection.shape[1], generator=torch.Generator().manual_seed(7))
     params = [p for p in model.parameters() if p.requires_grad]
     assert sum(p.numel() for p in params) == TASK_N_CTX * 512 + 1024 * N_CTX * 512
     opt = torch.optim.SGD(params, lr=0.002, momentum=0.9, weight_decay=5e-4)

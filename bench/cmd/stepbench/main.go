@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	stepbench [-full] [-reps N] [-cpuprofile F] [-write-tasks F]
+//	stepbench [-full] [-reps N] [-cpuprofile F] [-write-tasks F] [-write-weights F]
 //
 // The tasks are synthetic: class names of 2–4 tokens and task names of 3–4
 // tokens with random ids in [1, 49405] (seeded), spelled "t<id>" and read
@@ -14,7 +14,12 @@
 // counts of the authors' General-10 (10 tasks, 1191 classes). The batch has
 // 32 samples whose global class is drawn uniformly (as from a K-shot
 // training set) and random image features. -write-tasks writes the tasks
-// and the batch as JSON for the PyTorch reference (bench/py/stepbench.py).
+// and the batch as JSON for the PyTorch reference (bench/py/stepbench.py);
+// -write-weights writes, as float32 safetensors, the text-tower weights
+// (OpenAI keys), the learner's initial tensors ("task_ctx" [M, W],
+// "prompt_gen.P" [E, N·W]) and the batch's image features ("features"
+// [32, E]), so that the reference starts from the same state. Either flag
+// makes the program exit after writing.
 //
 // Each run does one untimed warm-up step, then N timed steps; it prints
 // "seconds/step X" (mean) and the loss of every step.
@@ -35,6 +40,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/softcpt/softcpt-go/clip"
+	"github.com/softcpt/softcpt-go/clip/checkpoint"
 	"github.com/softcpt/softcpt-go/nn"
 	"github.com/softcpt/softcpt-go/softcpt"
 	"github.com/softcpt/softcpt-go/tensor"
@@ -145,26 +151,65 @@ func main() {
 	reps := flag.Int("reps", 1, "timed steps after one warm-up step")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	writeTasks := flag.String("write-tasks", "", "write the tasks and batch as JSON to this file and exit")
+	writeWeights := flag.String("write-weights", "", "write the text-tower weights, initial learner tensors and image features as safetensors to this file and exit")
 	flag.Parse()
-	if err := run(*full, *reps, *cpuprofile, *writeTasks); err != nil {
+	if err := run(*full, *reps, *cpuprofile, *writeTasks, *writeWeights); err != nil {
 		fmt.Fprintln(os.Stderr, "stepbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(full bool, reps int, cpuprofile, writeTasks string) error {
+// isTextKey reports whether an OpenAI state-dict key belongs to the text
+// tower (or is logit_scale).
+func isTextKey(k string) bool {
+	switch k {
+	case "token_embedding.weight", "positional_embedding", "text_projection", "logit_scale":
+		return true
+	}
+	return strings.HasPrefix(k, "transformer.resblocks.") || strings.HasPrefix(k, "ln_final.")
+}
+
+// writeState writes the text-tower weights of m, the learner's tensors and
+// the batch's image features to path as safetensors.
+func writeState(path string, m *clip.Model, l *softcpt.Learner, feats *tensor.Tensor) error {
+	out := map[string]*tensor.Tensor{}
+	for k, t := range m.StateDict() {
+		if isTextKey(k) {
+			out[k] = t
+		}
+	}
+	for k, t := range l.State() {
+		if _, dup := out[k]; dup {
+			return errors.Errorf("learner tensor %q collides with a model key", k)
+		}
+		out[k] = t
+	}
+	for _, k := range []string{"task_ctx", "prompt_gen.P"} {
+		if out[k] == nil {
+			return errors.Errorf("learner state lacks %q", k)
+		}
+	}
+	out["features"] = feats
+	return errors.Wrapf(checkpoint.WriteSafetensors(path, out, nil, nil), "writing %s", path)
+}
+
+func run(full bool, reps int, cpuprofile, writeTasks, writeWeights string) error {
 	s := makeSetup(full)
 	if writeTasks != "" {
 		b, err := json.Marshal(s)
 		if err != nil {
 			return errors.Wrap(err, "encoding the tasks")
 		}
-		return errors.Wrapf(os.WriteFile(writeTasks, b, 0o644), "writing %s", writeTasks)
+		if err := os.WriteFile(writeTasks, b, 0o644); err != nil {
+			return errors.Wrapf(err, "writing %s", writeTasks)
+		}
 	}
 	if reps < 1 {
 		return errors.Errorf("reps %d < 1", reps)
 	}
-	fmt.Printf("go %s GOMAXPROCS %d shape %s\n", runtime.Version(), runtime.GOMAXPROCS(0), s.Shape)
+	if writeTasks == "" && writeWeights == "" {
+		fmt.Printf("go %s GOMAXPROCS %d shape %s\n", runtime.Version(), runtime.GOMAXPROCS(0), s.Shape)
+	}
 	m := clip.NewRandom(clip.RN50(), 1)
 	m.SetTrainable(false)
 	cfg, err := softcpt.MethodConfig("nata")
@@ -175,9 +220,15 @@ func run(full bool, reps int, cpuprofile, writeTasks string) error {
 	if err != nil {
 		return err
 	}
+	b := softcpt.Batch{Features: tensor.RandN(tensor.NewRNG(7), 0, 1, batchSize, m.Config.EmbedDim), Tasks: s.Batch, Labels: s.Labels}
+	if writeWeights != "" {
+		return writeState(writeWeights, m, l, b.Features)
+	}
+	if writeTasks != "" {
+		return nil
+	}
 	// The authors' optimiser (softcpt.md §3.1), one step per batch.
 	sgd := &nn.SGD{Params: l.Parameters(), LR: 0.002, Momentum: 0.9, WeightDecay: 5e-4}
-	b := softcpt.Batch{Features: tensor.RandN(tensor.NewRNG(7), 0, 1, batchSize, m.Config.EmbedDim), Tasks: s.Batch, Labels: s.Labels}
 	step := func() float32 {
 		loss, _ := l.Loss(b, nil)
 		sgd.ZeroGrad()
