@@ -173,8 +173,7 @@ func TestTrainOverfits(t *testing.T) {
 		}
 		opt := Defaults()
 		opt.Epochs, opt.BatchSize, opt.LR, opt.WarmupEpochs = 30, 8, 0.05, 0
-		f := &Featurizer{Model: m}
-		hist, err := trainOnFeatures(l, f, exs, tensor.FromSlice(append([]float32(nil), feats...), len(exs), E), opt)
+		hist, err := TrainFeatures(context.Background(), l, tensor.FromSlice(append([]float32(nil), feats...), len(exs), E), exs, opt)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -185,12 +184,6 @@ func TestTrainOverfits(t *testing.T) {
 			t.Logf("%s: loss %.3f -> %.3f, train accuracy %.1f%%", name, first.Loss, last.Loss, last.Accuracy)
 		}
 	}
-}
-
-// trainOnFeatures trains with precomputed features by serving them
-// through a fake image loader-free path.
-func trainOnFeatures(l *Learner, f *Featurizer, exs []Example, feats *tensor.Tensor, opt TrainOptions) ([]EpochStats, error) {
-	return TrainFeatures(context.Background(), l, feats, exs, opt)
 }
 
 // TestSharedPrefixExact checks that encoding class prompts as a shared
