@@ -46,7 +46,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	case AVX2:
 		impl = &gemmAVX2
 	}
-	sgemmBlocked(impl, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+	sgemmBlocked(impl, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bSource{})
 }
 
 // bPackFunc packs B panels for the blocked driver in place of packB: panels
@@ -55,6 +55,17 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 // It lets a caller (the convolutions' implicit im2col) generate B while
 // packing it instead of materialising it.
 type bPackFunc func(p0, kb, j0, nb, nr int, dst []float32, jp0, jp1 int)
+
+// bSource says where the blocked driver gets its packed B panels from when
+// they are not packed from a plain b: pack generates them (implicit
+// im2col), or pre holds them already packed (SgemmPacked), starting at
+// panel preJP of each of pre's k-blocks (non-zero in a column-split
+// worker). The zero value packs from b.
+type bSource struct {
+	pack  bPackFunc
+	pre   *PackedMatrix
+	preJP int
+}
 
 // sgemmPackB computes C = A·B (m×n, overwritten) for row-major A (m×k) and
 // a B that exists only as its packing function pb. It is Sgemm without
@@ -70,7 +81,7 @@ func sgemmPackB(m, n, k int, a []float32, lda int, pb bPackFunc, c []float32, ld
 	case AVX2:
 		impl = &gemmAVX2
 	}
-	sgemmBlocked(impl, false, false, m, n, k, 1, a, lda, nil, 0, 0, c, ldc, pb)
+	sgemmBlocked(impl, false, false, m, n, k, 1, a, lda, nil, 0, 0, c, ldc, bSource{pack: pb})
 }
 
 // SgemmGeneric is the readable pure-Go reference for Sgemm: a plain triple
@@ -219,8 +230,8 @@ type gemmTask struct {
 // sgemmBlocked is the Goto/BLIS-style driver: loops jc (nc columns of C),
 // pc (kc of the inner dimension), then per worker ic (mc rows), with B packed
 // once per (jc, pc) block, shared by the workers, and A packed per worker.
-// A non-nil pb packs the B panels (b is then unused).
-func sgemmBlocked(g *gemmImpl, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, pb bPackFunc) {
+// src may replace the packing of b (which is then unused).
+func sgemmBlocked(g *gemmImpl, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, src bSource) {
 	mr, nr := g.mr, g.nr
 	workers := runtime.GOMAXPROCS(0)
 	if 2*float64(m)*float64(n)*float64(k) < float64(g.parallelFlops) {
@@ -236,20 +247,27 @@ func sgemmBlocked(g *gemmImpl, transA, transB bool, m, n, k int, alpha float32, 
 	if workers > 1 && (mPanels < 2*workers || m <= workers*g.mc) && nPanels >= 2*workers {
 		var eg errgroup.Group
 		for w := 0; w < workers; w++ {
-			j0, j1 := w*nPanels/workers*nr, min(n, (w+1)*nPanels/workers*nr)
+			jp0 := w * nPanels / workers
+			j0, j1 := jp0*nr, min(n, (w+1)*nPanels/workers*nr)
 			eg.Go(func() error {
-				if pb != nil {
-					shifted := func(p0, kb, jj, nb, nr int, dst []float32, jp0, jp1 int) {
+				sub := src
+				switch {
+				case src.pre != nil:
+					sub.preJP += jp0
+				case src.pack != nil:
+					pb := src.pack
+					sub.pack = func(p0, kb, jj, nb, nr int, dst []float32, jp0, jp1 int) {
 						pb(p0, kb, jj+j0, nb, nr, dst, jp0, jp1)
 					}
-					g.blocked(1, false, false, m, j1-j0, k, alpha, a, lda, nil, 0, beta, c[j0:], ldc, shifted)
+				default:
+					boff := j0
+					if transB {
+						boff = j0 * ldb
+					}
+					g.blocked(1, transA, transB, m, j1-j0, k, alpha, a, lda, b[boff:], ldb, beta, c[j0:], ldc, sub)
 					return nil
 				}
-				boff := j0
-				if transB {
-					boff = j0 * ldb
-				}
-				g.blocked(1, transA, transB, m, j1-j0, k, alpha, a, lda, b[boff:], ldb, beta, c[j0:], ldc, nil)
+				g.blocked(1, transA, false, m, j1-j0, k, alpha, a, lda, nil, 0, beta, c[j0:], ldc, sub)
 				return nil
 			})
 		}
@@ -259,19 +277,24 @@ func sgemmBlocked(g *gemmImpl, transA, transB bool, m, n, k int, alpha float32, 
 	if mPanels < 2*workers {
 		workers = 1
 	}
-	g.blocked(workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, pb)
+	g.blocked(workers, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, src)
 }
 
 // blocked runs the blocked loops with rows split over workers goroutines.
-// A non-nil pb packs the B panels instead of packB.
-func (g *gemmImpl) blocked(workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, pb bPackFunc) {
+// src may replace the packing of b.
+func (g *gemmImpl) blocked(workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, src bSource) {
 	mr, nr := g.mr, g.nr
 	ncEff := min(g.nc, roundUp(n, nr))
 	kcEff := min(g.kc, k)
 	mPanels := (m + mr - 1) / mr
 	// Per worker: packed A block (mc×kc) plus an mr×nr edge-tile temporary.
+	// Pre-packed B needs no B buffer.
 	mcEff := min(g.mc, roundUp(m, mr))
-	scr := g.getScratch(kcEff*ncEff, mcEff*kcEff+mr*nr, workers)
+	nbBuf := kcEff * ncEff
+	if src.pre != nil {
+		nbBuf = 0
+	}
+	scr := g.getScratch(nbBuf, mcEff*kcEff+mr*nr, workers)
 	defer g.pool.Put(scr)
 	bBuf, work := scr.b, scr.a
 
@@ -287,33 +310,42 @@ func (g *gemmImpl) blocked(workers int, transA, transB bool, m, n, k int, alpha 
 		nbPanels := (nb + nr - 1) / nr
 		for pc := 0; pc < k; pc += kcEff {
 			kb := min(kcEff, k-pc)
-			bp := bBuf[:kb*nbPanels*nr]
 			betaBlk := beta
 			if pc > 0 {
 				betaBlk = 1
 			}
-			if workers == 1 {
-				if pb != nil {
-					pb(pc, kb, jc, nb, nr, bp, 0, nbPanels)
+			var bp []float32
+			switch {
+			case src.pre != nil:
+				bp = src.pre.block(pc, src.preJP+jc/nr, nbPanels)
+			case workers == 1:
+				bp = bBuf[:kb*nbPanels*nr]
+				if src.pack != nil {
+					src.pack(pc, kb, jc, nb, nr, bp, 0, nbPanels)
 				} else {
 					packB(transB, b, ldb, pc, kb, jc, nb, nr, bp, 0, nbPanels)
 				}
+			default:
+				bp = bBuf[:kb*nbPanels*nr]
+				var eg errgroup.Group
+				for w := 0; w < workers; w++ {
+					p0, p1 := w*nbPanels/workers, (w+1)*nbPanels/workers
+					eg.Go(func() error {
+						if src.pack != nil {
+							src.pack(pc, kb, jc, nb, nr, bp, p0, p1)
+						} else {
+							packB(transB, b, ldb, pc, kb, jc, nb, nr, bp, p0, p1)
+						}
+						return nil
+					})
+				}
+				_ = eg.Wait()
+			}
+			if workers == 1 {
 				g.runTask(gemmTask{i0: 0, i1: m, jp0: 0, jp1: nbPanels}, transA, a, lda, pc, kb, alpha, bp, jc, nb, betaBlk, c, ldc, work[0])
 				continue
 			}
 			var eg errgroup.Group
-			for w := 0; w < workers; w++ {
-				p0, p1 := w*nbPanels/workers, (w+1)*nbPanels/workers
-				eg.Go(func() error {
-					if pb != nil {
-						pb(pc, kb, jc, nb, nr, bp, p0, p1)
-					} else {
-						packB(transB, b, ldb, pc, kb, jc, nb, nr, bp, p0, p1)
-					}
-					return nil
-				})
-			}
-			_ = eg.Wait()
 			var next atomic.Int64
 			for w := 0; w < workers; w++ {
 				buf := work[w]
