@@ -16,10 +16,11 @@ import (
 // CLIP is a frozen copy of a clip.Model on a Device: the parameters the
 // forward pass reads are uploaded once (ResNet BatchNorm folded into the
 // convolutions), and EncodeImage/EncodeText run the towers with the
-// kernels of cuda/kernels/clip.cu plus Sgemm and LayerNormRows. The ViT
-// image tower is not implemented yet (EncodeImage returns an error); its
-// text tower works. Methods may be called from any goroutine, one at a
-// time.
+// kernels of cuda/kernels/clip.cu plus Sgemm and LayerNormRows: the
+// ModifiedResNet or the VisionTransformer image tower (patch convolution
+// as im2col + GEMM, class and positional embeddings, ln_pre, the text
+// tower's residual blocks without a mask, ln_post, projection) and the
+// text tower. Methods may be called from any goroutine, one at a time.
 type CLIP struct {
 	d   *Device
 	net *clipnet.Net[*Array]

@@ -91,8 +91,7 @@ const (
 // New uploads m's parameters. The ResNet's BatchNorm layers are folded
 // into their convolutions with running statistics (eval mode), as
 // clip.Model does when frozen: w' = w·γ/√(σ²+ε), b' = β − μ·γ/√(σ²+ε).
-// A ViT image tower is not uploaded (EncodeImage then fails); its text
-// tower is.
+// A ViT's parameters are uploaded as they are.
 func New[A comparable](be Backend[A], m *clip.Model) (*Net[A], error) {
 	n := &Net[A]{be: be, cfg: m.Config, w: map[string]A{}, shapes: map[string][]int{}}
 	sd := m.StateDict()
@@ -109,8 +108,8 @@ func New[A comparable](be Backend[A], m *clip.Model) (*Net[A], error) {
 	}
 	for _, k := range m.Keys() {
 		t := sd[k]
-		if strings.HasPrefix(k, "visual.") {
-			if vit || strings.Contains(k, ".bn") || strings.Contains(k, ".downsample.1.") {
+		if strings.HasPrefix(k, "visual.") && !vit {
+			if strings.Contains(k, ".bn") || strings.Contains(k, ".downsample.1.") {
 				continue
 			}
 			if bn := bnFor(k); bn != "" && strings.HasSuffix(k, ".weight") && t.NDim() == 4 {
@@ -346,9 +345,6 @@ func (r *run[A]) attnPool(x act4[A]) A {
 // images [N, 3, R, R] (clip.Model.EncodeImage).
 func (n *Net[A]) EncodeImage(images *tensor.Tensor) (*tensor.Tensor, error) {
 	cfg := n.cfg
-	if cfg.IsViT() {
-		return nil, errors.New("clipnet: the ViT image tower is not implemented on this backend")
-	}
 	s := images.Shape()
 	res := cfg.ImageResolution
 	if len(s) != 4 || s[1] != 3 || s[2] != res || s[3] != res {
@@ -356,6 +352,9 @@ func (n *Net[A]) EncodeImage(images *tensor.Tensor) (*tensor.Tensor, error) {
 	}
 	if s[0] == 0 {
 		return tensor.New(0, cfg.EmbedDim), nil
+	}
+	if cfg.IsViT() {
+		return n.encodeViT(images)
 	}
 	r := &run[A]{Net: n}
 	in, err := n.be.Upload(images.Contiguous().Data(), s...)
@@ -391,6 +390,91 @@ func (n *Net[A]) EncodeImage(images *tensor.Tensor) (*tensor.Tensor, error) {
 	}
 	out := r.attnPool(x)
 	return r.result(out, s[0], cfg.EmbedDim)
+}
+
+// encodeViT is EncodeImage for a VisionTransformer (images checked): the
+// patch convolution (stride = kernel = patch size, no bias) as one GEMM
+// im2col(x)ᵀ [N·g², 3·P²] @ Wᵀ [3·P², width], the class embedding
+// prepended to each image's g² patch tokens, the positional embedding,
+// ln_pre, the transformer blocks (no mask), ln_post on the class tokens
+// and the projection.
+func (n *Net[A]) encodeViT(images *tensor.Tensor) (*tensor.Tensor, error) {
+	cfg := n.cfg
+	s := images.Shape()
+	nb, res, ps := s[0], cfg.ImageResolution, cfg.PatchSize
+	ws := n.shapes["visual.conv1.weight"]
+	if len(ws) != 4 || ws[1] != 3 || ws[2] != ps || ws[3] != ps {
+		return nil, errors.Errorf("clipnet: ViT patch convolution weight %v, want [width,3,%d,%d]", ws, ps, ps)
+	}
+	w := ws[0]
+	g := kernels.ConvGeom{C: 3, N: nb, H: res, W: res, KH: ps, KW: ps, Stride: ps, Pad: 0}
+	grid := g.OH() * g.OW()
+	l := grid + 1 // tokens per image
+	r := &run[A]{Net: n}
+	in, err := n.be.Upload(images.Contiguous().Data(), s...)
+	if err != nil {
+		return nil, errors.Wrap(err, "clipnet: uploading images")
+	}
+	x := r.alloc(3, nb, res, res)
+	if r.err == nil {
+		r.check(n.be.Transpose01(x, in, nb, 3, res*res))
+	}
+	n.be.Free(in)
+	col := r.alloc(g.Rows(), g.Cols())
+	if r.err == nil {
+		r.check(n.be.Im2col(col, x, g))
+	}
+	r.free(x)
+	// tok holds the N·g² patch tokens (rows in image, grid-row, grid-column
+	// order, as the CPU tower's reshape) and the class embedding as its
+	// last row; one gather then lays out the sequences [N, 1+g², width].
+	tok := r.alloc(nb*grid+1, w)
+	if r.err == nil {
+		r.check(n.be.Sgemm(true, true, nb*grid, w, g.Rows(), 1, col, g.Cols(), r.p("visual.conv1.weight"), g.Rows(), 0, tok, w))
+	}
+	r.free(col)
+	if r.err == nil {
+		r.check(n.be.GatherRows(n.be.View(tok, nb*grid*w, 1, w), r.p("visual.class_embedding"), []int{0}, w))
+	}
+	idx := make([]int, 0, nb*l)
+	for i := 0; i < nb; i++ {
+		idx = append(idx, nb*grid)
+		for j := 0; j < grid; j++ {
+			idx = append(idx, i*grid+j)
+		}
+	}
+	rows := nb * l
+	seq := r.alloc(rows, w)
+	if r.err == nil {
+		r.check(n.be.GatherRows(seq, tok, idx, w))
+	}
+	r.free(tok)
+	if r.err == nil {
+		r.check(n.be.BiasAct(seq, seq, r.p("visual.positional_embedding"), 1, l*w, rows*w, kernels.ActNone))
+	}
+	if r.err == nil {
+		r.check(n.be.LayerNorm(seq, seq, r.p("visual.ln_pre.weight"), r.p("visual.ln_pre.bias"), rows, w, lnEps))
+	}
+	r.transformer(seq, "visual.transformer.", cfg.VisionDepth, nb, l, w, cfg.VisionHeads, false)
+	cls := r.alloc(nb, w)
+	if r.err == nil {
+		first := make([]int, nb)
+		for i := range first {
+			first[i] = i * l
+		}
+		r.check(n.be.GatherRows(cls, seq, first, w))
+	}
+	r.free(seq)
+	if r.err == nil {
+		r.check(n.be.LayerNorm(cls, cls, r.p("visual.ln_post.weight"), r.p("visual.ln_post.bias"), nb, w, lnEps))
+	}
+	e := cfg.EmbedDim
+	out := r.alloc(nb, e)
+	if r.err == nil {
+		r.check(n.be.Sgemm(false, false, nb, e, w, 1, cls, w, r.p("visual.proj"), e, 0, out, e))
+	}
+	r.free(cls)
+	return r.result(out, nb, e)
 }
 
 // result downloads out [rows, cols] and frees it.
@@ -442,7 +526,6 @@ func (n *Net[A]) EncodeText(ids []int, batch, length int) (*tensor.Tensor, error
 	}
 	w := cfg.TransformerWidth
 	heads := cfg.TransformerHeads
-	d := w / heads
 	rows := batch * t
 	r := &run[A]{Net: n}
 	x := r.alloc(rows, w)
@@ -452,46 +535,7 @@ func (n *Net[A]) EncodeText(ids []int, batch, length int) (*tensor.Tensor, error
 	if r.err == nil {
 		r.check(n.be.BiasAct(x, x, r.p("positional_embedding"), 1, t*w, rows*w, kernels.ActNone))
 	}
-	h := r.alloc(rows, w)
-	qkv := r.alloc(rows, 3*w)
-	a := r.alloc(rows, w)
-	o := r.alloc(rows, w)
-	hidden := w
-	if s, ok := n.shapes["transformer.resblocks.0.mlp.c_fc.weight"]; ok {
-		hidden = s[0]
-	}
-	f := r.alloc(rows, hidden)
-	for l := 0; l < cfg.TransformerLayers && r.err == nil; l++ {
-		p := "transformer.resblocks." + itoa(l) + "."
-		r.check(n.be.LayerNorm(h, x, r.p(p+"ln_1.weight"), r.p(p+"ln_1.bias"), rows, w, lnEps))
-		if r.err == nil {
-			ws := r.shapes[p+"attn.in_proj_weight"]
-			r.check(n.be.Sgemm(false, true, rows, ws[0], ws[1], 1, h, w, r.p(p+"attn.in_proj_weight"), w, 0, qkv, 3*w))
-		}
-		if r.err == nil {
-			r.check(n.be.BiasAct(qkv, qkv, r.p(p+"attn.in_proj_bias"), 1, 3*w, rows*3*w, kernels.ActNone))
-		}
-		if r.err == nil {
-			r.check(n.be.Attention(a, qkv, n.be.View(qkv, w, rows*3*w-w), n.be.View(qkv, 2*w, rows*3*w-2*w),
-				kernels.AttnParams{Batch: batch, Heads: heads, Tq: t, Tk: t, D: d,
-					QRow: 3 * w, KRow: 3 * w, VRow: 3 * w, ORow: w,
-					QBatch: t * 3 * w, KBatch: t * 3 * w, VBatch: t * 3 * w, OBatch: t * w,
-					Causal: true, Scale: float32(1 / math.Sqrt(float64(d)))}))
-		}
-		r.linear(o, a, w, rows, p+"attn.out_proj", kernels.ActNone)
-		if r.err == nil {
-			r.check(n.be.Add(x, x, o, rows*w))
-		}
-		if r.err == nil {
-			r.check(n.be.LayerNorm(h, x, r.p(p+"ln_2.weight"), r.p(p+"ln_2.bias"), rows, w, lnEps))
-		}
-		r.linear(f, h, w, rows, p+"mlp.c_fc", kernels.ActQuickGelu)
-		r.linear(o, f, hidden, rows, p+"mlp.c_proj", kernels.ActNone)
-		if r.err == nil {
-			r.check(n.be.Add(x, x, o, rows*w))
-		}
-	}
-	r.free(h, qkv, a, o, f)
+	r.transformer(x, "transformer.", cfg.TransformerLayers, batch, t, w, heads, true)
 	pooled := r.alloc(batch, w)
 	if r.err == nil {
 		idx := make([]int, batch)
@@ -511,4 +555,56 @@ func (n *Net[A]) EncodeText(ids []int, batch, length int) (*tensor.Tensor, error
 	}
 	r.free(pooled)
 	return r.result(out, batch, e)
+}
+
+// transformer runs the residual attention blocks prefix+"resblocks.<l>."
+// (l < layers) in place on x [batch·t, w] (batch sequences of t tokens,
+// heads heads, causal mask or none): x += attn(ln_1(x)); x +=
+// mlp(ln_2(x)). The text tower and the ViT share it.
+func (r *run[A]) transformer(x A, prefix string, layers, batch, t, w, heads int, causal bool) {
+	if r.err != nil {
+		return
+	}
+	rows := batch * t
+	d := w / heads
+	hidden := w
+	if s, ok := r.shapes[prefix+"resblocks.0.mlp.c_fc.weight"]; ok {
+		hidden = s[0]
+	}
+	h := r.alloc(rows, w)
+	qkv := r.alloc(rows, 3*w)
+	a := r.alloc(rows, w)
+	o := r.alloc(rows, w)
+	f := r.alloc(rows, hidden)
+	for l := 0; l < layers && r.err == nil; l++ {
+		p := prefix + "resblocks." + itoa(l) + "."
+		r.check(r.be.LayerNorm(h, x, r.p(p+"ln_1.weight"), r.p(p+"ln_1.bias"), rows, w, lnEps))
+		if r.err == nil {
+			ws := r.shapes[p+"attn.in_proj_weight"]
+			r.check(r.be.Sgemm(false, true, rows, ws[0], ws[1], 1, h, w, r.p(p+"attn.in_proj_weight"), w, 0, qkv, 3*w))
+		}
+		if r.err == nil {
+			r.check(r.be.BiasAct(qkv, qkv, r.p(p+"attn.in_proj_bias"), 1, 3*w, rows*3*w, kernels.ActNone))
+		}
+		if r.err == nil {
+			r.check(r.be.Attention(a, qkv, r.be.View(qkv, w, rows*3*w-w), r.be.View(qkv, 2*w, rows*3*w-2*w),
+				kernels.AttnParams{Batch: batch, Heads: heads, Tq: t, Tk: t, D: d,
+					QRow: 3 * w, KRow: 3 * w, VRow: 3 * w, ORow: w,
+					QBatch: t * 3 * w, KBatch: t * 3 * w, VBatch: t * 3 * w, OBatch: t * w,
+					Causal: causal, Scale: float32(1 / math.Sqrt(float64(d)))}))
+		}
+		r.linear(o, a, w, rows, p+"attn.out_proj", kernels.ActNone)
+		if r.err == nil {
+			r.check(r.be.Add(x, x, o, rows*w))
+		}
+		if r.err == nil {
+			r.check(r.be.LayerNorm(h, x, r.p(p+"ln_2.weight"), r.p(p+"ln_2.bias"), rows, w, lnEps))
+		}
+		r.linear(f, h, w, rows, p+"mlp.c_fc", kernels.ActQuickGelu)
+		r.linear(o, f, hidden, rows, p+"mlp.c_proj", kernels.ActNone)
+		if r.err == nil {
+			r.check(r.be.Add(x, x, o, rows*w))
+		}
+	}
+	r.free(h, qkv, a, o, f)
 }

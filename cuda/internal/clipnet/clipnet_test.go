@@ -189,3 +189,78 @@ func TestHostRN50(t *testing.T) {
 		t.Logf("text features %v: relative error %.3g", gotT.Shape(), e)
 	}
 }
+
+// TestHostViTFixture runs the ViT fixture's towers (patch size 8 on 32x32
+// images: 17 tokens, two heads) against the CPU model.
+func TestHostViTFixture(t *testing.T) {
+	const path = "../../../testdata/clip/vit_jit_fp16.pt"
+	if _, err := os.Stat(path); err != nil {
+		t.Skip("fixture testdata/clip/vit_jit_fp16.pt absent")
+	}
+	m, err := clip.LoadWith(path, clip.Options{VisionHeads: 2, TransformerHeads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := New[*HostArray](Host{}, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Free()
+	res := m.Config.ImageResolution
+	images := tensor.RandN(tensor.NewRNG(9), 0, 1, 3, 3, res, res)
+	got, err := net.EncodeImage(images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := RowRelErr(got, m.EncodeImage(images)); !(e <= 1e-5) {
+		t.Errorf("image features: relative error %.3g", e)
+	} else {
+		t.Logf("image features %v: relative error %.3g", got.Shape(), e)
+	}
+	ids := prompts(rand.New(rand.NewSource(10)), m.Config.VocabSize, m.Config.ContextLength, []int{9, 2, 40})
+	gotT, err := net.EncodeText(ids, 3, m.Config.ContextLength)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := RowRelErr(gotT, m.EncodeText(ids, 3, m.Config.ContextLength)); !(e <= 1e-5) {
+		t.Errorf("text features: relative error %.3g", e)
+	}
+}
+
+// TestHostRandomViT runs a random ViT whose image tower differs from its
+// text tower in width, heads, depth and MLP size (a non-square 5x5 grid
+// of 6-pixel patches on 30x30 images, 26 tokens) against the CPU model.
+func TestHostRandomViT(t *testing.T) {
+	cfg := clip.Config{EmbedDim: 20, ImageResolution: 30, VisionDepth: 3, VisionWidth: 36, VisionHeads: 3, PatchSize: 6,
+		ContextLength: 16, VocabSize: 100, TransformerWidth: 24, TransformerHeads: 2, TransformerLayers: 2}
+	m := clip.NewRandom(cfg, 11)
+	m.SetTrainable(false)
+	net, err := New[*HostArray](Host{}, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Free()
+	images := tensor.RandN(tensor.NewRNG(12), 0, 1, 4, 3, 30, 30)
+	got, err := net.EncodeImage(images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := m.EncodeImage(images)
+	if e := RowRelErr(got, want); !(e <= 1e-5) {
+		t.Errorf("image features: relative error %.3g", e)
+	} else {
+		t.Logf("image features %v: relative error %.3g", got.Shape(), e)
+	}
+	// Each image's features depend on its own pixels only.
+	one, err := net.EncodeImage(tensor.FromSlice(images.Contiguous().Data()[2*3*30*30:3*3*30*30], 1, 3, 30, 30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRow := tensor.FromSlice(want.Contiguous().Data()[2*20:3*20], 1, 20)
+	if e := RowRelErr(one, wantRow); !(e <= 1e-5) {
+		t.Errorf("image 2 alone: relative error %.3g", e)
+	}
+	if _, err := net.EncodeImage(tensor.New(1, 3, 32, 32)); err == nil {
+		t.Error("images of the wrong resolution accepted")
+	}
+}
