@@ -37,6 +37,9 @@ type Model struct {
 	// inproj caches the q/k/v slices of the packed attention in-projection
 	// of a frozen model, by block prefix.
 	inproj map[string][6]*autograd.Var
+	// packed holds the frozen model's Linear weights with their lazily
+	// packed forms (cachePacked); nil when trainable.
+	packed map[*autograd.Var]*autograd.PackedWeight
 }
 
 // droppedKeys are entries of OpenAI's state dicts that are not parameters.
@@ -188,6 +191,9 @@ func (m *Model) p(key string) *autograd.Var {
 }
 
 // Param returns the parameter stored under an OpenAI state-dict key.
+// A frozen model caches packed copies of its transformer Linear weights:
+// after writing into a frozen parameter's storage, call SetTrainable(false)
+// again to rebuild them.
 func (m *Model) Param(key string) (*autograd.Var, bool) {
 	v, ok := m.params[key]
 	return v, ok
@@ -228,6 +234,7 @@ func (m *Model) LogitScale() float32 {
 func (m *Model) SetTrainable(b bool) {
 	m.trainable = b
 	m.inproj = nil
+	m.packed = nil
 	for _, v := range m.params {
 		v.SetRequiresGrad(b)
 	}

@@ -106,11 +106,11 @@ func (m *Model) attnPool(x *autograd.Var) *autograd.Var {
 	seq = autograd.Add(seq, m.p("visual.attnpool.positional_embedding"))
 	const p = "visual.attnpool."
 	heads := m.Config.VisionHeads
-	q := autograd.Linear(autograd.Narrow(seq, 1, 0, 1), m.p(p+"q_proj.weight"), m.p(p+"q_proj.bias"))
-	k := autograd.Linear(seq, m.p(p+"k_proj.weight"), m.p(p+"k_proj.bias"))
-	v := autograd.Linear(seq, m.p(p+"v_proj.weight"), m.p(p+"v_proj.bias"))
+	q := m.linear(autograd.Narrow(seq, 1, 0, 1), m.p(p+"q_proj.weight"), m.p(p+"q_proj.bias"))
+	k := m.linear(seq, m.p(p+"k_proj.weight"), m.p(p+"k_proj.bias"))
+	v := m.linear(seq, m.p(p+"v_proj.weight"), m.p(p+"v_proj.bias"))
 	o := mergeHeads(autograd.Attention(splitHeads(q, heads), splitHeads(k, heads), splitHeads(v, heads), nil, false))
-	o = autograd.Linear(o, m.p(p+"c_proj.weight"), m.p(p+"c_proj.bias")) // N, 1, E
+	o = m.linear(o, m.p(p+"c_proj.weight"), m.p(p+"c_proj.bias")) // N, 1, E
 	return autograd.Reshape(o, n, m.Config.EmbedDim)
 }
 
@@ -119,7 +119,7 @@ func (m *Model) attnPool(x *autograd.Var) *autograd.Var {
 func (m *Model) resblock(x *autograd.Var, p string, heads int, causal bool) *autograd.Var {
 	q, k, v := m.qkv(x, p)
 	a := autograd.Attention(splitHeads(q, heads), splitHeads(k, heads), splitHeads(v, heads), nil, causal)
-	x = autograd.Add(x, autograd.Linear(mergeHeads(a), m.p(p+"attn.out_proj.weight"), m.p(p+"attn.out_proj.bias")))
+	x = autograd.Add(x, m.linear(mergeHeads(a), m.p(p+"attn.out_proj.weight"), m.p(p+"attn.out_proj.bias")))
 	return m.mlp(x, p)
 }
 
@@ -129,7 +129,7 @@ func (m *Model) resblock(x *autograd.Var, p string, heads int, causal bool) *aut
 func (m *Model) qkv(x *autograd.Var, p string) (q, k, v *autograd.Var) {
 	h := autograd.LayerNorm(x, m.p(p+"ln_1.weight"), m.p(p+"ln_1.bias"), lnEps)
 	w := m.inProj(p)
-	return autograd.Linear(h, w[0], w[1]), autograd.Linear(h, w[2], w[3]), autograd.Linear(h, w[4], w[5])
+	return m.linear(h, w[0], w[1]), m.linear(h, w[2], w[3]), m.linear(h, w[4], w[5])
 }
 
 // inProj returns the q, k and v weights and biases of block p: slices of
@@ -167,13 +167,49 @@ func (m *Model) cacheInProj() {
 		autograd.NoGrad(func() { w = m.inProj(p) })
 		m.inproj[p] = w
 	}
+	m.cachePacked(blocks)
+}
+
+// cachePacked registers the Linear weights of the frozen transformer
+// blocks (and of a ResNet tower's attention pool) for packed products:
+// each is packed for kernels.SgemmPacked on first use and reused by every
+// later call (see autograd.PackedWeight). Only for frozen models, whose
+// weights are constants: SetTrainable(true) drops the cache, and code that
+// writes into a frozen model's weights in place must refreeze it
+// (SetTrainable(false)) to rebuild the cache.
+func (m *Model) cachePacked(blocks []string) {
+	m.packed = map[*autograd.Var]*autograd.PackedWeight{}
+	add := func(w *autograd.Var) { m.packed[w] = autograd.NewPackedWeight(w) }
+	for _, p := range blocks {
+		w := m.inproj[p]
+		add(w[0])
+		add(w[2])
+		add(w[4])
+		for _, k := range []string{"attn.out_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight"} {
+			add(m.p(p + k))
+		}
+	}
+	if !m.Config.IsViT() {
+		for _, k := range []string{"q_proj", "k_proj", "v_proj", "c_proj"} {
+			add(m.p("visual.attnpool." + k + ".weight"))
+		}
+	}
+}
+
+// linear is autograd.Linear, through the weight's packed forms when the
+// model is frozen and w is one of its cached Linear weights.
+func (m *Model) linear(x, w, b *autograd.Var) *autograd.Var {
+	if pw := m.packed[w]; pw != nil {
+		return autograd.LinearPacked(x, pw, b)
+	}
+	return autograd.Linear(x, w, b)
 }
 
 // mlp is the second half of a residual block: x + c_proj(QuickGELU(c_fc(ln_2(x)))).
 func (m *Model) mlp(x *autograd.Var, p string) *autograd.Var {
 	h := autograd.LayerNorm(x, m.p(p+"ln_2.weight"), m.p(p+"ln_2.bias"), lnEps)
-	h = autograd.QuickGelu(autograd.Linear(h, m.p(p+"mlp.c_fc.weight"), m.p(p+"mlp.c_fc.bias")))
-	return autograd.Add(x, autograd.Linear(h, m.p(p+"mlp.c_proj.weight"), m.p(p+"mlp.c_proj.bias")))
+	h = autograd.QuickGelu(m.linear(h, m.p(p+"mlp.c_fc.weight"), m.p(p+"mlp.c_fc.bias")))
+	return autograd.Add(x, m.linear(h, m.p(p+"mlp.c_proj.weight"), m.p(p+"mlp.c_proj.bias")))
 }
 
 // vit runs the VisionTransformer tower on x [N,3,R,R] and returns [N,E].
@@ -292,11 +328,11 @@ func (m *Model) TextFeaturesSharedBuckets(prefix *autograd.Var, suffixes []*auto
 		for b := range hs {
 			qs, ks, vs := m.qkv(hs[b], p)
 			as := autograd.PrefixAttention(qs, ks, vs, kp, vp, groups[b], heads)
-			hs[b] = m.mlp(autograd.Add(hs[b], autograd.Linear(as, outW, outB)), p)
+			hs[b] = m.mlp(autograd.Add(hs[b], m.linear(as, outW, outB)), p)
 		}
 		if i < m.Config.TransformerLayers-1 { // the last layer's prefix output is never read
 			ap := mergeHeads(autograd.Attention(splitHeads(qp, heads), splitHeads(kp, heads), splitHeads(vp, heads), nil, true))
-			hp = m.mlp(autograd.Add(hp, autograd.Linear(ap, outW, outB)), p)
+			hp = m.mlp(autograd.Add(hp, m.linear(ap, outW, outB)), p)
 		}
 	}
 	out := make([]*autograd.Var, len(hs))
