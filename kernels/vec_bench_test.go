@@ -95,6 +95,8 @@ func BenchmarkExp(b *testing.B)       { benchUnary(b, Exp) }
 func BenchmarkQuickGelu(b *testing.B) { benchUnary(b, QuickGelu) }
 func BenchmarkSigmoid(b *testing.B)   { benchUnary(b, Sigmoid) }
 func BenchmarkRelu(b *testing.B)      { benchUnary(b, Relu) }
+func BenchmarkGelu(b *testing.B)      { benchUnary(b, Gelu) }
+func BenchmarkTanh(b *testing.B)      { benchUnary(b, Tanh) }
 
 func BenchmarkAxpy(b *testing.B) {
 	for _, n := range []int{1000, 1 << 16, 1 << 20} {
