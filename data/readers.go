@@ -155,7 +155,11 @@ func (r *entryReader) cached(path, imgDir string, wantClasses []string, gen func
 	return t, nil
 }
 
-// readSingleFolderOrSplit serves the split_zhou and folder readers.
+// readSingleFolderOrSplit serves the split_zhou and folder readers. A
+// split_zhou entry whose split file is missing falls back to its
+// "fallback" (class folders), else, for CoOp's Pets, SUN397, UCF101,
+// Flowers and Cars split files, to generating the split from the
+// dataset's official files (see officialSplits), else it is an error.
 func (r *entryReader) readSingleFolderOrSplit() (*Task, error) {
 	td := r.td
 	imgDir := r.imageDir()
@@ -175,6 +179,9 @@ func (r *entryReader) readSingleFolderOrSplit() (*Task, error) {
 		case !os.IsNotExist(err):
 			return nil, errors.Wrapf(err, "split file %s", sf)
 		case td.Reader == ReaderSplitZhou && td.Fallback == "":
+			if o, ok := officialSplits[filepath.Base(td.SplitFile)]; ok {
+				return r.readOfficial(o, sf)
+			}
 			msg := fmt.Sprintf("split file %s is missing", sf)
 			if td.Missing != "" {
 				msg += ": " + td.Missing
