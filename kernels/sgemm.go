@@ -327,43 +327,57 @@ func (g *gemmImpl) blocked(workers int, transA, transB bool, m, n, k int, alpha 
 				}
 			default:
 				bp = bBuf[:kb*nbPanels*nr]
-				var eg errgroup.Group
-				for w := 0; w < workers; w++ {
-					p0, p1 := w*nbPanels/workers, (w+1)*nbPanels/workers
-					eg.Go(func() error {
-						if src.pack != nil {
-							src.pack(pc, kb, jc, nb, nr, bp, p0, p1)
-						} else {
-							packB(transB, b, ldb, pc, kb, jc, nb, nr, bp, p0, p1)
-						}
-						return nil
-					})
-				}
-				_ = eg.Wait()
+				packBParallel(workers, src.pack, transB, b, ldb, pc, kb, jc, nb, nr, bp, nbPanels)
 			}
 			if workers == 1 {
 				g.runTask(gemmTask{i0: 0, i1: m, jp0: 0, jp1: nbPanels}, transA, a, lda, pc, kb, alpha, bp, jc, nb, betaBlk, c, ldc, work[0])
 				continue
 			}
-			var eg errgroup.Group
-			var next atomic.Int64
-			for w := 0; w < workers; w++ {
-				buf := work[w]
-				eg.Go(func() error {
-					for {
-						ch := int(next.Add(1)) - 1
-						i0 := ch * chunkPanels * mr
-						if ch >= nChunks || i0 >= m {
-							return nil
-						}
-						t := gemmTask{i0: i0, i1: min(m, i0+chunkPanels*mr), jp0: 0, jp1: nbPanels}
-						g.runTask(t, transA, a, lda, pc, kb, alpha, bp, jc, nb, betaBlk, c, ldc, buf)
-					}
-				})
-			}
-			_ = eg.Wait()
+			g.runParallel(work, nChunks, chunkPanels, m, nbPanels, transA, a, lda, pc, kb, alpha, bp, jc, nb, betaBlk, c, ldc)
 		}
 	}
+}
+
+// packBParallel packs the nbPanels panels of one (jc, pc) block of B into
+// bp, split over workers goroutines (through pack when non-nil). It is a
+// function of its own so that the serial driver's loop variables are not
+// captured by closures (which would move them to the heap on every block).
+func packBParallel(workers int, pack bPackFunc, transB bool, b []float32, ldb, pc, kb, jc, nb, nr int, bp []float32, nbPanels int) {
+	var eg errgroup.Group
+	for w := 0; w < workers; w++ {
+		p0, p1 := w*nbPanels/workers, (w+1)*nbPanels/workers
+		eg.Go(func() error {
+			if pack != nil {
+				pack(pc, kb, jc, nb, nr, bp, p0, p1)
+			} else {
+				packB(transB, b, ldb, pc, kb, jc, nb, nr, bp, p0, p1)
+			}
+			return nil
+		})
+	}
+	_ = eg.Wait()
+}
+
+// runParallel computes the rows [0, m) of one (jc, pc) block on
+// len(work) goroutines: nChunks chunks of chunkPanels mr-row panels are
+// handed out through an atomic counter.
+func (g *gemmImpl) runParallel(work [][]float32, nChunks, chunkPanels, m, nbPanels int, transA bool, a []float32, lda, pc, kb int, alpha float32, bp []float32, jc, nb int, beta float32, c []float32, ldc int) {
+	var eg errgroup.Group
+	var next atomic.Int64
+	for _, buf := range work {
+		eg.Go(func() error {
+			for {
+				ch := int(next.Add(1)) - 1
+				i0 := ch * chunkPanels * g.mr
+				if ch >= nChunks || i0 >= m {
+					return nil
+				}
+				t := gemmTask{i0: i0, i1: min(m, i0+chunkPanels*g.mr), jp0: 0, jp1: nbPanels}
+				g.runTask(t, transA, a, lda, pc, kb, alpha, bp, jc, nb, beta, c, ldc, buf)
+			}
+		})
+	}
+	_ = eg.Wait()
 }
 
 func roundUp(x, to int) int { return (x + to - 1) / to * to }
