@@ -24,8 +24,14 @@
 //
 // CLIP (tag cuda) is a frozen clip.Model on the device: NewCLIP uploads
 // the parameters (BatchNorm folded into the ResNet convolutions) and
-// EncodeImage/EncodeText run the ResNet and text towers with the kernels
-// of cuda/kernels/clip.cu. The forward pass itself lives in
+// EncodeImage/EncodeText run the image tower (ModifiedResNet or
+// VisionTransformer) and the text tower with the kernels of
+// cuda/kernels/clip.cu. The forward pass itself lives in
 // cuda/internal/clipnet, written against a backend interface, so that it
 // is also tested without a GPU on the Go references of the kernels.
+//
+// TrainStep (tag cuda) is a prompt learner's training step on cached
+// image features (SoftCPT-NATA and -NATS, CoOp-MT, -CA and -CS) with the
+// backward kernels of cuda/kernels/train.cu; its orchestration lives in
+// cuda/internal/natanet, tested the same way against softcpt.Learner.
 package cuda

@@ -52,8 +52,9 @@ func parseDevice(s string) (gpu bool, ordinal int, err error) {
 // backend runs the frozen CLIP of an experiment: image and text
 // encoding, and training on cached image features. The CPU backend is
 // clip.Model and the softcpt package; the CUDA backend (device_cuda.go,
-// build tag cuda) runs the towers and SoftCPT-NATA's training step on a
-// GPU and hands the rest to the CPU.
+// build tag cuda) runs the towers and the training steps of SoftCPT-NATA,
+// SoftCPT-NATS and the CoOp baselines on a GPU and hands the rest to the
+// CPU.
 type backend interface {
 	// String names the device for log lines.
 	String() string
@@ -375,10 +376,12 @@ func trainWithStep(ctx context.Context, l *softcpt.Learner, st featureStep, feat
 	return hist, nil
 }
 
-// cpuTrainingReason reports why l cannot train with the device's SoftCPT-NATA
-// step ("" when it can): the step implements the task-agnostic task
-// context with a linear meta network, class token at the end, no class
-// sampling, one optimiser step per batch, no checkpoints to resume.
+// cpuTrainingReason reports why l cannot train with a SoftCPT-NATA-only
+// device step ("" when it can): the task-agnostic task context with a
+// linear meta network, class token at the end, no class sampling, and
+// the options of optionTrainingReason. The CUDA backend, whose step also
+// trains SoftCPT-NATS and the CoOp baselines, asks cuda.CanTrain for the
+// method and optionTrainingReason for the options.
 func cpuTrainingReason(l *softcpt.Learner, opt softcpt.TrainOptions) string {
 	c := l.Cfg
 	switch {
@@ -388,6 +391,15 @@ func cpuTrainingReason(l *softcpt.Learner, opt softcpt.TrainOptions) string {
 		return "the device's step puts the class token at the end"
 	case c.ClassSample > 0:
 		return "the device's step does not sample classes"
+	}
+	return optionTrainingReason(opt)
+}
+
+// optionTrainingReason reports why training with opt cannot run on a
+// device's step ("" when it can): the step takes one optimiser step per
+// batch and cannot resume from a checkpoint.
+func optionTrainingReason(opt softcpt.TrainOptions) string {
+	switch {
 	case opt.RepeatSteps > 1:
 		return "the device's step does not repeat optimiser steps"
 	case opt.CheckpointDir != "" && opt.Resume && checkpointExists(opt.CheckpointDir):

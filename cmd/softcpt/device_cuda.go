@@ -14,11 +14,11 @@ import (
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
-// cudaBackend runs CLIP's towers (cuda.CLIP) and SoftCPT-NATA training
-// steps (cuda.NATAStep) on a GPU. The ViT image tower is not implemented
-// on the device: a ViT model's images are encoded by the CPU model.
-// Training methods other than NATA run on the CPU (softcpt.TrainFeatures)
-// on the device's image features.
+// cudaBackend runs CLIP's towers (cuda.CLIP: ResNet or ViT image tower,
+// text tower) and the training steps of SoftCPT-NATA, SoftCPT-NATS,
+// CoOp-MT, CoOp-CA and CoOp-CS (cuda.TrainStep) on a GPU. Other training
+// methods, and options the device step lacks (repeated steps, resuming),
+// run on the CPU (softcpt.TrainFeatures) on the device's image features.
 type cudaBackend struct {
 	cpu cpuBackend
 	dev *cuda.Device
@@ -39,11 +39,7 @@ func openCUDA(ordinal int, m *clip.Model) (backend, error) {
 		dev.Close()
 		return nil, errors.Wrap(err, "uploading CLIP to the GPU")
 	}
-	b := &cudaBackend{cpu: cpuBackend{m}, dev: dev, net: net}
-	if m.Config.IsViT() {
-		logf("%s: the ViT image tower is not implemented on the GPU; images are encoded on the CPU, texts on the GPU", b)
-	}
-	return b, nil
+	return &cudaBackend{cpu: cpuBackend{m}, dev: dev, net: net}, nil
 }
 
 func (b *cudaBackend) String() string { return fmt.Sprintf("cuda:%d (%s)", b.dev.Ordinal, b.dev.Name) }
@@ -56,9 +52,6 @@ func (b *cudaBackend) close() {
 }
 
 func (b *cudaBackend) encodeImages(pix *tensor.Tensor) (*tensor.Tensor, error) {
-	if b.cpu.m.Config.IsViT() {
-		return b.cpu.encodeImages(pix)
-	}
 	return b.net.EncodeImage(pix)
 }
 
@@ -76,11 +69,15 @@ func (b *cudaBackend) zeroShotFeatures(tok softcpt.Tokenizer, tasks []softcpt.Ta
 }
 
 func (b *cudaBackend) trainFeatures(ctx context.Context, l *softcpt.Learner, tok softcpt.Tokenizer, feats *tensor.Tensor, train []softcpt.Example, opt softcpt.TrainOptions) ([]softcpt.EpochStats, error) {
-	if why := cpuTrainingReason(l, opt); why != "" {
+	why := optionTrainingReason(opt)
+	if err := cuda.CanTrain(l); why == "" && err != nil {
+		why = err.Error()
+	}
+	if why != "" {
 		logf("%s: training on the CPU (%s); image features from %s", l.Cfg.Name, why, b)
 		return b.cpu.trainFeatures(ctx, l, tok, feats, train, opt)
 	}
-	st, err := cuda.NewNATAStep(b.dev, l, b.cpu.m, tok, opt)
+	st, err := cuda.NewTrainStep(b.dev, l, b.cpu.m, tok, opt)
 	if err != nil {
 		return nil, errors.Wrapf(err, "%s on %s", l.Cfg.Name, b)
 	}
@@ -88,17 +85,17 @@ func (b *cudaBackend) trainFeatures(ctx context.Context, l *softcpt.Learner, tok
 	if opt.CheckpointDir != "" {
 		logf("%s: training on %s; no checkpoints are written (the optimiser state stays on the device)", l.Cfg.Name, b)
 	}
-	return trainWithStep(ctx, l, gpuNATAStep{st}, feats, train, opt)
+	return trainWithStep(ctx, l, gpuTrainStep{st}, feats, train, opt)
 }
 
-// gpuNATAStep is featureStep over cuda.NATAStep.
-type gpuNATAStep struct{ s *cuda.NATAStep }
+// gpuTrainStep is featureStep over cuda.TrainStep.
+type gpuTrainStep struct{ s *cuda.TrainStep }
 
-func (n gpuNATAStep) setLR(lr float64) { n.s.SetLR(lr) }
+func (n gpuTrainStep) setLR(lr float64) { n.s.SetLR(lr) }
 
-func (n gpuNATAStep) step(b softcpt.Batch) (float64, int, error) {
+func (n gpuTrainStep) step(b softcpt.Batch) (float64, int, error) {
 	loss, err := n.s.Step(b)
 	return float64(loss), n.s.LastCorrect, err
 }
 
-func (n gpuNATAStep) state() (map[string]*tensor.Tensor, error) { return n.s.Download() }
+func (n gpuTrainStep) state() (map[string]*tensor.Tensor, error) { return n.s.Download() }

@@ -1,5 +1,5 @@
 // train.cu: the backward kernels of a frozen text tower for prompt tuning
-// (package cuda, NATAStep): layer norm backward, QuickGELU backward, L2
+// (package cuda, TrainStep): layer norm backward, QuickGELU backward, L2
 // row normalisation forward and backward, row scatter-add and segmented
 // row sums (splicing learned context vectors into prompts and summing
 // their gradients back), and the three kernels of a causal multi-head

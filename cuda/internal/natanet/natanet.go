@@ -1,20 +1,25 @@
-// Package natanet is one SoftCPT-NATA training step (forward, backward
-// and SGD) through a frozen CLIP text tower, written once against a
-// Backend of array operations: clipnet's forward operations plus the
+// Package natanet is one prompt-learner training step (forward, backward
+// and SGD) through a frozen CLIP text tower, for SoftCPT-NATA (where it
+// started, hence the name), SoftCPT-NATS and CoOp's hard-sharing
+// baselines CoOp-MT, CoOp-CA and CoOp-CS (Method), written once against
+// a Backend of array operations: clipnet's forward operations plus the
 // backward kernels of cuda/kernels/train.cu, cross-entropy and SGD.
-// Package cuda (build tag cuda) runs it on the GPU as NATAStep; the Host
+// Package cuda (build tag cuda) runs it on the GPU as TrainStep; the Host
 // backend here runs it on the Go references of the kernels, so the step's
 // orchestration is tested against softcpt.Learner without a GPU.
 //
 // The step is the CPU learner's Loss + Backward + nn.SGD step with every
 // prompt encoded in full ("[SOS][ctx][name][.][EOT]", padded to the
 // longest prompt of the step, causal mask, so the padding never reaches
-// the pooled EOT states): task prompts "X×M <task name>." with the shared
-// task context → task features f [T, E]; ctx = reshape(f @ P) [T, N, W];
-// the class prompts of every class of the tasks in the batch with their
-// task's context → w; loss = batch mean of the within-task cross-entropy
-// of exp(logit_scale)·cos(v, w). The CLIP weights are frozen, so the
-// backward pass computes input gradients only (no weight gradients).
+// the pooled EOT states). SoftCPT: task prompts "X×M <task name>." with
+// the task context (shared by the tasks for NATA, one per task for NATS)
+// → task features f [T, E]; ctx = reshape(f @ P) [T, N, W]. CoOp: ctx is
+// the trained context ([N, W] for every class, [T, N, W] per task or
+// [ΣC, N, W] per class). Then the class prompts of every class of the
+// tasks in the batch with their context → w; loss = batch mean of the
+// within-task cross-entropy of exp(logit_scale)·cos(v, w). The CLIP
+// weights are frozen, so the backward pass computes input gradients only
+// (no weight gradients).
 package natanet
 
 import (
@@ -69,8 +74,8 @@ type Backend[A comparable] interface {
 // lnEps is CLIP's LayerNorm epsilon.
 const lnEps = 1e-5
 
-// Step holds the frozen text tower and the trainable tensors of a NATA
-// learner on a backend, with SGD momentum buffers.
+// Step holds the frozen text tower and the trainable tensors of a prompt
+// learner (Spec.Method) on a backend, with SGD momentum buffers.
 type Step[A comparable] struct {
 	be   Backend[A]
 	cfg  clip.Config
@@ -79,11 +84,17 @@ type Step[A comparable] struct {
 	w      map[string]A
 	shapes map[string][]int
 
-	taskFixed, classFixed A
-	taskCtx, meta         A // [M, W], [E, N·W]
-	taskBuf, metaBuf      A
+	taskFixed, classFixed A // taskFixed: SoftCPT only
+	params                []param[A]
 	// Steps counts the SGD steps taken.
 	Steps int
+}
+
+// param is a trainable tensor on the backend with its momentum buffer.
+type param[A comparable] struct {
+	name     string
+	shape    []int
+	val, buf A
 }
 
 // New uploads the text tower of m (token embeddings are not needed: the
@@ -91,15 +102,26 @@ type Step[A comparable] struct {
 func New[A comparable](be Backend[A], m *clip.Model, spec Spec) (*Step[A], error) {
 	cfg := m.Config
 	W, E := cfg.TransformerWidth, cfg.EmbedDim
-	M, N := spec.Task.NCtx, spec.Class.NCtx
-	if !tensor.SameShape(spec.TaskCtx.Shape(), []int{M, W}) || !tensor.SameShape(spec.Meta.Shape(), []int{E, N * W}) {
-		return nil, errors.Errorf("natanet: task context %v and meta network %v do not fit [%d,%d] and [%d,%d]",
-			spec.TaskCtx.Shape(), spec.Meta.Shape(), M, W, E, N*W)
+	shapes := spec.ParamShapes(W, E)
+	if shapes == nil || len(spec.Params) != len(shapes) {
+		return nil, errors.Errorf("natanet: %s with %d trainable tensors", spec.Method, len(spec.Params))
 	}
-	if spec.Task.Fixed.Dim(2) != W || spec.Class.Fixed.Dim(2) != W || len(spec.Offsets) != spec.Task.Num()+1 ||
-		spec.Offsets[len(spec.Offsets)-1] != spec.Class.Num() {
-		return nil, errors.Errorf("natanet: prompts %v and %v with class offsets %v for width %d",
-			spec.Task.Fixed.Shape(), spec.Class.Fixed.Shape(), spec.Offsets, W)
+	for i, p := range spec.Params {
+		if p.Value == nil || !tensor.SameShape(p.Value.Shape(), shapes[i]) {
+			var got []int
+			if p.Value != nil {
+				got = p.Value.Shape()
+			}
+			return nil, errors.Errorf("natanet: %s %s has shape %v, want %v", spec.Method, p.Name, got, shapes[i])
+		}
+	}
+	if spec.Class.Fixed == nil || spec.Class.Fixed.Dim(2) != W || len(spec.Offsets) < 2 ||
+		spec.Offsets[len(spec.Offsets)-1] != spec.Class.Num() || len(spec.Class.EOT) != spec.Class.Num() {
+		return nil, errors.Errorf("natanet: class prompts with class offsets %v for width %d", spec.Offsets, W)
+	}
+	if spec.Method.soft() && (spec.Task.Fixed == nil || spec.Task.Fixed.Dim(2) != W || spec.Task.Num() != spec.NumTasks() ||
+		len(spec.Task.EOT) != spec.NumTasks()) {
+		return nil, errors.Errorf("natanet: task prompts for %d tasks of width %d", spec.NumTasks(), W)
 	}
 	s := &Step[A]{be: be, cfg: cfg, spec: spec, w: map[string]A{}, shapes: map[string][]int{}}
 	up := func(dst *A, name string, t *tensor.Tensor) error {
@@ -122,15 +144,21 @@ func New[A comparable](be Backend[A], m *clip.Model, spec Spec) (*Step[A], error
 		}
 		s.w[k], s.shapes[k] = a, sd[k].Shape()
 	}
-	zeros := func(t *tensor.Tensor) *tensor.Tensor { return tensor.New(t.Shape()...) }
-	for _, u := range []struct {
-		dst  *A
-		name string
-		t    *tensor.Tensor
-	}{{&s.taskFixed, "task prompts", spec.Task.Fixed}, {&s.classFixed, "class prompts", spec.Class.Fixed},
-		{&s.taskCtx, spec.TaskCtxName, spec.TaskCtx}, {&s.meta, spec.MetaName, spec.Meta},
-		{&s.taskBuf, "momentum of " + spec.TaskCtxName, zeros(spec.TaskCtx)}, {&s.metaBuf, "momentum of " + spec.MetaName, zeros(spec.Meta)}} {
-		if err := up(u.dst, u.name, u.t); err != nil {
+	if err := up(&s.classFixed, "class prompts", spec.Class.Fixed); err != nil {
+		return nil, err
+	}
+	if spec.Method.soft() {
+		if err := up(&s.taskFixed, "task prompts", spec.Task.Fixed); err != nil {
+			return nil, err
+		}
+	}
+	s.params = make([]param[A], len(spec.Params))
+	for i, p := range spec.Params {
+		s.params[i] = param[A]{name: p.Name, shape: p.Value.Shape()}
+		if err := up(&s.params[i].val, p.Name, p.Value); err != nil {
+			return nil, err
+		}
+		if err := up(&s.params[i].buf, "momentum of "+p.Name, tensor.New(p.Value.Shape()...)); err != nil {
 			return nil, err
 		}
 	}
@@ -144,7 +172,11 @@ func (s *Step[A]) Free() {
 		s.be.Free(a)
 		delete(s.w, k)
 	}
-	for _, a := range []*A{&s.taskFixed, &s.classFixed, &s.taskCtx, &s.meta, &s.taskBuf, &s.metaBuf} {
+	arrays := []*A{&s.taskFixed, &s.classFixed}
+	for i := range s.params {
+		arrays = append(arrays, &s.params[i].val, &s.params[i].buf)
+	}
+	for _, a := range arrays {
 		if *a != z {
 			s.be.Free(*a)
 			*a = z
@@ -152,16 +184,12 @@ func (s *Step[A]) Free() {
 	}
 }
 
-// Params downloads the current task context [M, W] and meta network
-// [E, N·W], named as in the learner's State.
+// Params downloads the current trainable tensors, named as in the
+// learner's State.
 func (s *Step[A]) Params() (map[string]*tensor.Tensor, error) {
 	out := map[string]*tensor.Tensor{}
-	for _, p := range []struct {
-		name  string
-		a     A
-		shape []int
-	}{{s.spec.TaskCtxName, s.taskCtx, s.spec.TaskCtx.Shape()}, {s.spec.MetaName, s.meta, s.spec.Meta.Shape()}} {
-		d, err := s.be.Download(p.a)
+	for _, p := range s.params {
+		d, err := s.be.Download(p.val)
 		if err != nil {
 			return nil, errors.Wrapf(err, "natanet: downloading %s", p.name)
 		}
@@ -413,7 +441,7 @@ type Loss struct {
 // its task, and returns the loss before the update.
 func (s *Step[A]) Step(features *tensor.Tensor, tasks, labels []int) (Loss, error) {
 	E := s.cfg.EmbedDim
-	T := s.spec.Task.Num()
+	T := s.spec.NumTasks()
 	B := len(tasks)
 	if B == 0 || len(labels) != B || !tensor.SameShape(features.Shape(), []int{B, E}) {
 		return Loss{}, errors.Errorf("natanet: batch of %d tasks, %d labels and features %v (embedding %d)", B, len(labels), features.Shape(), E)
@@ -459,10 +487,11 @@ func (s *Step[A]) Step(features *tensor.Tensor, tasks, labels []int) (Loss, erro
 // forwardBackward is Step's body on run r.
 func (s *Step[A]) forwardBackward(r *run[A], vdata []float32, present, order, classes, sampleOff, classOff, labels []int) Loss {
 	W, E := s.cfg.TransformerWidth, s.cfg.EmbedDim
-	T := s.spec.Task.Num()
-	M, N := s.spec.Task.NCtx, s.spec.Class.NCtx
+	T := s.spec.NumTasks()
+	N := s.spec.Class.NCtx
 	B := len(order)
 	off := s.spec.Offsets
+	method := s.spec.Method
 
 	// Image features, normalised (constants).
 	var v A
@@ -477,19 +506,9 @@ func (s *Step[A]) forwardBackward(r *run[A], vdata []float32, present, order, cl
 	var noInv A
 	r.do(func() error { return r.be.L2NormRows(v, noInv, v, B, E) })
 
-	// Task features f [T, E] from the task prompts with the shared context.
-	allTasks := make([]int, T)
-	tt := 1
-	for t := range allTasks {
-		allTasks[t] = t
-		tt = max(tt, s.spec.Task.EOT[t]+1)
-	}
-	x0t := r.embed(s.taskFixed, s.spec.Task, allTasks, tt, s.taskCtx, func(_, j int) int { return j })
-	encT := r.encode(x0t, T, tt, s.spec.Task.EOT)
-
-	// Contexts [T·N, W] = f @ P, then the class prompts.
-	ctx := r.alloc(T*N, W)
-	r.do(func() error { return r.be.Sgemm(false, false, T, N*W, E, 1, encT.feats, E, s.meta, N*W, 0, ctx, N*W) })
+	// The class contexts ctx [ctxRows, W]: f @ P (SoftCPT, one context
+	// per task) or the trained context itself (CoOp); class k's slot j
+	// reads row ctxRow(k, j).
 	tc := 1
 	taskOf := make([]int, len(classes))
 	eot := make([]int, len(classes))
@@ -498,7 +517,29 @@ func (s *Step[A]) forwardBackward(r *run[A], vdata []float32, present, order, cl
 		tc = max(tc, eot[k]+1)
 		taskOf[k] = sort.SearchInts(off, c+1) - 1
 	}
-	x0c := r.embed(s.classFixed, s.spec.Class, classes, tc, ctx, func(k, j int) int { return taskOf[k]*N + j })
+	var ctx A
+	var ctxRows int
+	var ctxRow func(k, j int) int
+	var task taskPass[A]
+	switch method {
+	case NATA, NATS:
+		task = s.taskForward(r)
+		ctx, ctxRows = r.alloc(T*N, W), T*N
+		r.do(func() error {
+			return r.be.Sgemm(false, false, T, N*W, E, 1, task.enc.feats, E, s.params[1].val, N*W, 0, ctx, N*W)
+		})
+		ctxRow = func(k, j int) int { return taskOf[k]*N + j }
+	case CoOpMT:
+		ctx, ctxRows = s.params[0].val, N
+		ctxRow = func(_, j int) int { return j }
+	case CoOpCA:
+		ctx, ctxRows = s.params[0].val, T*N
+		ctxRow = func(k, j int) int { return taskOf[k]*N + j }
+	case CoOpCS:
+		ctx, ctxRows = s.params[0].val, s.spec.Class.Num()*N
+		ctxRow = func(k, j int) int { return classes[k]*N + j }
+	}
+	x0c := r.embed(s.classFixed, s.spec.Class, classes, tc, ctx, ctxRow)
 	encC := r.encode(x0c, len(classes), tc, eot)
 
 	// Within-task logits, cross-entropy and its gradient.
@@ -541,51 +582,94 @@ func (s *Step[A]) forwardBackward(r *run[A], vdata []float32, present, order, cl
 	}
 	r.do(func() error { return r.be.L2NormRowsBackward(dwn, dwn, wn, inv, C, E) })
 
-	// Back through the class prompts to the contexts, P and f.
+	// Back through the class prompts to the contexts: row i of dctx sums
+	// the gradients of the slots that read ctx row i.
 	dx0c := r.backward(encC, dwn)
-	var idx, segs []int
-	segs = append(segs, 0)
-	for t := 0; t < T; t++ {
-		for j := 0; j < N; j++ {
-			for k := range classes {
-				if taskOf[k] == t {
-					idx = append(idx, k*tc+1+j)
-				}
-			}
-			segs = append(segs, len(idx))
-		}
-	}
-	dctx := r.alloc(T*N, W)
+	idx, segs := segments(len(classes), N, tc, ctxRows, ctxRow)
+	dctx := r.alloc(ctxRows, W)
 	r.do(func() error { return r.be.SegmentSumRows(dctx, dx0c, idx, segs, W) })
-	dmeta, df := r.alloc(E, N*W), r.alloc(T, E)
-	r.do(func() error { return r.be.Sgemm(true, false, E, N*W, T, 1, encT.feats, E, dctx, N*W, 0, dmeta, N*W) })
-	r.do(func() error { return r.be.Sgemm(false, true, T, E, N*W, 1, dctx, N*W, s.meta, N*W, 0, df, E) })
-
-	// Back through the task prompts to the task context.
-	dx0t := r.backward(encT, df)
-	idx, segs = nil, []int{0}
-	for j := 0; j < M; j++ {
-		for t := 0; t < T; t++ {
-			idx = append(idx, t*tt+1+j)
-		}
-		segs = append(segs, len(idx))
+	grads := []A{dctx}
+	if method.soft() {
+		// Through ctx = f @ P to P and f, then the task prompts.
+		dmeta, df := r.alloc(E, N*W), r.alloc(T, E)
+		meta := s.params[1].val
+		r.do(func() error {
+			return r.be.Sgemm(true, false, E, N*W, T, 1, task.enc.feats, E, dctx, N*W, 0, dmeta, N*W)
+		})
+		r.do(func() error { return r.be.Sgemm(false, true, T, E, N*W, 1, dctx, N*W, meta, N*W, 0, df, E) })
+		grads = []A{s.taskBackward(r, task, df), dmeta}
 	}
-	dtask := r.alloc(M, W)
-	r.do(func() error { return r.be.SegmentSumRows(dtask, dx0t, idx, segs, W) })
 
 	// SGD.
 	first := s.Steps == 0
 	sp := s.spec
-	r.do(func() error {
-		return r.be.SGD(s.taskCtx, dtask, s.taskBuf, M*W, sp.LR, sp.WeightDecay, sp.Momentum, first)
-	})
-	r.do(func() error {
-		return r.be.SGD(s.meta, dmeta, s.metaBuf, E*N*W, sp.LR, sp.WeightDecay, sp.Momentum, first)
-	})
+	for i, p := range s.params {
+		g, n := grads[i], tensor.Numel(p.shape)
+		r.do(func() error { return r.be.SGD(p.val, g, p.buf, n, sp.LR, sp.WeightDecay, sp.Momentum, first) })
+	}
 	if r.err == nil {
 		s.Steps++
 	}
 	return Loss{Value: float32(total / float64(B)), Correct: correct}
+}
+
+// taskPass is the forward pass of SoftCPT's task prompts.
+type taskPass[A comparable] struct {
+	enc    *encoding[A] // features [T, E]
+	t      int          // padded prompt length
+	ctxRow func(k, j int) int
+}
+
+// taskForward encodes every task prompt with the task context: shared
+// [M, W] (NATA) or per task [T, M, W] (NATS).
+func (s *Step[A]) taskForward(r *run[A]) taskPass[A] {
+	T, M := s.spec.NumTasks(), s.spec.Task.NCtx
+	all := make([]int, T)
+	p := taskPass[A]{t: 1, ctxRow: func(_, j int) int { return j }}
+	if s.spec.Method == NATS {
+		p.ctxRow = func(t, j int) int { return t*M + j }
+	}
+	for t := range all {
+		all[t] = t
+		p.t = max(p.t, s.spec.Task.EOT[t]+1)
+	}
+	x0 := r.embed(s.taskFixed, s.spec.Task, all, p.t, s.params[0].val, p.ctxRow)
+	p.enc = r.encode(x0, T, p.t, s.spec.Task.EOT)
+	return p
+}
+
+// taskBackward returns the task context's gradient for the task
+// features' gradient df [T, E].
+func (s *Step[A]) taskBackward(r *run[A], p taskPass[A], df A) A {
+	T, M := s.spec.NumTasks(), s.spec.Task.NCtx
+	rows := M
+	if s.spec.Method == NATS {
+		rows = T * M
+	}
+	dx0 := r.backward(p.enc, df)
+	idx, segs := segments(T, M, p.t, rows, p.ctxRow)
+	d := r.alloc(rows, s.cfg.TransformerWidth)
+	r.do(func() error { return r.be.SegmentSumRows(d, dx0, idx, segs, s.cfg.TransformerWidth) })
+	return d
+}
+
+// segments returns the SegmentSumRows lists that gather, for each of
+// rows context rows, the input rows k·t+1+j (prompt k < n of padded
+// length t, slot j < nCtx) with ctxRow(k, j) equal to it, in increasing k.
+func segments(n, nCtx, t, rows int, ctxRow func(k, j int) int) (idx, offsets []int) {
+	lists := make([][]int, rows)
+	for k := 0; k < n; k++ {
+		for j := 0; j < nCtx; j++ {
+			i := ctxRow(k, j)
+			lists[i] = append(lists[i], k*t+1+j)
+		}
+	}
+	offsets = append(offsets, 0)
+	for _, l := range lists {
+		idx = append(idx, l...)
+		offsets = append(offsets, len(idx))
+	}
+	return idx, offsets
 }
 
 // argmax returns the index of the first largest value.
@@ -599,8 +683,8 @@ func argmax(x []float32) int {
 	return best
 }
 
-// String describes the step's shapes.
+// String describes the step's method and shapes.
 func (s *Step[A]) String() string {
-	return fmt.Sprintf("natanet.Step{tasks %d, classes %d, M %d, N %d, width %d, embed %d}",
-		s.spec.Task.Num(), s.spec.Class.Num(), s.spec.Task.NCtx, s.spec.Class.NCtx, s.cfg.TransformerWidth, s.cfg.EmbedDim)
+	return fmt.Sprintf("natanet.Step{%s, tasks %d, classes %d, M %d, N %d, width %d, embed %d}",
+		s.spec.Method, s.spec.NumTasks(), s.spec.Class.Num(), s.spec.Task.NCtx, s.spec.Class.NCtx, s.cfg.TransformerWidth, s.cfg.EmbedDim)
 }

@@ -26,17 +26,24 @@ func loadFixture(t *testing.T) *clip.Model {
 	return m
 }
 
-// TestHostStepMatchesLearner runs three NATA steps on the Host backend
-// and on the CPU learner (full prompts, and the learner's shared-prefix
-// encoder), with the default and a large initialisation.
+// TestHostStepMatchesLearner runs three steps of every method on the Host
+// backend and on the CPU learner (full prompts, and the learner's
+// shared-prefix encoder where the method has one), with the default and a
+// large initialisation.
 func TestHostStepMatchesLearner(t *testing.T) {
 	m := loadFixture(t)
-	for _, c := range []struct {
+	type run struct {
+		method  string
 		full    bool
 		initStd float32
-	}{{true, 0}, {false, 0}, {true, 0.5}} {
-		t.Run(fmt.Sprintf("full=%v,init=%v", c.full, c.initStd), func(t *testing.T) {
-			l := natatest.Learner(t, m, c.initStd)
+	}
+	var runs []run
+	for _, method := range natatest.Methods {
+		runs = append(runs, run{method, true, 0}, run{method, false, 0}, run{method, true, 0.5})
+	}
+	for _, c := range runs {
+		t.Run(fmt.Sprintf("%s,full=%v,init=%v", c.method, c.full, c.initStd), func(t *testing.T) {
+			l := natatest.MethodLearner(t, m, c.method, c.initStd)
 			l.FullPrompts = c.full
 			spec, err := SpecFromLearner(l, m, natatest.WordTokenizer{Vocab: m.Config.VocabSize}, softcpt.Defaults())
 			if err != nil {
@@ -62,18 +69,37 @@ func TestHostStepMatchesLearner(t *testing.T) {
 func TestSpecRejects(t *testing.T) {
 	m := loadFixture(t)
 	tok := natatest.WordTokenizer{Vocab: m.Config.VocabSize}
-	for _, name := range []string{"SoftCPT-NATS", "SoftCPT-CATA", "CoOp-MT"} {
-		cfg, err := softcpt.MethodConfig(name)
+	for _, c := range []struct {
+		name string
+		edit func(*softcpt.Config)
+	}{
+		{"SoftCPT-CATA", nil}, {"SoftCPT-CSTS", nil},
+		{"SoftCPT-NATA", func(c *softcpt.Config) { c.Position = softcpt.Middle }},
+		{"SoftCPT-NATS", func(c *softcpt.Config) { c.TaskNCtx = 0 }},
+		{"CoOp-MT", func(c *softcpt.Config) { c.Position = softcpt.Front }},
+		{"CoOp-CA", func(c *softcpt.Config) { c.NCtx = 0 }},
+	} {
+		cfg, err := softcpt.MethodConfig(c.name)
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfg.NCtx, cfg.TaskNCtx, cfg.ClassNCtx = 4, 2, 2
+		if c.edit != nil {
+			c.edit(&cfg)
+		}
 		l, err := softcpt.NewLearner(cfg, m, tok, natatest.Tasks, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := SpecFromLearner(l, m, tok, softcpt.Defaults()); err == nil {
-			t.Errorf("SpecFromLearner accepted %s", name)
+			t.Errorf("SpecFromLearner accepted %s", cfg)
+		}
+	}
+	for i, name := range natatest.Methods {
+		l := natatest.MethodLearner(t, m, name, 0)
+		got, err := MethodOf(l)
+		if err != nil || got != Method(i) || got.String() != name {
+			t.Errorf("MethodOf(%s) = %v (%d), %v; want %d", name, got, got, err, i)
 		}
 	}
 	l := natatest.Learner(t, m, 0)

@@ -27,53 +27,154 @@ func (p Prompts) Len() int { return p.Fixed.Dim(1) }
 // Num returns the number of prompts.
 func (p Prompts) Num() int { return p.Fixed.Dim(0) }
 
-// Spec is what a NATA step needs from a softcpt.Learner: the task and
-// class prompts, the class layout, the initial trainable tensors and the
-// SGD settings.
+// Method is the prompt learner a Step trains.
+type Method int
+
+const (
+	// NATA is SoftCPT-NATA: a task context [M, W] shared by the task
+	// prompts, a linear meta network P [E, N·W] from task features to
+	// each task's class context.
+	NATA Method = iota
+	// NATS is SoftCPT-NATS: NATA with one task context per task,
+	// [T, M, W].
+	NATS
+	// CoOpMT is CoOp-MT: one class context [N, W] for every class.
+	CoOpMT
+	// CoOpCA is CoOp-CA: one class context per task, [T, N, W].
+	CoOpCA
+	// CoOpCS is CoOp-CS: one class context per class, [ΣC, N, W].
+	CoOpCS
+)
+
+// String returns the method's name as softcpt.MethodConfig spells it.
+func (m Method) String() string {
+	switch m {
+	case NATA:
+		return "SoftCPT-NATA"
+	case NATS:
+		return "SoftCPT-NATS"
+	case CoOpMT:
+		return "CoOp-MT"
+	case CoOpCA:
+		return "CoOp-CA"
+	case CoOpCS:
+		return "CoOp-CS"
+	}
+	return "unknown method"
+}
+
+// soft reports whether the method has task prompts and a meta network.
+func (m Method) soft() bool { return m == NATA || m == NATS }
+
+// Param is a trainable tensor's name (as in the learner's State) and
+// initial value.
+type Param struct {
+	Name  string
+	Value *tensor.Tensor
+}
+
+// Spec is what a training step needs from a softcpt.Learner: the method,
+// the task and class prompts, the class layout, the initial trainable
+// tensors and the SGD settings.
 type Spec struct {
-	// Task holds one prompt per task ("X×M <task name>."), Class one per
-	// class of every task in task order ("X×N <class name>.").
+	Method Method
+	// Task holds one prompt per task ("X×M <task name>."; SoftCPT only,
+	// the zero Prompts for CoOp), Class one per class of every task in
+	// task order ("X×N <class name>.").
 	Task, Class Prompts
 	// Offsets holds the first global class of each task, then ΣC.
 	Offsets []int
 	// Scale is exp(logit_scale).
 	Scale float32
-	// TaskCtx [M, W] and Meta [E, N·W] are the initial values (copied),
-	// named TaskCtxName and MetaName as in the learner's State.
-	TaskCtx, Meta         *tensor.Tensor
-	TaskCtxName, MetaName string
+	// Params are the initial trainable tensors (copied): the task
+	// context then the meta network (SoftCPT), or the class context
+	// (CoOp); see ParamShapes.
+	Params []Param
 	// LR, Momentum and WeightDecay are the settings of the nn.SGD step.
 	LR, Momentum, WeightDecay float32
 }
 
-// SpecFromLearner builds the Spec of a SoftCPT-NATA learner (task-agnostic
-// task context, no class features, class token at the end, no class
-// sampling) over model m with tokenizer tok (the ones the learner was
+// NumTasks returns the number of tasks.
+func (s Spec) NumTasks() int { return len(s.Offsets) - 1 }
+
+// ParamShapes returns the shapes Params must have for text width w and
+// embedding e.
+func (s Spec) ParamShapes(w, e int) [][]int {
+	T, C := s.NumTasks(), s.Class.Num()
+	M, N := s.Task.NCtx, s.Class.NCtx
+	switch s.Method {
+	case NATA:
+		return [][]int{{M, w}, {e, N * w}}
+	case NATS:
+		return [][]int{{T, M, w}, {e, N * w}}
+	case CoOpMT:
+		return [][]int{{N, w}}
+	case CoOpCA:
+		return [][]int{{T, N, w}}
+	case CoOpCS:
+		return [][]int{{C, N, w}}
+	}
+	return nil
+}
+
+// MethodOf returns the Method of learner l, or an error saying why a Step
+// cannot train it: the step implements SoftCPT's task-agnostic (NA)
+// variants with the linear meta network and CoOp's hard-sharing
+// baselines, with the class token at the end, N_CTX > 0 (and TASK_N_CTX >
+// 0 for SoftCPT) and no class sampling.
+func MethodOf(l *softcpt.Learner) (Method, error) {
+	c := l.Cfg
+	switch {
+	case c.Position != softcpt.End:
+		return 0, errors.Errorf("natanet: method %s puts the class token at position %d, want end", c.Name, c.Position)
+	case c.NCtx <= 0:
+		return 0, errors.Errorf("natanet: method %s has N_CTX %d, want > 0", c.Name, c.NCtx)
+	case c.ClassSample > 0:
+		return 0, errors.Errorf("natanet: method %s samples classes (rate %v), not supported", c.Name, c.ClassSample)
+	case c.Hard && l.Ctx == nil:
+		return 0, errors.Errorf("natanet: learner %s has no context", c.Name)
+	case c.Hard:
+		switch c.Sharing {
+		case softcpt.ShareAll:
+			return CoOpMT, nil
+		case softcpt.SharePerTask:
+			return CoOpCA, nil
+		case softcpt.SharePerClass:
+			return CoOpCS, nil
+		}
+		return 0, errors.Errorf("natanet: method %s has an unknown sharing %d", c.Name, c.Sharing)
+	case c.CSC:
+		return 0, errors.Errorf("natanet: method %s uses class features (CSC), not supported", c.Name)
+	case c.TaskNCtx <= 0:
+		return 0, errors.Errorf("natanet: method %s has TASK_N_CTX %d, want > 0", c.Name, c.TaskNCtx)
+	case l.TaskCtx == nil || l.Meta == nil:
+		return 0, errors.Errorf("natanet: learner %s has no task context or meta network", c.Name)
+	case c.TaskCSC:
+		return NATS, nil
+	}
+	return NATA, nil
+}
+
+// SpecFromLearner builds the Spec of learner l (a method MethodOf
+// accepts) over model m with tokenizer tok (the ones the learner was
 // built with), with the SGD settings of opt. The prompts are built with
 // softcpt.NewPromptGroup, as the learner builds its own.
 func SpecFromLearner(l *softcpt.Learner, m *clip.Model, tok softcpt.Tokenizer, opt softcpt.TrainOptions) (Spec, error) {
+	method, err := MethodOf(l)
+	if err != nil {
+		return Spec{}, err
+	}
 	c := l.Cfg
-	switch {
-	case c.Hard || c.CSC || c.TaskCSC:
-		return Spec{}, errors.Errorf("natanet: method %s is not NATA (hard %v, CSC %v, task CSC %v)", c.Name, c.Hard, c.CSC, c.TaskCSC)
-	case c.Position != softcpt.End:
-		return Spec{}, errors.Errorf("natanet: method %s puts the class token at position %d, want end", c.Name, c.Position)
-	case c.NCtx <= 0 || c.TaskNCtx <= 0:
-		return Spec{}, errors.Errorf("natanet: method %s has N_CTX %d and TASK_N_CTX %d, want both > 0", c.Name, c.NCtx, c.TaskNCtx)
-	case c.ClassSample > 0:
-		return Spec{}, errors.Errorf("natanet: method %s samples classes (rate %v), not supported", c.Name, c.ClassSample)
-	case l.TaskCtx == nil || l.Meta == nil:
-		return Spec{}, errors.Errorf("natanet: learner %s has no task context or meta network", c.Name)
-	}
-	W, E := m.Config.TransformerWidth, m.Config.EmbedDim
-	if !tensor.SameShape(l.TaskCtx.Shape(), []int{c.TaskNCtx, W}) || !tensor.SameShape(l.Meta.Shape(), []int{E, c.NCtx * W}) {
-		return Spec{}, errors.Errorf("natanet: task context %v and meta network %v do not fit [%d,%d] and [%d,%d]",
-			l.TaskCtx.Shape(), l.Meta.Shape(), c.TaskNCtx, W, E, c.NCtx*W)
-	}
 	tasks := l.Tasks()
-	s := Spec{Scale: m.LogitScale(), TaskCtx: l.TaskCtx.Value.Contiguous().Clone(), Meta: l.Meta.Value.Contiguous().Clone(),
-		TaskCtxName: l.TaskCtx.Name, MetaName: l.Meta.Name,
+	s := Spec{Method: method, Scale: m.LogitScale(),
 		LR: float32(opt.LR), Momentum: float32(opt.Momentum), WeightDecay: float32(opt.WeightDecay)}
+	vars := []*autograd.Var{l.Ctx}
+	if method.soft() {
+		vars = []*autograd.Var{l.TaskCtx, l.Meta}
+	}
+	for _, v := range vars {
+		s.Params = append(s.Params, Param{Name: v.Name, Value: v.Value.Contiguous().Clone()})
+	}
 	var taskNames, classNames []string
 	for t, ts := range tasks {
 		name := ts.TaskName
@@ -85,12 +186,18 @@ func SpecFromLearner(l *softcpt.Learner, m *clip.Model, tok softcpt.Tokenizer, o
 		classNames = append(classNames, ts.Classes...)
 	}
 	s.Offsets = append(s.Offsets, l.NumClasses())
-	var err error
-	if s.Task, err = prompts(m, tok, taskNames, c.TaskNCtx); err != nil {
-		return Spec{}, errors.Wrap(err, "natanet: task prompts")
+	if method.soft() {
+		if s.Task, err = prompts(m, tok, taskNames, c.TaskNCtx); err != nil {
+			return Spec{}, errors.Wrap(err, "natanet: task prompts")
+		}
 	}
 	if s.Class, err = prompts(m, tok, classNames, c.NCtx); err != nil {
 		return Spec{}, errors.Wrap(err, "natanet: class prompts")
+	}
+	for i, want := range s.ParamShapes(m.Config.TransformerWidth, m.Config.EmbedDim) {
+		if got := s.Params[i].Value.Shape(); !tensor.SameShape(got, want) {
+			return Spec{}, errors.Errorf("natanet: %s %s has shape %v, want %v", c.Name, s.Params[i].Name, got, want)
+		}
 	}
 	return s, nil
 }

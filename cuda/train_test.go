@@ -2,11 +2,12 @@
 
 package cuda
 
-// The NATA training step on the device: each train.cu kernel against its
-// Go reference in cuda/kernels, then NATAStep against the CPU learner's
-// Loss + Backward + nn.SGD step on the fixture CLIP (three steps), and a
-// benchmark on a reduced General-10 shape with the RN50 text tower
-// (bench/py/gpu_step_peer.py is the PyTorch peer).
+// The training step on the device: each train.cu kernel against its Go
+// reference in cuda/kernels, then TrainStep against the CPU learner's
+// Loss + Backward + nn.SGD step on the fixture CLIP (three steps) for
+// every method it implements, and benchmarks on a reduced General-10
+// shape with the RN50 text tower (bench/py/gpu_step_peer.py is the
+// PyTorch peer of the NATA step).
 
 import (
 	"fmt"
@@ -142,10 +143,11 @@ func TestTrainKernels(t *testing.T) {
 	}
 }
 
-// TestNATAStepFixture runs three NATA steps on the device and on the CPU
+// TestTrainStepFixture runs three steps of every method (SoftCPT-NATA,
+// SoftCPT-NATS, CoOp-MT, CoOp-CA, CoOp-CS) on the device and on the CPU
 // learner (every prompt encoded in full) on the fixture CLIP, with the
 // default and a large initialisation.
-func TestNATAStepFixture(t *testing.T) {
+func TestTrainStepFixture(t *testing.T) {
 	const path = "../testdata/clip/rn.safetensors"
 	if _, err := os.Stat(path); err != nil {
 		t.Skip("fixture testdata/clip/rn.safetensors absent")
@@ -154,24 +156,32 @@ func TestNATAStepFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, initStd := range []float32{0, 0.5} {
-		t.Run(fmt.Sprintf("init=%v", initStd), func(t *testing.T) {
-			l := natatest.Learner(t, m, initStd)
-			l.FullPrompts = true
-			st, err := NewNATAStep(dev, l, m, natatest.WordTokenizer{Vocab: m.Config.VocabSize}, softcpt.Defaults())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Free()
-			natatest.Compare(t, l, func(b softcpt.Batch) (float32, int, map[string]*tensor.Tensor, error) {
-				loss, err := st.Step(b)
-				if err != nil {
-					return 0, 0, nil, err
+	for _, method := range natatest.Methods {
+		for _, initStd := range []float32{0, 0.5} {
+			t.Run(fmt.Sprintf("%s,init=%v", method, initStd), func(t *testing.T) {
+				l := natatest.MethodLearner(t, m, method, initStd)
+				l.FullPrompts = true
+				if err := CanTrain(l); err != nil {
+					t.Fatal(err)
 				}
-				p, err := st.Download()
-				return loss, st.LastCorrect, p, err
-			}, natatest.Batches(m.Config.EmbedDim), 1e-5, 1e-4)
-		})
+				st, err := NewTrainStep(dev, l, m, natatest.WordTokenizer{Vocab: m.Config.VocabSize}, softcpt.Defaults())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer st.Free()
+				natatest.Compare(t, l, func(b softcpt.Batch) (float32, int, map[string]*tensor.Tensor, error) {
+					loss, err := st.Step(b)
+					if err != nil {
+						return 0, 0, nil, err
+					}
+					p, err := st.Download()
+					return loss, st.LastCorrect, p, err
+				}, natatest.Batches(m.Config.EmbedDim), 1e-5, 1e-4)
+				if st.Steps() != 3 {
+					t.Errorf("%d steps counted, want 3", st.Steps())
+				}
+			})
+		}
 	}
 }
 
@@ -193,14 +203,14 @@ func generalLike() []softcpt.TaskSpec {
 	return tasks
 }
 
-// BenchmarkNATAStepRN50 is one SoftCPT-NATA step (N_CTX 16, TASK_N_CTX 4)
-// on 2 tasks × 100 classes with the RN50 text tower (random weights) and a
-// batch of 32 random image features: seconds per step (loss read back,
+// benchStep runs one training step of method (N_CTX 16, TASK_N_CTX 4)
+// on 2 tasks × 100 classes with the RN50 text tower (random weights) and
+// a batch of 32 random image features: seconds per step (loss read back,
 // so each step ends synchronised).
-func BenchmarkNATAStepRN50(b *testing.B) {
+func benchStep(b *testing.B, method string) {
 	m := rn50()
 	tok := natatest.WordTokenizer{Vocab: m.Config.VocabSize}
-	cfg, err := softcpt.MethodConfig("SoftCPT-NATA")
+	cfg, err := softcpt.MethodConfig(method)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -208,7 +218,7 @@ func BenchmarkNATAStepRN50(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	st, err := NewNATAStep(dev, l, m, tok, softcpt.Defaults())
+	st, err := NewTrainStep(dev, l, m, tok, softcpt.Defaults())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -234,3 +244,16 @@ func BenchmarkNATAStepRN50(b *testing.B) {
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/step")
 	b.ReportMetric(float64(loss), "loss")
 }
+
+// BenchmarkNATAStepRN50 is one SoftCPT-NATA step (benchStep);
+// bench/py/gpu_step_peer.py is its PyTorch peer.
+func BenchmarkNATAStepRN50(b *testing.B) { benchStep(b, "SoftCPT-NATA") }
+
+// BenchmarkNATSStepRN50 is one SoftCPT-NATS step (benchStep).
+func BenchmarkNATSStepRN50(b *testing.B) { benchStep(b, "SoftCPT-NATS") }
+
+// BenchmarkCoOpMTStepRN50 is one CoOp-MT step (benchStep).
+func BenchmarkCoOpMTStepRN50(b *testing.B) { benchStep(b, "CoOp-MT") }
+
+// BenchmarkCoOpCAStepRN50 is one CoOp-CA step (benchStep).
+func BenchmarkCoOpCAStepRN50(b *testing.B) { benchStep(b, "CoOp-CA") }

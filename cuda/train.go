@@ -4,6 +4,7 @@ package cuda
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pkg/errors"
 	"gorgonia.org/cu"
@@ -15,14 +16,15 @@ import (
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
-// NATAStep is SoftCPT-NATA training on a Device: the frozen text tower of
-// a clip.Model, the learner's trainable tensors (task context [M, W] and
-// meta network P [E, N·W]) and their SGD momentum buffers live on the
-// device, and Step runs the CPU learner's Loss + Backward + nn.SGD step
-// there (every prompt encoded in full, padded to the longest prompt of
-// the step, causal mask). Methods may be called from any goroutine, one at
-// a time.
-type NATAStep struct {
+// TrainStep is a prompt learner's training on a Device, for SoftCPT-NATA,
+// SoftCPT-NATS, CoOp-MT, CoOp-CA and CoOp-CS on cached image features:
+// the frozen text tower of a clip.Model, the learner's trainable tensors
+// (task context and meta network, or the class context) and their SGD
+// momentum buffers live on the device, and Step runs the CPU learner's
+// Loss + Backward + nn.SGD step there (every prompt encoded in full,
+// padded to the longest prompt of the step, causal mask). Methods may be
+// called from any goroutine, one at a time.
+type TrainStep struct {
 	d    *Device
 	step *natanet.Step[*Array]
 	// LastCorrect is the number of samples the last Step's logits
@@ -30,13 +32,24 @@ type NATAStep struct {
 	LastCorrect int
 }
 
-// NewNATAStep uploads the text tower of m, the prompts of learner l (built
-// with m and tok, as softcpt.NewLearner was) and l's current task context
-// and meta network. opt gives the SGD settings (LR, Momentum,
-// WeightDecay; softcpt.Defaults for the paper's). l must be a NATA learner
-// (task-agnostic task context, no class features, class token at the end,
-// no class sampling). The learner itself is not changed.
-func NewNATAStep(dev *Device, l *softcpt.Learner, m *clip.Model, tok softcpt.Tokenizer, opt softcpt.TrainOptions) (*NATAStep, error) {
+// CanTrain returns nil when a TrainStep can train l, else an error saying
+// why not: the step implements SoftCPT's task-agnostic variants (NATA,
+// NATS) with the linear meta network and CoOp's hard-sharing baselines
+// (CoOp-MT, CoOp-CA, CoOp-CS), with the class token at the end, a
+// context of at least one token and no class sampling.
+func CanTrain(l *softcpt.Learner) error {
+	if _, err := natanet.MethodOf(l); err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "natanet: "))
+	}
+	return nil
+}
+
+// NewTrainStep uploads the text tower of m, the prompts of learner l
+// (built with m and tok, as softcpt.NewLearner was) and l's current
+// trainable tensors. opt gives the SGD settings (LR, Momentum,
+// WeightDecay; softcpt.Defaults for the paper's). l's method must be one
+// CanTrain accepts. The learner itself is not changed.
+func NewTrainStep(dev *Device, l *softcpt.Learner, m *clip.Model, tok softcpt.Tokenizer, opt softcpt.TrainOptions) (*TrainStep, error) {
 	spec, err := natanet.SpecFromLearner(l, m, tok, opt)
 	if err != nil {
 		return nil, err
@@ -45,14 +58,14 @@ func NewNATAStep(dev *Device, l *softcpt.Learner, m *clip.Model, tok softcpt.Tok
 	if err != nil {
 		return nil, err
 	}
-	return &NATAStep{d: dev, step: st}, nil
+	return &TrainStep{d: dev, step: st}, nil
 }
 
 // Step runs one training step on a batch and returns its loss (before the
 // update). Bad task or label indices are errors.
-func (s *NATAStep) Step(b softcpt.Batch) (float32, error) {
+func (s *TrainStep) Step(b softcpt.Batch) (float32, error) {
 	if b.Features == nil {
-		return 0, errors.New("cuda.NATAStep: batch without features")
+		return 0, errors.New("cuda.TrainStep: batch without features")
 	}
 	l, err := s.step.Step(b.Features, b.Tasks, b.Labels)
 	if err != nil {
@@ -64,17 +77,17 @@ func (s *NATAStep) Step(b softcpt.Batch) (float32, error) {
 
 // SetLR sets the learning rate of the following steps (an epoch's value
 // of softcpt.TrainOptions.Schedule); the momentum buffers are kept.
-func (s *NATAStep) SetLR(lr float64) { s.step.SetLR(float32(lr)) }
+func (s *TrainStep) SetLR(lr float64) { s.step.SetLR(float32(lr)) }
 
 // Steps returns the number of SGD steps taken.
-func (s *NATAStep) Steps() int { return s.step.Steps }
+func (s *TrainStep) Steps() int { return s.step.Steps }
 
 // Download returns the current trainable tensors named as in the learner's
 // State (Learner.LoadState accepts them).
-func (s *NATAStep) Download() (map[string]*tensor.Tensor, error) { return s.step.Params() }
+func (s *TrainStep) Download() (map[string]*tensor.Tensor, error) { return s.step.Params() }
 
 // Free returns the step's device memory to the allocator.
-func (s *NATAStep) Free() { s.step.Free() }
+func (s *TrainStep) Free() { s.step.Free() }
 
 // The natanet.Backend operations of devBackend beyond clipnet's.
 
