@@ -8,8 +8,11 @@
 #       1. ptxas -v on the committed PTX for the device's architecture,
 #          when ptxas is installed (syntax check, registers, spills);
 #       2. .cuda/bin/cuda.test -test.v -test.bench . (kernel correctness
-#          against the CPU kernels, BenchmarkSgemm TFLOP/s,
-#          BenchmarkSoftmaxRows GB/s);
+#          against the CPU kernels; the CLIP towers, ResNet and ViT, against
+#          the CPU clip.Model; the training steps of SoftCPT-NATA/NATS and
+#          CoOp-MT/CA/CS against the CPU learner; BenchmarkSgemm TFLOP/s,
+#          BenchmarkSoftmaxRows GB/s, the RN50 towers' and ViT-B/32 image
+#          tower's throughput, the NATA/NATS/CoOp-MT/CoOp-CA step times);
 #       3. python3 bench/py/gpu_peer.py (torch.mm fp32, TF32 off: the
 #          cuBLAS peer);
 #       4. python3 bench/py/gpu_clip_peer.py (OpenAI's RN50 towers in
@@ -17,23 +20,28 @@
 #          BenchmarkCLIPTextRN50) and the Go/PyTorch throughput ratios;
 #       5. python3 bench/py/gpu_step_peer.py (the authors' SoftCPT-NATA
 #          step in PyTorch eager fp32, the peer of BenchmarkNATAStepRN50)
-#          and the Go/PyTorch step-time ratio.
-#       6. the driver's checks below (DRIVER=0 skips them).
+#          and the Go/PyTorch step-time ratio;
+#       6. python3 bench/py/gpu_vit_peer.py (OpenAI's ViT-B/32 image tower
+#          in PyTorch fp32, the peer of BenchmarkCLIPImageViTB32) and the
+#          Go/PyTorch throughput ratio;
+#       7. the driver's checks below (DRIVER=0 skips them).
 #       Environment: TESTS and BENCH are the -test.run and -test.bench
 #       patterns (default: all); PEERS lists the Python peers to run
-#       (default: all three; PEERS=0 runs none).
+#       (default: all four; PEERS=0 runs none).
 #       The log goes to bench/gpu-check.log, and also to $OUT/ when OUT
 #       is set (the device tool's result folder). Exit status: that of the
 #       test binary.
 #   scripts/gpu-check.sh driver  (on the GPU host) only the driver checks:
-#       1. `softcpt encode` of the fixture CLIP (testdata/clip/rn.safetensors,
-#          four test images, three texts when DEMO_BPE exists) with
-#          --device cpu and --device cuda, and the largest relative
-#          difference of the features (max|cuda-cpu| / max|cpu|, must be
-#          <= 1e-3);
-#       2. `softcpt demo --quick --methods zeroshot,nata` on DEMO_MODEL
-#          (default pretrained/model.safetensors; skipped when absent)
-#          with --device cpu and --device cuda: wall times and tables.
+#       1. `softcpt encode` of the fixture CLIPs (testdata/clip/rn.safetensors
+#          and the ViT testdata/clip/vit_jit_fp16.pt, four test images,
+#          three texts when DEMO_BPE exists) with --device cpu and --device
+#          cuda, and the largest relative difference of the features
+#          (max|cuda-cpu| / max|cpu|, must be <= 1e-3);
+#       2. `softcpt demo --quick --methods $DEMO_METHODS` (default
+#          zeroshot,coop-mt,coop-ca,nata,nats: every method trained on the
+#          device) on DEMO_MODEL (default pretrained/model.safetensors;
+#          skipped when absent) with --device cpu and --device cuda: wall
+#          times and tables.
 #       The log goes to bench/gpu-driver.log (and $OUT/). Exit status:
 #       nonzero when a command fails or the features differ.
 #
@@ -72,40 +80,46 @@ driver_checks() {
 	fi
 	tmp=$(mktemp -d)
 	local model=${DEMO_MODEL:-pretrained/model.safetensors} bpe=${DEMO_BPE:-pretrained/bpe.txt.gz}
-	local args=(--model testdata/clip/rn.safetensors --vision-heads 2 --text-heads 2)
+	local methods=${DEMO_METHODS:-zeroshot,coop-mt,coop-ca,nata,nats}
+	local images=()
 	for f in photo.q90_444.pil.png noise.q90_420.pil.png conv_rgba.png go_q50.420.progressive.pil.png; do
-		args+=(--image testdata/imageproc/$f)
+		images+=(--image testdata/imageproc/$f)
 	done
-	# The fixture's vocabulary (49408) holds any smaller tokenizer's ids.
-	[[ -f $bpe ]] && args+=(--bpe "$bpe" --text "a photo of a cat." --text "a diagram" --text "noise")
-	echo "== driver: encode, fixture CLIP, --device cpu vs cuda"
-	for d in cpu cuda; do
-		"$bin" encode "${args[@]}" --device $d --out "$tmp/encode-$d.json" || { echo "encode --device $d failed: $?"; status=1; }
+	# The fixtures' vocabulary (49408) holds any smaller tokenizer's ids.
+	[[ -f $bpe ]] && images+=(--bpe "$bpe" --text "a photo of a cat." --text "a diagram" --text "noise")
+	local fixture
+	for fixture in rn.safetensors vit_jit_fp16.pt; do
+		echo "== driver: encode, fixture CLIP $fixture, --device cpu vs cuda"
+		local ok=1
+		for d in cpu cuda; do
+			"$bin" encode --model testdata/clip/$fixture --vision-heads 2 --text-heads 2 "${images[@]}" --device $d --out "$tmp/encode-$d.json" ||
+				{ echo "encode $fixture --device $d failed: $?"; status=1; ok=0; }
+		done
+		if [[ $ok == 1 ]]; then
+			python3 - "$tmp/encode-cpu.json" "$tmp/encode-cuda.json" <<-'EOF' || status=1
+				import json, sys
+				cpu, gpu = (json.load(open(p)) for p in sys.argv[1:])
+				worst = 0.0
+				for k in ("image_features", "text_features", "similarity"):
+				    a = [x for r in cpu[k] for x in r]
+				    b = [x for r in gpu[k] for x in r]
+				    if len(a) != len(b):
+				        sys.exit(f"{k}: {len(b)} values on cuda, {len(a)} on cpu")
+				    if not a:
+				        continue
+				    rel = max(abs(x - y) for x, y in zip(a, b)) / max(abs(x) for x in a)
+				    worst = max(worst, rel) if k != "similarity" else worst
+				    print(f"{k}: {len(cpu[k])} rows x {len(cpu[k][0])}, max|cuda-cpu|/max|cpu| = {rel:.3g}")
+				if worst > 1e-3:
+				    sys.exit(f"features differ by {worst:.3g} > 1e-3")
+			EOF
+		fi
 	done
-	if [[ $status == 0 ]]; then
-		python3 - "$tmp/encode-cpu.json" "$tmp/encode-cuda.json" <<-'EOF' || status=1
-			import json, sys
-			cpu, gpu = (json.load(open(p)) for p in sys.argv[1:])
-			worst = 0.0
-			for k in ("image_features", "text_features", "similarity"):
-			    a = [x for r in cpu[k] for x in r]
-			    b = [x for r in gpu[k] for x in r]
-			    if len(a) != len(b):
-			        sys.exit(f"{k}: {len(b)} values on cuda, {len(a)} on cpu")
-			    if not a:
-			        continue
-			    rel = max(abs(x - y) for x, y in zip(a, b)) / max(abs(x) for x in a)
-			    worst = max(worst, rel) if k != "similarity" else worst
-			    print(f"{k}: {len(cpu[k])} rows x {len(cpu[k][0])}, max|cuda-cpu|/max|cpu| = {rel:.3g}")
-			if worst > 1e-3:
-			    sys.exit(f"features differ by {worst:.3g} > 1e-3")
-		EOF
-	fi
 	if [[ -f $model && -f $bpe ]]; then
 		for d in cpu cuda; do
-			echo "== driver: demo --quick --methods zeroshot,nata --device $d ($model)"
+			echo "== driver: demo --quick --methods $methods --device $d ($model)"
 			local t0=$(date +%s%N)
-			"$bin" demo --quick --methods zeroshot,nata --model "$model" --bpe "$bpe" --device $d --out "$tmp/demo-$d" 2>&1 | grep -v "^warning: .*skipped as not results" || { echo "demo --device $d failed"; status=1; }
+			"$bin" demo --quick --methods "$methods" --model "$model" --bpe "$bpe" --device $d --out "$tmp/demo-$d" 2>&1 | grep -v "^warning: .*skipped as not results" || { echo "demo --device $d failed"; status=1; }
 			echo "demo --device $d: $((($(date +%s%N) - t0) / 1000000)) ms wall"
 			[[ -n ${OUT:-} ]] && cp -r "$tmp/demo-$d/summary" "$OUT/demo-$d-summary" 2>/dev/null
 		done
@@ -150,7 +164,7 @@ run)
 	(cd cuda && ../.cuda/bin/cuda.test -test.v -test.run "${TESTS:-.}" -test.bench "${BENCH:-.}" -test.benchtime 20x -test.timeout 240s)
 	rc=$?
 	echo "== cuda.test exit status $rc"
-	PEERS=${PEERS:-gpu_peer.py gpu_clip_peer.py gpu_step_peer.py}
+	PEERS=${PEERS:-gpu_peer.py gpu_clip_peer.py gpu_step_peer.py gpu_vit_peer.py}
 	if [[ $PEERS != 0 ]]; then
 		for peer in $PEERS; do
 			echo "== $peer"
@@ -163,12 +177,15 @@ run)
 		/^BenchmarkCLIPTextRN50/ { for (i = 1; i < NF; i++) if ($(i+1) == "prompts/s") gt = $i }
 		/^torch RN50 image tower/ { for (i = 1; i < NF; i++) if ($(i+1) == "images/s" && pi == "") pi = $i }
 		/^torch RN50 text tower/ { for (i = 1; i < NF; i++) if ($(i+1) == "prompts/s" && pt == "") pt = $i }
+		/^BenchmarkCLIPImageViTB32/ { for (i = 1; i < NF; i++) if ($(i+1) == "images/s") gv = $i }
+		/^torch ViT-B\/32 image tower/ { for (i = 1; i < NF; i++) if ($(i+1) == "images/s" && pv == "") pv = $i }
 		/^BenchmarkNATAStepRN50/ { for (i = 1; i < NF; i++) if ($(i+1) == "s/step") gs = $i }
 		/^torch NATA step/ { for (i = 1; i < NF; i++) if ($(i+1) == "s/step" && ps == "") ps = $i }
 		END {
-			print "== CLIP RN50 go/torch (host to host)"
+			print "== CLIP RN50 and ViT-B/32 go/torch (host to host)"
 			if (gi != "" && pi != "") printf "image tower batch 32: go %s images/s, torch %s images/s, ratio %.2f\n", gi, pi, gi / pi
 			if (gt != "" && pt != "") printf "text tower 100x77: go %s prompts/s, torch %s prompts/s, ratio %.2f\n", gt, pt, gt / pt
+			if (gv != "" && pv != "") printf "ViT-B/32 image tower batch 32: go %s images/s, torch %s images/s, ratio %.2f\n", gv, pv, gv / pv
 			if (gs != "" && ps != "") printf "NATA step RN50 2x100 batch 32: go %s s/step, torch %s s/step, time ratio go/torch %.2f (target <= 2)\n", gs, ps, gs / ps
 		}' "$LOG"
 	if [[ ${DRIVER:-1} != 0 ]]; then
