@@ -9,8 +9,17 @@ It computes, in float64 PyTorch, the multi-task loss of SoftCPT (NATA, NATS,
 CATA, CSTA, CATS, CSTS) and of the CoOp hard-sharing baselines (CoOp-MT,
 CoOp-CA, CoOp-CS) and its gradient with respect to every learnable tensor
 (class-prompt contexts, task context, class context, meta network "lin"), over
-the small fixture CLIP testdata/clip/rn_state_dict.pt (written by
-gen_clip_fixtures.py), for one fixed batch of image features.
+a small random CLIP of its own (testdata/softcpt/parity_clip.safetensors:
+text tower 32 wide, 2 layers, 2 heads, vocabulary 1024; built with the model
+code of gen_clip_fixtures.py), for one fixed batch of image features.
+
+The model is not testdata/clip/rn.safetensors: that text tower is 4 wide,
+and its LayerNorms over 4 values (σ down to 0.03) with logit scale 100 made
+the instance so ill-conditioned that float32 summation order alone moved
+three gradients by up to 2.3e-5 relative, so a 1e-5 check passed or failed
+with the kernels' accumulation order. At width 32 (and the meta network at
+nn.Linear's scale) every figure of every Go build and kernel level is below
+7e-6.
 
 The reference follows the authors' formulation (reference/softcpt.md §1-§2,
 the MTCoOp / MTCoOpHard trainers) the way their code computes it, not the way
@@ -36,7 +45,11 @@ Tokens come from the deterministic word tokenizer of the Go tests
 lower-cased whitespace-separated word with "." split off as its own word,
 id = 1 + h % (vocab - 3), SOT = vocab - 2, EOT = vocab - 1.
 
-Outputs (both small):
+Outputs (all small; reference tensors are the float64 results rounded to
+float32, the precision the Go test reads them at anyway: 6e-8 relative):
+  testdata/softcpt/parity_clip.safetensors
+      the fixture CLIP (OpenAI key names, float32; metadata vision_heads and
+      transformer_heads, which clip.Load reads)
   testdata/softcpt/parity.safetensors
       batch.features               [B, E] F32   image features (unnormalised)
       batch2.features              [B2, E] F32  a batch of the second task only
@@ -44,45 +57,61 @@ Outputs (both small):
                                                 learner (Learner.LoadState names:
                                                 ctx, task_ctx, class_ctx,
                                                 prompt_gen.P)
-      <method>.grad.<name>         F64          d loss / d param
+      <method>.grad.<name>         F32          d loss / d param
       <method>.loss                [1] F64
       <method>.batch2.grad.<name>, <method>.batch2.loss   the same on batch2
-      <method>.text_features       [sumC, E] F64  W before normalisation
-      <method>.task_features       [T, E] F64   f_t (SoftCPT methods)
-      <method>.class_features      [sumC, E] F64  g_c (CA/CS methods)
+      <method>.text_features       [sumC, E] F32  W before normalisation
+      <method>.task_features       [T, E] F32   f_t (SoftCPT methods)
+      <method>.class_features      [sumC, E] F32  g_c (CA/CS methods)
   testdata/softcpt/parity.json
-      tasks, batch tasks/labels, per-method configuration, the token ids of
-      every name, the float64 losses, and the relative error of the same
-      computation done in float32 PyTorch (torch_f32_rel_err: the float32
-      conditioning floor of this instance, for comparison with Go's error).
+      the CLIP's configuration and sha256, tasks, batch tasks/labels,
+      per-method configuration, the token ids of every name, the float64
+      losses, and the relative error of the same computation done in
+      float32 PyTorch (torch_f32_rel_err: the float32 conditioning floor of
+      this instance, for comparison with Go's error).
 
-The parameters are drawn from N(0, 0.5^2) with a fixed seed per method (so the
-loss and gradients are far from trivial), rounded to float32 (the values the
-Go side uses) and then promoted to float64; the CLIP weights are float32 in
-the file and promoted to float64 as well, so the reference carries no
-float32 rounding of its own.
+The parameters are drawn from N(0, 0.5^2) (the meta network P from
+N(0, 1/fan_in)) with a fixed seed per method (so the loss and gradients are
+far from trivial), rounded to float32 (the values the Go side uses) and then
+promoted to float64; the CLIP weights are float32 in the file and promoted to
+float64 as well, so the reference carries no float32 rounding of its own
+(beyond the final rounding of the stored results).
 """
 import collections
 import hashlib
 import json
-import math
 import os
-import struct
+import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-torch.set_num_threads(2)
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, "softcpt")
-CLIP_SD = os.path.join(HERE, "clip", "rn_state_dict.pt")
-CLIP_REF = os.path.join(HERE, "clip", "rn_reference.safetensors")
+sys.dont_write_bytecode = True  # no __pycache__ in testdata/
+sys.path.insert(0, HERE)
+import gen_clip_fixtures as gcf  # noqa: E402  (the one CLIP model definition)
 
-VOCAB = 49408
+torch.set_num_threads(2)
+OUT = os.path.join(HERE, "softcpt")
+CLIP_PATH = os.path.join(OUT, "parity_clip.safetensors")
+
+# The fixture CLIP of this parity test, written to CLIP_PATH. Its text tower
+# is 32 wide: testdata/clip/rn.safetensors (width 4) made the instance so
+# ill-conditioned (LayerNorm σ down to 0.03 over 4 values, logit scale 100)
+# that float32 summation order alone moved gradients by 2e-5. A small
+# vocabulary keeps the file small; the vision tower (unused here, but a
+# CLIP checkpoint has one) is a minimal ViT.
+VOCAB = 1024
 CONTEXT = 77
+HEADS = 2  # text transformer heads
+PARITY_CLIP = dict(
+    name="parity", embed_dim=32, image_resolution=16, vision_layers=1,
+    vision_width=8, vision_heads=2, vision_patch_size=8,
+    context_length=CONTEXT, vocab_size=VOCAB, transformer_width=32,
+    transformer_heads=HEADS, transformer_layers=2)
+CLIP_SEED = 2718
 SOT, EOT = VOCAB - 2, VOCAB - 1
-HEADS = 2  # text transformer heads of the fixture model
 DT = torch.float64
 
 # Same tasks as testTasks in softcpt/softcpt_test.go.
@@ -218,49 +247,14 @@ class Prompts:
         return torch.cat([self.prefix, ctx, self.suffix], dim=1)
 
 
-def load_safetensors(path):
-    dt = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "F16": np.float16}
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for k, v in header.items():
-        if k == "__metadata__":
-            continue
-        a, b = v["data_offsets"]
-        out[k] = torch.from_numpy(np.frombuffer(data[a:b], dtype=np.dtype(dt[v["dtype"]]).newbyteorder("<"))
-                                  .reshape(v["shape"]).copy())
-    return out
-
-
-def write_safetensors(path, tensors):
-    header = collections.OrderedDict()
-    blobs, off = [], 0
-    for k, t in tensors.items():
-        t = t.detach().contiguous()
-        name = {torch.float32: "F32", torch.float64: "F64"}[t.dtype]
-        b = t.numpy().astype(t.numpy().dtype.newbyteorder("<")).tobytes()
-        header[k] = {"dtype": name, "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-
-
 # ------------------------------------------------------------ the methods ---
 
 def method_params(cfg, T, C, W, E, seed):
     """Learnable tensors (float32 values) of one method, in LoadState names."""
     g = torch.Generator().manual_seed(seed)
 
-    def rn(*shape):
-        return (torch.randn(*shape, generator=g, dtype=torch.float64) * PARAM_STD).float()
+    def rn(*shape, std=PARAM_STD):
+        return (torch.randn(*shape, generator=g, dtype=torch.float64) * std).float()
 
     p = collections.OrderedDict()
     if cfg["hard"]:
@@ -270,7 +264,11 @@ def method_params(cfg, T, C, W, E, seed):
     p["task_ctx"] = rn(T, TASK_N_CTX, W) if cfg["task_csc"] else rn(TASK_N_CTX, W)
     if cfg["csc"]:
         p["class_ctx"] = rn(C, CLASS_N_CTX, W) if cfg["class_csc"] else rn(CLASS_N_CTX, W)
-    p["prompt_gen.P"] = rn(2 * E if cfg["csc"] else E, N_CTX * W)
+    # The meta network at nn.Linear's scale (std 1/sqrt(fan_in)): the
+    # generated context is then of the size of the token embeddings; at
+    # PARAM_STD it was ~8x larger and the instance less well conditioned.
+    fan_in = 2 * E if cfg["csc"] else E
+    p["prompt_gen.P"] = rn(fan_in, N_CTX * W, std=fan_in ** -0.5)
     return p
 
 
@@ -329,22 +327,31 @@ def forward(cfg, enc, params, feats, label, logit_scale):
     return loss / feats.shape[0], out
 
 
-def check_encoder(enc, sd):
-    """The float64 encoder reproduces gen_clip_fixtures.py's float32 text
-    features of the fixture model (full 77-token sequences)."""
-    ref = load_safetensors(CLIP_REF)
-    got = enc(enc.embed(ref["input.text"]), ref["input.text"])
-    want = ref["output.text_features"].to(DT)
+def check_encoder(enc, model):
+    """The float64 functional encoder reproduces the float32 CLIP module of
+    gen_clip_fixtures.py (its encode_text) on full 77-token sequences: a
+    short prompt, every class name and a sequence of the whole length."""
+    texts = ["X X X X pet image classification."] + [c.replace("_", " ") for t in TASKS for c in t["classes"]]
+    ids = tokenize(texts)
+    full = torch.tensor([[SOT] + [1 + (7 + 131 * i) % (VOCAB - 3) for i in range(CONTEXT - 2)] + [EOT]])
+    ids = torch.cat([ids, full], dim=0)
+    with torch.no_grad():
+        want = model.encode_text(ids).to(DT)
+    got = enc(enc.embed(ids), ids)
     err = float((got - want).abs().max() / want.abs().max())
-    assert err < 1e-5, "text encoder differs from the fixture reference: %g" % err
+    assert err < 1e-5, "text encoder differs from the CLIP module: %g" % err
     return err
 
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    sd = torch.load(CLIP_SD)
+    model = gcf.build(PARITY_CLIP, CLIP_SEED)
+    sd = collections.OrderedDict(model.state_dict())
+    gcf.write_safetensors(CLIP_PATH, sd, {"format": "pt", "source": "gen_softcpt_fixtures.py",
+                                          "vision_heads": str(PARITY_CLIP["vision_heads"]),
+                                          "transformer_heads": str(HEADS)})
     enc = TextEncoder(sd)
-    enc_err = check_encoder(enc, sd)
+    enc_err = check_encoder(enc, model)
     enc32 = TextEncoder(sd, torch.float32)
     W = enc.width
     E = sd["text_projection"].shape[1]
@@ -395,25 +402,26 @@ def main():
                 f32err["grad " + n] = float((leaves32[n].grad.to(DT) - ref).abs().max() / ref.abs().max())
             summary[name].setdefault("torch_f32_rel_err", {})[b] = f32err
             for n, v in leaves.items():
-                tensors["%s.grad.%s" % (pre, n)] = v.grad.detach()
+                tensors["%s.grad.%s" % (pre, n)] = v.grad.detach().float()
             tensors["%s.loss" % pre] = loss.detach().reshape(1)
             summary[name]["loss" if b == "batch" else b + "_loss"] = float(loss)
             if b == "batch":
                 for n in ("text_features", "task_features", "class_features"):
                     if n in out:
-                        tensors["%s.%s" % (name, n)] = out[n].detach()
+                        tensors["%s.%s" % (name, n)] = out[n].detach().float()
             print("%-8s %-6s loss %.12g  %s  (torch f32 rel err: %s)" % (
                 name, b, float(loss),
                 "  ".join("|g_%s|=%.4g" % (n, float(v.grad.abs().max())) for n, v in leaves.items()),
                 " ".join("%s %.2g" % (k, e) for k, e in f32err.items())))
 
     st_path = os.path.join(OUT, "parity.safetensors")
-    write_safetensors(st_path, tensors)
+    gcf.write_safetensors(st_path, tensors)
     meta = collections.OrderedDict()
     meta["generator"] = "testdata/gen_softcpt_fixtures.py"
     meta["torch"] = torch.__version__
-    meta["clip"] = "testdata/clip/rn_state_dict.pt"
-    meta["clip_sha256"] = hashlib.sha256(open(CLIP_SD, "rb").read()).hexdigest()
+    meta["clip"] = "testdata/softcpt/parity_clip.safetensors"
+    meta["clip_config"] = PARITY_CLIP
+    meta["clip_sha256"] = hashlib.sha256(open(CLIP_PATH, "rb").read()).hexdigest()
     meta["text_encoder_check_rel_err"] = enc_err
     meta["vocab"] = VOCAB
     meta["n_ctx"], meta["task_n_ctx"], meta["class_n_ctx"] = N_CTX, TASK_N_CTX, CLASS_N_CTX
