@@ -19,8 +19,9 @@ import (
 // are added in a different order than the left-to-right reference, and
 // results agree with it to a few ulps (relative to the sum of magnitudes),
 // not bit for bit. Exp, Sigmoid and QuickGelu use a polynomial exp accurate
-// to about 1 ulp instead of math.Exp. Gelu and Tanh use the reference at
-// every level (see their docs).
+// to about 1 ulp instead of math.Exp; Gelu, GeluBackward and Tanh use it
+// too, with the polynomials described in their docs, and are accurate to a
+// few ulp rather than correctly rounded like their float64 references.
 //
 // Aliasing: dst may be the very same slice as a source operand (in-place
 // use) unless a function says otherwise; partially overlapping slices are
@@ -279,22 +280,67 @@ func ReluBackwardGeneric(dst, gradOut, x []float32) {
 	}
 }
 
-// Gelu computes dst = x/2 * (1 + erf(x/sqrt 2)), the exact (erf) form used
-// by PyTorch's default gelu. It is not vectorised: every level runs
-// GeluGeneric (math.Erf in float64), since a vector erf within 2e-7 absolute
-// error was not written; CLIP uses QuickGelu, which is vectorised.
+// Gelu computes dst = x * Phi(x) = x/2 * (1 + erf(x/sqrt 2)), the exact
+// (erf) form of PyTorch's default gelu (approximate='none'). The vector
+// levels compute Phi(-|x|) = exp(-x*x/2) * Q(|x|) with a rational Q (see
+// kernels/vecgen) and Phi(x) = 1 - Phi(-x) for x >= 0, keeping a relative
+// accuracy of a few ulp over the whole range, the negative tail included
+// (results below 2^-126 are accurate to about 2^-149 absolute): see
+// TestVecGeluTanhSweep for the measured bound. gelu(-0) = -0,
+// gelu(+Inf) = +Inf, gelu(NaN) = NaN and, as in PyTorch,
+// gelu(-Inf) = -Inf*0 = NaN.
 func Gelu(dst, src []float32) {
 	vecCheck2("Gelu", "dst", "src", dst, src)
-	GeluGeneric(dst, src)
+	if current == Generic || len(dst) == 0 {
+		GeluGeneric(dst, src)
+		return
+	}
+	geluAsm(current, dst, src)
 }
 
-// GeluGeneric is the reference for Gelu.
+// GeluGeneric is the reference for Gelu: float64 arithmetic with
+// Phi(x) = erfc(-x/sqrt 2)/2 (math.Erfc), which unlike 1 + erf keeps its
+// relative accuracy for x far below 0.
 func GeluGeneric(dst, src []float32) {
 	vecCheck2("GeluGeneric", "dst", "src", dst, src)
 	for i, v := range src {
 		x := float64(v)
-		dst[i] = float32(0.5 * x * (1 + math.Erf(x/math.Sqrt2)))
+		dst[i] = float32(0.5 * x * math.Erfc(-x/math.Sqrt2))
 	}
+}
+
+// GeluBackward computes the gradient of Gelu:
+// dst = gradOut * (Phi(x) + x*phi(x)) with phi the standard normal
+// density. The derivative is 1 at x = +Inf and 0 at x = -Inf; NaN gives
+// NaN. The vector levels share Gelu's tail approximation; the absolute
+// error is a few ulp of Phi(x) + |x|*phi(x) (the derivative crosses 0 at
+// x = -0.7518, where its relative error is unbounded).
+func GeluBackward(dst, gradOut, x []float32) {
+	vecCheck3("GeluBackward", "dst", "gradOut", "x", dst, gradOut, x)
+	if current == Generic || len(dst) == 0 {
+		GeluBackwardGeneric(dst, gradOut, x)
+		return
+	}
+	geluBackwardAsm(current, dst, gradOut, x)
+}
+
+// GeluBackwardGeneric is the reference for GeluBackward (float64
+// arithmetic).
+func GeluBackwardGeneric(dst, gradOut, x []float32) {
+	vecCheck3("GeluBackwardGeneric", "dst", "gradOut", "x", dst, gradOut, x)
+	for i, v := range x {
+		dst[i] = float32(float64(gradOut[i]) * geluDeriv64(float64(v)))
+	}
+}
+
+// geluDeriv64 returns Phi(x) + x*phi(x) in float64, with the limits 1 and 0
+// at +Inf and -Inf.
+func geluDeriv64(x float64) float64 {
+	cdf := 0.5 * math.Erfc(-x/math.Sqrt2)
+	if math.IsInf(x, 0) {
+		return cdf
+	}
+	return cdf + x*math.Exp(-0.5*x*x)/math.Sqrt(2*math.Pi)
 }
 
 // QuickGelu computes dst = x * sigmoid(1.702 x), the activation of OpenAI's
@@ -335,12 +381,19 @@ func SigmoidGeneric(dst, src []float32) {
 	}
 }
 
-// Tanh computes dst = tanh(src) element-wise. It is not vectorised: every
-// level runs TanhGeneric, because the cheap vector form 1-2/(exp(2x)+1)
-// loses relative accuracy near 0.
+// Tanh computes dst = tanh(src) element-wise. The vector levels use
+// x + x^3 T(x^2) with a degree-4 polynomial T for |x| < 0.625, where the
+// exp form would lose relative accuracy, and sign(x) * (1 - 2/(exp(2|x|)+1))
+// above (|x| clamped to 10, where tanh rounds to 1); see
+// TestVecGeluTanhSweep for the measured error. tanh(-0) = -0,
+// tanh(+-Inf) = +-1 and tanh(NaN) = NaN.
 func Tanh(dst, src []float32) {
 	vecCheck2("Tanh", "dst", "src", dst, src)
-	TanhGeneric(dst, src)
+	if current == Generic || len(dst) == 0 {
+		TanhGeneric(dst, src)
+		return
+	}
+	tanhAsm(current, dst, src)
 }
 
 // TanhGeneric is the reference for Tanh: math.Tanh in float64, rounded.
@@ -348,6 +401,27 @@ func TanhGeneric(dst, src []float32) {
 	vecCheck2("TanhGeneric", "dst", "src", dst, src)
 	for i, v := range src {
 		dst[i] = float32(math.Tanh(float64(v)))
+	}
+}
+
+// TanhBackward computes the gradient of Tanh from its output y:
+// dst = gradOut * (1 - y*y). The vector levels round 1 - y*y once (FMA).
+func TanhBackward(dst, gradOut, y []float32) {
+	vecCheck3("TanhBackward", "dst", "gradOut", "y", dst, gradOut, y)
+	if current == Generic || len(dst) == 0 {
+		TanhBackwardGeneric(dst, gradOut, y)
+		return
+	}
+	tanhBackwardAsm(current, dst, gradOut, y)
+}
+
+// TanhBackwardGeneric is the reference for TanhBackward (float64
+// arithmetic).
+func TanhBackwardGeneric(dst, gradOut, y []float32) {
+	vecCheck3("TanhBackwardGeneric", "dst", "gradOut", "y", dst, gradOut, y)
+	for i, v := range y {
+		w := float64(v)
+		dst[i] = float32(float64(gradOut[i]) * (1 - w*w))
 	}
 }
 

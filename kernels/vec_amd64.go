@@ -75,6 +75,30 @@ func vecQuickGeluAVX2(dst, src *float32, n int)
 func vecQuickGeluAVX512(dst, src *float32, n int)
 
 //go:noescape
+func vecGeluAVX2(dst, src *float32, n int)
+
+//go:noescape
+func vecGeluAVX512(dst, src *float32, n int)
+
+//go:noescape
+func vecGeluBackwardAVX2(dst, gradOut, x *float32, n int)
+
+//go:noescape
+func vecGeluBackwardAVX512(dst, gradOut, x *float32, n int)
+
+//go:noescape
+func vecTanhAVX2(dst, src *float32, n int)
+
+//go:noescape
+func vecTanhAVX512(dst, src *float32, n int)
+
+//go:noescape
+func vecTanhBackwardAVX2(dst, gradOut, y *float32, n int)
+
+//go:noescape
+func vecTanhBackwardAVX512(dst, gradOut, y *float32, n int)
+
+//go:noescape
 func vecReluAVX2(dst, src *float32, n int)
 
 //go:noescape
@@ -189,6 +213,38 @@ func quickGeluAsm(l Level, dst, src []float32) {
 		vecQuickGeluAVX512(&dst[0], &src[0], len(dst))
 	} else {
 		vecQuickGeluAVX2(&dst[0], &src[0], len(dst))
+	}
+}
+
+func geluAsm(l Level, dst, src []float32) {
+	if l == AVX512 {
+		vecGeluAVX512(&dst[0], &src[0], len(dst))
+	} else {
+		vecGeluAVX2(&dst[0], &src[0], len(dst))
+	}
+}
+
+func geluBackwardAsm(l Level, dst, gradOut, x []float32) {
+	if l == AVX512 {
+		vecGeluBackwardAVX512(&dst[0], &gradOut[0], &x[0], len(dst))
+	} else {
+		vecGeluBackwardAVX2(&dst[0], &gradOut[0], &x[0], len(dst))
+	}
+}
+
+func tanhAsm(l Level, dst, src []float32) {
+	if l == AVX512 {
+		vecTanhAVX512(&dst[0], &src[0], len(dst))
+	} else {
+		vecTanhAVX2(&dst[0], &src[0], len(dst))
+	}
+}
+
+func tanhBackwardAsm(l Level, dst, gradOut, y []float32) {
+	if l == AVX512 {
+		vecTanhBackwardAVX512(&dst[0], &gradOut[0], &y[0], len(dst))
+	} else {
+		vecTanhBackwardAVX2(&dst[0], &gradOut[0], &y[0], len(dst))
 	}
 }
 

@@ -969,6 +969,838 @@ done:
 	VZEROUPPER
 	RET
 
+// func vecGelu(dst, src *float32, n int)
+TEXT ·vecGeluAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+loopU:
+	CMPQ CX, $16
+	JLT loop1
+	VMOVUPS 0(SI), Y0
+	VANDPS vecConst<>+1024(SB), Y0, Y1
+	VMOVUPS vecConst<>+1408(SB), Y2
+	VMINPS Y1, Y2, Y1
+	VMULPS Y1, Y1, Y2
+	VMOVAPS Y2, Y6
+	VFMSUB231PS Y1, Y1, Y6
+	VMULPS vecConst<>+1280(SB), Y2, Y2
+	VMULPS vecConst<>+1216(SB), Y6, Y6
+	VMOVUPS vecConst<>+64(SB), Y3
+	VMINPS Y2, Y3, Y2
+	VMOVUPS vecConst<>+128(SB), Y3
+	VMAXPS Y2, Y3, Y2
+	VMULPS vecConst<>+192(SB), Y2, Y3
+	VCVTPS2DQ Y3, Y4
+	VCVTDQ2PS Y4, Y3
+	VFNMADD231PS vecConst<>+256(SB), Y3, Y2
+	VFNMADD231PS vecConst<>+320(SB), Y3, Y2
+	VMOVUPS vecConst<>+384(SB), Y3
+	VFMADD213PS vecConst<>+448(SB), Y2, Y3
+	VFMADD213PS vecConst<>+512(SB), Y2, Y3
+	VFMADD213PS vecConst<>+576(SB), Y2, Y3
+	VFMADD213PS vecConst<>+640(SB), Y2, Y3
+	VFMADD213PS vecConst<>+704(SB), Y2, Y3
+	VMULPS Y2, Y2, Y5
+	VFMADD213PS Y2, Y5, Y3
+	VADDPS vecConst<>+0(SB), Y3, Y3
+	VPSRAD $1, Y4, Y5
+	VPSUBD Y5, Y4, Y4
+	VPADDD vecConst<>+768(SB), Y5, Y5
+	VPSLLD $23, Y5, Y5
+	VPADDD vecConst<>+768(SB), Y4, Y4
+	VPSLLD $23, Y4, Y4
+	VMULPS Y5, Y3, Y3
+	VMULPS Y4, Y3, Y2
+	VFNMADD231PS Y6, Y2, Y2
+	VMOVUPS vecConst<>+1728(SB), Y3
+	VFMADD213PS vecConst<>+1664(SB), Y1, Y3
+	VFMADD213PS vecConst<>+1600(SB), Y1, Y3
+	VFMADD213PS vecConst<>+1536(SB), Y1, Y3
+	VFMADD213PS vecConst<>+1472(SB), Y1, Y3
+	VMOVUPS vecConst<>+2048(SB), Y4
+	VFMADD213PS vecConst<>+1984(SB), Y1, Y4
+	VFMADD213PS vecConst<>+1920(SB), Y1, Y4
+	VFMADD213PS vecConst<>+1856(SB), Y1, Y4
+	VFMADD213PS vecConst<>+1792(SB), Y1, Y4
+	VFMADD213PS vecConst<>+0(SB), Y1, Y4
+	VDIVPS Y4, Y3, Y3
+	VMULPS Y2, Y3, Y3
+	VMOVUPS vecConst<>+0(SB), Y4
+	VFNMADD231PS vecConst<>+2624(SB), Y3, Y4
+	VMULPS Y0, Y4, Y4
+	VMULPS Y0, Y3, Y3
+	VMULPS vecConst<>+2624(SB), Y3, Y3
+	VBLENDVPS Y0, Y3, Y4, Y4
+	VMOVAPS Y4, Y0
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS 32(SI), Y7
+	VANDPS vecConst<>+1024(SB), Y7, Y8
+	VMOVUPS vecConst<>+1408(SB), Y9
+	VMINPS Y8, Y9, Y8
+	VMULPS Y8, Y8, Y9
+	VMOVAPS Y9, Y13
+	VFMSUB231PS Y8, Y8, Y13
+	VMULPS vecConst<>+1280(SB), Y9, Y9
+	VMULPS vecConst<>+1216(SB), Y13, Y13
+	VMOVUPS vecConst<>+64(SB), Y10
+	VMINPS Y9, Y10, Y9
+	VMOVUPS vecConst<>+128(SB), Y10
+	VMAXPS Y9, Y10, Y9
+	VMULPS vecConst<>+192(SB), Y9, Y10
+	VCVTPS2DQ Y10, Y11
+	VCVTDQ2PS Y11, Y10
+	VFNMADD231PS vecConst<>+256(SB), Y10, Y9
+	VFNMADD231PS vecConst<>+320(SB), Y10, Y9
+	VMOVUPS vecConst<>+384(SB), Y10
+	VFMADD213PS vecConst<>+448(SB), Y9, Y10
+	VFMADD213PS vecConst<>+512(SB), Y9, Y10
+	VFMADD213PS vecConst<>+576(SB), Y9, Y10
+	VFMADD213PS vecConst<>+640(SB), Y9, Y10
+	VFMADD213PS vecConst<>+704(SB), Y9, Y10
+	VMULPS Y9, Y9, Y12
+	VFMADD213PS Y9, Y12, Y10
+	VADDPS vecConst<>+0(SB), Y10, Y10
+	VPSRAD $1, Y11, Y12
+	VPSUBD Y12, Y11, Y11
+	VPADDD vecConst<>+768(SB), Y12, Y12
+	VPSLLD $23, Y12, Y12
+	VPADDD vecConst<>+768(SB), Y11, Y11
+	VPSLLD $23, Y11, Y11
+	VMULPS Y12, Y10, Y10
+	VMULPS Y11, Y10, Y9
+	VFNMADD231PS Y13, Y9, Y9
+	VMOVUPS vecConst<>+1728(SB), Y10
+	VFMADD213PS vecConst<>+1664(SB), Y8, Y10
+	VFMADD213PS vecConst<>+1600(SB), Y8, Y10
+	VFMADD213PS vecConst<>+1536(SB), Y8, Y10
+	VFMADD213PS vecConst<>+1472(SB), Y8, Y10
+	VMOVUPS vecConst<>+2048(SB), Y11
+	VFMADD213PS vecConst<>+1984(SB), Y8, Y11
+	VFMADD213PS vecConst<>+1920(SB), Y8, Y11
+	VFMADD213PS vecConst<>+1856(SB), Y8, Y11
+	VFMADD213PS vecConst<>+1792(SB), Y8, Y11
+	VFMADD213PS vecConst<>+0(SB), Y8, Y11
+	VDIVPS Y11, Y10, Y10
+	VMULPS Y9, Y10, Y10
+	VMOVUPS vecConst<>+0(SB), Y11
+	VFNMADD231PS vecConst<>+2624(SB), Y10, Y11
+	VMULPS Y7, Y11, Y11
+	VMULPS Y7, Y10, Y10
+	VMULPS vecConst<>+2624(SB), Y10, Y10
+	VBLENDVPS Y7, Y10, Y11, Y11
+	VMOVAPS Y11, Y7
+	VMOVUPS Y7, 32(DI)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP loopU
+loop1:
+	CMPQ CX, $8
+	JLT tail
+	VMOVUPS 0(SI), Y0
+	VANDPS vecConst<>+1024(SB), Y0, Y1
+	VMOVUPS vecConst<>+1408(SB), Y2
+	VMINPS Y1, Y2, Y1
+	VMULPS Y1, Y1, Y2
+	VMOVAPS Y2, Y6
+	VFMSUB231PS Y1, Y1, Y6
+	VMULPS vecConst<>+1280(SB), Y2, Y2
+	VMULPS vecConst<>+1216(SB), Y6, Y6
+	VMOVUPS vecConst<>+64(SB), Y3
+	VMINPS Y2, Y3, Y2
+	VMOVUPS vecConst<>+128(SB), Y3
+	VMAXPS Y2, Y3, Y2
+	VMULPS vecConst<>+192(SB), Y2, Y3
+	VCVTPS2DQ Y3, Y4
+	VCVTDQ2PS Y4, Y3
+	VFNMADD231PS vecConst<>+256(SB), Y3, Y2
+	VFNMADD231PS vecConst<>+320(SB), Y3, Y2
+	VMOVUPS vecConst<>+384(SB), Y3
+	VFMADD213PS vecConst<>+448(SB), Y2, Y3
+	VFMADD213PS vecConst<>+512(SB), Y2, Y3
+	VFMADD213PS vecConst<>+576(SB), Y2, Y3
+	VFMADD213PS vecConst<>+640(SB), Y2, Y3
+	VFMADD213PS vecConst<>+704(SB), Y2, Y3
+	VMULPS Y2, Y2, Y5
+	VFMADD213PS Y2, Y5, Y3
+	VADDPS vecConst<>+0(SB), Y3, Y3
+	VPSRAD $1, Y4, Y5
+	VPSUBD Y5, Y4, Y4
+	VPADDD vecConst<>+768(SB), Y5, Y5
+	VPSLLD $23, Y5, Y5
+	VPADDD vecConst<>+768(SB), Y4, Y4
+	VPSLLD $23, Y4, Y4
+	VMULPS Y5, Y3, Y3
+	VMULPS Y4, Y3, Y2
+	VFNMADD231PS Y6, Y2, Y2
+	VMOVUPS vecConst<>+1728(SB), Y3
+	VFMADD213PS vecConst<>+1664(SB), Y1, Y3
+	VFMADD213PS vecConst<>+1600(SB), Y1, Y3
+	VFMADD213PS vecConst<>+1536(SB), Y1, Y3
+	VFMADD213PS vecConst<>+1472(SB), Y1, Y3
+	VMOVUPS vecConst<>+2048(SB), Y4
+	VFMADD213PS vecConst<>+1984(SB), Y1, Y4
+	VFMADD213PS vecConst<>+1920(SB), Y1, Y4
+	VFMADD213PS vecConst<>+1856(SB), Y1, Y4
+	VFMADD213PS vecConst<>+1792(SB), Y1, Y4
+	VFMADD213PS vecConst<>+0(SB), Y1, Y4
+	VDIVPS Y4, Y3, Y3
+	VMULPS Y2, Y3, Y3
+	VMOVUPS vecConst<>+0(SB), Y4
+	VFNMADD231PS vecConst<>+2624(SB), Y3, Y4
+	VMULPS Y0, Y4, Y4
+	VMULPS Y0, Y3, Y3
+	VMULPS vecConst<>+2624(SB), Y3, Y3
+	VBLENDVPS Y0, Y3, Y4, Y4
+	VMOVAPS Y4, Y0
+	VMOVUPS Y0, 0(DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP loop1
+tail:
+	TESTQ CX, CX
+	JEQ done
+	LEAQ vecTailMask<>+32(SB), AX
+	MOVQ CX, DX
+	SHLQ $2, DX
+	SUBQ DX, AX
+	VMOVDQU (AX), Y15
+	VMASKMOVPS 0(SI), Y15, Y0
+	VANDPS vecConst<>+1024(SB), Y0, Y1
+	VMOVUPS vecConst<>+1408(SB), Y2
+	VMINPS Y1, Y2, Y1
+	VMULPS Y1, Y1, Y2
+	VMOVAPS Y2, Y6
+	VFMSUB231PS Y1, Y1, Y6
+	VMULPS vecConst<>+1280(SB), Y2, Y2
+	VMULPS vecConst<>+1216(SB), Y6, Y6
+	VMOVUPS vecConst<>+64(SB), Y3
+	VMINPS Y2, Y3, Y2
+	VMOVUPS vecConst<>+128(SB), Y3
+	VMAXPS Y2, Y3, Y2
+	VMULPS vecConst<>+192(SB), Y2, Y3
+	VCVTPS2DQ Y3, Y4
+	VCVTDQ2PS Y4, Y3
+	VFNMADD231PS vecConst<>+256(SB), Y3, Y2
+	VFNMADD231PS vecConst<>+320(SB), Y3, Y2
+	VMOVUPS vecConst<>+384(SB), Y3
+	VFMADD213PS vecConst<>+448(SB), Y2, Y3
+	VFMADD213PS vecConst<>+512(SB), Y2, Y3
+	VFMADD213PS vecConst<>+576(SB), Y2, Y3
+	VFMADD213PS vecConst<>+640(SB), Y2, Y3
+	VFMADD213PS vecConst<>+704(SB), Y2, Y3
+	VMULPS Y2, Y2, Y5
+	VFMADD213PS Y2, Y5, Y3
+	VADDPS vecConst<>+0(SB), Y3, Y3
+	VPSRAD $1, Y4, Y5
+	VPSUBD Y5, Y4, Y4
+	VPADDD vecConst<>+768(SB), Y5, Y5
+	VPSLLD $23, Y5, Y5
+	VPADDD vecConst<>+768(SB), Y4, Y4
+	VPSLLD $23, Y4, Y4
+	VMULPS Y5, Y3, Y3
+	VMULPS Y4, Y3, Y2
+	VFNMADD231PS Y6, Y2, Y2
+	VMOVUPS vecConst<>+1728(SB), Y3
+	VFMADD213PS vecConst<>+1664(SB), Y1, Y3
+	VFMADD213PS vecConst<>+1600(SB), Y1, Y3
+	VFMADD213PS vecConst<>+1536(SB), Y1, Y3
+	VFMADD213PS vecConst<>+1472(SB), Y1, Y3
+	VMOVUPS vecConst<>+2048(SB), Y4
+	VFMADD213PS vecConst<>+1984(SB), Y1, Y4
+	VFMADD213PS vecConst<>+1920(SB), Y1, Y4
+	VFMADD213PS vecConst<>+1856(SB), Y1, Y4
+	VFMADD213PS vecConst<>+1792(SB), Y1, Y4
+	VFMADD213PS vecConst<>+0(SB), Y1, Y4
+	VDIVPS Y4, Y3, Y3
+	VMULPS Y2, Y3, Y3
+	VMOVUPS vecConst<>+0(SB), Y4
+	VFNMADD231PS vecConst<>+2624(SB), Y3, Y4
+	VMULPS Y0, Y4, Y4
+	VMULPS Y0, Y3, Y3
+	VMULPS vecConst<>+2624(SB), Y3, Y3
+	VBLENDVPS Y0, Y3, Y4, Y4
+	VMOVAPS Y4, Y0
+	VMASKMOVPS Y0, Y15, 0(DI)
+done:
+	VZEROUPPER
+	RET
+
+// func vecGeluBackward(dst, gradOut, x *float32, n int)
+TEXT ·vecGeluBackwardAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ gradOut+8(FP), SI
+	MOVQ x+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ DX, BX
+loopU:
+	CMPQ CX, $16
+	JLT loop1
+	VMOVUPS 0(BX), Y0
+	VANDPS vecConst<>+1024(SB), Y0, Y1
+	VMOVUPS vecConst<>+1408(SB), Y2
+	VMINPS Y1, Y2, Y1
+	VMULPS Y1, Y1, Y2
+	VMOVAPS Y2, Y6
+	VFMSUB231PS Y1, Y1, Y6
+	VMULPS vecConst<>+1280(SB), Y2, Y2
+	VMULPS vecConst<>+1216(SB), Y6, Y6
+	VMOVUPS vecConst<>+64(SB), Y3
+	VMINPS Y2, Y3, Y2
+	VMOVUPS vecConst<>+128(SB), Y3
+	VMAXPS Y2, Y3, Y2
+	VMULPS vecConst<>+192(SB), Y2, Y3
+	VCVTPS2DQ Y3, Y4
+	VCVTDQ2PS Y4, Y3
+	VFNMADD231PS vecConst<>+256(SB), Y3, Y2
+	VFNMADD231PS vecConst<>+320(SB), Y3, Y2
+	VMOVUPS vecConst<>+384(SB), Y3
+	VFMADD213PS vecConst<>+448(SB), Y2, Y3
+	VFMADD213PS vecConst<>+512(SB), Y2, Y3
+	VFMADD213PS vecConst<>+576(SB), Y2, Y3
+	VFMADD213PS vecConst<>+640(SB), Y2, Y3
+	VFMADD213PS vecConst<>+704(SB), Y2, Y3
+	VMULPS Y2, Y2, Y5
+	VFMADD213PS Y2, Y5, Y3
+	VADDPS vecConst<>+0(SB), Y3, Y3
+	VPSRAD $1, Y4, Y5
+	VPSUBD Y5, Y4, Y4
+	VPADDD vecConst<>+768(SB), Y5, Y5
+	VPSLLD $23, Y5, Y5
+	VPADDD vecConst<>+768(SB), Y4, Y4
+	VPSLLD $23, Y4, Y4
+	VMULPS Y5, Y3, Y3
+	VMULPS Y4, Y3, Y2
+	VFNMADD231PS Y6, Y2, Y2
+	VMOVUPS vecConst<>+1728(SB), Y3
+	VFMADD213PS vecConst<>+1664(SB), Y1, Y3
+	VFMADD213PS vecConst<>+1600(SB), Y1, Y3
+	VFMADD213PS vecConst<>+1536(SB), Y1, Y3
+	VFMADD213PS vecConst<>+1472(SB), Y1, Y3
+	VMOVUPS vecConst<>+2048(SB), Y4
+	VFMADD213PS vecConst<>+1984(SB), Y1, Y4
+	VFMADD213PS vecConst<>+1920(SB), Y1, Y4
+	VFMADD213PS vecConst<>+1856(SB), Y1, Y4
+	VFMADD213PS vecConst<>+1792(SB), Y1, Y4
+	VFMADD213PS vecConst<>+0(SB), Y1, Y4
+	VDIVPS Y4, Y3, Y3
+	VMULPS Y2, Y3, Y3
+	VMOVUPS vecConst<>+0(SB), Y4
+	VFNMADD231PS vecConst<>+2624(SB), Y3, Y4
+	VMULPS vecConst<>+2624(SB), Y3, Y3
+	VBLENDVPS Y0, Y3, Y4, Y4
+	VANDPS vecConst<>+960(SB), Y0, Y5
+	VORPS Y1, Y5, Y5
+	VMULPS vecConst<>+2112(SB), Y5, Y5
+	VFMADD231PS Y5, Y2, Y4
+	VMOVUPS 0(SI), Y5
+	VMULPS Y5, Y4, Y4
+	VMOVUPS Y4, 0(DI)
+	VMOVUPS 32(BX), Y7
+	VANDPS vecConst<>+1024(SB), Y7, Y8
+	VMOVUPS vecConst<>+1408(SB), Y9
+	VMINPS Y8, Y9, Y8
+	VMULPS Y8, Y8, Y9
+	VMOVAPS Y9, Y13
+	VFMSUB231PS Y8, Y8, Y13
+	VMULPS vecConst<>+1280(SB), Y9, Y9
+	VMULPS vecConst<>+1216(SB), Y13, Y13
+	VMOVUPS vecConst<>+64(SB), Y10
+	VMINPS Y9, Y10, Y9
+	VMOVUPS vecConst<>+128(SB), Y10
+	VMAXPS Y9, Y10, Y9
+	VMULPS vecConst<>+192(SB), Y9, Y10
+	VCVTPS2DQ Y10, Y11
+	VCVTDQ2PS Y11, Y10
+	VFNMADD231PS vecConst<>+256(SB), Y10, Y9
+	VFNMADD231PS vecConst<>+320(SB), Y10, Y9
+	VMOVUPS vecConst<>+384(SB), Y10
+	VFMADD213PS vecConst<>+448(SB), Y9, Y10
+	VFMADD213PS vecConst<>+512(SB), Y9, Y10
+	VFMADD213PS vecConst<>+576(SB), Y9, Y10
+	VFMADD213PS vecConst<>+640(SB), Y9, Y10
+	VFMADD213PS vecConst<>+704(SB), Y9, Y10
+	VMULPS Y9, Y9, Y12
+	VFMADD213PS Y9, Y12, Y10
+	VADDPS vecConst<>+0(SB), Y10, Y10
+	VPSRAD $1, Y11, Y12
+	VPSUBD Y12, Y11, Y11
+	VPADDD vecConst<>+768(SB), Y12, Y12
+	VPSLLD $23, Y12, Y12
+	VPADDD vecConst<>+768(SB), Y11, Y11
+	VPSLLD $23, Y11, Y11
+	VMULPS Y12, Y10, Y10
+	VMULPS Y11, Y10, Y9
+	VFNMADD231PS Y13, Y9, Y9
+	VMOVUPS vecConst<>+1728(SB), Y10
+	VFMADD213PS vecConst<>+1664(SB), Y8, Y10
+	VFMADD213PS vecConst<>+1600(SB), Y8, Y10
+	VFMADD213PS vecConst<>+1536(SB), Y8, Y10
+	VFMADD213PS vecConst<>+1472(SB), Y8, Y10
+	VMOVUPS vecConst<>+2048(SB), Y11
+	VFMADD213PS vecConst<>+1984(SB), Y8, Y11
+	VFMADD213PS vecConst<>+1920(SB), Y8, Y11
+	VFMADD213PS vecConst<>+1856(SB), Y8, Y11
+	VFMADD213PS vecConst<>+1792(SB), Y8, Y11
+	VFMADD213PS vecConst<>+0(SB), Y8, Y11
+	VDIVPS Y11, Y10, Y10
+	VMULPS Y9, Y10, Y10
+	VMOVUPS vecConst<>+0(SB), Y11
+	VFNMADD231PS vecConst<>+2624(SB), Y10, Y11
+	VMULPS vecConst<>+2624(SB), Y10, Y10
+	VBLENDVPS Y7, Y10, Y11, Y11
+	VANDPS vecConst<>+960(SB), Y7, Y12
+	VORPS Y8, Y12, Y12
+	VMULPS vecConst<>+2112(SB), Y12, Y12
+	VFMADD231PS Y12, Y9, Y11
+	VMOVUPS 32(SI), Y12
+	VMULPS Y12, Y11, Y11
+	VMOVUPS Y11, 32(DI)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	ADDQ $64, BX
+	SUBQ $16, CX
+	JMP loopU
+loop1:
+	CMPQ CX, $8
+	JLT tail
+	VMOVUPS 0(BX), Y0
+	VANDPS vecConst<>+1024(SB), Y0, Y1
+	VMOVUPS vecConst<>+1408(SB), Y2
+	VMINPS Y1, Y2, Y1
+	VMULPS Y1, Y1, Y2
+	VMOVAPS Y2, Y6
+	VFMSUB231PS Y1, Y1, Y6
+	VMULPS vecConst<>+1280(SB), Y2, Y2
+	VMULPS vecConst<>+1216(SB), Y6, Y6
+	VMOVUPS vecConst<>+64(SB), Y3
+	VMINPS Y2, Y3, Y2
+	VMOVUPS vecConst<>+128(SB), Y3
+	VMAXPS Y2, Y3, Y2
+	VMULPS vecConst<>+192(SB), Y2, Y3
+	VCVTPS2DQ Y3, Y4
+	VCVTDQ2PS Y4, Y3
+	VFNMADD231PS vecConst<>+256(SB), Y3, Y2
+	VFNMADD231PS vecConst<>+320(SB), Y3, Y2
+	VMOVUPS vecConst<>+384(SB), Y3
+	VFMADD213PS vecConst<>+448(SB), Y2, Y3
+	VFMADD213PS vecConst<>+512(SB), Y2, Y3
+	VFMADD213PS vecConst<>+576(SB), Y2, Y3
+	VFMADD213PS vecConst<>+640(SB), Y2, Y3
+	VFMADD213PS vecConst<>+704(SB), Y2, Y3
+	VMULPS Y2, Y2, Y5
+	VFMADD213PS Y2, Y5, Y3
+	VADDPS vecConst<>+0(SB), Y3, Y3
+	VPSRAD $1, Y4, Y5
+	VPSUBD Y5, Y4, Y4
+	VPADDD vecConst<>+768(SB), Y5, Y5
+	VPSLLD $23, Y5, Y5
+	VPADDD vecConst<>+768(SB), Y4, Y4
+	VPSLLD $23, Y4, Y4
+	VMULPS Y5, Y3, Y3
+	VMULPS Y4, Y3, Y2
+	VFNMADD231PS Y6, Y2, Y2
+	VMOVUPS vecConst<>+1728(SB), Y3
+	VFMADD213PS vecConst<>+1664(SB), Y1, Y3
+	VFMADD213PS vecConst<>+1600(SB), Y1, Y3
+	VFMADD213PS vecConst<>+1536(SB), Y1, Y3
+	VFMADD213PS vecConst<>+1472(SB), Y1, Y3
+	VMOVUPS vecConst<>+2048(SB), Y4
+	VFMADD213PS vecConst<>+1984(SB), Y1, Y4
+	VFMADD213PS vecConst<>+1920(SB), Y1, Y4
+	VFMADD213PS vecConst<>+1856(SB), Y1, Y4
+	VFMADD213PS vecConst<>+1792(SB), Y1, Y4
+	VFMADD213PS vecConst<>+0(SB), Y1, Y4
+	VDIVPS Y4, Y3, Y3
+	VMULPS Y2, Y3, Y3
+	VMOVUPS vecConst<>+0(SB), Y4
+	VFNMADD231PS vecConst<>+2624(SB), Y3, Y4
+	VMULPS vecConst<>+2624(SB), Y3, Y3
+	VBLENDVPS Y0, Y3, Y4, Y4
+	VANDPS vecConst<>+960(SB), Y0, Y5
+	VORPS Y1, Y5, Y5
+	VMULPS vecConst<>+2112(SB), Y5, Y5
+	VFMADD231PS Y5, Y2, Y4
+	VMOVUPS 0(SI), Y5
+	VMULPS Y5, Y4, Y4
+	VMOVUPS Y4, 0(DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, BX
+	SUBQ $8, CX
+	JMP loop1
+tail:
+	TESTQ CX, CX
+	JEQ done
+	LEAQ vecTailMask<>+32(SB), AX
+	MOVQ CX, DX
+	SHLQ $2, DX
+	SUBQ DX, AX
+	VMOVDQU (AX), Y15
+	VMASKMOVPS 0(BX), Y15, Y0
+	VANDPS vecConst<>+1024(SB), Y0, Y1
+	VMOVUPS vecConst<>+1408(SB), Y2
+	VMINPS Y1, Y2, Y1
+	VMULPS Y1, Y1, Y2
+	VMOVAPS Y2, Y6
+	VFMSUB231PS Y1, Y1, Y6
+	VMULPS vecConst<>+1280(SB), Y2, Y2
+	VMULPS vecConst<>+1216(SB), Y6, Y6
+	VMOVUPS vecConst<>+64(SB), Y3
+	VMINPS Y2, Y3, Y2
+	VMOVUPS vecConst<>+128(SB), Y3
+	VMAXPS Y2, Y3, Y2
+	VMULPS vecConst<>+192(SB), Y2, Y3
+	VCVTPS2DQ Y3, Y4
+	VCVTDQ2PS Y4, Y3
+	VFNMADD231PS vecConst<>+256(SB), Y3, Y2
+	VFNMADD231PS vecConst<>+320(SB), Y3, Y2
+	VMOVUPS vecConst<>+384(SB), Y3
+	VFMADD213PS vecConst<>+448(SB), Y2, Y3
+	VFMADD213PS vecConst<>+512(SB), Y2, Y3
+	VFMADD213PS vecConst<>+576(SB), Y2, Y3
+	VFMADD213PS vecConst<>+640(SB), Y2, Y3
+	VFMADD213PS vecConst<>+704(SB), Y2, Y3
+	VMULPS Y2, Y2, Y5
+	VFMADD213PS Y2, Y5, Y3
+	VADDPS vecConst<>+0(SB), Y3, Y3
+	VPSRAD $1, Y4, Y5
+	VPSUBD Y5, Y4, Y4
+	VPADDD vecConst<>+768(SB), Y5, Y5
+	VPSLLD $23, Y5, Y5
+	VPADDD vecConst<>+768(SB), Y4, Y4
+	VPSLLD $23, Y4, Y4
+	VMULPS Y5, Y3, Y3
+	VMULPS Y4, Y3, Y2
+	VFNMADD231PS Y6, Y2, Y2
+	VMOVUPS vecConst<>+1728(SB), Y3
+	VFMADD213PS vecConst<>+1664(SB), Y1, Y3
+	VFMADD213PS vecConst<>+1600(SB), Y1, Y3
+	VFMADD213PS vecConst<>+1536(SB), Y1, Y3
+	VFMADD213PS vecConst<>+1472(SB), Y1, Y3
+	VMOVUPS vecConst<>+2048(SB), Y4
+	VFMADD213PS vecConst<>+1984(SB), Y1, Y4
+	VFMADD213PS vecConst<>+1920(SB), Y1, Y4
+	VFMADD213PS vecConst<>+1856(SB), Y1, Y4
+	VFMADD213PS vecConst<>+1792(SB), Y1, Y4
+	VFMADD213PS vecConst<>+0(SB), Y1, Y4
+	VDIVPS Y4, Y3, Y3
+	VMULPS Y2, Y3, Y3
+	VMOVUPS vecConst<>+0(SB), Y4
+	VFNMADD231PS vecConst<>+2624(SB), Y3, Y4
+	VMULPS vecConst<>+2624(SB), Y3, Y3
+	VBLENDVPS Y0, Y3, Y4, Y4
+	VANDPS vecConst<>+960(SB), Y0, Y5
+	VORPS Y1, Y5, Y5
+	VMULPS vecConst<>+2112(SB), Y5, Y5
+	VFMADD231PS Y5, Y2, Y4
+	VMASKMOVPS 0(SI), Y15, Y5
+	VMULPS Y5, Y4, Y4
+	VMASKMOVPS Y4, Y15, 0(DI)
+done:
+	VZEROUPPER
+	RET
+
+// func vecTanh(dst, src *float32, n int)
+TEXT ·vecTanhAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+loopU:
+	CMPQ CX, $16
+	JLT loop1
+	VMOVUPS 0(SI), Y0
+	VANDPS vecConst<>+1024(SB), Y0, Y1
+	VANDPS vecConst<>+960(SB), Y0, Y2
+	VMULPS Y1, Y1, Y3
+	VMOVUPS vecConst<>+2560(SB), Y4
+	VFMADD213PS vecConst<>+2496(SB), Y3, Y4
+	VFMADD213PS vecConst<>+2432(SB), Y3, Y4
+	VFMADD213PS vecConst<>+2368(SB), Y3, Y4
+	VFMADD213PS vecConst<>+2304(SB), Y3, Y4
+	VMULPS Y3, Y4, Y4
+	VFMADD213PS Y1, Y1, Y4
+	VMOVUPS vecConst<>+2176(SB), Y3
+	VMINPS Y1, Y3, Y3
+	VADDPS Y3, Y3, Y3
+	VMOVUPS vecConst<>+64(SB), Y0
+	VMINPS Y3, Y0, Y3
+	VMOVUPS vecConst<>+128(SB), Y0
+	VMAXPS Y3, Y0, Y3
+	VMULPS vecConst<>+192(SB), Y3, Y0
+	VCVTPS2DQ Y0, Y5
+	VCVTDQ2PS Y5, Y0
+	VFNMADD231PS vecConst<>+256(SB), Y0, Y3
+	VFNMADD231PS vecConst<>+320(SB), Y0, Y3
+	VMOVUPS vecConst<>+384(SB), Y0
+	VFMADD213PS vecConst<>+448(SB), Y3, Y0
+	VFMADD213PS vecConst<>+512(SB), Y3, Y0
+	VFMADD213PS vecConst<>+576(SB), Y3, Y0
+	VFMADD213PS vecConst<>+640(SB), Y3, Y0
+	VFMADD213PS vecConst<>+704(SB), Y3, Y0
+	VMULPS Y3, Y3, Y6
+	VFMADD213PS Y3, Y6, Y0
+	VADDPS vecConst<>+0(SB), Y0, Y0
+	VPSRAD $1, Y5, Y6
+	VPSUBD Y6, Y5, Y5
+	VPADDD vecConst<>+768(SB), Y6, Y6
+	VPSLLD $23, Y6, Y6
+	VPADDD vecConst<>+768(SB), Y5, Y5
+	VPSLLD $23, Y5, Y5
+	VMULPS Y6, Y0, Y0
+	VMULPS Y5, Y0, Y3
+	VADDPS vecConst<>+0(SB), Y3, Y3
+	VMOVUPS vecConst<>+1344(SB), Y0
+	VDIVPS Y3, Y0, Y0
+	VMOVUPS vecConst<>+0(SB), Y3
+	VSUBPS Y0, Y3, Y3
+	VCMPPS $1, vecConst<>+2240(SB), Y1, Y0
+	VBLENDVPS Y0, Y4, Y3, Y3
+	VORPS Y2, Y3, Y0
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS 32(SI), Y7
+	VANDPS vecConst<>+1024(SB), Y7, Y8
+	VANDPS vecConst<>+960(SB), Y7, Y9
+	VMULPS Y8, Y8, Y10
+	VMOVUPS vecConst<>+2560(SB), Y11
+	VFMADD213PS vecConst<>+2496(SB), Y10, Y11
+	VFMADD213PS vecConst<>+2432(SB), Y10, Y11
+	VFMADD213PS vecConst<>+2368(SB), Y10, Y11
+	VFMADD213PS vecConst<>+2304(SB), Y10, Y11
+	VMULPS Y10, Y11, Y11
+	VFMADD213PS Y8, Y8, Y11
+	VMOVUPS vecConst<>+2176(SB), Y10
+	VMINPS Y8, Y10, Y10
+	VADDPS Y10, Y10, Y10
+	VMOVUPS vecConst<>+64(SB), Y7
+	VMINPS Y10, Y7, Y10
+	VMOVUPS vecConst<>+128(SB), Y7
+	VMAXPS Y10, Y7, Y10
+	VMULPS vecConst<>+192(SB), Y10, Y7
+	VCVTPS2DQ Y7, Y12
+	VCVTDQ2PS Y12, Y7
+	VFNMADD231PS vecConst<>+256(SB), Y7, Y10
+	VFNMADD231PS vecConst<>+320(SB), Y7, Y10
+	VMOVUPS vecConst<>+384(SB), Y7
+	VFMADD213PS vecConst<>+448(SB), Y10, Y7
+	VFMADD213PS vecConst<>+512(SB), Y10, Y7
+	VFMADD213PS vecConst<>+576(SB), Y10, Y7
+	VFMADD213PS vecConst<>+640(SB), Y10, Y7
+	VFMADD213PS vecConst<>+704(SB), Y10, Y7
+	VMULPS Y10, Y10, Y13
+	VFMADD213PS Y10, Y13, Y7
+	VADDPS vecConst<>+0(SB), Y7, Y7
+	VPSRAD $1, Y12, Y13
+	VPSUBD Y13, Y12, Y12
+	VPADDD vecConst<>+768(SB), Y13, Y13
+	VPSLLD $23, Y13, Y13
+	VPADDD vecConst<>+768(SB), Y12, Y12
+	VPSLLD $23, Y12, Y12
+	VMULPS Y13, Y7, Y7
+	VMULPS Y12, Y7, Y10
+	VADDPS vecConst<>+0(SB), Y10, Y10
+	VMOVUPS vecConst<>+1344(SB), Y7
+	VDIVPS Y10, Y7, Y7
+	VMOVUPS vecConst<>+0(SB), Y10
+	VSUBPS Y7, Y10, Y10
+	VCMPPS $1, vecConst<>+2240(SB), Y8, Y7
+	VBLENDVPS Y7, Y11, Y10, Y10
+	VORPS Y9, Y10, Y7
+	VMOVUPS Y7, 32(DI)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP loopU
+loop1:
+	CMPQ CX, $8
+	JLT tail
+	VMOVUPS 0(SI), Y0
+	VANDPS vecConst<>+1024(SB), Y0, Y1
+	VANDPS vecConst<>+960(SB), Y0, Y2
+	VMULPS Y1, Y1, Y3
+	VMOVUPS vecConst<>+2560(SB), Y4
+	VFMADD213PS vecConst<>+2496(SB), Y3, Y4
+	VFMADD213PS vecConst<>+2432(SB), Y3, Y4
+	VFMADD213PS vecConst<>+2368(SB), Y3, Y4
+	VFMADD213PS vecConst<>+2304(SB), Y3, Y4
+	VMULPS Y3, Y4, Y4
+	VFMADD213PS Y1, Y1, Y4
+	VMOVUPS vecConst<>+2176(SB), Y3
+	VMINPS Y1, Y3, Y3
+	VADDPS Y3, Y3, Y3
+	VMOVUPS vecConst<>+64(SB), Y0
+	VMINPS Y3, Y0, Y3
+	VMOVUPS vecConst<>+128(SB), Y0
+	VMAXPS Y3, Y0, Y3
+	VMULPS vecConst<>+192(SB), Y3, Y0
+	VCVTPS2DQ Y0, Y5
+	VCVTDQ2PS Y5, Y0
+	VFNMADD231PS vecConst<>+256(SB), Y0, Y3
+	VFNMADD231PS vecConst<>+320(SB), Y0, Y3
+	VMOVUPS vecConst<>+384(SB), Y0
+	VFMADD213PS vecConst<>+448(SB), Y3, Y0
+	VFMADD213PS vecConst<>+512(SB), Y3, Y0
+	VFMADD213PS vecConst<>+576(SB), Y3, Y0
+	VFMADD213PS vecConst<>+640(SB), Y3, Y0
+	VFMADD213PS vecConst<>+704(SB), Y3, Y0
+	VMULPS Y3, Y3, Y6
+	VFMADD213PS Y3, Y6, Y0
+	VADDPS vecConst<>+0(SB), Y0, Y0
+	VPSRAD $1, Y5, Y6
+	VPSUBD Y6, Y5, Y5
+	VPADDD vecConst<>+768(SB), Y6, Y6
+	VPSLLD $23, Y6, Y6
+	VPADDD vecConst<>+768(SB), Y5, Y5
+	VPSLLD $23, Y5, Y5
+	VMULPS Y6, Y0, Y0
+	VMULPS Y5, Y0, Y3
+	VADDPS vecConst<>+0(SB), Y3, Y3
+	VMOVUPS vecConst<>+1344(SB), Y0
+	VDIVPS Y3, Y0, Y0
+	VMOVUPS vecConst<>+0(SB), Y3
+	VSUBPS Y0, Y3, Y3
+	VCMPPS $1, vecConst<>+2240(SB), Y1, Y0
+	VBLENDVPS Y0, Y4, Y3, Y3
+	VORPS Y2, Y3, Y0
+	VMOVUPS Y0, 0(DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP loop1
+tail:
+	TESTQ CX, CX
+	JEQ done
+	LEAQ vecTailMask<>+32(SB), AX
+	MOVQ CX, DX
+	SHLQ $2, DX
+	SUBQ DX, AX
+	VMOVDQU (AX), Y15
+	VMASKMOVPS 0(SI), Y15, Y0
+	VANDPS vecConst<>+1024(SB), Y0, Y1
+	VANDPS vecConst<>+960(SB), Y0, Y2
+	VMULPS Y1, Y1, Y3
+	VMOVUPS vecConst<>+2560(SB), Y4
+	VFMADD213PS vecConst<>+2496(SB), Y3, Y4
+	VFMADD213PS vecConst<>+2432(SB), Y3, Y4
+	VFMADD213PS vecConst<>+2368(SB), Y3, Y4
+	VFMADD213PS vecConst<>+2304(SB), Y3, Y4
+	VMULPS Y3, Y4, Y4
+	VFMADD213PS Y1, Y1, Y4
+	VMOVUPS vecConst<>+2176(SB), Y3
+	VMINPS Y1, Y3, Y3
+	VADDPS Y3, Y3, Y3
+	VMOVUPS vecConst<>+64(SB), Y0
+	VMINPS Y3, Y0, Y3
+	VMOVUPS vecConst<>+128(SB), Y0
+	VMAXPS Y3, Y0, Y3
+	VMULPS vecConst<>+192(SB), Y3, Y0
+	VCVTPS2DQ Y0, Y5
+	VCVTDQ2PS Y5, Y0
+	VFNMADD231PS vecConst<>+256(SB), Y0, Y3
+	VFNMADD231PS vecConst<>+320(SB), Y0, Y3
+	VMOVUPS vecConst<>+384(SB), Y0
+	VFMADD213PS vecConst<>+448(SB), Y3, Y0
+	VFMADD213PS vecConst<>+512(SB), Y3, Y0
+	VFMADD213PS vecConst<>+576(SB), Y3, Y0
+	VFMADD213PS vecConst<>+640(SB), Y3, Y0
+	VFMADD213PS vecConst<>+704(SB), Y3, Y0
+	VMULPS Y3, Y3, Y6
+	VFMADD213PS Y3, Y6, Y0
+	VADDPS vecConst<>+0(SB), Y0, Y0
+	VPSRAD $1, Y5, Y6
+	VPSUBD Y6, Y5, Y5
+	VPADDD vecConst<>+768(SB), Y6, Y6
+	VPSLLD $23, Y6, Y6
+	VPADDD vecConst<>+768(SB), Y5, Y5
+	VPSLLD $23, Y5, Y5
+	VMULPS Y6, Y0, Y0
+	VMULPS Y5, Y0, Y3
+	VADDPS vecConst<>+0(SB), Y3, Y3
+	VMOVUPS vecConst<>+1344(SB), Y0
+	VDIVPS Y3, Y0, Y0
+	VMOVUPS vecConst<>+0(SB), Y3
+	VSUBPS Y0, Y3, Y3
+	VCMPPS $1, vecConst<>+2240(SB), Y1, Y0
+	VBLENDVPS Y0, Y4, Y3, Y3
+	VORPS Y2, Y3, Y0
+	VMASKMOVPS Y0, Y15, 0(DI)
+done:
+	VZEROUPPER
+	RET
+
+// func vecTanhBackward(dst, gradOut, y *float32, n int)
+TEXT ·vecTanhBackwardAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ gradOut+8(FP), SI
+	MOVQ y+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ DX, BX
+loopU:
+	CMPQ CX, $32
+	JLT loop1
+	VMOVUPS 0(BX), Y0
+	VMOVUPS 0(SI), Y4
+	VMOVUPS vecConst<>+0(SB), Y8
+	VFNMADD231PS Y0, Y0, Y8
+	VMULPS Y4, Y8, Y8
+	VMOVUPS Y8, 0(DI)
+	VMOVUPS 32(BX), Y1
+	VMOVUPS 32(SI), Y5
+	VMOVUPS vecConst<>+0(SB), Y9
+	VFNMADD231PS Y1, Y1, Y9
+	VMULPS Y5, Y9, Y9
+	VMOVUPS Y9, 32(DI)
+	VMOVUPS 64(BX), Y2
+	VMOVUPS 64(SI), Y6
+	VMOVUPS vecConst<>+0(SB), Y10
+	VFNMADD231PS Y2, Y2, Y10
+	VMULPS Y6, Y10, Y10
+	VMOVUPS Y10, 64(DI)
+	VMOVUPS 96(BX), Y3
+	VMOVUPS 96(SI), Y7
+	VMOVUPS vecConst<>+0(SB), Y11
+	VFNMADD231PS Y3, Y3, Y11
+	VMULPS Y7, Y11, Y11
+	VMOVUPS Y11, 96(DI)
+	ADDQ $128, DI
+	ADDQ $128, SI
+	ADDQ $128, BX
+	SUBQ $32, CX
+	JMP loopU
+loop1:
+	CMPQ CX, $8
+	JLT tail
+	VMOVUPS 0(BX), Y0
+	VMOVUPS 0(SI), Y4
+	VMOVUPS vecConst<>+0(SB), Y8
+	VFNMADD231PS Y0, Y0, Y8
+	VMULPS Y4, Y8, Y8
+	VMOVUPS Y8, 0(DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, BX
+	SUBQ $8, CX
+	JMP loop1
+tail:
+	TESTQ CX, CX
+	JEQ done
+	LEAQ vecTailMask<>+32(SB), AX
+	MOVQ CX, DX
+	SHLQ $2, DX
+	SUBQ DX, AX
+	VMOVDQU (AX), Y15
+	VMASKMOVPS 0(BX), Y15, Y0
+	VMASKMOVPS 0(SI), Y15, Y4
+	VMOVUPS vecConst<>+0(SB), Y8
+	VFNMADD231PS Y0, Y0, Y8
+	VMULPS Y4, Y8, Y8
+	VMASKMOVPS Y8, Y15, 0(DI)
+done:
+	VZEROUPPER
+	RET
+
 // func vecRelu(dst, src *float32, n int)
 TEXT ·vecReluAVX2(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
@@ -1793,7 +2625,375 @@ DATA vecConst<>+1200(SB)/4, $0x42800000
 DATA vecConst<>+1204(SB)/4, $0x42800000
 DATA vecConst<>+1208(SB)/4, $0x42800000
 DATA vecConst<>+1212(SB)/4, $0x42800000
-GLOBL vecConst<>(SB), RODATA|NOPTR, $1216
+DATA vecConst<>+1216(SB)/4, $0x3f000000
+DATA vecConst<>+1220(SB)/4, $0x3f000000
+DATA vecConst<>+1224(SB)/4, $0x3f000000
+DATA vecConst<>+1228(SB)/4, $0x3f000000
+DATA vecConst<>+1232(SB)/4, $0x3f000000
+DATA vecConst<>+1236(SB)/4, $0x3f000000
+DATA vecConst<>+1240(SB)/4, $0x3f000000
+DATA vecConst<>+1244(SB)/4, $0x3f000000
+DATA vecConst<>+1248(SB)/4, $0x3f000000
+DATA vecConst<>+1252(SB)/4, $0x3f000000
+DATA vecConst<>+1256(SB)/4, $0x3f000000
+DATA vecConst<>+1260(SB)/4, $0x3f000000
+DATA vecConst<>+1264(SB)/4, $0x3f000000
+DATA vecConst<>+1268(SB)/4, $0x3f000000
+DATA vecConst<>+1272(SB)/4, $0x3f000000
+DATA vecConst<>+1276(SB)/4, $0x3f000000
+DATA vecConst<>+1280(SB)/4, $0xbf000000
+DATA vecConst<>+1284(SB)/4, $0xbf000000
+DATA vecConst<>+1288(SB)/4, $0xbf000000
+DATA vecConst<>+1292(SB)/4, $0xbf000000
+DATA vecConst<>+1296(SB)/4, $0xbf000000
+DATA vecConst<>+1300(SB)/4, $0xbf000000
+DATA vecConst<>+1304(SB)/4, $0xbf000000
+DATA vecConst<>+1308(SB)/4, $0xbf000000
+DATA vecConst<>+1312(SB)/4, $0xbf000000
+DATA vecConst<>+1316(SB)/4, $0xbf000000
+DATA vecConst<>+1320(SB)/4, $0xbf000000
+DATA vecConst<>+1324(SB)/4, $0xbf000000
+DATA vecConst<>+1328(SB)/4, $0xbf000000
+DATA vecConst<>+1332(SB)/4, $0xbf000000
+DATA vecConst<>+1336(SB)/4, $0xbf000000
+DATA vecConst<>+1340(SB)/4, $0xbf000000
+DATA vecConst<>+1344(SB)/4, $0x40000000
+DATA vecConst<>+1348(SB)/4, $0x40000000
+DATA vecConst<>+1352(SB)/4, $0x40000000
+DATA vecConst<>+1356(SB)/4, $0x40000000
+DATA vecConst<>+1360(SB)/4, $0x40000000
+DATA vecConst<>+1364(SB)/4, $0x40000000
+DATA vecConst<>+1368(SB)/4, $0x40000000
+DATA vecConst<>+1372(SB)/4, $0x40000000
+DATA vecConst<>+1376(SB)/4, $0x40000000
+DATA vecConst<>+1380(SB)/4, $0x40000000
+DATA vecConst<>+1384(SB)/4, $0x40000000
+DATA vecConst<>+1388(SB)/4, $0x40000000
+DATA vecConst<>+1392(SB)/4, $0x40000000
+DATA vecConst<>+1396(SB)/4, $0x40000000
+DATA vecConst<>+1400(SB)/4, $0x40000000
+DATA vecConst<>+1404(SB)/4, $0x40000000
+DATA vecConst<>+1408(SB)/4, $0x41680000
+DATA vecConst<>+1412(SB)/4, $0x41680000
+DATA vecConst<>+1416(SB)/4, $0x41680000
+DATA vecConst<>+1420(SB)/4, $0x41680000
+DATA vecConst<>+1424(SB)/4, $0x41680000
+DATA vecConst<>+1428(SB)/4, $0x41680000
+DATA vecConst<>+1432(SB)/4, $0x41680000
+DATA vecConst<>+1436(SB)/4, $0x41680000
+DATA vecConst<>+1440(SB)/4, $0x41680000
+DATA vecConst<>+1444(SB)/4, $0x41680000
+DATA vecConst<>+1448(SB)/4, $0x41680000
+DATA vecConst<>+1452(SB)/4, $0x41680000
+DATA vecConst<>+1456(SB)/4, $0x41680000
+DATA vecConst<>+1460(SB)/4, $0x41680000
+DATA vecConst<>+1464(SB)/4, $0x41680000
+DATA vecConst<>+1468(SB)/4, $0x41680000
+DATA vecConst<>+1472(SB)/4, $0x4b000000
+DATA vecConst<>+1476(SB)/4, $0x4b000000
+DATA vecConst<>+1480(SB)/4, $0x4b000000
+DATA vecConst<>+1484(SB)/4, $0x4b000000
+DATA vecConst<>+1488(SB)/4, $0x4b000000
+DATA vecConst<>+1492(SB)/4, $0x4b000000
+DATA vecConst<>+1496(SB)/4, $0x4b000000
+DATA vecConst<>+1500(SB)/4, $0x4b000000
+DATA vecConst<>+1504(SB)/4, $0x4b000000
+DATA vecConst<>+1508(SB)/4, $0x4b000000
+DATA vecConst<>+1512(SB)/4, $0x4b000000
+DATA vecConst<>+1516(SB)/4, $0x4b000000
+DATA vecConst<>+1520(SB)/4, $0x4b000000
+DATA vecConst<>+1524(SB)/4, $0x4b000000
+DATA vecConst<>+1528(SB)/4, $0x4b000000
+DATA vecConst<>+1532(SB)/4, $0x4b000000
+DATA vecConst<>+1536(SB)/4, $0x4ae06921
+DATA vecConst<>+1540(SB)/4, $0x4ae06921
+DATA vecConst<>+1544(SB)/4, $0x4ae06921
+DATA vecConst<>+1548(SB)/4, $0x4ae06921
+DATA vecConst<>+1552(SB)/4, $0x4ae06921
+DATA vecConst<>+1556(SB)/4, $0x4ae06921
+DATA vecConst<>+1560(SB)/4, $0x4ae06921
+DATA vecConst<>+1564(SB)/4, $0x4ae06921
+DATA vecConst<>+1568(SB)/4, $0x4ae06921
+DATA vecConst<>+1572(SB)/4, $0x4ae06921
+DATA vecConst<>+1576(SB)/4, $0x4ae06921
+DATA vecConst<>+1580(SB)/4, $0x4ae06921
+DATA vecConst<>+1584(SB)/4, $0x4ae06921
+DATA vecConst<>+1588(SB)/4, $0x4ae06921
+DATA vecConst<>+1592(SB)/4, $0x4ae06921
+DATA vecConst<>+1596(SB)/4, $0x4ae06921
+DATA vecConst<>+1600(SB)/4, $0x4a3ba365
+DATA vecConst<>+1604(SB)/4, $0x4a3ba365
+DATA vecConst<>+1608(SB)/4, $0x4a3ba365
+DATA vecConst<>+1612(SB)/4, $0x4a3ba365
+DATA vecConst<>+1616(SB)/4, $0x4a3ba365
+DATA vecConst<>+1620(SB)/4, $0x4a3ba365
+DATA vecConst<>+1624(SB)/4, $0x4a3ba365
+DATA vecConst<>+1628(SB)/4, $0x4a3ba365
+DATA vecConst<>+1632(SB)/4, $0x4a3ba365
+DATA vecConst<>+1636(SB)/4, $0x4a3ba365
+DATA vecConst<>+1640(SB)/4, $0x4a3ba365
+DATA vecConst<>+1644(SB)/4, $0x4a3ba365
+DATA vecConst<>+1648(SB)/4, $0x4a3ba365
+DATA vecConst<>+1652(SB)/4, $0x4a3ba365
+DATA vecConst<>+1656(SB)/4, $0x4a3ba365
+DATA vecConst<>+1660(SB)/4, $0x4a3ba365
+DATA vecConst<>+1664(SB)/4, $0x492670f0
+DATA vecConst<>+1668(SB)/4, $0x492670f0
+DATA vecConst<>+1672(SB)/4, $0x492670f0
+DATA vecConst<>+1676(SB)/4, $0x492670f0
+DATA vecConst<>+1680(SB)/4, $0x492670f0
+DATA vecConst<>+1684(SB)/4, $0x492670f0
+DATA vecConst<>+1688(SB)/4, $0x492670f0
+DATA vecConst<>+1692(SB)/4, $0x492670f0
+DATA vecConst<>+1696(SB)/4, $0x492670f0
+DATA vecConst<>+1700(SB)/4, $0x492670f0
+DATA vecConst<>+1704(SB)/4, $0x492670f0
+DATA vecConst<>+1708(SB)/4, $0x492670f0
+DATA vecConst<>+1712(SB)/4, $0x492670f0
+DATA vecConst<>+1716(SB)/4, $0x492670f0
+DATA vecConst<>+1720(SB)/4, $0x492670f0
+DATA vecConst<>+1724(SB)/4, $0x492670f0
+DATA vecConst<>+1728(SB)/4, $0x4786e462
+DATA vecConst<>+1732(SB)/4, $0x4786e462
+DATA vecConst<>+1736(SB)/4, $0x4786e462
+DATA vecConst<>+1740(SB)/4, $0x4786e462
+DATA vecConst<>+1744(SB)/4, $0x4786e462
+DATA vecConst<>+1748(SB)/4, $0x4786e462
+DATA vecConst<>+1752(SB)/4, $0x4786e462
+DATA vecConst<>+1756(SB)/4, $0x4786e462
+DATA vecConst<>+1760(SB)/4, $0x4786e462
+DATA vecConst<>+1764(SB)/4, $0x4786e462
+DATA vecConst<>+1768(SB)/4, $0x4786e462
+DATA vecConst<>+1772(SB)/4, $0x4786e462
+DATA vecConst<>+1776(SB)/4, $0x4786e462
+DATA vecConst<>+1780(SB)/4, $0x4786e462
+DATA vecConst<>+1784(SB)/4, $0x4786e462
+DATA vecConst<>+1788(SB)/4, $0x4786e462
+DATA vecConst<>+1792(SB)/4, $0x3fd655a9
+DATA vecConst<>+1796(SB)/4, $0x3fd655a9
+DATA vecConst<>+1800(SB)/4, $0x3fd655a9
+DATA vecConst<>+1804(SB)/4, $0x3fd655a9
+DATA vecConst<>+1808(SB)/4, $0x3fd655a9
+DATA vecConst<>+1812(SB)/4, $0x3fd655a9
+DATA vecConst<>+1816(SB)/4, $0x3fd655a9
+DATA vecConst<>+1820(SB)/4, $0x3fd655a9
+DATA vecConst<>+1824(SB)/4, $0x3fd655a9
+DATA vecConst<>+1828(SB)/4, $0x3fd655a9
+DATA vecConst<>+1832(SB)/4, $0x3fd655a9
+DATA vecConst<>+1836(SB)/4, $0x3fd655a9
+DATA vecConst<>+1840(SB)/4, $0x3fd655a9
+DATA vecConst<>+1844(SB)/4, $0x3fd655a9
+DATA vecConst<>+1848(SB)/4, $0x3fd655a9
+DATA vecConst<>+1852(SB)/4, $0x3fd655a9
+DATA vecConst<>+1856(SB)/4, $0x3f99ec59
+DATA vecConst<>+1860(SB)/4, $0x3f99ec59
+DATA vecConst<>+1864(SB)/4, $0x3f99ec59
+DATA vecConst<>+1868(SB)/4, $0x3f99ec59
+DATA vecConst<>+1872(SB)/4, $0x3f99ec59
+DATA vecConst<>+1876(SB)/4, $0x3f99ec59
+DATA vecConst<>+1880(SB)/4, $0x3f99ec59
+DATA vecConst<>+1884(SB)/4, $0x3f99ec59
+DATA vecConst<>+1888(SB)/4, $0x3f99ec59
+DATA vecConst<>+1892(SB)/4, $0x3f99ec59
+DATA vecConst<>+1896(SB)/4, $0x3f99ec59
+DATA vecConst<>+1900(SB)/4, $0x3f99ec59
+DATA vecConst<>+1904(SB)/4, $0x3f99ec59
+DATA vecConst<>+1908(SB)/4, $0x3f99ec59
+DATA vecConst<>+1912(SB)/4, $0x3f99ec59
+DATA vecConst<>+1916(SB)/4, $0x3f99ec59
+DATA vecConst<>+1920(SB)/4, $0x3ef0604f
+DATA vecConst<>+1924(SB)/4, $0x3ef0604f
+DATA vecConst<>+1928(SB)/4, $0x3ef0604f
+DATA vecConst<>+1932(SB)/4, $0x3ef0604f
+DATA vecConst<>+1936(SB)/4, $0x3ef0604f
+DATA vecConst<>+1940(SB)/4, $0x3ef0604f
+DATA vecConst<>+1944(SB)/4, $0x3ef0604f
+DATA vecConst<>+1948(SB)/4, $0x3ef0604f
+DATA vecConst<>+1952(SB)/4, $0x3ef0604f
+DATA vecConst<>+1956(SB)/4, $0x3ef0604f
+DATA vecConst<>+1960(SB)/4, $0x3ef0604f
+DATA vecConst<>+1964(SB)/4, $0x3ef0604f
+DATA vecConst<>+1968(SB)/4, $0x3ef0604f
+DATA vecConst<>+1972(SB)/4, $0x3ef0604f
+DATA vecConst<>+1976(SB)/4, $0x3ef0604f
+DATA vecConst<>+1980(SB)/4, $0x3ef0604f
+DATA vecConst<>+1984(SB)/4, $0x3dd09dc3
+DATA vecConst<>+1988(SB)/4, $0x3dd09dc3
+DATA vecConst<>+1992(SB)/4, $0x3dd09dc3
+DATA vecConst<>+1996(SB)/4, $0x3dd09dc3
+DATA vecConst<>+2000(SB)/4, $0x3dd09dc3
+DATA vecConst<>+2004(SB)/4, $0x3dd09dc3
+DATA vecConst<>+2008(SB)/4, $0x3dd09dc3
+DATA vecConst<>+2012(SB)/4, $0x3dd09dc3
+DATA vecConst<>+2016(SB)/4, $0x3dd09dc3
+DATA vecConst<>+2020(SB)/4, $0x3dd09dc3
+DATA vecConst<>+2024(SB)/4, $0x3dd09dc3
+DATA vecConst<>+2028(SB)/4, $0x3dd09dc3
+DATA vecConst<>+2032(SB)/4, $0x3dd09dc3
+DATA vecConst<>+2036(SB)/4, $0x3dd09dc3
+DATA vecConst<>+2040(SB)/4, $0x3dd09dc3
+DATA vecConst<>+2044(SB)/4, $0x3dd09dc3
+DATA vecConst<>+2048(SB)/4, $0x3c290f6c
+DATA vecConst<>+2052(SB)/4, $0x3c290f6c
+DATA vecConst<>+2056(SB)/4, $0x3c290f6c
+DATA vecConst<>+2060(SB)/4, $0x3c290f6c
+DATA vecConst<>+2064(SB)/4, $0x3c290f6c
+DATA vecConst<>+2068(SB)/4, $0x3c290f6c
+DATA vecConst<>+2072(SB)/4, $0x3c290f6c
+DATA vecConst<>+2076(SB)/4, $0x3c290f6c
+DATA vecConst<>+2080(SB)/4, $0x3c290f6c
+DATA vecConst<>+2084(SB)/4, $0x3c290f6c
+DATA vecConst<>+2088(SB)/4, $0x3c290f6c
+DATA vecConst<>+2092(SB)/4, $0x3c290f6c
+DATA vecConst<>+2096(SB)/4, $0x3c290f6c
+DATA vecConst<>+2100(SB)/4, $0x3c290f6c
+DATA vecConst<>+2104(SB)/4, $0x3c290f6c
+DATA vecConst<>+2108(SB)/4, $0x3c290f6c
+DATA vecConst<>+2112(SB)/4, $0x3ecc422a
+DATA vecConst<>+2116(SB)/4, $0x3ecc422a
+DATA vecConst<>+2120(SB)/4, $0x3ecc422a
+DATA vecConst<>+2124(SB)/4, $0x3ecc422a
+DATA vecConst<>+2128(SB)/4, $0x3ecc422a
+DATA vecConst<>+2132(SB)/4, $0x3ecc422a
+DATA vecConst<>+2136(SB)/4, $0x3ecc422a
+DATA vecConst<>+2140(SB)/4, $0x3ecc422a
+DATA vecConst<>+2144(SB)/4, $0x3ecc422a
+DATA vecConst<>+2148(SB)/4, $0x3ecc422a
+DATA vecConst<>+2152(SB)/4, $0x3ecc422a
+DATA vecConst<>+2156(SB)/4, $0x3ecc422a
+DATA vecConst<>+2160(SB)/4, $0x3ecc422a
+DATA vecConst<>+2164(SB)/4, $0x3ecc422a
+DATA vecConst<>+2168(SB)/4, $0x3ecc422a
+DATA vecConst<>+2172(SB)/4, $0x3ecc422a
+DATA vecConst<>+2176(SB)/4, $0x41200000
+DATA vecConst<>+2180(SB)/4, $0x41200000
+DATA vecConst<>+2184(SB)/4, $0x41200000
+DATA vecConst<>+2188(SB)/4, $0x41200000
+DATA vecConst<>+2192(SB)/4, $0x41200000
+DATA vecConst<>+2196(SB)/4, $0x41200000
+DATA vecConst<>+2200(SB)/4, $0x41200000
+DATA vecConst<>+2204(SB)/4, $0x41200000
+DATA vecConst<>+2208(SB)/4, $0x41200000
+DATA vecConst<>+2212(SB)/4, $0x41200000
+DATA vecConst<>+2216(SB)/4, $0x41200000
+DATA vecConst<>+2220(SB)/4, $0x41200000
+DATA vecConst<>+2224(SB)/4, $0x41200000
+DATA vecConst<>+2228(SB)/4, $0x41200000
+DATA vecConst<>+2232(SB)/4, $0x41200000
+DATA vecConst<>+2236(SB)/4, $0x41200000
+DATA vecConst<>+2240(SB)/4, $0x3f200000
+DATA vecConst<>+2244(SB)/4, $0x3f200000
+DATA vecConst<>+2248(SB)/4, $0x3f200000
+DATA vecConst<>+2252(SB)/4, $0x3f200000
+DATA vecConst<>+2256(SB)/4, $0x3f200000
+DATA vecConst<>+2260(SB)/4, $0x3f200000
+DATA vecConst<>+2264(SB)/4, $0x3f200000
+DATA vecConst<>+2268(SB)/4, $0x3f200000
+DATA vecConst<>+2272(SB)/4, $0x3f200000
+DATA vecConst<>+2276(SB)/4, $0x3f200000
+DATA vecConst<>+2280(SB)/4, $0x3f200000
+DATA vecConst<>+2284(SB)/4, $0x3f200000
+DATA vecConst<>+2288(SB)/4, $0x3f200000
+DATA vecConst<>+2292(SB)/4, $0x3f200000
+DATA vecConst<>+2296(SB)/4, $0x3f200000
+DATA vecConst<>+2300(SB)/4, $0x3f200000
+DATA vecConst<>+2304(SB)/4, $0xbeaaaa99
+DATA vecConst<>+2308(SB)/4, $0xbeaaaa99
+DATA vecConst<>+2312(SB)/4, $0xbeaaaa99
+DATA vecConst<>+2316(SB)/4, $0xbeaaaa99
+DATA vecConst<>+2320(SB)/4, $0xbeaaaa99
+DATA vecConst<>+2324(SB)/4, $0xbeaaaa99
+DATA vecConst<>+2328(SB)/4, $0xbeaaaa99
+DATA vecConst<>+2332(SB)/4, $0xbeaaaa99
+DATA vecConst<>+2336(SB)/4, $0xbeaaaa99
+DATA vecConst<>+2340(SB)/4, $0xbeaaaa99
+DATA vecConst<>+2344(SB)/4, $0xbeaaaa99
+DATA vecConst<>+2348(SB)/4, $0xbeaaaa99
+DATA vecConst<>+2352(SB)/4, $0xbeaaaa99
+DATA vecConst<>+2356(SB)/4, $0xbeaaaa99
+DATA vecConst<>+2360(SB)/4, $0xbeaaaa99
+DATA vecConst<>+2364(SB)/4, $0xbeaaaa99
+DATA vecConst<>+2368(SB)/4, $0x3e088393
+DATA vecConst<>+2372(SB)/4, $0x3e088393
+DATA vecConst<>+2376(SB)/4, $0x3e088393
+DATA vecConst<>+2380(SB)/4, $0x3e088393
+DATA vecConst<>+2384(SB)/4, $0x3e088393
+DATA vecConst<>+2388(SB)/4, $0x3e088393
+DATA vecConst<>+2392(SB)/4, $0x3e088393
+DATA vecConst<>+2396(SB)/4, $0x3e088393
+DATA vecConst<>+2400(SB)/4, $0x3e088393
+DATA vecConst<>+2404(SB)/4, $0x3e088393
+DATA vecConst<>+2408(SB)/4, $0x3e088393
+DATA vecConst<>+2412(SB)/4, $0x3e088393
+DATA vecConst<>+2416(SB)/4, $0x3e088393
+DATA vecConst<>+2420(SB)/4, $0x3e088393
+DATA vecConst<>+2424(SB)/4, $0x3e088393
+DATA vecConst<>+2428(SB)/4, $0x3e088393
+DATA vecConst<>+2432(SB)/4, $0xbd5c1e2d
+DATA vecConst<>+2436(SB)/4, $0xbd5c1e2d
+DATA vecConst<>+2440(SB)/4, $0xbd5c1e2d
+DATA vecConst<>+2444(SB)/4, $0xbd5c1e2d
+DATA vecConst<>+2448(SB)/4, $0xbd5c1e2d
+DATA vecConst<>+2452(SB)/4, $0xbd5c1e2d
+DATA vecConst<>+2456(SB)/4, $0xbd5c1e2d
+DATA vecConst<>+2460(SB)/4, $0xbd5c1e2d
+DATA vecConst<>+2464(SB)/4, $0xbd5c1e2d
+DATA vecConst<>+2468(SB)/4, $0xbd5c1e2d
+DATA vecConst<>+2472(SB)/4, $0xbd5c1e2d
+DATA vecConst<>+2476(SB)/4, $0xbd5c1e2d
+DATA vecConst<>+2480(SB)/4, $0xbd5c1e2d
+DATA vecConst<>+2484(SB)/4, $0xbd5c1e2d
+DATA vecConst<>+2488(SB)/4, $0xbd5c1e2d
+DATA vecConst<>+2492(SB)/4, $0xbd5c1e2d
+DATA vecConst<>+2496(SB)/4, $0x3ca9134f
+DATA vecConst<>+2500(SB)/4, $0x3ca9134f
+DATA vecConst<>+2504(SB)/4, $0x3ca9134f
+DATA vecConst<>+2508(SB)/4, $0x3ca9134f
+DATA vecConst<>+2512(SB)/4, $0x3ca9134f
+DATA vecConst<>+2516(SB)/4, $0x3ca9134f
+DATA vecConst<>+2520(SB)/4, $0x3ca9134f
+DATA vecConst<>+2524(SB)/4, $0x3ca9134f
+DATA vecConst<>+2528(SB)/4, $0x3ca9134f
+DATA vecConst<>+2532(SB)/4, $0x3ca9134f
+DATA vecConst<>+2536(SB)/4, $0x3ca9134f
+DATA vecConst<>+2540(SB)/4, $0x3ca9134f
+DATA vecConst<>+2544(SB)/4, $0x3ca9134f
+DATA vecConst<>+2548(SB)/4, $0x3ca9134f
+DATA vecConst<>+2552(SB)/4, $0x3ca9134f
+DATA vecConst<>+2556(SB)/4, $0x3ca9134f
+DATA vecConst<>+2560(SB)/4, $0xbbbaf0ea
+DATA vecConst<>+2564(SB)/4, $0xbbbaf0ea
+DATA vecConst<>+2568(SB)/4, $0xbbbaf0ea
+DATA vecConst<>+2572(SB)/4, $0xbbbaf0ea
+DATA vecConst<>+2576(SB)/4, $0xbbbaf0ea
+DATA vecConst<>+2580(SB)/4, $0xbbbaf0ea
+DATA vecConst<>+2584(SB)/4, $0xbbbaf0ea
+DATA vecConst<>+2588(SB)/4, $0xbbbaf0ea
+DATA vecConst<>+2592(SB)/4, $0xbbbaf0ea
+DATA vecConst<>+2596(SB)/4, $0xbbbaf0ea
+DATA vecConst<>+2600(SB)/4, $0xbbbaf0ea
+DATA vecConst<>+2604(SB)/4, $0xbbbaf0ea
+DATA vecConst<>+2608(SB)/4, $0xbbbaf0ea
+DATA vecConst<>+2612(SB)/4, $0xbbbaf0ea
+DATA vecConst<>+2616(SB)/4, $0xbbbaf0ea
+DATA vecConst<>+2620(SB)/4, $0xbbbaf0ea
+DATA vecConst<>+2624(SB)/4, $0x33800000
+DATA vecConst<>+2628(SB)/4, $0x33800000
+DATA vecConst<>+2632(SB)/4, $0x33800000
+DATA vecConst<>+2636(SB)/4, $0x33800000
+DATA vecConst<>+2640(SB)/4, $0x33800000
+DATA vecConst<>+2644(SB)/4, $0x33800000
+DATA vecConst<>+2648(SB)/4, $0x33800000
+DATA vecConst<>+2652(SB)/4, $0x33800000
+DATA vecConst<>+2656(SB)/4, $0x33800000
+DATA vecConst<>+2660(SB)/4, $0x33800000
+DATA vecConst<>+2664(SB)/4, $0x33800000
+DATA vecConst<>+2668(SB)/4, $0x33800000
+DATA vecConst<>+2672(SB)/4, $0x33800000
+DATA vecConst<>+2676(SB)/4, $0x33800000
+DATA vecConst<>+2680(SB)/4, $0x33800000
+DATA vecConst<>+2684(SB)/4, $0x33800000
+GLOBL vecConst<>(SB), RODATA|NOPTR, $2688
 
 // Tail masks: 8 all-ones lanes then 8 zero lanes; loading 8 lanes at
 // offset 32-4r gives r leading ones.

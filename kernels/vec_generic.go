@@ -29,6 +29,14 @@ func sigmoidAsm(_ Level, dst, src []float32) { SigmoidGeneric(dst, src) }
 
 func quickGeluAsm(_ Level, dst, src []float32) { QuickGeluGeneric(dst, src) }
 
+func geluAsm(_ Level, dst, src []float32) { GeluGeneric(dst, src) }
+
+func geluBackwardAsm(_ Level, dst, gradOut, x []float32) { GeluBackwardGeneric(dst, gradOut, x) }
+
+func tanhAsm(_ Level, dst, src []float32) { TanhGeneric(dst, src) }
+
+func tanhBackwardAsm(_ Level, dst, gradOut, y []float32) { TanhBackwardGeneric(dst, gradOut, y) }
+
 func reluAsm(_ Level, dst, src []float32) { ReluGeneric(dst, src) }
 
 func reluBackwardAsm(_ Level, dst, gradOut, x []float32) { ReluBackwardGeneric(dst, gradOut, x) }

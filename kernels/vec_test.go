@@ -235,8 +235,8 @@ var vecUnaryOps = []vecElementwise{
 		}
 		return x
 	}, true, 0},
-	{"Gelu", Gelu, GeluGeneric, func(x float64) float64 { return 0.5 * x * (1 + math.Erf(x/math.Sqrt2)) }, true, 1},
-	{"Tanh", Tanh, TanhGeneric, math.Tanh, true, 1},
+	{"Gelu", Gelu, GeluGeneric, vecGelu64, false, vecGeluULPs},
+	{"Tanh", Tanh, TanhGeneric, math.Tanh, false, vecTanhULPs},
 	{"Scale", func(d, s []float32) { copy(d, s); Scale(-0.75, d) }, func(d, s []float32) { copy(d, s); ScaleGeneric(-0.75, d) },
 		func(x float64) float64 { return -0.75 * x }, true, 0},
 	{"AddScalar", func(d, s []float32) { AddScalar(d, s, 0.3) }, func(d, s []float32) { AddScalarGeneric(d, s, 0.3) },
@@ -747,6 +747,8 @@ func TestVecPanics(t *testing.T) {
 		"QuickGelu":             func() { QuickGelu(a, b) },
 		"Sigmoid":               func() { Sigmoid(a, b) },
 		"Tanh":                  func() { Tanh(a, b) },
+		"GeluBackward":          func() { GeluBackward(a, b, b) },
+		"TanhBackward":          func() { TanhBackward(b, b, a) },
 		"SoftmaxRows":           func() { SoftmaxRows(a, b, 1, 4) },
 		"LogSoftmaxRows":        func() { LogSoftmaxRows(b, b, 2, 3) },
 		"SoftmaxRowsBackward":   func() { SoftmaxRowsBackward(b, b, a, 1, 4) },

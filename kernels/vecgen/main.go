@@ -57,7 +57,57 @@ const (
 	cAbs
 	cNegQGLo
 	cQGClamp
+	cHalf
+	cNegHalf
+	cTwo
+	cGeluClamp
+	cGeluP0
+	cGeluP1
+	cGeluP2
+	cGeluP3
+	cGeluP4
+	cGeluR1
+	cGeluR2
+	cGeluR3
+	cGeluR4
+	cGeluR5
+	cInvSqrt2Pi
+	cTanhClamp
+	cTanhThr
+	cTanhT0
+	cTanhT1
+	cTanhT2
+	cTanhT3
+	cTanhT4
+	cTwoM24
 	cCount
+)
+
+// Coefficients of the Gelu and Tanh kernels, fitted by fitcoef.py in this
+// directory (python3 fitcoef.py prints them) and rounded to float32.
+//
+// Gelu: Phi(-a) = exp(-a*a/2) * Q(a) for a = |x|, with Q(a) =
+// erfcx(a/sqrt 2)/2 approximated on [0, 14.5] by P(a)/R(a) (degrees 4 and
+// 5, R(0) = 1); relative error 3.1e-8 with these float32 coefficients.
+//
+// Tanh: tanh(x) = x + x^3 T(x^2) for |x| < 0.625 with T of degree 4;
+// relative error 8.6e-9 with these float32 coefficients.
+const (
+	geluP0 = 0.5
+	geluP1 = 0.43830206990242004
+	geluP2 = 0.18324048817157745
+	geluP3 = 0.04063504934310913
+	geluP4 = 0.004116580821573734
+	geluR1 = 1.674489140510559
+	geluR2 = 1.20252525806427
+	geluR3 = 0.46948477625846863
+	geluR4 = 0.10186340659856796
+	geluR5 = 0.010318618267774582
+	tanhT0 = -0.3333328068256378
+	tanhT1 = 0.13331441581249237
+	tanhT2 = -0.05373971536755562
+	tanhT3 = 0.02063908986747265
+	tanhT4 = -0.0057049887254834175
 )
 
 func constBits() [cCount]uint32 {
@@ -82,6 +132,23 @@ func constBits() [cCount]uint32 {
 	c[cAbs] = 0x7fffffff
 	c[cNegQGLo] = f(float32(-1.702 - float64(float32(-1.702)))) // -1.702 = hi + lo
 	c[cQGClamp] = f(64)                                         // exp(-1.702*64) underflows to 0
+	c[cHalf] = f(0.5)
+	c[cNegHalf] = f(-0.5)
+	c[cTwo] = f(2)
+	c[cGeluClamp] = f(14.5) // |gelu(x)| < 2^-151 for x < -14.5; gelu(x) = x for x > 6
+	for i, v := range []float32{geluP0, geluP1, geluP2, geluP3, geluP4} {
+		c[cGeluP0+i] = f(0x1p24 * v) // see geluTail
+	}
+	for i, v := range []float32{geluR1, geluR2, geluR3, geluR4, geluR5} {
+		c[cGeluR1+i] = f(v)
+	}
+	c[cInvSqrt2Pi] = f(0.39894228040143267794)
+	c[cTanhClamp] = f(10) // float32(tanh(x)) = 1 for x > 9.01
+	c[cTanhThr] = f(0.625)
+	c[cTwoM24] = f(0x1p-24)
+	for i, v := range []float32{tanhT0, tanhT1, tanhT2, tanhT3, tanhT4} {
+		c[cTanhT0+i] = f(v)
+	}
 	return c
 }
 
@@ -298,6 +365,10 @@ func (g *gen) all() {
 	g.expK()
 	g.sigmoid()
 	g.quickGelu()
+	g.gelu()
+	g.geluBackward()
+	g.tanh()
+	g.tanhBackward()
 	g.relu()
 	g.reluBackward()
 	g.softmaxRow()
@@ -523,6 +594,173 @@ func (g *gen) quickGelu() {
 		g.p("VADDPS %s, %s, %s", g.c(cOne), A, T2)
 		g.p("VMULPS %s, %s, %s", X, T1, T1)
 		g.p("VDIVPS %s, %s, %s", T2, T1, A)
+	})
+}
+
+// andMem sets register d = register r AND constant k.
+func (g *gen) andMem(k, r, d int) {
+	if g.is512() {
+		g.p("VPANDD %s, %s, %s", g.c(k), g.v(r), g.v(d))
+	} else {
+		g.p("VANDPS %s, %s, %s", g.c(k), g.v(r), g.v(d))
+	}
+}
+
+// or sets register d = register a OR register b.
+func (g *gen) or(a, b, d int) {
+	if g.is512() {
+		g.p("VPORD %s, %s, %s", g.v(a), g.v(b), g.v(d))
+	} else {
+		g.p("VORPS %s, %s, %s", g.v(a), g.v(b), g.v(d))
+	}
+}
+
+// selectNeg sets register d = r where the sign bit of register s is set and
+// leaves d elsewhere (K2 is clobbered on AVX-512).
+func (g *gen) selectNeg(s, r, d int) {
+	if g.is512() {
+		g.p("VPMOVD2M %s, K2", g.v(s))
+		g.p("VMOVAPS %s, K2, %s", g.v(r), g.v(d))
+	} else {
+		g.p("VBLENDVPS %s, %s, %s, %s", g.v(s), g.v(r), g.v(d), g.v(d))
+	}
+}
+
+// horner sets register d to the polynomial with the constants ks (highest
+// degree first) evaluated at register x.
+func (g *gen) horner(ks []int, x, d int) {
+	g.p("VMOVUPS %s, %s", g.c(ks[0]), g.v(d))
+	for _, k := range ks[1:] {
+		g.p("VFMADD213PS %s, %s, %s", g.c(k), g.v(x), g.v(d))
+	}
+}
+
+// geluTail computes, for x in register b, the lower Gaussian tail
+// p = Phi(-a) = exp(-a*a/2) * P(a)/R(a) of a = min(|x|, 14.5), scaled by
+// 2^24, into b+3 and e = exp(-a*a/2) into b+2, leaving a in b+1 and x in b;
+// b+4..b+6 are scratch. a is NaN for NaN x (a NaN-preserving min), so p
+// and e are too. e and p are 0 at a = 14.5.
+//
+// a*a = h + l exactly (l from an FMA), and exp(-a*a/2) is computed as
+// exp(-h/2) * (1 - l/2): the exponent reaches -105, where rounding a*a
+// would cost 6 ulp. The 2^24 scale (folded into P's coefficients) keeps p
+// a normal number down to x = -13.9, so that x*p is rounded into the
+// subnormal range once, at the end.
+func (g *gen) geluTail(b int) {
+	X, A, E, P, R, L := b, b+1, b+2, b+3, b+4, b+6
+	g.andMem(cAbs, X, A)
+	g.p("VMOVUPS %s, %s", g.c(cGeluClamp), g.v(E))
+	g.p("VMINPS %s, %s, %s", g.v(A), g.v(E), g.v(A))
+	g.p("VMULPS %s, %s, %s", g.v(A), g.v(A), g.v(E))
+	g.p("VMOVAPS %s, %s", g.v(E), g.v(L))
+	g.p("VFMSUB231PS %s, %s, %s", g.v(A), g.v(A), g.v(L))
+	g.p("VMULPS %s, %s, %s", g.c(cNegHalf), g.v(E), g.v(E))
+	g.p("VMULPS %s, %s, %s", g.c(cHalf), g.v(L), g.v(L))
+	g.exp(E, b+3, b+4, b+5)
+	g.p("VFNMADD231PS %s, %s, %s", g.v(L), g.v(E), g.v(E))
+	g.horner([]int{cGeluP4, cGeluP3, cGeluP2, cGeluP1, cGeluP0}, A, P)
+	g.horner([]int{cGeluR5, cGeluR4, cGeluR3, cGeluR2, cGeluR1, cOne}, A, R)
+	g.p("VDIVPS %s, %s, %s", g.v(R), g.v(P), g.v(P))
+	g.p("VMULPS %s, %s, %s", g.v(E), g.v(P), g.v(P))
+}
+
+// geluOneMinusP sets register d = 1 - p from geluTail's scaled p in b+3.
+func (g *gen) geluOneMinusP(b, d int) {
+	g.p("VMOVUPS %s, %s", g.c(cOne), g.v(d))
+	g.p("VFNMADD231PS %s, %s, %s", g.c(cTwoM24), g.v(b+3), g.v(d))
+}
+
+func (g *gen) gelu() {
+	// x * Phi(x): x*p for x < 0, x*(1-p) for x >= 0 (including -0, where
+	// p is 1/2 either way). Seven registers per group.
+	g.unary("Gelu", 7, func(b int) {
+		g.geluTail(b)
+		g.geluOneMinusP(b, b+4)
+		g.p("VMULPS %s, %s, %s", g.v(b), g.v(b+4), g.v(b+4))
+		g.p("VMULPS %s, %s, %s", g.v(b), g.v(b+3), g.v(b+3))
+		g.p("VMULPS %s, %s, %s", g.c(cTwoM24), g.v(b+3), g.v(b+3))
+		g.selectNeg(b, b+3, b+4)
+		g.p("VMOVAPS %s, %s", g.v(b+4), g.v(b))
+	})
+}
+
+// binaryLoop emits the argument loads and the loop of a kernel
+// f(dst, p, q *float32, n int) over n elements: body(j, masked) handles
+// vector j with DI = dst, SI = p and BX = q.
+func (g *gen) binaryLoop(name, p, q string, u int, body func(j int, m bool)) {
+	g.text("vec"+name, fmt.Sprintf("func vec%s(dst, %s, %s *float32, n int)", name, p, q), "0-32")
+	g.p("MOVQ dst+0(FP), DI")
+	g.p("MOVQ %s+8(FP), SI", p)
+	g.p("MOVQ %s+16(FP), DX", q)
+	g.p("MOVQ n+24(FP), CX")
+	g.p("MOVQ DX, BX") // the tail mask code clobbers DX
+	g.loop("", u, []string{"DI", "SI", "BX"}, body)
+	g.ret()
+}
+
+func (g *gen) geluBackward() {
+	// dst = gradOut * (Phi(x) + x*phi(x)) with phi(x) = e/sqrt(2 pi); the
+	// x of the second term is sign(x)*a, so that it is 0 and not NaN at
+	// x = +-Inf (derivative 1 and 0 there). Seven registers per group.
+	g.binaryLoop("GeluBackward", "gradOut", "x", g.expUnroll(), func(j int, m bool) {
+		b := 7 * j
+		g.load("BX", j, b, m)
+		g.geluTail(b)
+		g.geluOneMinusP(b, b+4)
+		g.p("VMULPS %s, %s, %s", g.c(cTwoM24), g.v(b+3), g.v(b+3))
+		g.selectNeg(b, b+3, b+4)
+		g.andMem(cSign, b, b+5)
+		g.or(b+1, b+5, b+5)
+		g.p("VMULPS %s, %s, %s", g.c(cInvSqrt2Pi), g.v(b+5), g.v(b+5))
+		g.p("VFMADD231PS %s, %s, %s", g.v(b+5), g.v(b+2), g.v(b+4))
+		g.load("SI", j, b+5, m)
+		g.p("VMULPS %s, %s, %s", g.v(b+5), g.v(b+4), g.v(b+4))
+		g.store(b+4, "DI", j, m)
+	})
+}
+
+func (g *gen) tanh() {
+	// sign(x) * t(|x|) with t(a) = a + a^3 T(a^2) for a < 0.625 and
+	// 1 - 2/(exp(2 min(a, 10)) + 1) otherwise (the min keeps NaN). Registers:
+	// b x then exp scratch and result, b+1 a, b+2 sign, b+3 a^2 then the
+	// exp argument, b+4 the small-|x| value, b+5, b+6 exp scratch.
+	g.unary("Tanh", 7, func(b int) {
+		X, A, S, Z, SM := b, b+1, b+2, b+3, b+4
+		g.andMem(cAbs, X, A)
+		g.andMem(cSign, X, S)
+		g.p("VMULPS %s, %s, %s", g.v(A), g.v(A), g.v(Z))
+		g.horner([]int{cTanhT4, cTanhT3, cTanhT2, cTanhT1, cTanhT0}, Z, SM)
+		g.p("VMULPS %s, %s, %s", g.v(Z), g.v(SM), g.v(SM))
+		g.p("VFMADD213PS %s, %s, %s", g.v(A), g.v(A), g.v(SM))
+		g.p("VMOVUPS %s, %s", g.c(cTanhClamp), g.v(Z))
+		g.p("VMINPS %s, %s, %s", g.v(A), g.v(Z), g.v(Z))
+		g.p("VADDPS %s, %s, %s", g.v(Z), g.v(Z), g.v(Z))
+		g.exp(Z, X, b+5, b+6)
+		g.p("VADDPS %s, %s, %s", g.c(cOne), g.v(Z), g.v(Z))
+		g.p("VMOVUPS %s, %s", g.c(cTwo), g.v(X))
+		g.p("VDIVPS %s, %s, %s", g.v(Z), g.v(X), g.v(X))
+		g.p("VMOVUPS %s, %s", g.c(cOne), g.v(Z))
+		g.p("VSUBPS %s, %s, %s", g.v(X), g.v(Z), g.v(Z))
+		if g.is512() {
+			g.p("VCMPPS $1, %s, %s, K2", g.c(cTanhThr), g.v(A))
+			g.p("VMOVAPS %s, K2, %s", g.v(SM), g.v(Z))
+		} else {
+			g.p("VCMPPS $1, %s, %s, %s", g.c(cTanhThr), g.v(A), g.v(X))
+			g.p("VBLENDVPS %s, %s, %s, %s", g.v(X), g.v(SM), g.v(Z), g.v(Z))
+		}
+		g.or(S, Z, X)
+	})
+}
+
+func (g *gen) tanhBackward() {
+	// dst = gradOut * (1 - y*y), 1 - y*y rounded once (FMA).
+	g.binaryLoop("TanhBackward", "gradOut", "y", 4, func(j int, m bool) {
+		g.load("BX", j, j, m)
+		g.load("SI", j, 4+j, m)
+		g.p("VMOVUPS %s, %s", g.c(cOne), g.v(8+j))
+		g.p("VFNMADD231PS %s, %s, %s", g.v(j), g.v(j), g.v(8+j))
+		g.p("VMULPS %s, %s, %s", g.v(4+j), g.v(8+j), g.v(8+j))
+		g.store(8+j, "DI", j, m)
 	})
 }
 
