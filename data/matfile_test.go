@@ -149,7 +149,7 @@ func TestReadMatCarsLayout(t *testing.T) {
 	if got := matStr(t, names.Cells[2]); got != "smart fortwo Convertible 2012" {
 		t.Errorf("class_names{3} = %q", got)
 	}
-	annos := matVar(t, readMatFixture(t, "cars_annos.mat"), "annotations", MatStruct, 1, 4)
+	annos := matVar(t, readMatFixture(t, "cars_train_annos.mat"), "annotations", MatStruct, 1, 12)
 	if !slices.Equal(annos.Fields, []string{"bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2", "class", "fname"}) {
 		t.Errorf("fields %q", annos.Fields)
 	}
@@ -165,6 +165,10 @@ func TestReadMatCarsLayout(t *testing.T) {
 	}
 	if x2 := annos.Field(0, "bbox_x2"); x2.Class != MatUint16 || x2.Real[0] != 300 {
 		t.Errorf("bbox_x2 %+v", x2)
+	}
+	test := matVar(t, readMatFixture(t, "cars_test_annos_withlabels.mat"), "annotations", MatStruct, 1, 4)
+	if c := test.Field(3, "class"); c.Class != MatDouble || !slices.Equal(c.Real, []float64{3}) {
+		t.Errorf("test annotations(4).class %+v", c)
 	}
 }
 

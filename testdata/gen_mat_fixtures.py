@@ -13,9 +13,11 @@ values written here):
                         (one row, two rows, non-ASCII), cell, struct, empty
   arrays_z.mat          the same variables with do_compression=True
   cars_meta.mat         Stanford Cars devkit layout: class_names, 1x3 cell of char
-  cars_annos.mat        Stanford Cars layout: annotations, 1x4 struct with bbox_x1,
+  cars_train_annos.mat  Stanford Cars layout: annotations, 1x12 struct with bbox_x1,
                         bbox_y1, bbox_x2, bbox_y2, class (uint8) and fname, compressed
-  imagelabels.mat       Oxford Flowers layout: labels, 1x6 double
+  cars_test_annos_withlabels.mat
+                        the same layout, 1x4, class stored as double, uncompressed
+  imagelabels.mat       Oxford Flowers layout: labels, 1x19 double
   big_endian.mat        hand-written big-endian Level 5 file: x (2x2 double),
                         s (char 'BE'), c (1x1 cell holding int16 7)
   v73_header.mat        a MATLAB 7.3 (HDF5) header, which the reader must refuse
@@ -80,24 +82,30 @@ def arrays():
     }
 
 
+def cars_annos(name, rows, class_dtype, compress):
+    fields = [("bbox_x1", object), ("bbox_y1", object), ("bbox_x2", object),
+              ("bbox_y2", object), ("class", object), ("fname", object)]
+    annos = np.zeros((1, len(rows)), dtype=fields)
+    for i, (cls, fname) in enumerate(rows):
+        annos[0, i]["bbox_x1"] = np.array([[10 + i]], dtype=np.uint8)
+        annos[0, i]["bbox_y1"] = np.array([[20]], dtype=np.uint8)
+        annos[0, i]["bbox_x2"] = np.array([[300]], dtype=np.uint16)
+        annos[0, i]["bbox_y2"] = np.array([[200]], dtype=np.uint8)
+        annos[0, i]["class"] = np.array([[cls]], dtype=class_dtype)
+        annos[0, i]["fname"] = fname
+    savemat(name, {"annotations": annos}, compress=compress)
+
+
 def cars():
     meta = np.empty((1, 3), dtype=object)
     meta[0, 0] = "AM General Hummer SUV 2000"
     meta[0, 1] = "Acura RL Sedan 2012"
     meta[0, 2] = "smart fortwo Convertible 2012"
     savemat("cars_meta.mat", {"class_names": meta}, compress=False)
-
-    fields = [("bbox_x1", object), ("bbox_y1", object), ("bbox_x2", object),
-              ("bbox_y2", object), ("class", object), ("fname", object)]
-    annos = np.zeros((1, 4), dtype=fields)
-    for i, (cls, fname) in enumerate([(1, "00001.jpg"), (3, "00002.jpg"), (2, "00003.jpg"), (1, "00004.jpg")]):
-        annos[0, i]["bbox_x1"] = np.array([[10 + i]], dtype=np.uint8)
-        annos[0, i]["bbox_y1"] = np.array([[20]], dtype=np.uint8)
-        annos[0, i]["bbox_x2"] = np.array([[300]], dtype=np.uint16)
-        annos[0, i]["bbox_y2"] = np.array([[200]], dtype=np.uint8)
-        annos[0, i]["class"] = np.array([[cls]], dtype=np.uint8)
-        annos[0, i]["fname"] = fname
-    savemat("cars_annos.mat", {"annotations": annos}, compress=True)
+    train = [1, 3, 2, 1, 1, 3, 2, 1, 3, 2, 1, 3]  # 5 / 3 / 4 per class
+    cars_annos("cars_train_annos.mat", [(c, "%05d.jpg" % (i + 1)) for i, c in enumerate(train)], np.uint8, True)
+    test = [2, 1, 3, 3]
+    cars_annos("cars_test_annos_withlabels.mat", [(c, "%05d.jpg" % (i + 1)) for i, c in enumerate(test)], np.float64, False)
 
 
 def big_endian():
@@ -137,7 +145,9 @@ def main():
     savemat("arrays.mat", arrays(), compress=False)
     savemat("arrays_z.mat", arrays(), compress=True)
     cars()
-    savemat("imagelabels.mat", {"labels": np.array([[2.0, 1.0, 2.0, 3.0, 1.0, 2.0]])}, compress=False)
+    # Oxford Flowers: 4 / 5 / 10 images of labels 1 / 2 / 3, first seen in the order 3, 1, 2.
+    labels = [3, 1, 2, 3, 3, 1, 2, 2, 3, 3, 1, 3, 2, 3, 1, 3, 2, 3, 3]
+    savemat("imagelabels.mat", {"labels": np.array([labels], dtype=np.float64)}, compress=False)
     big_endian()
     v73()
     scipy.io.savemat(os.path.join(OUT, "v4.mat"), {"x": np.array([[1.0, 2.0]])}, format="4")
