@@ -11,9 +11,8 @@ import (
 
 // Pointwise ops. Each forward writes a fresh contiguous tensor; each
 // backward computes the input gradient from the saved input and/or
-// output. Exp, Relu, Sigmoid, QuickGelu (and Dropout's masking) run on
-// the vectorised kernels package; Gelu and Tanh call kernels too, which
-// runs float64 reference code for them at every level; the rest are plain
+// output. Exp, Relu, Sigmoid, QuickGelu, Gelu, Tanh (and Dropout's
+// masking) run on the vectorised kernels package; the rest are plain
 // indexed loops (no per-element closures).
 
 // unaryIn returns the contiguous data of x and a zeroed output tensor of
@@ -201,26 +200,18 @@ func Sigmoid(x *Var) *Var {
 	}, x)
 }
 
-// Tanh returns the hyperbolic tangent element-wise.
+// Tanh returns the hyperbolic tangent element-wise. The gradient is
+// 1 - tanh(x)^2, from the saved output.
 func Tanh(x *Var) *Var {
 	xd, out := unaryIn(x)
 	o := out.Data()
 	kernels.Tanh(o, xd)
 	return result(out, func(g *tensor.Tensor) {
-		gd := g.Contiguous().Data()
 		gx := tensor.New(x.Shape()...)
-		d := gx.Data()
-		for i, y := range o {
-			d[i] = gd[i] * (1 - y*y)
-		}
+		kernels.TanhBackward(gx.Data(), g.Contiguous().Data(), o)
 		x.accumulate(gx)
 	}, x)
 }
-
-const (
-	invSqrt2   = 0.70710678118654752440 // 1/√2
-	invSqrt2Pi = 0.39894228040143267794 // 1/√(2π)
-)
 
 // Gelu returns x·Φ(x) with the exact Gaussian CDF Φ(x) = ½(1+erf(x/√2)),
 // PyTorch's default (approximate='none'). The gradient is
@@ -229,16 +220,8 @@ func Gelu(x *Var) *Var {
 	xd, out := unaryIn(x)
 	kernels.Gelu(out.Data(), xd)
 	return result(out, func(g *tensor.Tensor) {
-		gd := g.Contiguous().Data()
-		xd := x.Value.Contiguous().Data()
 		gx := tensor.New(x.Shape()...)
-		d := gx.Data()
-		for i, v := range xd {
-			f := float64(v)
-			cdf := 0.5 * (1 + math.Erf(f*invSqrt2))
-			pdf := invSqrt2Pi * math.Exp(-0.5*f*f)
-			d[i] = gd[i] * float32(cdf+f*pdf)
-		}
+		kernels.GeluBackward(gx.Data(), g.Contiguous().Data(), x.Value.Contiguous().Data())
 		x.accumulate(gx)
 	}, x)
 }
