@@ -264,3 +264,29 @@ func TestHostRandomViT(t *testing.T) {
 		t.Error("images of the wrong resolution accepted")
 	}
 }
+
+// TestHostViTB32 runs the full ViT-B/32 image tower (12 blocks of width
+// 768, 12 heads of 64, 7x7 patches of 32 plus the class token) on the
+// Host backend against the CPU model: two images. Skipped with -short.
+func TestHostViTB32(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ViT-B/32 on the host backend takes seconds")
+	}
+	m := clip.NewRandom(clip.ViTB32(), 1)
+	m.SetTrainable(false)
+	net, err := New[*HostArray](Host{}, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Free()
+	images := tensor.RandN(tensor.NewRNG(13), 0, 1, 2, 3, 224, 224)
+	got, err := net.EncodeImage(images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := RowRelErr(got, m.EncodeImage(images)); !(e <= 1e-5) {
+		t.Errorf("image features: relative error %.3g", e)
+	} else {
+		t.Logf("image features %v: relative error %.3g", got.Shape(), e)
+	}
+}
