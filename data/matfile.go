@@ -105,7 +105,7 @@ func (a *MatArray) Str() (string, error) {
 	if a.Class != MatChar {
 		return "", errors.Errorf("want a char array, got %s", a.describe())
 	}
-	if a.Len() > 0 && a.Len() != a.Dims[len(a.Dims)-1] {
+	if len(a.Chars) > 0 && (len(a.Dims) == 0 || len(a.Chars) != a.Dims[len(a.Dims)-1]) {
 		return "", errors.Errorf("want a single-row char array, got %s", a.describe())
 	}
 	return string(a.Chars), nil
