@@ -129,3 +129,23 @@ func BenchmarkDot(b *testing.B) {
 		})
 	}
 }
+
+// benchBackward benchmarks an element-wise dst = f(gradOut, x) kernel; it
+// reports GB/s (12 bytes per element) and giga-elements per second.
+func benchBackward(b *testing.B, f func(dst, gradOut, x []float32)) {
+	for _, n := range []int{1000, 1 << 16, 1 << 20} {
+		g, x, dst := vecBenchData(n, 10), vecBenchData(n, 11), make([]float32, n)
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			vecBenchLevels(b, func(b *testing.B) {
+				for b.Loop() {
+					f(dst, g, x)
+				}
+				vecReport(b, float64(12*n), 0)
+				b.ReportMetric(float64(n)*float64(b.N)/float64(b.Elapsed().Nanoseconds()), "Gelem/s")
+			})
+		})
+	}
+}
+
+func BenchmarkGeluBackward(b *testing.B) { benchBackward(b, GeluBackward) }
+func BenchmarkTanhBackward(b *testing.B) { benchBackward(b, TanhBackward) }
