@@ -19,6 +19,9 @@ type TaskSpec struct {
 	Name     string   // identifier, e.g. "oxford_pets"
 	TaskName string   // phrase fed to the task prompt learner, e.g. "pet image classification"
 	Classes  []string // class names in label order
+	// Template is the task's zero-shot template ("a photo of a {}."),
+	// used by Config.CtxInit = CtxInitTemplate.
+	Template string
 }
 
 // Learner holds the learnable prompts of one method over a multi-task
@@ -93,10 +96,8 @@ func NewLearner(cfg Config, m *clip.Model, tok Tokenizer, tasks []TaskSpec, seed
 		case SharePerClass:
 			l.Ctx = param("ctx", C, cfg.NCtx, W)
 		}
-		if cfg.CtxInit != "" {
-			if err := l.initFromWords(tok, cfg.CtxInit); err != nil {
-				return nil, err
-			}
+		if err := l.initContexts(tok); err != nil {
+			return nil, err
 		}
 		return l, nil
 	}
@@ -137,25 +138,10 @@ func NewLearner(cfg Config, m *clip.Model, tok Tokenizer, tasks []TaskSpec, seed
 		}
 	}
 	l.Meta = param("prompt_gen.P", in, cfg.NCtx*W)
+	if err := l.initContexts(tok); err != nil {
+		return nil, err
+	}
 	return l, nil
-}
-
-// initFromWords sets every context of a hard baseline to the token
-// embeddings of words (CoOp's CTX_INIT), whose token count must equal
-// NCtx.
-func (l *Learner) initFromWords(tok Tokenizer, words string) error {
-	ids := tok.Encode(strings.ReplaceAll(words, "_", " "))
-	if len(ids) != l.Cfg.NCtx {
-		return errors.Errorf("ctx init %q has %d tokens, but n_ctx is %d", words, len(ids), l.Cfg.NCtx)
-	}
-	var e *autograd.Var
-	autograd.NoGrad(func() { e = l.model.TokenEmbeddings(ids, 1, len(ids)) })
-	src := e.Value.Data()
-	dst := l.Ctx.Value.Data()
-	for i := 0; i < len(dst); i += len(src) {
-		copy(dst[i:], src)
-	}
-	return nil
 }
 
 // Tasks returns the learner's tasks.
@@ -242,21 +228,25 @@ func (l *Learner) contexts(classes []int) *autograd.Var {
 		ctx := autograd.Reshape(autograd.MatMul(f, l.Meta, false, false), -1, N, W) // [T, N, W]
 		return autograd.IndexSelect(ctx, 0, l.tasksOf(classes))
 	}
-	// CA/CS: class features of every class (the authors encode all of
-	// them even when sampling), combined with their task's feature.
+	return autograd.Reshape(autograd.MatMul(l.metaInput(f, classes), l.Meta, false, false), -1, N, W)
+}
+
+// metaInput returns the meta network's input [len(classes), in] of a
+// CA/CS learner: each class's feature combined with its task's feature f
+// [T, E] as the meta network (PGType) wants it. The authors encode the
+// class prompts of all classes even when sampling; so do we.
+func (l *Learner) metaInput(f *autograd.Var, classes []int) *autograd.Var {
 	g := l.encode(l.featPrompts, l.ClassCtx, nil) // [ΣC, E]
 	g = autograd.IndexSelect(g, 0, classes)
 	ft := autograd.IndexSelect(f, 0, l.tasksOf(classes))
-	var in *autograd.Var
 	switch l.Cfg.PGType {
 	case "lin":
-		in = autograd.Concat([]*autograd.Var{g, ft}, 1)
+		return autograd.Concat([]*autograd.Var{g, ft}, 1)
 	case "linmean":
-		in = autograd.Scale(autograd.Add(g, ft), 0.5)
-	case "lincls":
-		in = g
+		return autograd.Scale(autograd.Add(g, ft), 0.5)
+	default: // lincls
+		return g
 	}
-	return autograd.Reshape(autograd.MatMul(in, l.Meta, false, false), -1, N, W)
 }
 
 func (l *Learner) tasksOf(classes []int) []int {

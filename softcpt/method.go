@@ -36,7 +36,7 @@ type Config struct {
 	Sharing Sharing
 
 	NCtx        int      // N_CTX: context length of the class prompts (16)
-	CtxInit     string   // CTX_INIT: initialise the context from words (CoOp), "" = N(0, 0.02)
+	CtxInit     string   // CTX_INIT: start the class-prompt contexts from these words, or from each task's template (CtxInitTemplate); "" = N(0, 0.02)
 	Position    Position // CLASS_TOKEN_POSITION
 	CSC         bool     // SoftCPT: use class features (CA/CS) as meta-net input
 	ClassNCtx   int      // CLASS_N_CTX (4)

@@ -88,7 +88,7 @@ func tasksFromBenchmark(b *data.Benchmark) []*task {
 			tmpl = "a photo of a {}."
 		}
 		out = append(out, &task{
-			spec:      softcpt.TaskSpec{Name: t.Name, TaskName: t.TaskName, Classes: t.Classes},
+			spec:      softcpt.TaskSpec{Name: t.Name, TaskName: t.TaskName, Classes: t.Classes, Template: tmpl},
 			metric:    t.Metric,
 			templates: []string{tmpl},
 			train:     examplesFromItems(i, t.Train),
