@@ -47,8 +47,11 @@
 //   - split_zhou: CoOp's split file {"train": [[impath, label, classname],
 //     ...], "val": [...], "test": [...]}; classes ordered by label. With
 //     "fallback": "folder" a missing file is replaced by a generated split
-//     (as for "folder"); otherwise a missing file is an error naming it and
-//     the "missing" hint.
+//     (as for "folder"). Without a fallback, CoOp's five fixed split files
+//     (split_zhou_OxfordPets, _SUN397, _UCF101, _OxfordFlowers,
+//     _StanfordCars) are replaced by splits generated from the dataset's
+//     official files, as CoOp's dataset classes do (see README.md); any
+//     other missing file is an error naming it and the "missing" hint.
 //   - split_dk: SoftCPT's {"train": [[relpath, [label], [task]], ...],
 //     "val", "test", "meta": {"taskid2cname": [[...], ...], "taskid2tname":
 //     [...], "taskid2metric": [...], ...}}; one task per meta task.
