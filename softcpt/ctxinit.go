@@ -2,6 +2,7 @@ package softcpt
 
 import (
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/pkg/errors"
@@ -52,25 +53,13 @@ func (l *Learner) initTokens(tok Tokenizer) ([][]int, error) {
 	}
 	if l.Cfg.Hard && l.Cfg.Sharing == ShareAll {
 		for t := range out {
-			if !equalInts(out[t], out[0]) {
+			if !slices.Equal(out[t], out[0]) {
 				return nil, errors.Errorf("%s shares one context over all tasks, but the ctx init words of tasks %q and %q differ (give words, not %q)",
 					l.Cfg.Name, l.tasks[0].Name, l.tasks[t].Name, CtxInitTemplate)
 			}
 		}
 	}
 	return out, nil
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // initContexts applies Config.CtxInit (CoOp's CTX_INIT, extended). The

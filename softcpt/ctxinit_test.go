@@ -2,6 +2,7 @@ package softcpt
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -51,13 +52,13 @@ func TestCtxInitHard(t *testing.T) {
 	d := l.Ctx.Value.Data()
 	// Task 1's one word fills the last slot; SOS pads the others.
 	for s, id := range []int{tok.SOT(), tok.SOT(), tok.SOT(), tok.Encode("delicious")[0]} {
-		if got := d[(cfg.NCtx+s)*W : (cfg.NCtx+s+1)*W]; !equalFloats(got, emb(id)) {
+		if got := d[(cfg.NCtx+s)*W : (cfg.NCtx+s+1)*W]; !slices.Equal(got, emb(id)) {
 			t.Errorf("task 1 slot %d is not the embedding of token %d", s, id)
 		}
 	}
 	// "a photo of a" fills all four slots of task 0.
 	for s, w := range strings.Fields("a photo of a") {
-		if got := d[s*W : (s+1)*W]; !equalFloats(got, emb(tok.Encode(w)[0])) {
+		if got := d[s*W : (s+1)*W]; !slices.Equal(got, emb(tok.Encode(w)[0])) {
 			t.Errorf("task 0 slot %d is not %q", s, w)
 		}
 	}
@@ -81,18 +82,6 @@ func TestCtxInitHard(t *testing.T) {
 	if _, err := NewLearner(cfg, m, tok, bad, 1); err == nil || !strings.Contains(err.Error(), `task "food"`) {
 		t.Errorf("template without {}: err = %v", err)
 	}
-}
-
-func equalFloats(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestCtxInitMatchesZeroShot checks the point of the template init: at

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/softcpt/softcpt-go/realdata"
 	"github.com/softcpt/softcpt-go/softcpt"
 )
 
@@ -66,16 +67,8 @@ func TestShippedSoftCPTLearns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains for a while; skipped with -short")
 	}
-	b, m, tok, err := openShipped(testBenchmark, testModel, testBPE)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	zs := newExperiment("real-general", m, tok, realTasks(b, "general", 0, 0))
-	_, zsOverall, err := zs.zeroShot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, zs, zsOverall := shippedZeroShot(t, "general")
 	exp := zs.withTasks(realTasks(b, "general", 4, 1))
 	scores, overall, hist, err := trainDemoNATA(ctx, exp, 1)
 	if err != nil {
@@ -94,6 +87,23 @@ func TestShippedSoftCPTLearns(t *testing.T) {
 	if overall < 5*chance {
 		t.Errorf("SoftCPT-NATA %.2f%% is not far above chance %.2f%%", overall, chance)
 	}
+}
+
+// shippedZeroShot opens the shipped assets and evaluates zero-shot CLIP
+// on one task group; the experiment it returns caches the image
+// features for training runs on the same group.
+func shippedZeroShot(t *testing.T, group string) (*realdata.Benchmark, *experiment, float64) {
+	t.Helper()
+	b, m, tok, err := openShipped(testBenchmark, testModel, testBPE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zs := newExperiment("real-"+group, m, tok, realTasks(b, group, 0, 0))
+	_, overall, err := zs.zeroShot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, zs, overall
 }
 
 // trainDemoNATA trains SoftCPT-NATA on exp with the demo's settings.
@@ -117,16 +127,8 @@ func TestShippedSoftCPTBeatsZeroShot(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains for a while; skipped with -short")
 	}
-	b, m, tok, err := openShipped(testBenchmark, testModel, testBPE)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	zs := newExperiment("real-nature", m, tok, realTasks(b, "nature", 0, 0))
-	_, zsOverall, err := zs.zeroShot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, zs, zsOverall := shippedZeroShot(t, "nature")
 	var sum float64
 	for seed := 1; seed <= 3; seed++ {
 		_, overall, _, err := trainDemoNATA(ctx, zs.withTasks(realTasks(b, "nature", 4, seed)), seed)
