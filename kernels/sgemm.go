@@ -183,7 +183,7 @@ type gemmImpl struct {
 }
 
 var (
-	gemmAVX512  = gemmImpl{kind: kindAVX512, mr: 14, nr: 32, kc: 256, mc: 14 * 24, nc: 4096, parallelFlops: 4 << 20}
+	gemmAVX512  = gemmImpl{kind: kindAVX512, mr: 14, nr: 32, kc: 512, mc: 14 * 24, nc: 4096, parallelFlops: 4 << 20}
 	gemmAVX2    = gemmImpl{kind: kindAVX2, mr: 6, nr: 16, kc: 256, mc: 6 * 24, nc: 4096, parallelFlops: 2 << 20}
 	gemmGeneric = gemmImpl{kind: kindGo, mr: 4, nr: 4, kc: 256, mc: 4 * 32, nc: 2048, parallelFlops: 1 << 20}
 )
@@ -285,7 +285,7 @@ func sgemmBlocked(g *gemmImpl, transA, transB bool, m, n, k int, alpha float32, 
 func (g *gemmImpl) blocked(workers int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, src bSource) {
 	mr, nr := g.mr, g.nr
 	ncEff := min(g.nc, roundUp(n, nr))
-	kcEff := min(g.kc, k)
+	kcEff := g.kcFor(k)
 	mPanels := (m + mr - 1) / mr
 	// Per worker: packed A block (mc×kc) plus an mr×nr edge-tile temporary.
 	// Pre-packed B needs no B buffer.
@@ -381,6 +381,17 @@ func (g *gemmImpl) runParallel(work [][]float32, nChunks, chunkPanels, m, nbPane
 }
 
 func roundUp(x, to int) int { return (x + to - 1) / to * to }
+
+// kcFor returns the depth of the k-blocks for an inner dimension k: at most
+// g.kc, with the blocks of equal size (k = 1100 with kc = 512 gives three
+// blocks of 367, not 512, 512 and 76), so no block is shallow.
+func (g *gemmImpl) kcFor(k int) int {
+	if k <= g.kc {
+		return max(k, 1)
+	}
+	blocks := (k + g.kc - 1) / g.kc
+	return (k + blocks - 1) / blocks
+}
 
 // runTask computes rows [t.i0, t.i1) × B panels [t.jp0, t.jp1) of one
 // (jc, pc) block: C[i, jc+j] = op(A)[i, pc:pc+kb]·Bblock[:, j]·alpha + beta·C.

@@ -51,7 +51,7 @@ func PackB(transB bool, k, n int, b []float32, ldb int) *PackedMatrix {
 		panic(fmt.Sprintf("kernels.PackB: len(b)=%d < %d needed for %d×%d with ldb=%d (k=%d n=%d transB=%v)", len(b), (br-1)*ldb+bc, br, bc, ldb, k, n, transB))
 	}
 	g := implFor(current)
-	p := &PackedMatrix{k: k, n: n, level: current, nr: g.nr, kc: g.kc}
+	p := &PackedMatrix{k: k, n: n, level: current, nr: g.nr, kc: g.kcFor(k)}
 	nPanels := (n + g.nr - 1) / g.nr
 	p.data = make([]float32, k*nPanels*g.nr)
 	if k == 0 || n == 0 {
