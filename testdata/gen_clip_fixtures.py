@@ -195,11 +195,11 @@ class ResidualAttentionBlock(nn.Module):
             ("c_proj", nn.Linear(d_model * 4, d_model)),
         ]))
         self.ln_2 = LayerNorm(d_model)
-        self.attn_mask = attn_mask  # a plain attribute, as in OpenAI's code
+        self.attn_mask = attn_mask  # a plain attribute, moved to x's dtype/device once (OpenAI's)
 
     def attention(self, x):
-        m = self.attn_mask.to(dtype=x.dtype, device=x.device) if self.attn_mask is not None else None
-        return self.attn(x, x, x, need_weights=False, attn_mask=m)[0]
+        self.attn_mask = self.attn_mask.to(dtype=x.dtype, device=x.device) if self.attn_mask is not None else None
+        return self.attn(x, x, x, need_weights=False, attn_mask=self.attn_mask)[0]
 
     def forward(self, x):
         x = x + self.attention(self.ln_1(x))
