@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // benchGemm times Sgemm at the current level and reports GFLOP/s.
@@ -22,10 +23,22 @@ func benchGemm(b *testing.B, transA, transB bool, m, n, k int) {
 	Sgemm(transA, transB, m, n, k, 1, a, lda, bm, ldb, 0, c, n) // warm the pools
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := processCPUTime()
 	for i := 0; i < b.N; i++ {
 		Sgemm(transA, transB, m, n, k, 1, a, lda, bm, ldb, 0, c, n)
 	}
-	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	reportGFLOPs(b, 2*float64(m)*float64(n)*float64(k)*float64(b.N), processCPUTime()-cpu0)
+}
+
+// reportGFLOPs reports flops per wall-clock second ("GFLOP/s") and, where
+// the process CPU time is known, per CPU-second ("GFLOP/cpu-s": with
+// GOMAXPROCS=1 it is the single core's throughput while it ran, little
+// disturbed by other processes competing for the cores).
+func reportGFLOPs(b *testing.B, flops float64, cpu time.Duration) {
+	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	if cpu > 0 {
+		b.ReportMetric(flops/cpu.Seconds()/1e9, "GFLOP/cpu-s")
+	}
 }
 
 // BenchmarkSgemm times square SGEMM (C = A·B) with GOMAXPROCS workers.
