@@ -171,7 +171,7 @@ const (
 )
 
 // gemmImpl holds a micro-kernel's register tile (mr×nr) and the cache
-// blocking used around it: kc (depth of packed panels), mc (rows of the
+// blocking used around it: kc (maximum depth of packed panels, see kcFor), mc (rows of the
 // packed A block, a multiple of mr) and nc (columns of the packed B block,
 // a multiple of nr).
 type gemmImpl struct {
