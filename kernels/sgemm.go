@@ -171,9 +171,9 @@ const (
 )
 
 // gemmImpl holds a micro-kernel's register tile (mr×nr) and the cache
-// blocking used around it: kc (maximum depth of packed panels, see kcFor), mc (rows of the
-// packed A block, a multiple of mr) and nc (columns of the packed B block,
-// a multiple of nr).
+// blocking used around it: kc (maximum depth of packed panels, see kcFor),
+// mc (rows of the packed A block, a multiple of mr) and nc (columns of the
+// packed B block, a multiple of nr).
 type gemmImpl struct {
 	kind          kernelKind
 	mr, nr        int
