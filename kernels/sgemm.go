@@ -567,12 +567,25 @@ func packA14(a []float32, lda, ib, p0, kb int, alpha float32, pan []float32) {
 	}
 }
 
-// packB32 packs one full 32-column panel of a non-transposed B (rows
-// p0..p0+kb, columns jb..jb+31) with fixed-size array copies.
-func packB32(b []float32, ldb, p0, kb, jb int, pan []float32) {
-	for p := 0; p < kb; p++ {
-		off := (p0+p)*ldb + jb
-		*(*[32]float32)(pan[p*32 : p*32+32]) = *(*[32]float32)(b[off : off+32])
+// packB32Rows packs the full 32-column panels [jp0, jp1) of a
+// non-transposed B block (rows p0..p0+kb, columns from j0) eight rows at a
+// time with fixed-size array copies. Within a chunk each source row is
+// read sequentially across the panels (a few streams the hardware
+// prefetchers follow, few pages live at once) instead of walking one panel
+// down kb rows at a stride of ldb, which misses on every row when ldb is
+// large.
+func packB32Rows(b []float32, ldb, p0, kb, j0, jp0, jp1 int, dst []float32) {
+	const chunk = 8
+	for pp := 0; pp < kb; pp += chunk {
+		pe := min(kb, pp+chunk)
+		for jp := jp0; jp < jp1; jp++ {
+			pan := dst[jp*32*kb : (jp+1)*32*kb]
+			jb := j0 + jp*32
+			for p := pp; p < pe; p++ {
+				off := (p0+p)*ldb + jb
+				*(*[32]float32)(pan[p*32 : p*32+32]) = *(*[32]float32)(b[off : off+32])
+			}
+		}
 	}
 }
 
@@ -580,6 +593,13 @@ func packB32(b []float32, ldb, p0, kb, jb int, pan []float32) {
 // [j0, j0+nb) of op(B) into nr-column panels, k-major (dst[panel][p][c]);
 // columns past nb are zero.
 func packB(transB bool, b []float32, ldb, p0, kb, j0, nb, nr int, dst []float32, jp0, jp1 int) {
+	if !transB && nr == 32 {
+		// Full panels in row chunks; a partial last panel below.
+		if full := min(jp1, nb/nr); full > jp0 {
+			packB32Rows(b, ldb, p0, kb, j0, jp0, full, dst)
+			jp0 = full
+		}
+	}
 	for jp := jp0; jp < jp1; jp++ {
 		pan := dst[jp*nr*kb : (jp+1)*nr*kb]
 		cols := min(nr, nb-jp*nr)
@@ -601,10 +621,6 @@ func packB(transB bool, b []float32, ldb, p0, kb, j0, nb, nr int, dst []float32,
 					pan[p*nr+q] = v
 				}
 			}
-			continue
-		}
-		if nr == 32 && cols == 32 {
-			packB32(b, ldb, p0, kb, jb, pan)
 			continue
 		}
 		for p := 0; p < kb; p++ {

@@ -157,19 +157,27 @@ func TestSgemmGeneric(t *testing.T) {
 func TestSgemmThreads(t *testing.T) {
 	forEachLevel(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(5, 6))
-		for _, sh := range [][3]int{{300, 200, 300}, {20, 3000, 100}, {517, 70, 260}} {
+		// The shapes take the column split (narrow m, or n ≥ m/2) and the
+		// row split with a shared B block (m > 2·mc, partial last panel).
+		for _, sh := range [][3]int{{300, 200, 300}, {20, 3000, 100}, {517, 70, 260}, {1500, 100, 64}, {1100, 700, 530}} {
 			m, n, k := sh[0], sh[1], sh[2]
 			a, b := randSlice(r, m*k), randSlice(r, k*n)
-			var res [2][]float32
-			for i, procs := range []int{1, 2} {
-				old := runtime.GOMAXPROCS(procs)
-				res[i] = make([]float32, m*n)
-				Sgemm(false, true, m, n, k, 1, a, k, b, k, 0, res[i], n)
-				runtime.GOMAXPROCS(old)
-			}
-			for i := range res[0] {
-				if d := math.Abs(float64(res[0][i] - res[1][i])); d > 1e-3 || math.IsNaN(d) {
-					t.Fatalf("%v: GOMAXPROCS 1 vs 2 differ at %d: %v vs %v", sh, i, res[0][i], res[1][i])
+			for _, transB := range []bool{false, true} {
+				ldb := n
+				if transB {
+					ldb = k
+				}
+				var res [2][]float32
+				for i, procs := range []int{1, 2} {
+					old := runtime.GOMAXPROCS(procs)
+					res[i] = make([]float32, m*n)
+					Sgemm(false, transB, m, n, k, 1, a, k, b, ldb, 0, res[i], n)
+					runtime.GOMAXPROCS(old)
+				}
+				for i := range res[0] {
+					if d := math.Abs(float64(res[0][i] - res[1][i])); d > 1e-3 || math.IsNaN(d) {
+						t.Fatalf("%v transB=%v: GOMAXPROCS 1 vs 2 differ at %d: %v vs %v", sh, transB, i, res[0][i], res[1][i])
+					}
 				}
 			}
 		}
@@ -232,5 +240,49 @@ func TestSgemmNoLargeAllocs(t *testing.T) {
 	// between Ps), so allow an average well below one packing buffer.
 	if per := (ms1.TotalAlloc - ms0.TotalAlloc) / calls; per > 32<<10 {
 		t.Fatalf("Sgemm allocated %d bytes per warm call; packing buffers should be pooled", per)
+	}
+}
+
+// TestPackB checks packB against element-wise packing for every panel
+// range of blocks with full and partial panels, both orientations.
+func TestPackB(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	const ldb, p0, kb, j0 = 150, 3, 21, 5
+	b := randSlice(r, ldb*ldb)
+	for _, nr := range []int{32, 16, 4} {
+		for _, nb := range []int{nr, 3 * nr, 3*nr + 7, 1} {
+			nPanels := (nb + nr - 1) / nr
+			for _, transB := range []bool{false, true} {
+				for jp0 := 0; jp0 < nPanels; jp0++ {
+					for jp1 := jp0 + 1; jp1 <= nPanels; jp1++ {
+						dst := make([]float32, nPanels*nr*kb)
+						for i := range dst {
+							dst[i] = float32(math.NaN())
+						}
+						packB(transB, b, ldb, p0, kb, j0, nb, nr, dst, jp0, jp1)
+						for jp := 0; jp < nPanels; jp++ {
+							for p := 0; p < kb; p++ {
+								for q := 0; q < nr; q++ {
+									got := dst[jp*nr*kb+p*nr+q]
+									want := float32(math.NaN())
+									if jp >= jp0 && jp < jp1 {
+										want = 0
+										if j := jp*nr + q; j < nb {
+											want = b[(p0+p)*ldb+j0+j]
+											if transB {
+												want = b[(j0+j)*ldb+p0+p]
+											}
+										}
+									}
+									if got != want && !(math.IsNaN(float64(got)) && math.IsNaN(float64(want))) {
+										t.Fatalf("nr=%d nb=%d transB=%v panels [%d,%d): dst[panel %d][%d][%d] = %v, want %v", nr, nb, transB, jp0, jp1, jp, p, q, got, want)
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
 	}
 }
