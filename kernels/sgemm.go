@@ -238,13 +238,18 @@ func sgemmBlocked(g *gemmImpl, transA, transB bool, m, n, k int, alpha float32, 
 		workers = 1
 	}
 	// Split over columns when the rows give each worker less than one mc
-	// block (or too few mr panels): each worker then runs the serial driver
-	// on its own column range, packing its own B panels (which stay in its
-	// own L2) and reusing each B panel over all m rows. Otherwise split rows
-	// and share the packed B block.
+	// block (or too few mr panels), or when each worker gets at least a
+	// quarter as many columns as there are rows: each worker then runs the
+	// serial driver on its own column range, packing its own B panels
+	// (which stay in its own L2) and reusing each B panel over all m rows,
+	// with no barriers. Every worker packs all of A, which costs more than
+	// sharing the B block only when the column ranges are narrow against
+	// the rows (such as 256 columns by 7700 rows). Otherwise split rows and
+	// share the packed B block.
 	mPanels := (m + mr - 1) / mr
 	nPanels := (n + nr - 1) / nr
-	if workers > 1 && (mPanels < 2*workers || m <= workers*g.mc) && nPanels >= 2*workers {
+	splitCols := mPanels < 2*workers || m <= workers*g.mc || 4*n >= workers*m
+	if workers > 1 && splitCols && nPanels >= 2*workers {
 		var eg errgroup.Group
 		for w := 0; w < workers; w++ {
 			jp0 := w * nPanels / workers
