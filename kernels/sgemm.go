@@ -407,7 +407,15 @@ func (g *gemmImpl) runTask(t gemmTask, transA bool, a []float32, lda, pc, kb int
 	for ic := t.i0; ic < t.i1; ic += g.mc {
 		mb := min(g.mc, t.i1-ic)
 		mbPanels := (mb + mr - 1) / mr
-		packA(transA, a, lda, ic, mb, pc, kb, mr, alpha, ap[:mbPanels*mr*kb])
+		// The AVX-512 kernel can pack the full 14-row panels of a plain A
+		// (alpha 1) while it computes their first tiles; only a partial
+		// last panel is packed here then.
+		fused := g.kind == kindAVX512 && haveAsm && !transA && alpha == 1
+		full := 0
+		if fused {
+			full = mb / mr
+		}
+		packA(transA, a, lda, ic+full*mr, mb-full*mr, pc, kb, mr, alpha, ap[full*mr*kb:mbPanels*mr*kb])
 		for jp := t.jp0; jp < t.jp1; jp++ {
 			j := jp * nr
 			nv := min(nr, nb-j)
@@ -417,12 +425,21 @@ func (g *gemmImpl) runTask(t gemmTask, transA bool, a []float32, lda, pc, kb int
 				mv := min(mr, t.i1-i)
 				apan := ap[ip*mr*kb : (ip+1)*mr*kb]
 				off := i*ldc + jc + j
+				packing := jp == t.jp0 && ip < full
 				if mv == mr && nv == nr {
+					if packing {
+						g.kernelPackA(kb, a[i*lda+pc:], lda, apan, bpan, c[off:], ldc, beta)
+						continue
+					}
 					g.kernel(kb, apan, bpan, c[off:], ldc, beta)
 					continue
 				}
 				// Edge tile: compute into tmp, then merge the valid part.
-				g.kernel(kb, apan, bpan, tmp, nr, 0)
+				if packing {
+					g.kernelPackA(kb, a[i*lda+pc:], lda, apan, bpan, tmp, nr, 0)
+				} else {
+					g.kernel(kb, apan, bpan, tmp, nr, 0)
+				}
 				for r := 0; r < mv; r++ {
 					crow := c[off+r*ldc : off+r*ldc+nv]
 					trow := tmp[r*nr : r*nr+nv]
@@ -456,6 +473,17 @@ func (g *gemmImpl) kernel(kb int, ap, bp, c []float32, ldc int, beta float32) {
 	default:
 		kernel4x4Go(kb, ap, bp, c, ldc, beta)
 	}
+}
+
+// kernelPackA runs the AVX-512 micro-kernel on 14 unpacked rows of A
+// (a: the first row's first element, row stride lda) and packs them into
+// ap as it goes.
+func (g *gemmImpl) kernelPackA(kb int, a []float32, lda int, ap, bp, c []float32, ldc int, beta float32) {
+	_ = a[13*lda+kb-1]
+	_ = c[(g.mr-1)*ldc+g.nr-1]
+	_ = ap[kb*g.mr-1]
+	_ = bp[kb*g.nr-1]
+	sgemmKernel14x32PackAAVX512(kb, &a[0], lda, &ap[0], &bp[0], &c[0], ldc, beta)
 }
 
 // kernel4x4Go is the pure-Go micro-kernel of the Generic level: a 4×4 tile

@@ -44,6 +44,7 @@ func main() {
 		b.WriteString("//go:build amd64 && !purego\n\n#include \"textflag.h\"\n\n")
 		genKernel(&b, k)
 		if k.reg == "Z" {
+			genKernelPackA(&b, k)
 			genPeak(&b, "fmaPeakAVX512", "Z", 24)
 		} else {
 			genPeak(&b, "fmaPeakAVX2", "Y", 12)
@@ -71,6 +72,7 @@ func genStubs() {
 		b.WriteString("//\n//go:noescape\n")
 		fmt.Fprintf(&b, "func %s(k int, a, b, c *float32, ldc int, beta float32)\n\n", k.name)
 	}
+	b.WriteString("// sgemmKernel14x32PackAAVX512 is sgemmKernel14x32AVX512 reading A unpacked:\n// a is the top-left element of 14 rows of a row-major A with row stride lda\n// (elements). It also writes the packed k×14 panel of those rows to ap, so\n// the following tiles of the same rows can use the plain kernel.\n//\n//go:noescape\nfunc sgemmKernel14x32PackAAVX512(k int, a *float32, lda int, ap, b, c *float32, ldc int, beta float32)\n\n")
 	b.WriteString("// fmaPeakAVX512 runs n iterations of 24 independent 16-lane FMAs on registers\n// only (768 flops per iteration).\n//\n//go:noescape\nfunc fmaPeakAVX512(n int)\n\n")
 	b.WriteString("// fmaPeakAVX2 runs n iterations of 12 independent 8-lane FMAs on registers\n// only (192 flops per iteration).\n//\n//go:noescape\nfunc fmaPeakAVX2(n int)\n")
 	src, err := format.Source(b.Bytes())
@@ -216,4 +218,117 @@ func genPeak(b *bytes.Buffer, name, reg string, nacc int) {
 	p("peakdone:")
 	p("\tVZEROUPPER")
 	p("\tRET")
+}
+
+// genKernelPackA writes the 14×32 kernel variant that broadcasts A from 14
+// unpacked rows (five base registers plus a scaled lda, as in packing) and
+// stores each broadcast scalar to the packed panel ap.
+func genKernelPackA(b *bytes.Buffer, k kernel) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	nv := k.nr / k.vecLen
+	nacc := k.mr * nv
+	bReg := func(v int) string { return fmt.Sprintf("Z%d", nacc+v) }
+	bcst := []int{nacc + nv, nacc + nv + 1}
+	acc := func(r, v int) string { return fmt.Sprintf("Z%d", r*nv+v) }
+	vb := k.vecLen * 4
+	row := []string{"(SI)", "(SI)(BX*1)", "(SI)(BX*2)", "(R8)", "(SI)(BX*4)", "(R8)(BX*2)", "(R9)",
+		"(R8)(BX*4)", "(SI)(BX*8)", "(R10)", "(R10)(BX*1)", "(R8)(BX*8)", "(R11)", "(R11)(BX*1)"}
+	name := "sgemmKernel14x32PackAAVX512"
+	p("// func %s(k int, a *float32, lda int, ap, b, c *float32, ldc int, beta float32)", name)
+	p("// Requires: AVX-512F")
+	p("TEXT ·%s(SB), NOSPLIT, $0-60", name)
+	p("\tMOVQ k+0(FP), CX")
+	p("\tMOVQ a+8(FP), SI")
+	p("\tMOVQ lda+16(FP), BX")
+	p("\tSHLQ $2, BX")
+	p("\tMOVQ ap+24(FP), R12")
+	p("\tMOVQ b+32(FP), DI")
+	p("\tMOVQ c+40(FP), DX")
+	p("\tMOVQ ldc+48(FP), AX")
+	p("\tSHLQ $2, AX")
+	p("\tLEAQ (SI)(BX*2), R8")
+	p("\tADDQ BX, R8")
+	p("\tLEAQ (R8)(BX*2), R9")
+	p("\tADDQ BX, R9")
+	p("\tLEAQ (R9)(BX*2), R10")
+	p("\tADDQ BX, R10")
+	p("\tLEAQ (R10)(BX*2), R11")
+	p("\tADDQ BX, R11")
+	p("\tMOVQ DX, R13")
+	for r := 0; r < k.mr; r++ {
+		p("\tPREFETCHT0 (R13)")
+		p("\tPREFETCHT0 %d(R13)", k.nr*4-4)
+		p("\tADDQ AX, R13")
+	}
+	for r := 0; r < k.mr; r++ {
+		for v := 0; v < nv; v++ {
+			p("\tVPXORD %s, %s, %s", acc(r, v), acc(r, v), acc(r, v))
+		}
+	}
+	step := func(u int) {
+		for v := 0; v < nv; v++ {
+			p("\tVMOVUPS %d(DI), %s", (u*nv+v)*vb, bReg(v))
+		}
+		for r := 0; r < k.mr; r++ {
+			br := bcst[r%2]
+			p("\tVBROADCASTSS %d%s, Z%d", u*4, row[r], br)
+			p("\tVMOVSS X%d, %d(R12)", br, (u*k.mr+r)*4)
+			for v := 0; v < nv; v++ {
+				p("\tVFMADD231PS %s, Z%d, %s", bReg(v), br, acc(r, v))
+			}
+		}
+	}
+	adv := func(n int) {
+		for _, r := range []string{"SI", "R8", "R9", "R10", "R11"} {
+			p("\tADDQ $%d, %s", 4*n, r)
+		}
+		p("\tADDQ $%d, R12", 4*k.mr*n)
+		p("\tADDQ $%d, DI", 4*k.nr*n)
+	}
+	p("\tCMPQ CX, $%d", k.unroll)
+	p("\tJLT patail")
+	p("paloop:")
+	for u := 0; u < k.unroll; u++ {
+		step(u)
+	}
+	adv(k.unroll)
+	p("\tSUBQ $%d, CX", k.unroll)
+	p("\tCMPQ CX, $%d", k.unroll)
+	p("\tJGE paloop")
+	p("patail:")
+	p("\tTESTQ CX, CX")
+	p("\tJEQ pastore")
+	p("patailloop:")
+	step(0)
+	adv(1)
+	p("\tDECQ CX")
+	p("\tJNE patailloop")
+	p("pastore:")
+	p("\tMOVL beta+56(FP), BX")
+	p("\tTESTL $0x7fffffff, BX")
+	p("\tJEQ pastorezero")
+	p("\tVBROADCASTSS beta+56(FP), Z%d", bcst[0])
+	for r := 0; r < k.mr; r++ {
+		for v := 0; v < nv; v++ {
+			p("\tVFMADD231PS %d(DX), Z%d, %s", v*vb, bcst[0], acc(r, v))
+			p("\tVMOVUPS %s, %d(DX)", acc(r, v), v*vb)
+		}
+		if r < k.mr-1 {
+			p("\tADDQ AX, DX")
+		}
+	}
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("pastorezero:")
+	for r := 0; r < k.mr; r++ {
+		for v := 0; v < nv; v++ {
+			p("\tVMOVUPS %s, %d(DX)", acc(r, v), v*vb)
+		}
+		if r < k.mr-1 {
+			p("\tADDQ AX, DX")
+		}
+	}
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
 }

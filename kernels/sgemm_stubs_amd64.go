@@ -20,6 +20,14 @@ func sgemmKernel14x32AVX512(k int, a, b, c *float32, ldc int, beta float32)
 //go:noescape
 func sgemmKernel6x16AVX2(k int, a, b, c *float32, ldc int, beta float32)
 
+// sgemmKernel14x32PackAAVX512 is sgemmKernel14x32AVX512 reading A unpacked:
+// a is the top-left element of 14 rows of a row-major A with row stride lda
+// (elements). It also writes the packed k×14 panel of those rows to ap, so
+// the following tiles of the same rows can use the plain kernel.
+//
+//go:noescape
+func sgemmKernel14x32PackAAVX512(k int, a *float32, lda int, ap, b, c *float32, ldc int, beta float32)
+
 // fmaPeakAVX512 runs n iterations of 24 independent 16-lane FMAs on registers
 // only (768 flops per iteration).
 //
