@@ -8,5 +8,5 @@ echo "== go test ./... (assembly kernels)"
 go test -count=1 ./...
 echo "== go test -tags purego ./... (pure Go)"
 go test -count=1 -tags purego ./...
-echo "== go test -race ./tensor ./autograd"
-go test -count=1 -race ./tensor/ ./autograd/
+echo "== go test -race ./tensor ./autograd ./kernels"
+go test -count=1 -race ./tensor/ ./autograd/ ./kernels/
