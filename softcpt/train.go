@@ -7,10 +7,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/pkg/errors"
 
+	"github.com/softcpt/softcpt-go/autograd"
 	"github.com/softcpt/softcpt-go/clip/checkpoint"
 	"github.com/softcpt/softcpt-go/internal/atomicfile"
 	"github.com/softcpt/softcpt-go/nn"
@@ -136,9 +139,10 @@ func trainLoop(ctx context.Context, l *Learner, train []Example, opt TrainOption
 		if err != nil {
 			return nil, err
 		}
-		if ok && (st.Examples != len(train) || st.Seed != opt.Seed || st.Method != l.Cfg.Name) {
-			return nil, errors.Errorf("checkpoint in %s is for %s with %d examples and seed %d, not %s with %d and %d",
-				opt.CheckpointDir, st.Method, st.Examples, st.Seed, l.Cfg.Name, len(train), opt.Seed)
+		if ok {
+			if err := st.check(opt.CheckpointDir, l, len(train), opt.Seed); err != nil {
+				return nil, err
+			}
 		}
 	}
 	E := l.model.Config.EmbedDim
@@ -212,7 +216,7 @@ func trainLoop(ctx context.Context, l *Learner, train []Example, opt TrainOption
 			opt.Log("%s epoch %d/%d loss %.4f acc %.1f%% lr %.3g (%.1fs)", l.Cfg.Name, es.Epoch, opt.Epochs, es.Loss, es.Accuracy, es.LR, es.Seconds)
 		}
 		if opt.CheckpointDir != "" {
-			if err := saveCheckpoint(opt.CheckpointDir, l, sgd, &st); err != nil {
+			if err := saveCheckpoint(opt.CheckpointDir, l, sgd.State(), &st); err != nil {
 				return st.History, err
 			}
 		}
@@ -226,12 +230,13 @@ const (
 	ckptState   = "checkpoint.json"
 )
 
-// saveCheckpoint writes the learner and optimiser tensors (safetensors)
-// and the training state (JSON), each atomically; the JSON is written
-// last and names the epoch, so a crash between the two leaves a
-// consistent older pair or a newer tensor file with an older state, which
-// loadCheckpoint detects through the epoch recorded in both.
-func saveCheckpoint(dir string, l *Learner, sgd *nn.SGD, st *trainState) error {
+// saveCheckpoint writes the learner's tensors and the optimiser state
+// optState (nn.SGD.State's names) as safetensors and the training state
+// as JSON, each atomically; the JSON is written last and names the epoch,
+// so a crash between the two leaves a consistent older pair or a newer
+// tensor file with an older state, which readCheckpoint detects through
+// the epoch recorded in both.
+func saveCheckpoint(dir string, l *Learner, optState map[string]*tensor.Tensor, st *trainState) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return errors.Wrapf(err, "creating checkpoint directory %s", dir)
 	}
@@ -239,7 +244,7 @@ func saveCheckpoint(dir string, l *Learner, sgd *nn.SGD, st *trainState) error {
 	for k, v := range l.State() {
 		ts["learner."+k] = v
 	}
-	for k, v := range sgd.State() {
+	for k, v := range optState {
 		ts["optimizer."+k] = v
 	}
 	md := map[string]string{"epoch": fmt.Sprint(st.Epoch), "method": st.Method}
@@ -256,25 +261,42 @@ func saveCheckpoint(dir string, l *Learner, sgd *nn.SGD, st *trainState) error {
 // loadCheckpoint restores a checkpoint if dir holds one; it reports
 // whether it did.
 func loadCheckpoint(dir string, l *Learner, sgd *nn.SGD, st *trainState) (bool, error) {
-	js, err := os.ReadFile(filepath.Join(dir, ckptState))
-	if os.IsNotExist(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, errors.Wrapf(err, "reading checkpoint state in %s", dir)
-	}
-	var s trainState
-	if err := json.Unmarshal(js, &s); err != nil {
-		return false, errors.Wrapf(err, "checkpoint state %s", filepath.Join(dir, ckptState))
-	}
-	sd, err := checkpoint.Load(filepath.Join(dir, ckptTensors))
-	if err != nil {
+	ok, s, opt, err := readCheckpoint(dir, l)
+	if !ok || err != nil {
 		return false, err
 	}
-	if sd.Metadata["epoch"] != fmt.Sprint(s.Epoch) {
-		return false, errors.Errorf("checkpoint in %s is inconsistent: tensors from epoch %s, state from epoch %d", dir, sd.Metadata["epoch"], s.Epoch)
+	if err := sgd.LoadState(opt); err != nil {
+		return false, errors.Wrapf(err, "checkpoint %s", filepath.Join(dir, ckptTensors))
 	}
-	learner, opt := map[string]*tensor.Tensor{}, map[string]*tensor.Tensor{}
+	sgd.Steps = s.OptSteps
+	*st = s
+	return true, nil
+}
+
+// readCheckpoint reads the checkpoint in dir, if there is one (ok), loads
+// its learner tensors into l and returns its training state and its
+// optimiser tensors (nn.SGD.State's names, not yet checked).
+func readCheckpoint(dir string, l *Learner) (ok bool, st trainState, opt map[string]*tensor.Tensor, err error) {
+	js, err := os.ReadFile(filepath.Join(dir, ckptState))
+	if os.IsNotExist(err) {
+		return false, st, nil, nil
+	}
+	if err != nil {
+		return false, st, nil, errors.Wrapf(err, "reading checkpoint state in %s", dir)
+	}
+	if err := json.Unmarshal(js, &st); err != nil {
+		return false, st, nil, errors.Wrapf(err, "checkpoint state %s", filepath.Join(dir, ckptState))
+	}
+	path := filepath.Join(dir, ckptTensors)
+	sd, err := checkpoint.Load(path)
+	if err != nil {
+		return false, st, nil, err
+	}
+	if sd.Metadata["epoch"] != fmt.Sprint(st.Epoch) {
+		return false, st, nil, errors.Errorf("checkpoint in %s is inconsistent: tensors from epoch %s, state from epoch %d", dir, sd.Metadata["epoch"], st.Epoch)
+	}
+	learner := map[string]*tensor.Tensor{}
+	opt = map[string]*tensor.Tensor{}
 	for k, v := range sd.Tensors {
 		switch {
 		case len(k) > 8 && k[:8] == "learner.":
@@ -284,14 +306,91 @@ func loadCheckpoint(dir string, l *Learner, sgd *nn.SGD, st *trainState) (bool, 
 		}
 	}
 	if err := l.LoadState(learner); err != nil {
-		return false, errors.Wrapf(err, "checkpoint in %s", dir)
+		return false, st, nil, errors.Wrapf(err, "checkpoint %s", path)
 	}
-	if err := sgd.LoadState(opt); err != nil {
-		return false, errors.Wrapf(err, "checkpoint in %s", dir)
+	return true, st, opt, nil
+}
+
+// check reports a checkpoint of another run: another method, number of
+// training examples or seed.
+func (st *trainState) check(dir string, l *Learner, examples int, seed uint64) error {
+	if st.Examples != examples || st.Seed != seed || st.Method != l.Cfg.Name {
+		return errors.Errorf("checkpoint in %s is for %s with %d examples and seed %d, not %s with %d and %d",
+			dir, st.Method, st.Examples, st.Seed, l.Cfg.Name, examples, seed)
 	}
-	sgd.Steps = s.OptSteps
-	*st = s
-	return true, nil
+	return nil
+}
+
+// momentumKey is nn.SGD.State's name of the momentum buffer of parameter
+// i (the checkpoint stores it under "optimizer." + this name).
+func momentumKey(i int) string { return "momentum_buffer." + strconv.Itoa(i) }
+
+// TrainCheckpoint is what a training checkpoint holds besides the
+// learner's tensors, for a trainer outside this package (a GPU's step)
+// that writes and resumes the checkpoints of Train and TrainFeatures:
+// the same files, so either trainer resumes the other's.
+type TrainCheckpoint struct {
+	// Epoch is the number of completed epochs; History holds their
+	// statistics.
+	Epoch   int
+	History []EpochStats
+	// Steps is the number of optimiser steps taken.
+	Steps int
+	// Momentum holds the SGD momentum buffers by the name of their
+	// parameter (Learner.State's names). A parameter without one (no
+	// momentum, or no step yet) starts a new buffer on its next step, as
+	// in nn.SGD.
+	Momentum map[string]*tensor.Tensor
+}
+
+// SaveTrainCheckpoint writes the checkpoint of a run of opt on examples
+// training examples after ck.Epoch epochs to dir, as Train does after
+// every epoch: l holds the trained tensors, ck the optimiser's state and
+// the history. Both files are written atomically, the state last.
+func SaveTrainCheckpoint(dir string, l *Learner, examples int, opt TrainOptions, ck TrainCheckpoint) error {
+	params := l.Parameters()
+	optState := map[string]*tensor.Tensor{"steps": tensor.Scalar(float32(ck.Steps))}
+	for name, b := range ck.Momentum {
+		i := slices.IndexFunc(params, func(p *autograd.Var) bool { return p.Name == name })
+		if i < 0 {
+			return errors.Errorf("checkpoint in %s: momentum buffer for %q, which %s does not train", dir, name, l.Cfg.Name)
+		}
+		optState[momentumKey(i)] = b
+	}
+	// nn.SGD checks the buffers' shapes against the parameters.
+	if err := (&nn.SGD{Params: params}).LoadState(optState); err != nil {
+		return errors.Wrapf(err, "checkpoint in %s", dir)
+	}
+	st := trainState{Method: l.Cfg.Name, Epoch: ck.Epoch, OptSteps: ck.Steps, History: ck.History,
+		Examples: examples, Seed: opt.Seed, Completed: ck.Epoch == opt.Epochs}
+	return saveCheckpoint(dir, l, optState, &st)
+}
+
+// LoadTrainCheckpoint restores the checkpoint in dir (written by Train or
+// SaveTrainCheckpoint) for a run of opt on examples training examples: it
+// loads the learner's tensors into l and returns the rest, or nil when dir
+// holds no checkpoint. A checkpoint that cannot be read, is inconsistent,
+// belongs to another method, number of examples or seed, or whose tensors
+// do not fit l is an error naming the directory or file.
+func LoadTrainCheckpoint(dir string, l *Learner, examples int, opt TrainOptions) (*TrainCheckpoint, error) {
+	ok, st, optState, err := readCheckpoint(dir, l)
+	if !ok || err != nil {
+		return nil, err
+	}
+	if err := st.check(dir, l, examples, opt.Seed); err != nil {
+		return nil, err
+	}
+	params := l.Parameters()
+	if err := (&nn.SGD{Params: params}).LoadState(optState); err != nil {
+		return nil, errors.Wrapf(err, "checkpoint %s", filepath.Join(dir, ckptTensors))
+	}
+	ck := &TrainCheckpoint{Epoch: st.Epoch, History: st.History, Steps: st.OptSteps, Momentum: map[string]*tensor.Tensor{}}
+	for i, p := range params {
+		if b, ok := optState[momentumKey(i)]; ok {
+			ck.Momentum[p.Name] = b
+		}
+	}
+	return ck, nil
 }
 
 // LoadCheckpoint restores the learned prompts of a training checkpoint
