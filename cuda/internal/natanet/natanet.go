@@ -25,6 +25,7 @@ package natanet
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -196,6 +197,87 @@ func (s *Step[A]) Params() (map[string]*tensor.Tensor, error) {
 		out[p.name] = tensor.FromSlice(d, p.shape...)
 	}
 	return out, nil
+}
+
+// Momentum downloads the SGD momentum buffers, named as in Params. Like
+// nn.SGD.State it holds none without momentum or before the first step.
+func (s *Step[A]) Momentum() (map[string]*tensor.Tensor, error) {
+	out := map[string]*tensor.Tensor{}
+	if s.spec.Momentum == 0 || s.Steps == 0 {
+		return out, nil
+	}
+	for _, p := range s.params {
+		d, err := s.be.Download(p.buf)
+		if err != nil {
+			return nil, errors.Wrapf(err, "natanet: downloading the momentum of %s", p.name)
+		}
+		out[p.name] = tensor.FromSlice(d, p.shape...)
+	}
+	return out, nil
+}
+
+// Restore uploads the trainable tensors params (every one of Params'
+// names; other names are ignored, as Learner.LoadState does) and the
+// momentum buffers (a tensor without one gets a zero buffer, which the
+// next SGD step treats as nn.SGD treats a new buffer) and sets Steps, as
+// resuming from a checkpoint does; buffers need steps > 0. On an error (a missing tensor, a shape
+// mismatch, a buffer of no trainable tensor, a failed upload) the step is
+// unchanged.
+func (s *Step[A]) Restore(params, momentum map[string]*tensor.Tensor, steps int) error {
+	if steps < 0 || steps == 0 && len(momentum) > 0 {
+		return errors.Errorf("natanet: restoring %d steps with %d momentum buffers", steps, len(momentum))
+	}
+	for name := range momentum {
+		if !slices.ContainsFunc(s.params, func(p param[A]) bool { return p.name == name }) {
+			return errors.Errorf("natanet: momentum buffer for %q, which %s does not train", name, s.spec.Method)
+		}
+	}
+	vals := make([]*tensor.Tensor, len(s.params))
+	bufs := make([]*tensor.Tensor, len(s.params))
+	for i, p := range s.params {
+		v, ok := params[p.name]
+		if !ok {
+			return errors.Errorf("natanet: restoring %s without %s", s.spec.Method, p.name)
+		}
+		b, ok := momentum[p.name]
+		if !ok {
+			b = tensor.New(p.shape...)
+		}
+		for _, t := range []struct {
+			what string
+			t    *tensor.Tensor
+		}{{p.name, v}, {"the momentum of " + p.name, b}} {
+			if !tensor.SameShape(t.t.Shape(), p.shape) {
+				return errors.Errorf("natanet: %s has shape %v, want %v", t.what, t.t.Shape(), p.shape)
+			}
+		}
+		vals[i], bufs[i] = v, b
+	}
+	// Upload everything before replacing anything.
+	var up []A
+	free := func() {
+		for _, a := range up {
+			s.be.Free(a)
+		}
+	}
+	for i, p := range s.params {
+		for _, t := range []*tensor.Tensor{vals[i], bufs[i]} {
+			a, err := s.be.Upload(t.Contiguous().Data(), p.shape...)
+			if err != nil {
+				free()
+				return errors.Wrapf(err, "natanet: uploading %s", p.name)
+			}
+			up = append(up, a)
+		}
+	}
+	for i := range s.params {
+		p := &s.params[i]
+		s.be.Free(p.val)
+		s.be.Free(p.buf)
+		p.val, p.buf = up[2*i], up[2*i+1]
+	}
+	s.Steps = steps
+	return nil
 }
 
 // SetLR sets the learning rate of the following SGD steps (the momentum
