@@ -86,6 +86,20 @@ func (s *TrainStep) Steps() int { return s.step.Steps }
 // State (Learner.LoadState accepts them).
 func (s *TrainStep) Download() (map[string]*tensor.Tensor, error) { return s.step.Params() }
 
+// DownloadMomentum returns the SGD momentum buffers named as in Download;
+// like nn.SGD's state it holds none without momentum or before the first
+// step.
+func (s *TrainStep) DownloadMomentum() (map[string]*tensor.Tensor, error) { return s.step.Momentum() }
+
+// Upload replaces the trainable tensors (named as in Download; other
+// names are ignored) and the momentum buffers (a tensor without one gets a
+// new buffer on the next step) and sets the number of steps taken, as
+// resuming from a training checkpoint does (softcpt.LoadTrainCheckpoint).
+// On an error the step is unchanged.
+func (s *TrainStep) Upload(params, momentum map[string]*tensor.Tensor, steps int) error {
+	return s.step.Restore(params, momentum, steps)
+}
+
 // Free returns the step's device memory to the allocator.
 func (s *TrainStep) Free() { s.step.Free() }
 

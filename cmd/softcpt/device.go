@@ -4,8 +4,6 @@ import (
 	"context"
 	"flag"
 	"math"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -293,17 +291,27 @@ type featureStep interface {
 	// step runs one step and returns the batch's loss and number of
 	// correct predictions, both before the update.
 	step(b softcpt.Batch) (loss float64, correct int, err error)
-	// state returns the trained tensors, named as in Learner.State.
-	state() (map[string]*tensor.Tensor, error)
+	// snapshot returns copies of the trained tensors and of the SGD
+	// momentum buffers, both named as in Learner.State (no buffers
+	// without momentum or before the first step).
+	snapshot() (params, momentum map[string]*tensor.Tensor, err error)
+	// restore replaces the trained tensors and the momentum buffers (a
+	// parameter without one starts a new buffer, as in nn.SGD) and sets
+	// the number of steps taken, as resuming from a checkpoint does.
+	restore(params, momentum map[string]*tensor.Tensor, steps int) error
 }
 
 // trainWithStep is softcpt.TrainFeatures with the steps taken by st: the
 // same batches (per epoch a generator seeded with seed·7919 + epoch + 17
 // permutes the examples, drop-last batches of BatchSize, or one short
 // batch when there are fewer examples), the same learning rate per epoch
-// (opt.Schedule), the same per-epoch statistics and log lines. The trained
-// state is loaded into l at the end. It supports neither RepeatSteps > 1
-// nor checkpoints (the caller falls back to the CPU for those).
+// (opt.Schedule), the same per-epoch statistics and log lines, and the
+// same checkpoints: with opt.CheckpointDir, softcpt's checkpoint is
+// written after every epoch, and with opt.Resume training continues from
+// the one there (written by either trainer), so that cancelling ctx loses
+// at most the current epoch. The trained state is loaded into l at the
+// end. RepeatSteps > 1 is not supported (the caller falls back to the
+// CPU).
 func trainWithStep(ctx context.Context, l *softcpt.Learner, st featureStep, feats *tensor.Tensor, train []softcpt.Example, opt softcpt.TrainOptions) ([]softcpt.EpochStats, error) {
 	if len(train) == 0 || feats.NDim() != 2 || feats.Dim(0) != len(train) {
 		return nil, errors.Errorf("training features %v for %d examples", feats.Shape(), len(train))
@@ -318,11 +326,23 @@ func trainWithStep(ctx context.Context, l *softcpt.Learner, st featureStep, feat
 	if bs <= 0 {
 		bs = 32
 	}
+	var ck softcpt.TrainCheckpoint
+	if opt.CheckpointDir != "" && opt.Resume {
+		saved, err := softcpt.LoadTrainCheckpoint(opt.CheckpointDir, l, len(train), opt)
+		if err != nil {
+			return nil, err
+		}
+		if saved != nil {
+			if err := st.restore(l.State(), saved.Momentum, saved.Steps); err != nil {
+				return nil, errors.Wrapf(err, "%s: resuming from the checkpoint in %s", l.Cfg.Name, opt.CheckpointDir)
+			}
+			ck = *saved
+		}
+	}
 	sched := opt.Schedule()
 	E := feats.Dim(1)
 	fd := feats.Contiguous().Data()
-	var hist []softcpt.EpochStats
-	for epoch := 0; epoch < opt.Epochs; epoch++ {
+	for epoch := ck.Epoch; epoch < opt.Epochs; epoch++ {
 		start := time.Now()
 		lr := sched.LR(epoch)
 		st.setLR(lr)
@@ -336,7 +356,7 @@ func trainWithStep(ctx context.Context, l *softcpt.Learner, st featureStep, feat
 		correct, seen := 0, 0
 		for s := 0; s < steps; s++ {
 			if err := ctx.Err(); err != nil {
-				return hist, errors.Wrapf(err, "interrupted in epoch %d", epoch+1)
+				return ck.History, errors.Wrapf(err, "interrupted in epoch %d", epoch+1)
 			}
 			idx := order[s*bs : (s+1)*bs]
 			b := softcpt.Batch{Features: tensor.New(len(idx), E), Tasks: make([]int, len(idx)), Labels: make([]int, len(idx))}
@@ -347,10 +367,10 @@ func trainWithStep(ctx context.Context, l *softcpt.Learner, st featureStep, feat
 			}
 			lv, c, err := st.step(b)
 			if err != nil {
-				return hist, errors.Wrapf(err, "%s: epoch %d, step %d", l.Cfg.Name, epoch+1, s+1)
+				return ck.History, errors.Wrapf(err, "%s: epoch %d, step %d", l.Cfg.Name, epoch+1, s+1)
 			}
 			if math.IsNaN(lv) || math.IsInf(lv, 0) {
-				return hist, errors.Errorf("%s: loss is %v at epoch %d, step %d", l.Cfg.Name, lv, epoch+1, s+1)
+				return ck.History, errors.Errorf("%s: loss is %v at epoch %d, step %d", l.Cfg.Name, lv, epoch+1, s+1)
 			}
 			lossSum += lv
 			correct += c
@@ -361,19 +381,34 @@ func trainWithStep(ctx context.Context, l *softcpt.Learner, st featureStep, feat
 		}
 		es := softcpt.EpochStats{Epoch: epoch + 1, Loss: lossSum / float64(steps), Accuracy: 100 * float64(correct) / float64(seen),
 			LR: lr, Seconds: time.Since(start).Seconds()}
-		hist = append(hist, es)
+		ck.History = append(ck.History, es)
+		ck.Epoch = epoch + 1
+		ck.Steps += steps
 		if opt.Log != nil {
 			opt.Log("%s epoch %d/%d loss %.4f acc %.1f%% lr %.3g (%.1fs)", l.Cfg.Name, es.Epoch, opt.Epochs, es.Loss, es.Accuracy, es.LR, es.Seconds)
 		}
+		if opt.CheckpointDir != "" {
+			params, momentum, err := st.snapshot()
+			if err != nil {
+				return ck.History, errors.Wrapf(err, "%s: epoch %d: downloading the checkpoint", l.Cfg.Name, epoch+1)
+			}
+			if err := l.LoadState(params); err != nil {
+				return ck.History, errors.Wrapf(err, "%s: epoch %d: the device's trained state", l.Cfg.Name, epoch+1)
+			}
+			ck.Momentum = momentum
+			if err := softcpt.SaveTrainCheckpoint(opt.CheckpointDir, l, len(train), opt, ck); err != nil {
+				return ck.History, err
+			}
+		}
 	}
-	state, err := st.state()
+	state, _, err := st.snapshot()
 	if err != nil {
-		return hist, err
+		return ck.History, err
 	}
 	if err := l.LoadState(state); err != nil {
-		return hist, errors.Wrap(err, "loading the trained state into the learner")
+		return ck.History, errors.Wrap(err, "loading the trained state into the learner")
 	}
-	return hist, nil
+	return ck.History, nil
 }
 
 // cpuTrainingReason reports why l cannot train with a SoftCPT-NATA-only
@@ -397,20 +432,10 @@ func cpuTrainingReason(l *softcpt.Learner, opt softcpt.TrainOptions) string {
 
 // optionTrainingReason reports why training with opt cannot run on a
 // device's step ("" when it can): the step takes one optimiser step per
-// batch and cannot resume from a checkpoint.
+// batch.
 func optionTrainingReason(opt softcpt.TrainOptions) string {
-	switch {
-	case opt.RepeatSteps > 1:
+	if opt.RepeatSteps > 1 {
 		return "the device's step does not repeat optimiser steps"
-	case opt.CheckpointDir != "" && opt.Resume && checkpointExists(opt.CheckpointDir):
-		return "resuming from the checkpoint in " + opt.CheckpointDir
 	}
 	return ""
-}
-
-// checkpointExists reports whether dir holds a training checkpoint
-// (softcpt's checkpoint.json).
-func checkpointExists(dir string) bool {
-	_, err := os.Stat(filepath.Join(dir, "checkpoint.json"))
-	return err == nil
 }

@@ -16,9 +16,10 @@ import (
 
 // cudaBackend runs CLIP's towers (cuda.CLIP: ResNet or ViT image tower,
 // text tower) and the training steps of SoftCPT-NATA, SoftCPT-NATS,
-// CoOp-MT, CoOp-CA and CoOp-CS (cuda.TrainStep) on a GPU. Other training
-// methods, and options the device step lacks (repeated steps, resuming),
-// run on the CPU (softcpt.TrainFeatures) on the device's image features.
+// CoOp-MT, CoOp-CA and CoOp-CS (cuda.TrainStep) on a GPU, writing and
+// resuming softcpt's training checkpoints. Other training methods, and
+// repeated optimiser steps, run on the CPU (softcpt.TrainFeatures) on the
+// device's image features.
 type cudaBackend struct {
 	cpu cpuBackend
 	dev *cuda.Device
@@ -82,9 +83,6 @@ func (b *cudaBackend) trainFeatures(ctx context.Context, l *softcpt.Learner, tok
 		return nil, errors.Wrapf(err, "%s on %s", l.Cfg.Name, b)
 	}
 	defer st.Free()
-	if opt.CheckpointDir != "" {
-		logf("%s: training on %s; no checkpoints are written (the optimiser state stays on the device)", l.Cfg.Name, b)
-	}
 	return trainWithStep(ctx, l, gpuTrainStep{st}, feats, train, opt)
 }
 
@@ -98,4 +96,16 @@ func (n gpuTrainStep) step(b softcpt.Batch) (float64, int, error) {
 	return float64(loss), n.s.LastCorrect, err
 }
 
-func (n gpuTrainStep) state() (map[string]*tensor.Tensor, error) { return n.s.Download() }
+func (n gpuTrainStep) snapshot() (params, momentum map[string]*tensor.Tensor, err error) {
+	if params, err = n.s.Download(); err != nil {
+		return nil, nil, err
+	}
+	if momentum, err = n.s.DownloadMomentum(); err != nil {
+		return nil, nil, err
+	}
+	return params, momentum, nil
+}
+
+func (n gpuTrainStep) restore(params, momentum map[string]*tensor.Tensor, steps int) error {
+	return n.s.Upload(params, momentum, steps)
+}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -177,12 +178,31 @@ func (c *cpuStep) step(b softcpt.Batch) (float64, int, error) {
 	return float64(loss.Value.Item()), n, nil
 }
 
-func (c *cpuStep) state() (map[string]*tensor.Tensor, error) {
-	out := map[string]*tensor.Tensor{}
+func (c *cpuStep) snapshot() (params, momentum map[string]*tensor.Tensor, err error) {
+	params, momentum = map[string]*tensor.Tensor{}, map[string]*tensor.Tensor{}
 	for k, v := range c.l.State() {
-		out[k] = v.Clone()
+		params[k] = v.Clone()
 	}
-	return out, nil
+	st := c.sgd.State()
+	for i, p := range c.sgd.Params {
+		if b, ok := st["momentum_buffer."+strconv.Itoa(i)]; ok {
+			momentum[p.Name] = b
+		}
+	}
+	return params, momentum, nil
+}
+
+func (c *cpuStep) restore(params, momentum map[string]*tensor.Tensor, steps int) error {
+	if err := c.l.LoadState(params); err != nil {
+		return err
+	}
+	st := map[string]*tensor.Tensor{"steps": tensor.Scalar(float32(steps))}
+	for i, p := range c.sgd.Params {
+		if b, ok := momentum[p.Name]; ok {
+			st["momentum_buffer."+strconv.Itoa(i)] = b
+		}
+	}
+	return c.sgd.LoadState(st)
 }
 
 // TestTrainWithStepMatchesTrainFeatures checks the device training loop
@@ -297,7 +317,7 @@ func TestCPUTrainingReason(t *testing.T) {
 		t.Errorf("nothing to resume, yet: %s", why)
 	}
 	os.WriteFile(filepath.Join(dir, "checkpoint.json"), []byte("{}"), 0o644)
-	if cpuTrainingReason(learner("nata"), res) == "" {
-		t.Error("a run with a checkpoint to resume would train on the device")
+	if why := cpuTrainingReason(learner("nata"), res); why != "" {
+		t.Errorf("a run with a checkpoint to resume would not train on the device: %s", why)
 	}
 }
