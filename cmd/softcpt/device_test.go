@@ -13,6 +13,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/softcpt/softcpt-go/clip"
+	"github.com/softcpt/softcpt-go/clip/checkpoint"
 	"github.com/softcpt/softcpt-go/clip/imageproc"
 	"github.com/softcpt/softcpt-go/nn"
 	"github.com/softcpt/softcpt-go/softcpt"
@@ -319,5 +320,362 @@ func TestCPUTrainingReason(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "checkpoint.json"), []byte("{}"), 0o644)
 	if why := cpuTrainingReason(learner("nata"), res); why != "" {
 		t.Errorf("a run with a checkpoint to resume would not train on the device: %s", why)
+	}
+}
+
+// resumeFixture is a small training run for the checkpoint tests: 11
+// examples of the two test tasks, batches of 4 (two steps per epoch), 4
+// epochs (warm-up, then cosine) with momentum and weight decay.
+type resumeFixture struct {
+	m     *clip.Model
+	tok   softcpt.Tokenizer
+	cfg   softcpt.Config
+	train []softcpt.Example
+	feats *tensor.Tensor
+	opt   softcpt.TrainOptions
+}
+
+func newResumeFixture(t *testing.T) *resumeFixture {
+	t.Helper()
+	m := loadFixtureModel(t)
+	cfg, err := softcpt.MethodConfig("nata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.NCtx, cfg.TaskNCtx = 4, 2
+	var train []softcpt.Example
+	for i := 0; i < 11; i++ {
+		task := i % 2
+		train = append(train, softcpt.Example{Task: task, Label: i % len(deviceTestTasks[task].Classes)})
+	}
+	opt := softcpt.Defaults()
+	opt.Epochs, opt.BatchSize, opt.LR, opt.Seed = 4, 4, 0.05, 2
+	return &resumeFixture{m: m, tok: wordTokenizer{m.Config.VocabSize}, cfg: cfg, train: train,
+		feats: tensor.RandN(tensor.NewRNG(5), 0, 1, len(train), m.Config.EmbedDim), opt: opt}
+}
+
+func (f *resumeFixture) learner(t *testing.T) *softcpt.Learner {
+	t.Helper()
+	l, err := softcpt.NewLearner(f.cfg, f.m, f.tok, deviceTestTasks, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// step returns a cpuStep on a fresh learner of its own, as the GPU's step
+// holds its own copy of the trained tensors.
+func (f *resumeFixture) step(t *testing.T) *cpuStep {
+	trainer := f.learner(t)
+	return &cpuStep{l: trainer, sgd: &nn.SGD{Params: trainer.Parameters(), LR: f.opt.LR, Momentum: f.opt.Momentum, WeightDecay: f.opt.WeightDecay}}
+}
+
+// trainer is trainWithStep with a cpuStep, or softcpt.TrainFeatures.
+type trainer func(ctx context.Context, l *softcpt.Learner, opt softcpt.TrainOptions) ([]softcpt.EpochStats, error)
+
+func (f *resumeFixture) device(t *testing.T) trainer {
+	return func(ctx context.Context, l *softcpt.Learner, opt softcpt.TrainOptions) ([]softcpt.EpochStats, error) {
+		return trainWithStep(ctx, l, f.step(t), f.feats, f.train, opt)
+	}
+}
+
+func (f *resumeFixture) cpu(ctx context.Context, l *softcpt.Learner, opt softcpt.TrainOptions) ([]softcpt.EpochStats, error) {
+	return softcpt.TrainFeatures(ctx, l, f.feats, f.train, opt)
+}
+
+// interrupted runs train into dir and cancels its context in the log line
+// of epoch k, as Ctrl-C during epoch k+1 does; it checks that the run
+// stops with the cancellation and that epoch k's checkpoint is there.
+func (f *resumeFixture) interrupted(t *testing.T, train trainer, dir string, k int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	opt := f.opt
+	opt.CheckpointDir = dir
+	opt.Log = func(string, ...any) {
+		if k--; k == 0 {
+			cancel()
+		}
+	}
+	hist, err := train(ctx, f.learner(t), opt)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: error %v, want context.Canceled", err)
+	}
+	ck, err := softcpt.LoadTrainCheckpoint(dir, f.learner(t), len(f.train), opt)
+	if err != nil || ck == nil {
+		t.Fatalf("checkpoint after the interruption: %v, %v", ck, err)
+	}
+	if ck.Epoch != len(hist) || len(ck.History) != len(hist) {
+		t.Fatalf("interrupted after %d epochs, checkpoint of epoch %d with %d in its history", len(hist), ck.Epoch, len(ck.History))
+	}
+}
+
+// sameRun fails unless two runs' histories (but for the timings) and
+// trained tensors are bit-identical.
+func sameRun(t *testing.T, what string, hist, wantHist []softcpt.EpochStats, l, want *softcpt.Learner) {
+	t.Helper()
+	if len(hist) != len(wantHist) {
+		t.Fatalf("%s: %d epochs, want %d", what, len(hist), len(wantHist))
+	}
+	for i, h := range hist {
+		w := wantHist[i]
+		if h.Loss != w.Loss || h.Accuracy != w.Accuracy || h.LR != w.LR || h.Epoch != w.Epoch {
+			t.Errorf("%s: epoch %d: loss %v acc %v lr %v, want %v %v %v", what, i+1, h.Loss, h.Accuracy, h.LR, w.Loss, w.Accuracy, w.LR)
+		}
+	}
+	got := l.State()
+	for k, w := range want.State() {
+		if d := maxRel(got[k].Data(), w.Data()); d != 0 {
+			t.Errorf("%s: %s differs from the uninterrupted run's by %g (relative)", what, k, d)
+		}
+	}
+}
+
+// sameCheckpoint fails unless the checkpoints in two directories hold
+// bit-identical tensors, momentum buffers, steps and statistics.
+func (f *resumeFixture) sameCheckpoint(t *testing.T, what, dir, wantDir string) {
+	t.Helper()
+	l, lw := f.learner(t), f.learner(t)
+	ck, err := softcpt.LoadTrainCheckpoint(dir, l, len(f.train), f.opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := softcpt.LoadTrainCheckpoint(wantDir, lw, len(f.train), f.opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.Epoch != want.Epoch || ck.Steps != want.Steps || len(ck.Momentum) != len(want.Momentum) || len(want.Momentum) == 0 {
+		t.Fatalf("%s: epoch %d, %d steps, %d momentum buffers; want %d, %d, %d", what, ck.Epoch, ck.Steps, len(ck.Momentum), want.Epoch, want.Steps, len(want.Momentum))
+	}
+	for k, w := range want.Momentum {
+		if d := maxRel(ck.Momentum[k].Data(), w.Data()); d != 0 {
+			t.Errorf("%s: momentum of %s differs by %g (relative)", what, k, d)
+		}
+	}
+	sameRun(t, what+" (checkpoint)", ck.History, want.History, l, lw)
+}
+
+// TestTrainWithStepResume checks (tolerance: none, bit-identical tensors
+// and statistics) that device training interrupted after epoch 1, 2 or 3
+// and resumed gives the uninterrupted run's history, trained tensors and
+// final checkpoint (tensors, momentum, steps), and that resuming a
+// finished run takes no step.
+func TestTrainWithStepResume(t *testing.T) {
+	f := newResumeFixture(t)
+	dev := f.device(t)
+	ref := f.learner(t)
+	refDir := t.TempDir()
+	opt := f.opt
+	opt.CheckpointDir = refDir
+	refHist, err := dev(context.Background(), ref, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := 1; k < f.opt.Epochs; k++ {
+		dir := t.TempDir()
+		f.interrupted(t, dev, dir, k)
+		l := f.learner(t)
+		res := f.opt
+		res.CheckpointDir, res.Resume = dir, true
+		var lines int
+		res.Log = func(string, ...any) { lines++ }
+		hist, err := dev(context.Background(), l, res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lines != f.opt.Epochs-k {
+			t.Errorf("resumed after epoch %d: %d epochs logged, want %d", k, lines, f.opt.Epochs-k)
+		}
+		what := "resumed after epoch " + strconv.Itoa(k)
+		sameRun(t, what, hist, refHist, l, ref)
+		f.sameCheckpoint(t, what, dir, refDir)
+	}
+	// A finished run resumes to its result without a step.
+	l, st := f.learner(t), f.step(t)
+	res := f.opt
+	res.CheckpointDir, res.Resume = refDir, true
+	hist, err := trainWithStep(context.Background(), l, st, f.feats, f.train, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.sgd.Steps != 2*f.opt.Epochs {
+		t.Errorf("resuming a finished run: the step was at %d optimiser steps, want %d", st.sgd.Steps, 2*f.opt.Epochs)
+	}
+	sameRun(t, "resumed finished run", hist, refHist, l, ref)
+}
+
+// TestCheckpointAcrossTrainers checks (tolerance: none, bit-identical)
+// that a checkpoint written by softcpt.TrainFeatures resumes in
+// trainWithStep, and one written by trainWithStep in TrainFeatures, with
+// the result, and the final checkpoint, of an uninterrupted
+// TrainFeatures run.
+func TestCheckpointAcrossTrainers(t *testing.T) {
+	f := newResumeFixture(t)
+	ref := f.learner(t)
+	refDir := t.TempDir()
+	opt := f.opt
+	opt.CheckpointDir = refDir
+	refHist, err := f.cpu(context.Background(), ref, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name          string
+		first, second trainer
+	}{
+		{"CPU then device", f.cpu, f.device(t)},
+		{"device then CPU", f.device(t), f.cpu},
+	} {
+		dir := t.TempDir()
+		f.interrupted(t, c.first, dir, 2)
+		l := f.learner(t)
+		res := f.opt
+		res.CheckpointDir, res.Resume = dir, true
+		hist, err := c.second(context.Background(), l, res)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		sameRun(t, c.name, hist, refHist, l, ref)
+		f.sameCheckpoint(t, c.name, dir, refDir)
+	}
+}
+
+// failingRestore is a featureStep whose restore fails.
+type failingRestore struct{ *cpuStep }
+
+func (failingRestore) restore(map[string]*tensor.Tensor, map[string]*tensor.Tensor, int) error {
+	return errors.New("device lost")
+}
+
+// TestResumeBadCheckpoint checks that resuming device training from a
+// corrupt or mismatched checkpoint fails, before any step, with an error
+// naming the checkpoint's file (or directory, for a mismatch of the run).
+func TestResumeBadCheckpoint(t *testing.T) {
+	f := newResumeFixture(t)
+	good := t.TempDir()
+	opt := f.opt
+	opt.Epochs, opt.CheckpointDir = 1, good
+	if _, err := f.device(t)(context.Background(), f.learner(t), opt); err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join(good, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	js, ts := read("checkpoint.json"), read("checkpoint.safetensors")
+	sd, err := checkpoint.Load(filepath.Join(good, "checkpoint.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// withTensors writes the checkpoint's tensors with edit applied.
+	withTensors := func(edit func(map[string]*tensor.Tensor)) func(string) {
+		return func(dir string) {
+			ts := map[string]*tensor.Tensor{}
+			for k, v := range sd.Tensors {
+				ts[k] = v
+			}
+			edit(ts)
+			if err := checkpoint.WriteSafetensors(filepath.Join(dir, "checkpoint.safetensors"), ts, nil, sd.Metadata); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	other := f.cfg
+	other.NCtx = 3
+	for _, c := range []struct {
+		name   string
+		write  func(dir string) // after copying the good checkpoint
+		edit   func(*softcpt.TrainOptions)
+		cfg    *softcpt.Config
+		step   func(*cpuStep) featureStep
+		inErr  string // a file name, or "" for the directory
+		reason string
+	}{
+		{name: "truncated JSON", write: func(dir string) { os.WriteFile(filepath.Join(dir, "checkpoint.json"), js[:len(js)/2], 0o644) },
+			inErr: "checkpoint.json", reason: "unexpected end"},
+		{name: "truncated tensors", write: func(dir string) {
+			os.WriteFile(filepath.Join(dir, "checkpoint.safetensors"), ts[:len(ts)/2], 0o644)
+		}, inErr: "checkpoint.safetensors"},
+		{name: "missing tensors", write: func(dir string) { os.Remove(filepath.Join(dir, "checkpoint.safetensors")) },
+			inErr: "checkpoint.safetensors"},
+		{name: "tensors of another epoch", write: func(dir string) {
+			os.WriteFile(filepath.Join(dir, "checkpoint.json"), []byte(strings.Replace(string(js), `"epoch": 1`, `"epoch": 2`, 1)), 0o644)
+		}, reason: "inconsistent"},
+		{name: "momentum of another shape", write: withTensors(func(ts map[string]*tensor.Tensor) {
+			ts["optimizer.momentum_buffer.1"] = tensor.New(2, 3)
+		}), inErr: "checkpoint.safetensors", reason: "momentum_buffer.1"},
+		{name: "momentum of no parameter", write: withTensors(func(ts map[string]*tensor.Tensor) {
+			ts["optimizer.momentum_buffer.7"] = tensor.New(2, 3)
+		}), inErr: "checkpoint.safetensors", reason: "momentum_buffer.7"},
+		{name: "learner without a tensor", write: withTensors(func(ts map[string]*tensor.Tensor) {
+			for k := range ts {
+				if strings.HasPrefix(k, "learner.") {
+					delete(ts, k)
+					break
+				}
+			}
+		}), inErr: "checkpoint.safetensors", reason: "learner state has no"},
+		{name: "another context length", cfg: &other, inErr: "checkpoint.safetensors", reason: "shape"},
+		{name: "another seed", edit: func(o *softcpt.TrainOptions) { o.Seed = 3 }, reason: "seed"},
+		{name: "another method", cfg: func() *softcpt.Config {
+			c, _ := softcpt.MethodConfig("coop-mt")
+			c.NCtx = 4
+			return &c
+		}(), inErr: "checkpoint.safetensors", reason: "learner state has no"},
+		{name: "failed upload", step: func(s *cpuStep) featureStep { return failingRestore{s} }, reason: "device lost"},
+	} {
+		dir := t.TempDir()
+		for name, b := range map[string][]byte{"checkpoint.json": js, "checkpoint.safetensors": ts} {
+			if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if c.write != nil {
+			c.write(dir)
+		}
+		res := f.opt
+		res.CheckpointDir, res.Resume = dir, true
+		if c.edit != nil {
+			c.edit(&res)
+		}
+		cfg := f.cfg
+		if c.cfg != nil {
+			cfg = *c.cfg
+		}
+		l, err := softcpt.NewLearner(cfg, f.m, f.tok, deviceTestTasks, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs := &cpuStep{l: l, sgd: &nn.SGD{Params: l.Parameters(), LR: res.LR, Momentum: res.Momentum}}
+		var st featureStep = cs
+		if c.step != nil {
+			st = c.step(cs)
+		}
+		_, err = trainWithStep(context.Background(), l, st, f.feats, f.train, res)
+		if err == nil {
+			t.Errorf("%s: resumed", c.name)
+			continue
+		}
+		if !strings.Contains(err.Error(), filepath.Join(dir, c.inErr)) || !strings.Contains(err.Error(), c.reason) {
+			t.Errorf("%s: error %q does not name %s and %q", c.name, err, filepath.Join(dir, c.inErr), c.reason)
+		}
+		if cs.sgd.Steps != 0 {
+			t.Errorf("%s: %d steps taken", c.name, cs.sgd.Steps)
+		}
+	}
+	// SaveTrainCheckpoint refuses momentum buffers that fit no parameter.
+	l := f.learner(t)
+	for name, mom := range map[string]map[string]*tensor.Tensor{
+		"unknown": {"prompt_learner.unknown": tensor.New(1)},
+		"shape":   {l.Parameters()[0].Name: tensor.New(1)},
+	} {
+		dir := t.TempDir()
+		err := softcpt.SaveTrainCheckpoint(dir, l, len(f.train), f.opt, softcpt.TrainCheckpoint{Epoch: 1, Steps: 2, Momentum: mom})
+		if err == nil || !strings.Contains(err.Error(), dir) {
+			t.Errorf("saving momentum of another %s: error %v", name, err)
+		}
 	}
 }
