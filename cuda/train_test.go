@@ -257,3 +257,83 @@ func BenchmarkCoOpMTStepRN50(b *testing.B) { benchStep(b, "CoOp-MT") }
 
 // BenchmarkCoOpCAStepRN50 is one CoOp-CA step (benchStep).
 func BenchmarkCoOpCAStepRN50(b *testing.B) { benchStep(b, "CoOp-CA") }
+
+// TestTrainStepResume checks Upload and DownloadMomentum on the device:
+// after two steps, the parameters and momentum restored into a fresh
+// TrainStep give the same third step (loss and tensors, bit for bit) as
+// the uninterrupted step, for every method.
+func TestTrainStepResume(t *testing.T) {
+	const path = "../testdata/clip/rn.safetensors"
+	if _, err := os.Stat(path); err != nil {
+		t.Skip("fixture testdata/clip/rn.safetensors absent")
+	}
+	m, err := clip.LoadWith(path, clip.Options{VisionHeads: 2, TransformerHeads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := natatest.WordTokenizer{Vocab: m.Config.VocabSize}
+	bs := natatest.Batches(m.Config.EmbedDim)
+	for _, method := range natatest.Methods {
+		t.Run(method, func(t *testing.T) {
+			l := natatest.MethodLearner(t, m, method, 0)
+			newStep := func() *TrainStep {
+				st, err := NewTrainStep(dev, l, m, tok, softcpt.Defaults())
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(st.Free)
+				return st
+			}
+			a := newStep()
+			for _, b := range bs[:2] {
+				if _, err := a.Step(b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			params, err := a.Download()
+			if err != nil {
+				t.Fatal(err)
+			}
+			mom, err := a.DownloadMomentum()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := newStep()
+			if err := b.Upload(params, mom, a.Steps()); err != nil {
+				t.Fatal(err)
+			}
+			la, err := a.Step(bs[2])
+			if err != nil {
+				t.Fatal(err)
+			}
+			lb, err := b.Step(bs[2])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if la != lb {
+				t.Errorf("third step loss %v after resuming, %v uninterrupted", lb, la)
+			}
+			pa, err := a.Download()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pb, err := b.Download()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range pa {
+				w, ok := pb[k]
+				if !ok {
+					t.Errorf("resumed step has no %s", k)
+					continue
+				}
+				for i, x := range v.Data() {
+					if w.Data()[i] != x {
+						t.Errorf("%s[%d] = %v after resuming, %v uninterrupted", k, i, w.Data()[i], x)
+						break
+					}
+				}
+			}
+		})
+	}
+}
