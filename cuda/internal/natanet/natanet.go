@@ -85,17 +85,21 @@ type Step[A comparable] struct {
 	w      map[string]A
 	shapes map[string][]int
 
-	taskFixed, classFixed A // taskFixed: SoftCPT only
-	params                []param[A]
+	// taskFixed: SoftCPT only; featFixed: the class-feature methods only.
+	taskFixed, classFixed, featFixed A
+	params                           []param[A]
 	// Steps counts the SGD steps taken.
 	Steps int
 }
 
 // param is a trainable tensor on the backend with its momentum buffer.
+// A frozen one (the task context under the meta network "lincls", which
+// gets no gradient) is never updated and has no momentum to save.
 type param[A comparable] struct {
 	name     string
 	shape    []int
 	val, buf A
+	frozen   bool
 }
 
 // New uploads the text tower of m (token embeddings are not needed: the
@@ -123,6 +127,15 @@ func New[A comparable](be Backend[A], m *clip.Model, spec Spec) (*Step[A], error
 	if spec.Method.soft() && (spec.Task.Fixed == nil || spec.Task.Fixed.Dim(2) != W || spec.Task.Num() != spec.NumTasks() ||
 		len(spec.Task.EOT) != spec.NumTasks()) {
 		return nil, errors.Errorf("natanet: task prompts for %d tasks of width %d", spec.NumTasks(), W)
+	}
+	if spec.Method.csc() {
+		if spec.PGType != "lin" && spec.PGType != "linmean" && spec.PGType != "lincls" {
+			return nil, errors.Errorf("natanet: %s with meta network %q, want lin, linmean or lincls", spec.Method, spec.PGType)
+		}
+		if spec.Feat.Fixed == nil || spec.Feat.Fixed.Dim(2) != W || spec.Feat.Num() != spec.Class.Num() ||
+			len(spec.Feat.EOT) != spec.Class.Num() || spec.Feat.NCtx <= 0 {
+			return nil, errors.Errorf("natanet: class-feature prompts for %d classes of width %d", spec.Class.Num(), W)
+		}
 	}
 	s := &Step[A]{be: be, cfg: cfg, spec: spec, w: map[string]A{}, shapes: map[string][]int{}}
 	up := func(dst *A, name string, t *tensor.Tensor) error {
@@ -153,9 +166,14 @@ func New[A comparable](be Backend[A], m *clip.Model, spec Spec) (*Step[A], error
 			return nil, err
 		}
 	}
+	if spec.Method.csc() {
+		if err := up(&s.featFixed, "class-feature prompts", spec.Feat.Fixed); err != nil {
+			return nil, err
+		}
+	}
 	s.params = make([]param[A], len(spec.Params))
 	for i, p := range spec.Params {
-		s.params[i] = param[A]{name: p.Name, shape: p.Value.Shape()}
+		s.params[i] = param[A]{name: p.Name, shape: p.Value.Shape(), frozen: i == 0 && s.taskFrozen()}
 		if err := up(&s.params[i].val, p.Name, p.Value); err != nil {
 			return nil, err
 		}
@@ -173,7 +191,7 @@ func (s *Step[A]) Free() {
 		s.be.Free(a)
 		delete(s.w, k)
 	}
-	arrays := []*A{&s.taskFixed, &s.classFixed}
+	arrays := []*A{&s.taskFixed, &s.classFixed, &s.featFixed}
 	for i := range s.params {
 		arrays = append(arrays, &s.params[i].val, &s.params[i].buf)
 	}
@@ -199,14 +217,22 @@ func (s *Step[A]) Params() (map[string]*tensor.Tensor, error) {
 	return out, nil
 }
 
+// taskFrozen reports whether the task context gets no gradient (a
+// class-feature method with the meta network "lincls").
+func (s *Step[A]) taskFrozen() bool { return s.spec.Method.csc() && s.spec.PGType == "lincls" }
+
 // Momentum downloads the SGD momentum buffers, named as in Params. Like
-// nn.SGD.State it holds none without momentum or before the first step.
+// nn.SGD.State it holds none without momentum or before the first step,
+// and none for a tensor that gets no gradient.
 func (s *Step[A]) Momentum() (map[string]*tensor.Tensor, error) {
 	out := map[string]*tensor.Tensor{}
 	if s.spec.Momentum == 0 || s.Steps == 0 {
 		return out, nil
 	}
 	for _, p := range s.params {
+		if p.frozen {
+			continue
+		}
 		d, err := s.be.Download(p.buf)
 		if err != nil {
 			return nil, errors.Wrapf(err, "natanet: downloading the momentum of %s", p.name)
@@ -228,7 +254,7 @@ func (s *Step[A]) Restore(params, momentum map[string]*tensor.Tensor, steps int)
 		return errors.Errorf("natanet: restoring %d steps with %d momentum buffers", steps, len(momentum))
 	}
 	for name := range momentum {
-		if !slices.ContainsFunc(s.params, func(p param[A]) bool { return p.name == name }) {
+		if !slices.ContainsFunc(s.params, func(p param[A]) bool { return p.name == name && !p.frozen }) {
 			return errors.Errorf("natanet: momentum buffer for %q, which %s does not train", name, s.spec.Method)
 		}
 	}
@@ -588,21 +614,19 @@ func (s *Step[A]) forwardBackward(r *run[A], vdata []float32, present, order, cl
 	var noInv A
 	r.do(func() error { return r.be.L2NormRows(v, noInv, v, B, E) })
 
-	// The class contexts ctx [ctxRows, W]: f @ P (SoftCPT, one context
-	// per task) or the trained context itself (CoOp); class k's slot j
-	// reads row ctxRow(k, j).
-	tc := 1
+	// The class contexts ctx [ctxRows, W]: f @ P (NATA/NATS, one context
+	// per task), input @ P (class-feature methods, one context per class
+	// from its class and task features) or the trained context itself
+	// (CoOp); class k's slot j reads row ctxRow(k, j).
 	taskOf := make([]int, len(classes))
-	eot := make([]int, len(classes))
 	for k, c := range classes {
-		eot[k] = s.spec.Class.EOT[c]
-		tc = max(tc, eot[k]+1)
 		taskOf[k] = sort.SearchInts(off, c+1) - 1
 	}
 	var ctx A
 	var ctxRows int
 	var ctxRow func(k, j int) int
-	var task taskPass[A]
+	var task promptPass[A]
+	var meta metaPass[A]
 	switch method {
 	case NATA, NATS:
 		task = s.taskForward(r)
@@ -611,6 +635,10 @@ func (s *Step[A]) forwardBackward(r *run[A], vdata []float32, present, order, cl
 			return r.be.Sgemm(false, false, T, N*W, E, 1, task.enc.feats, E, s.params[1].val, N*W, 0, ctx, N*W)
 		})
 		ctxRow = func(k, j int) int { return taskOf[k]*N + j }
+	case CATA, CSTA, CATS, CSTS:
+		meta = s.metaForward(r, classes, taskOf)
+		ctx, ctxRows = meta.ctx, len(classes)*N
+		ctxRow = func(k, j int) int { return k*N + j }
 	case CoOpMT:
 		ctx, ctxRows = s.params[0].val, N
 		ctxRow = func(_, j int) int { return j }
@@ -621,8 +649,8 @@ func (s *Step[A]) forwardBackward(r *run[A], vdata []float32, present, order, cl
 		ctx, ctxRows = s.params[0].val, s.spec.Class.Num()*N
 		ctxRow = func(k, j int) int { return classes[k]*N + j }
 	}
-	x0c := r.embed(s.classFixed, s.spec.Class, classes, tc, ctx, ctxRow)
-	encC := r.encode(x0c, len(classes), tc, eot)
+	class := r.promptForward(s.classFixed, s.spec.Class, classes, ctx, ctxRows, ctxRow)
+	encC := class.enc
 
 	// Within-task logits, cross-entropy and its gradient.
 	C := len(classes)
@@ -666,26 +694,29 @@ func (s *Step[A]) forwardBackward(r *run[A], vdata []float32, present, order, cl
 
 	// Back through the class prompts to the contexts: row i of dctx sums
 	// the gradients of the slots that read ctx row i.
-	dx0c := r.backward(encC, dwn)
-	idx, segs := segments(len(classes), N, tc, ctxRows, ctxRow)
-	dctx := r.alloc(ctxRows, W)
-	r.do(func() error { return r.be.SegmentSumRows(dctx, dx0c, idx, segs, W) })
+	dctx := r.promptBackward(class, dwn)
 	grads := []A{dctx}
-	if method.soft() {
+	switch {
+	case method.csc():
+		grads = s.metaBackward(r, meta, dctx)
+	case method.soft():
 		// Through ctx = f @ P to P and f, then the task prompts.
 		dmeta, df := r.alloc(E, N*W), r.alloc(T, E)
-		meta := s.params[1].val
+		metaP := s.params[1].val
 		r.do(func() error {
 			return r.be.Sgemm(true, false, E, N*W, T, 1, task.enc.feats, E, dctx, N*W, 0, dmeta, N*W)
 		})
-		r.do(func() error { return r.be.Sgemm(false, true, T, E, N*W, 1, dctx, N*W, meta, N*W, 0, df, E) })
-		grads = []A{s.taskBackward(r, task, df), dmeta}
+		r.do(func() error { return r.be.Sgemm(false, true, T, E, N*W, 1, dctx, N*W, metaP, N*W, 0, df, E) })
+		grads = []A{r.promptBackward(task, df), dmeta}
 	}
 
 	// SGD.
 	first := s.Steps == 0
 	sp := s.spec
 	for i, p := range s.params {
+		if p.frozen {
+			continue
+		}
 		g, n := grads[i], tensor.Numel(p.shape)
 		r.do(func() error { return r.be.SGD(p.val, g, p.buf, n, sp.LR, sp.WeightDecay, sp.Momentum, first) })
 	}
@@ -695,44 +726,157 @@ func (s *Step[A]) forwardBackward(r *run[A], vdata []float32, present, order, cl
 	return Loss{Value: float32(total / float64(B)), Correct: correct}
 }
 
-// taskPass is the forward pass of SoftCPT's task prompts.
-type taskPass[A comparable] struct {
-	enc    *encoding[A] // features [T, E]
-	t      int          // padded prompt length
-	ctxRow func(k, j int) int
+// promptPass is the forward pass of a group of prompts with their
+// context: n prompts padded to length t, whose slot j < nCtx of prompt k
+// reads row ctxRow(k, j) of a context of rows rows.
+type promptPass[A comparable] struct {
+	enc        *encoding[A] // features [n, E]
+	n, t       int
+	nCtx, rows int
+	ctxRow     func(k, j int) int
 }
 
-// taskForward encodes every task prompt with the task context: shared
-// [M, W] (NATA) or per task [T, M, W] (NATS).
-func (s *Step[A]) taskForward(r *run[A]) taskPass[A] {
-	T, M := s.spec.NumTasks(), s.spec.Task.NCtx
-	all := make([]int, T)
-	p := taskPass[A]{t: 1, ctxRow: func(_, j int) int { return j }}
-	if s.spec.Method == NATS {
-		p.ctxRow = func(t, j int) int { return t*M + j }
+// promptForward encodes prompts idx of group pr (fixed: pr.Fixed on the
+// backend), padded to the longest of them, with the context ctx [rows,
+// W]: prompt k's slot j reads row ctxRow(k, j).
+func (r *run[A]) promptForward(fixed A, pr Prompts, idx []int, ctx A, rows int, ctxRow func(k, j int) int) promptPass[A] {
+	p := promptPass[A]{n: len(idx), t: 1, nCtx: pr.NCtx, rows: rows, ctxRow: ctxRow}
+	eot := make([]int, len(idx))
+	for k, i := range idx {
+		eot[k] = pr.EOT[i]
+		p.t = max(p.t, eot[k]+1)
 	}
-	for t := range all {
-		all[t] = t
-		p.t = max(p.t, s.spec.Task.EOT[t]+1)
-	}
-	x0 := r.embed(s.taskFixed, s.spec.Task, all, p.t, s.params[0].val, p.ctxRow)
-	p.enc = r.encode(x0, T, p.t, s.spec.Task.EOT)
+	p.enc = r.encode(r.embed(fixed, pr, idx, p.t, ctx, ctxRow), p.n, p.t, eot)
 	return p
 }
 
-// taskBackward returns the task context's gradient for the task
-// features' gradient df [T, E].
-func (s *Step[A]) taskBackward(r *run[A], p taskPass[A], df A) A {
-	T, M := s.spec.NumTasks(), s.spec.Task.NCtx
-	rows := M
-	if s.spec.Method == NATS {
-		rows = T * M
-	}
-	dx0 := r.backward(p.enc, df)
-	idx, segs := segments(T, M, p.t, rows, p.ctxRow)
-	d := r.alloc(rows, s.cfg.TransformerWidth)
-	r.do(func() error { return r.be.SegmentSumRows(d, dx0, idx, segs, s.cfg.TransformerWidth) })
+// promptBackward returns the context's gradient [p.rows, W] for the
+// features' gradient dfeat [p.n, E]: row i sums the gradients of the
+// slots that read context row i.
+func (r *run[A]) promptBackward(p promptPass[A], dfeat A) A {
+	W := r.cfg.TransformerWidth
+	dx0 := r.backward(p.enc, dfeat)
+	idx, segs := segments(p.n, p.nCtx, p.t, p.rows, p.ctxRow)
+	d := r.alloc(p.rows, W)
+	r.do(func() error { return r.be.SegmentSumRows(d, dx0, idx, segs, W) })
 	return d
+}
+
+// taskForward encodes every task prompt with the task context: shared
+// [M, W] (TA) or per task [T, M, W] (TS).
+func (s *Step[A]) taskForward(r *run[A]) promptPass[A] {
+	T, M := s.spec.NumTasks(), s.spec.Task.NCtx
+	all := make([]int, T)
+	for t := range all {
+		all[t] = t
+	}
+	rows, ctxRow := M, func(_, j int) int { return j }
+	if s.spec.Method.taskCSC() {
+		rows, ctxRow = T*M, func(t, j int) int { return t*M + j }
+	}
+	return r.promptForward(s.taskFixed, s.spec.Task, all, s.params[0].val, rows, ctxRow)
+}
+
+// metaPass is the forward pass of a class-feature method's meta network.
+type metaPass[A comparable] struct {
+	feat    promptPass[A] // class features g [len(classes), E]
+	task    promptPass[A] // task features f [T, E] (not with lincls)
+	hasTask bool
+	taskOf  []int // task of each encoded class
+	// ctx is [len(classes), N·W]: class k's context.
+	ctx A
+}
+
+// metaHalves returns the factor α and the parts of P that multiply the
+// class and the task features: the meta network's output is α·g@top +
+// α·f@bot (lin: the two halves of P [2E, N·W]; linmean: α = 1/2 and P
+// twice; lincls: P and no task term). botOff is bot's offset in P.
+func (s *Step[A]) metaHalves(r *run[A]) (alpha float32, top, bot A, botOff int) {
+	E, NW := s.cfg.EmbedDim, s.spec.Class.NCtx*s.cfg.TransformerWidth
+	P := s.params[1].val
+	switch s.spec.PGType {
+	case "lin":
+		return 1, r.view(P, 0, E, NW), r.view(P, E*NW, E, NW), E * NW
+	case "linmean":
+		return 0.5, P, P, 0
+	}
+	return 1, P, bot, 0 // lincls: no task term
+}
+
+// metaForward encodes the class-feature prompts of classes with the
+// class context (shared [L, W] for CA, per class [ΣC, L, W] for CS) and,
+// unless the meta network is lincls, the task prompts, and returns each
+// class's context input @ P.
+func (s *Step[A]) metaForward(r *run[A], classes, taskOf []int) metaPass[A] {
+	E, W := s.cfg.EmbedDim, s.cfg.TransformerWidth
+	T, C, N, L := s.spec.NumTasks(), len(classes), s.spec.Class.NCtx, s.spec.Feat.NCtx
+	NW := N * W
+	p := metaPass[A]{taskOf: taskOf, hasTask: !s.taskFrozen()}
+	rows, ctxRow := L, func(_, j int) int { return j }
+	if s.spec.Method.classCSC() {
+		rows, ctxRow = s.spec.Class.Num()*L, func(k, j int) int { return classes[k]*L + j }
+	}
+	p.feat = r.promptForward(s.featFixed, s.spec.Feat, classes, s.params[2].val, rows, ctxRow)
+	alpha, top, bot, _ := s.metaHalves(r)
+	p.ctx = r.alloc(C, NW)
+	r.do(func() error {
+		return r.be.Sgemm(false, false, C, NW, E, alpha, p.feat.enc.feats, E, top, NW, 0, p.ctx, NW)
+	})
+	if !p.hasTask {
+		return p
+	}
+	// The task term once per task, added to the rows of its classes.
+	p.task = s.taskForward(r)
+	fp := r.alloc(T, NW)
+	r.do(func() error {
+		return r.be.Sgemm(false, false, T, NW, E, alpha, p.task.enc.feats, E, bot, NW, 0, fp, NW)
+	})
+	dst := make([]int, C)
+	for k := range dst {
+		dst[k] = k
+	}
+	r.do(func() error { return r.be.ScatterAddRows(p.ctx, fp, dst, taskOf, NW) })
+	return p
+}
+
+// metaBackward returns the gradients of the task context, P and the
+// class context for the gradient dctx [len(classes), N·W] of the
+// contexts metaForward returned (a frozen task context's is the zero A).
+func (s *Step[A]) metaBackward(r *run[A], p metaPass[A], dctx A) []A {
+	E, W := s.cfg.EmbedDim, s.cfg.TransformerWidth
+	T, C, NW := s.spec.NumTasks(), len(p.taskOf), s.spec.Class.NCtx*W
+	alpha, top, bot, botOff := s.metaHalves(r)
+	dP := r.alloc(s.spec.metaIn(E), NW)
+	dg := r.alloc(C, E)
+	r.do(func() error {
+		return r.be.Sgemm(true, false, E, NW, C, alpha, p.feat.enc.feats, E, dctx, NW, 0, r.be.View(dP, 0, E, NW), NW)
+	})
+	r.do(func() error { return r.be.Sgemm(false, true, C, E, NW, alpha, dctx, NW, top, NW, 0, dg, E) })
+	var dtask A
+	if p.hasTask {
+		// d(f@bot) sums the rows of each task's classes.
+		lists := make([][]int, T)
+		for k, t := range p.taskOf {
+			lists[t] = append(lists[t], k)
+		}
+		idx, offs := []int{}, []int{0}
+		for _, l := range lists {
+			idx = append(idx, l...)
+			offs = append(offs, len(idx))
+		}
+		dfp, df := r.alloc(T, NW), r.alloc(T, E)
+		r.do(func() error { return r.be.SegmentSumRows(dfp, dctx, idx, offs, NW) })
+		beta := float32(0) // lin: the other half of dP
+		if s.spec.PGType == "linmean" {
+			beta = 1 // the same P: accumulate
+		}
+		r.do(func() error {
+			return r.be.Sgemm(true, false, E, NW, T, alpha, p.task.enc.feats, E, dfp, NW, beta, r.be.View(dP, botOff, E, NW), NW)
+		})
+		r.do(func() error { return r.be.Sgemm(false, true, T, E, NW, alpha, dfp, NW, bot, NW, 0, df, E) })
+		dtask = r.promptBackward(p.task, df)
+	}
+	return []A{dtask, dP, r.promptBackward(p.feat, dg)}
 }
 
 // segments returns the SegmentSumRows lists that gather, for each of

@@ -3,6 +3,7 @@ package natanet
 import (
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/softcpt/softcpt-go/clip"
@@ -29,21 +30,29 @@ func loadFixture(t *testing.T) *clip.Model {
 // TestHostStepMatchesLearner runs three steps of every method on the Host
 // backend and on the CPU learner (full prompts, and the learner's
 // shared-prefix encoder where the method has one), with the default and a
-// large initialisation.
+// large initialisation, and of the class-feature methods with the meta
+// networks linmean and lincls.
 func TestHostStepMatchesLearner(t *testing.T) {
 	m := loadFixture(t)
 	type run struct {
-		method  string
-		full    bool
-		initStd float32
+		method, pg string
+		full       bool
+		initStd    float32
 	}
 	var runs []run
 	for _, method := range natatest.Methods {
-		runs = append(runs, run{method, true, 0}, run{method, false, 0}, run{method, true, 0.5})
+		runs = append(runs, run{method, "lin", true, 0}, run{method, "lin", true, 0.5})
+		if !strings.Contains(method, "CA") && !strings.Contains(method, "CS") || strings.HasPrefix(method, "CoOp") {
+			// NA and CoOp: the learner's shared-prefix encoder too.
+			runs = append(runs, run{method, "lin", false, 0})
+		}
+	}
+	for _, method := range []string{"SoftCPT-CATA", "SoftCPT-CSTS"} {
+		runs = append(runs, run{method, "linmean", true, 0}, run{method, "lincls", true, 0})
 	}
 	for _, c := range runs {
-		t.Run(fmt.Sprintf("%s,full=%v,init=%v", c.method, c.full, c.initStd), func(t *testing.T) {
-			l := natatest.MethodLearner(t, m, c.method, c.initStd)
+		t.Run(fmt.Sprintf("%s,pg=%s,full=%v,init=%v", c.method, c.pg, c.full, c.initStd), func(t *testing.T) {
+			l := natatest.PGLearner(t, m, c.method, c.pg, c.initStd)
 			l.FullPrompts = c.full
 			spec, err := SpecFromLearner(l, m, natatest.WordTokenizer{Vocab: m.Config.VocabSize}, softcpt.Defaults())
 			if err != nil {
@@ -73,7 +82,9 @@ func TestSpecRejects(t *testing.T) {
 		name string
 		edit func(*softcpt.Config)
 	}{
-		{"SoftCPT-CATA", nil}, {"SoftCPT-CSTS", nil},
+		{"SoftCPT-CATA", func(c *softcpt.Config) { c.ClassSample = 0.1 }},
+		{"SoftCPT-CSTS", func(c *softcpt.Config) { c.ClassNCtx = 0 }},
+		{"SoftCPT-CSTA", func(c *softcpt.Config) { c.Position = softcpt.Front }},
 		{"SoftCPT-NATA", func(c *softcpt.Config) { c.Position = softcpt.Middle }},
 		{"SoftCPT-NATS", func(c *softcpt.Config) { c.TaskNCtx = 0 }},
 		{"CoOp-MT", func(c *softcpt.Config) { c.Position = softcpt.Front }},

@@ -44,6 +44,20 @@ const (
 	CoOpCA
 	// CoOpCS is CoOp-CS: one class context per class, [ΣC, N, W].
 	CoOpCS
+	// CATA is SoftCPT-CATA: NATA's task context [M, W], a class context
+	// [L, W] shared by the class-feature prompts "X×L <class>.", and a
+	// meta network P from each class's [g_c ; f_t] (Spec.PGType) to its
+	// own class context.
+	CATA
+	// CSTA is SoftCPT-CSTA: CATA with one class context per class,
+	// [ΣC, L, W].
+	CSTA
+	// CATS is SoftCPT-CATS: CATA with one task context per task,
+	// [T, M, W].
+	CATS
+	// CSTS is SoftCPT-CSTS: per-class class contexts and per-task task
+	// contexts.
+	CSTS
 )
 
 // String returns the method's name as softcpt.MethodConfig spells it.
@@ -59,12 +73,29 @@ func (m Method) String() string {
 		return "CoOp-CA"
 	case CoOpCS:
 		return "CoOp-CS"
+	case CATA:
+		return "SoftCPT-CATA"
+	case CSTA:
+		return "SoftCPT-CSTA"
+	case CATS:
+		return "SoftCPT-CATS"
+	case CSTS:
+		return "SoftCPT-CSTS"
 	}
 	return "unknown method"
 }
 
 // soft reports whether the method has task prompts and a meta network.
-func (m Method) soft() bool { return m == NATA || m == NATS }
+func (m Method) soft() bool { return m == NATA || m == NATS || m.csc() }
+
+// csc reports whether the method has class features (SoftCPT CSC=True).
+func (m Method) csc() bool { return m >= CATA && m <= CSTS }
+
+// taskCSC reports whether the method has one task context per task.
+func (m Method) taskCSC() bool { return m == NATS || m == CATS || m == CSTS }
+
+// classCSC reports whether the method has one class context per class.
+func (m Method) classCSC() bool { return m == CSTA || m == CSTS }
 
 // Param is a trainable tensor's name (as in the learner's State) and
 // initial value.
@@ -80,15 +111,23 @@ type Spec struct {
 	Method Method
 	// Task holds one prompt per task ("X×M <task name>."; SoftCPT only,
 	// the zero Prompts for CoOp), Class one per class of every task in
-	// task order ("X×N <class name>.").
-	Task, Class Prompts
+	// task order ("X×N <class name>."), Feat one per class for the class
+	// features ("X×L <class name>."; the class-feature methods only).
+	Task, Class, Feat Prompts
+	// PGType is the meta network of the class-feature methods: "lin"
+	// (P [2E, N·W] on [g_c ; f_t]), "linmean" (P [E, N·W] on
+	// (g_c+f_t)/2) or "lincls" (P [E, N·W] on g_c; the task context
+	// then gets no gradient and is not updated, as nn.SGD skips it).
+	// NATA and NATS have "lin" (P [E, N·W] on f_t).
+	PGType string
 	// Offsets holds the first global class of each task, then ΣC.
 	Offsets []int
 	// Scale is exp(logit_scale).
 	Scale float32
 	// Params are the initial trainable tensors (copied): the task
-	// context then the meta network (SoftCPT), or the class context
-	// (CoOp); see ParamShapes.
+	// context then the meta network (SoftCPT), then the class-feature
+	// context (class-feature methods), or the class context (CoOp); see
+	// ParamShapes.
 	Params []Param
 	// LR, Momentum and WeightDecay are the settings of the nn.SGD step.
 	LR, Momentum, WeightDecay float32
@@ -97,16 +136,33 @@ type Spec struct {
 // NumTasks returns the number of tasks.
 func (s Spec) NumTasks() int { return len(s.Offsets) - 1 }
 
+// metaIn returns the meta network's input width for embedding e.
+func (s Spec) metaIn(e int) int {
+	if s.Method.csc() && s.PGType == "lin" {
+		return 2 * e
+	}
+	return e
+}
+
 // ParamShapes returns the shapes Params must have for text width w and
 // embedding e.
 func (s Spec) ParamShapes(w, e int) [][]int {
 	T, C := s.NumTasks(), s.Class.Num()
-	M, N := s.Task.NCtx, s.Class.NCtx
+	M, N, L := s.Task.NCtx, s.Class.NCtx, s.Feat.NCtx
 	switch s.Method {
 	case NATA:
 		return [][]int{{M, w}, {e, N * w}}
 	case NATS:
 		return [][]int{{T, M, w}, {e, N * w}}
+	case CATA, CSTA, CATS, CSTS:
+		task, class := []int{M, w}, []int{L, w}
+		if s.Method.taskCSC() {
+			task = []int{T, M, w}
+		}
+		if s.Method.classCSC() {
+			class = []int{C, L, w}
+		}
+		return [][]int{task, {s.metaIn(e), N * w}, class}
 	case CoOpMT:
 		return [][]int{{N, w}}
 	case CoOpCA:
@@ -118,10 +174,11 @@ func (s Spec) ParamShapes(w, e int) [][]int {
 }
 
 // MethodOf returns the Method of learner l, or an error saying why a Step
-// cannot train it: the step implements SoftCPT's task-agnostic (NA)
-// variants with the linear meta network and CoOp's hard-sharing
-// baselines, with the class token at the end, N_CTX > 0 (and TASK_N_CTX >
-// 0 for SoftCPT) and no class sampling.
+// cannot train it: the step implements SoftCPT's six variants (the
+// class-feature ones with any meta network: lin, linmean, lincls) and
+// CoOp's hard-sharing baselines, with the class token at the end, N_CTX
+// > 0 (and TASK_N_CTX > 0 for SoftCPT, CLASS_N_CTX > 0 with class
+// features) and no class sampling.
 func MethodOf(l *softcpt.Learner) (Method, error) {
 	c := l.Cfg
 	switch {
@@ -143,16 +200,32 @@ func MethodOf(l *softcpt.Learner) (Method, error) {
 			return CoOpCS, nil
 		}
 		return 0, errors.Errorf("natanet: method %s has an unknown sharing %d", c.Name, c.Sharing)
-	case c.CSC:
-		return 0, errors.Errorf("natanet: method %s uses class features (CSC), not supported", c.Name)
 	case c.TaskNCtx <= 0:
 		return 0, errors.Errorf("natanet: method %s has TASK_N_CTX %d, want > 0", c.Name, c.TaskNCtx)
 	case l.TaskCtx == nil || l.Meta == nil:
 		return 0, errors.Errorf("natanet: learner %s has no task context or meta network", c.Name)
-	case c.TaskCSC:
+	case !c.CSC && c.PGType != "lin":
+		return 0, errors.Errorf("natanet: method %s has meta network %q without class features, want lin", c.Name, c.PGType)
+	case !c.CSC && c.TaskCSC:
 		return NATS, nil
+	case !c.CSC:
+		return NATA, nil
+	case c.ClassNCtx <= 0:
+		return 0, errors.Errorf("natanet: method %s has CLASS_N_CTX %d, want > 0", c.Name, c.ClassNCtx)
+	case l.ClassCtx == nil:
+		return 0, errors.Errorf("natanet: learner %s has no class context", c.Name)
+	case c.PGType != "lin" && c.PGType != "linmean" && c.PGType != "lincls":
+		return 0, errors.Errorf("natanet: method %s has an unknown meta network %q", c.Name, c.PGType)
 	}
-	return NATA, nil
+	switch {
+	case c.ClassCSC && c.TaskCSC:
+		return CSTS, nil
+	case c.ClassCSC:
+		return CSTA, nil
+	case c.TaskCSC:
+		return CATS, nil
+	}
+	return CATA, nil
 }
 
 // SpecFromLearner builds the Spec of learner l (a method MethodOf
@@ -169,8 +242,13 @@ func SpecFromLearner(l *softcpt.Learner, m *clip.Model, tok softcpt.Tokenizer, o
 	s := Spec{Method: method, Scale: m.LogitScale(),
 		LR: float32(opt.LR), Momentum: float32(opt.Momentum), WeightDecay: float32(opt.WeightDecay)}
 	vars := []*autograd.Var{l.Ctx}
-	if method.soft() {
+	switch {
+	case method.csc():
+		vars = []*autograd.Var{l.TaskCtx, l.Meta, l.ClassCtx}
+		s.PGType = c.PGType
+	case method.soft():
 		vars = []*autograd.Var{l.TaskCtx, l.Meta}
+		s.PGType = "lin"
 	}
 	for _, v := range vars {
 		s.Params = append(s.Params, Param{Name: v.Name, Value: v.Value.Contiguous().Clone()})
@@ -193,6 +271,11 @@ func SpecFromLearner(l *softcpt.Learner, m *clip.Model, tok softcpt.Tokenizer, o
 	}
 	if s.Class, err = prompts(m, tok, classNames, c.NCtx); err != nil {
 		return Spec{}, errors.Wrap(err, "natanet: class prompts")
+	}
+	if method.csc() {
+		if s.Feat, err = prompts(m, tok, classNames, c.ClassNCtx); err != nil {
+			return Spec{}, errors.Wrap(err, "natanet: class-feature prompts")
+		}
 	}
 	for i, want := range s.ParamShapes(m.Config.TransformerWidth, m.Config.EmbedDim) {
 		if got := s.Params[i].Value.Shape(); !tensor.SameShape(got, want) {

@@ -132,6 +132,14 @@ func Compare(t *testing.T, l *softcpt.Learner, step func(softcpt.Batch) (float32
 			wd, gd := w.Contiguous().Data(), g.Data()
 			rel := NormRel(gd, wd)
 			upd := diff(wd, before[k])
+			if maxAbs(upd) == 0 {
+				// A tensor nn.SGD skips (no gradient) must stay as it was.
+				if d := maxAbs(diff(gd, before[k])); d != 0 {
+					t.Fatalf("step %d: %s changed by up to %g, the CPU learner left it unchanged", i+1, k, d)
+				}
+				t.Logf("step %d: loss %.7g (CPU %.7g); %s unchanged, as on the CPU", i+1, got, want, k)
+				continue
+			}
 			urel := NormRel(diff(gd, before[k]), upd)
 			// The update is measured as new - old in float32: parameters
 			// one rounding apart (an ulp of the largest) differ in it by
@@ -152,19 +160,31 @@ func Learner(t testing.TB, m *clip.Model, initStd float32) *softcpt.Learner {
 	return MethodLearner(t, m, "SoftCPT-NATA", initStd)
 }
 
-// Methods are the methods the training step implements.
-var Methods = []string{"SoftCPT-NATA", "SoftCPT-NATS", "CoOp-MT", "CoOp-CA", "CoOp-CS"}
+// Methods are the methods the training step implements, in natanet.Method
+// order.
+var Methods = []string{"SoftCPT-NATA", "SoftCPT-NATS", "CoOp-MT", "CoOp-CA", "CoOp-CS",
+	"SoftCPT-CATA", "SoftCPT-CSTA", "SoftCPT-CATS", "SoftCPT-CSTS"}
 
 // MethodLearner returns a learner of the named method over Tasks with
-// N_CTX 4 and TASK_N_CTX 2 (initStd > 0 replaces the initialisation's
-// std).
+// N_CTX 4, TASK_N_CTX 2 and CLASS_N_CTX 3 (initStd > 0 replaces the
+// initialisation's std).
 func MethodLearner(t testing.TB, m *clip.Model, method string, initStd float32) *softcpt.Learner {
+	t.Helper()
+	return PGLearner(t, m, method, "lin", initStd)
+}
+
+// PGLearner is MethodLearner with the meta network pgType (lin, linmean
+// or lincls; the latter two need class features).
+func PGLearner(t testing.TB, m *clip.Model, method, pgType string, initStd float32) *softcpt.Learner {
 	t.Helper()
 	cfg, err := softcpt.MethodConfig(method)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.NCtx, cfg.TaskNCtx = 4, 2
+	cfg.NCtx, cfg.TaskNCtx, cfg.PGType = 4, 2, pgType
+	if cfg.CSC {
+		cfg.ClassNCtx = 3
+	}
 	if initStd > 0 {
 		cfg.InitStd = initStd
 	}
