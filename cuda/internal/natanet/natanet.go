@@ -1,19 +1,24 @@
 // Package natanet is one prompt-learner training step (forward, backward
 // and SGD) through a frozen CLIP text tower, for SoftCPT-NATA (where it
-// started, hence the name), SoftCPT-NATS and CoOp's hard-sharing
-// baselines CoOp-MT, CoOp-CA and CoOp-CS (Method), written once against
-// a Backend of array operations: clipnet's forward operations plus the
-// backward kernels of cuda/kernels/train.cu, cross-entropy and SGD.
-// Package cuda (build tag cuda) runs it on the GPU as TrainStep; the Host
-// backend here runs it on the Go references of the kernels, so the step's
-// orchestration is tested against softcpt.Learner without a GPU.
+// started, hence the name), SoftCPT-NATS, the class-feature variants
+// SoftCPT-CATA/CSTA/CATS/CSTS and CoOp's hard-sharing baselines CoOp-MT,
+// CoOp-CA and CoOp-CS (Method), written once against a Backend of array
+// operations: clipnet's forward operations plus the backward kernels of
+// cuda/kernels/train.cu, cross-entropy and SGD. Package cuda (build tag
+// cuda) runs it on the GPU as TrainStep; the Host backend here runs it on
+// the Go references of the kernels, so the step's orchestration is tested
+// against softcpt.Learner without a GPU.
 //
 // The step is the CPU learner's Loss + Backward + nn.SGD step with every
 // prompt encoded in full ("[SOS][ctx][name][.][EOT]", padded to the
-// longest prompt of the step, causal mask, so the padding never reaches
-// the pooled EOT states). SoftCPT: task prompts "X×M <task name>." with
-// the task context (shared by the tasks for NATA, one per task for NATS)
-// → task features f [T, E]; ctx = reshape(f @ P) [T, N, W]. CoOp: ctx is
+// longest prompt of its group in the step, causal mask, so the padding
+// never reaches the pooled EOT states). SoftCPT: task prompts "X×M <task
+// name>." with the task context (shared by the tasks for TA, one per task
+// for TS) → task features f [T, E]; NA: ctx = reshape(f @ P) [T, N, W];
+// CA/CS: class-feature prompts "X×L <class name>." of the batch's classes
+// with the class context (shared for CA, one per class for CS) → class
+// features g, and each class's own context reshape(x @ P) [N, W] from x =
+// [g_c ; f_t] (lin), (g_c+f_t)/2 (linmean) or g_c (lincls). CoOp: ctx is
 // the trained context ([N, W] for every class, [T, N, W] per task or
 // [ΣC, N, W] per class). Then the class prompts of every class of the
 // tasks in the batch with their context → w; loss = batch mean of the

@@ -191,3 +191,79 @@ func TestMomentumWithoutMomentum(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestRestoreLinclsTaskContext checks that under the meta network lincls
+// (the task context gets no gradient, so nn.SGD keeps no buffer for it)
+// the step saves no momentum for the task context, refuses one on
+// Restore, and resumes bit for bit from the others.
+func TestRestoreLinclsTaskContext(t *testing.T) {
+	m := loadFixture(t)
+	tok := natatest.WordTokenizer{Vocab: m.Config.VocabSize}
+	bs := natatest.Batches(m.Config.EmbedDim)
+	l := natatest.PGLearner(t, m, "SoftCPT-CATS", "lincls", 0)
+	spec, err := SpecFromLearner(l, m, tok, softcpt.Defaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	newStep := func() *Step[*clipnet.HostArray] {
+		st, err := New[*clipnet.HostArray](Host{}, m, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(st.Free)
+		return st
+	}
+	a := newStep()
+	for _, b := range bs[:2] {
+		if _, err := a.Step(b.Features, b.Tasks, b.Labels); err != nil {
+			t.Fatal(err)
+		}
+	}
+	params, _ := a.Params()
+	mom, err := a.Momentum()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := mom[l.TaskCtx.Name]; ok || len(mom) != 2 || len(params) != 3 {
+		t.Fatalf("lincls: %d tensors, momentum buffers %v; want 3 tensors and no buffer for %s", len(params), keys(mom), l.TaskCtx.Name)
+	}
+	sameTensors(t, "task context after two steps", map[string]*tensor.Tensor{"t": params[l.TaskCtx.Name]},
+		map[string]*tensor.Tensor{"t": l.TaskCtx.Value})
+
+	b := newStep()
+	bad := map[string]*tensor.Tensor{l.TaskCtx.Name: params[l.TaskCtx.Name]}
+	for k, v := range mom {
+		bad[k] = v
+	}
+	if err := b.Restore(params, bad, a.Steps); err == nil || !strings.Contains(err.Error(), l.TaskCtx.Name) {
+		t.Errorf("restoring a task-context buffer under lincls: error %v, want one naming %s", err, l.TaskCtx.Name)
+	}
+	if err := b.Restore(params, mom, a.Steps); err != nil {
+		t.Fatal(err)
+	}
+	la, err := a.Step(bs[2].Features, bs[2].Tasks, bs[2].Labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb, err := b.Step(bs[2].Features, bs[2].Tasks, bs[2].Labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if la != lb {
+		t.Errorf("resumed step's loss %+v, uninterrupted %+v", lb, la)
+	}
+	wantP, _ := a.Params()
+	wantM, _ := a.Momentum()
+	gotP, _ := b.Params()
+	gotM, _ := b.Momentum()
+	sameTensors(t, "params after the resumed step", gotP, wantP)
+	sameTensors(t, "momentum after the resumed step", gotM, wantM)
+}
+
+func keys(m map[string]*tensor.Tensor) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
