@@ -17,10 +17,12 @@ import (
 )
 
 // TrainStep is a prompt learner's training on a Device, for SoftCPT-NATA,
-// SoftCPT-NATS, CoOp-MT, CoOp-CA and CoOp-CS on cached image features:
-// the frozen text tower of a clip.Model, the learner's trainable tensors
-// (task context and meta network, or the class context) and their SGD
-// momentum buffers live on the device, and Step runs the CPU learner's
+// SoftCPT-NATS, the class-feature SoftCPT-CATA, -CSTA, -CATS and -CSTS
+// (meta network lin, linmean or lincls), CoOp-MT, CoOp-CA and CoOp-CS on
+// cached image features: the frozen text tower of a clip.Model, the
+// learner's trainable tensors (task context, meta network and, with class
+// features, the class-feature context; or CoOp's class context) and their
+// SGD momentum buffers live on the device, and Step runs the CPU learner's
 // Loss + Backward + nn.SGD step there (every prompt encoded in full,
 // padded to the longest prompt of the step, causal mask). Methods may be
 // called from any goroutine, one at a time.
@@ -33,10 +35,11 @@ type TrainStep struct {
 }
 
 // CanTrain returns nil when a TrainStep can train l, else an error saying
-// why not: the step implements SoftCPT's task-agnostic variants (NATA,
-// NATS) with the linear meta network and CoOp's hard-sharing baselines
-// (CoOp-MT, CoOp-CA, CoOp-CS), with the class token at the end, a
-// context of at least one token and no class sampling.
+// why not: the step implements SoftCPT's six variants (NATA, NATS, CATA,
+// CSTA, CATS, CSTS; the class-feature ones with the meta network lin,
+// linmean or lincls) and CoOp's hard-sharing baselines (CoOp-MT, CoOp-CA,
+// CoOp-CS), with the class token at the end, contexts (class, task and
+// class-feature) of at least one token and no class sampling.
 func CanTrain(l *softcpt.Learner) error {
 	if _, err := natanet.MethodOf(l); err != nil {
 		return errors.New(strings.TrimPrefix(err.Error(), "natanet: "))

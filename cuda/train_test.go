@@ -144,7 +144,8 @@ func TestTrainKernels(t *testing.T) {
 }
 
 // TestTrainStepFixture runs three steps of every method (SoftCPT-NATA,
-// SoftCPT-NATS, CoOp-MT, CoOp-CA, CoOp-CS) on the device and on the CPU
+// SoftCPT-NATS, CoOp-MT, CoOp-CA, CoOp-CS, SoftCPT-CATA, SoftCPT-CSTA,
+// SoftCPT-CATS, SoftCPT-CSTS: natatest.Methods) on the device and on the CPU
 // learner (every prompt encoded in full) on the fixture CLIP, with the
 // default and a large initialisation.
 func TestTrainStepFixture(t *testing.T) {
