@@ -411,25 +411,6 @@ func trainWithStep(ctx context.Context, l *softcpt.Learner, st featureStep, feat
 	return ck.History, nil
 }
 
-// cpuTrainingReason reports why l cannot train with a SoftCPT-NATA-only
-// device step ("" when it can): the task-agnostic task context with a
-// linear meta network, class token at the end, no class sampling, and
-// the options of optionTrainingReason. The CUDA backend, whose step also
-// trains SoftCPT-NATS and the CoOp baselines, asks cuda.CanTrain for the
-// method and optionTrainingReason for the options.
-func cpuTrainingReason(l *softcpt.Learner, opt softcpt.TrainOptions) string {
-	c := l.Cfg
-	switch {
-	case c.Hard || c.CSC || c.TaskCSC || l.TaskCtx == nil || l.Meta == nil:
-		return "the device trains only SoftCPT-NATA"
-	case c.Position != softcpt.End:
-		return "the device's step puts the class token at the end"
-	case c.ClassSample > 0:
-		return "the device's step does not sample classes"
-	}
-	return optionTrainingReason(opt)
-}
-
 // optionTrainingReason reports why training with opt cannot run on a
 // device's step ("" when it can): the step takes one optimiser step per
 // batch.
