@@ -31,7 +31,8 @@
 // is also tested without a GPU on the Go references of the kernels.
 //
 // TrainStep (tag cuda) is a prompt learner's training step on cached
-// image features (SoftCPT-NATA and -NATS, CoOp-MT, -CA and -CS) with the
+// image features (the six SoftCPT variants without class sampling,
+// CoOp-MT, -CA and -CS) with the
 // backward kernels of cuda/kernels/train.cu; its orchestration lives in
 // cuda/internal/natanet, tested the same way against softcpt.Learner.
 package cuda

@@ -9,8 +9,9 @@
 #          when ptxas is installed (syntax check, registers, spills);
 #       2. .cuda/bin/cuda.test -test.v -test.bench . (kernel correctness
 #          against the CPU kernels; the CLIP towers, ResNet and ViT, against
-#          the CPU clip.Model; the training steps of SoftCPT-NATA/NATS and
-#          CoOp-MT/CA/CS against the CPU learner; BenchmarkSgemm TFLOP/s,
+#          the CPU clip.Model; the training steps of the SoftCPT variants
+#          (NATA, NATS, CATA, CSTA, CATS, CSTS) and CoOp-MT/CA/CS against
+#          the CPU learner; BenchmarkSgemm TFLOP/s,
 #          BenchmarkSoftmaxRows GB/s, the RN50 towers' and ViT-B/32 image
 #          tower's throughput, the NATA/NATS/CoOp-MT/CoOp-CA step times);
 #       3. python3 bench/py/gpu_peer.py (torch.mm fp32, TF32 off: the

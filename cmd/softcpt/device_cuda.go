@@ -15,10 +15,10 @@ import (
 )
 
 // cudaBackend runs CLIP's towers (cuda.CLIP: ResNet or ViT image tower,
-// text tower) and the training steps of SoftCPT-NATA, SoftCPT-NATS,
-// CoOp-MT, CoOp-CA and CoOp-CS (cuda.TrainStep) on a GPU, writing and
-// resuming softcpt's training checkpoints. Other training methods, and
-// repeated optimiser steps, run on the CPU (softcpt.TrainFeatures) on the
+// text tower) and the training steps of the SoftCPT variants and CoOp-MT,
+// -CA and -CS (cuda.TrainStep) on a GPU, writing and resuming softcpt's
+// training checkpoints. What cuda.CanTrain refuses (class sampling) and
+// repeated optimiser steps run on the CPU (softcpt.TrainFeatures) on the
 // device's image features.
 type cudaBackend struct {
 	cpu cpuBackend
