@@ -32,7 +32,7 @@
 //
 // TrainStep (tag cuda) is a prompt learner's training step on cached
 // image features (the six SoftCPT variants without class sampling,
-// CoOp-MT, -CA and -CS) with the
-// backward kernels of cuda/kernels/train.cu; its orchestration lives in
-// cuda/internal/natanet, tested the same way against softcpt.Learner.
+// CoOp-MT, -CA and -CS) with the backward kernels of
+// cuda/kernels/train.cu; its orchestration lives in cuda/internal/natanet,
+// tested the same way against softcpt.Learner.
 package cuda
