@@ -41,7 +41,9 @@ type TrainOptions struct {
 	// Seed drives batch order, augmentation and class sampling.
 	Seed uint64
 	// CheckpointDir, when set, receives an atomic checkpoint after every
-	// epoch; with Resume, training continues from the last one there.
+	// epoch; with Resume, training continues from the last one there,
+	// which must come from a run of the same method configuration,
+	// training examples and seed (anything else is an error).
 	CheckpointDir string
 	Resume        bool
 	// Log receives one line per epoch (and Progress per step) when set.
@@ -86,6 +88,9 @@ type trainState struct {
 	Examples  int          `json:"examples"`
 	Seed      uint64       `json:"seed"`
 	Completed bool         `json:"completed"`
+	// Config is the method's configuration (absent from checkpoints of
+	// earlier versions, which are not checked against it).
+	Config *Config `json:"config,omitempty"`
 }
 
 // Train fits the learner's prompts on the training examples with mixed
@@ -133,17 +138,13 @@ func trainLoop(ctx context.Context, l *Learner, train []Example, opt TrainOption
 	}
 	sched := opt.Schedule()
 	repeat := max(1, opt.RepeatSteps)
-	st := trainState{Method: l.Cfg.Name, Examples: len(train), Seed: opt.Seed}
+	st := trainState{Method: l.Cfg.Name, Examples: len(train), Seed: opt.Seed, Config: &l.Cfg}
 	if opt.CheckpointDir != "" && opt.Resume {
-		ok, err := loadCheckpoint(opt.CheckpointDir, l, sgd, &st)
-		if err != nil {
+		accept := func(s *trainState) error { return s.check(opt.CheckpointDir, l, len(train), opt.Seed) }
+		if _, err := loadCheckpoint(opt.CheckpointDir, l, sgd, &st, accept); err != nil {
 			return nil, err
 		}
-		if ok {
-			if err := st.check(opt.CheckpointDir, l, len(train), opt.Seed); err != nil {
-				return nil, err
-			}
-		}
+		st.Config = &l.Cfg
 	}
 	E := l.model.Config.EmbedDim
 	arena := tensor.NewArena()
@@ -258,45 +259,45 @@ func saveCheckpoint(dir string, l *Learner, optState map[string]*tensor.Tensor, 
 	return atomicfile.Write(filepath.Join(dir, ckptState), js)
 }
 
-// loadCheckpoint restores a checkpoint if dir holds one; it reports
-// whether it did.
-func loadCheckpoint(dir string, l *Learner, sgd *nn.SGD, st *trainState) (bool, error) {
-	ok, s, opt, err := readCheckpoint(dir, l)
+// loadCheckpoint restores a checkpoint if dir holds one that accept
+// accepts (its error is returned otherwise, before anything is loaded);
+// it reports whether it did.
+func loadCheckpoint(dir string, l *Learner, sgd *nn.SGD, st *trainState, accept func(*trainState) error) (bool, error) {
+	ok, s, err := readCheckpoint(dir, l, sgd, accept)
 	if !ok || err != nil {
 		return false, err
-	}
-	if err := sgd.LoadState(opt); err != nil {
-		return false, errors.Wrapf(err, "checkpoint %s", filepath.Join(dir, ckptTensors))
 	}
 	sgd.Steps = s.OptSteps
 	*st = s
 	return true, nil
 }
 
-// readCheckpoint reads the checkpoint in dir, if there is one (ok), loads
-// its learner tensors into l and returns its training state and its
-// optimiser tensors (nn.SGD.State's names, not yet checked).
-func readCheckpoint(dir string, l *Learner) (ok bool, st trainState, opt map[string]*tensor.Tensor, err error) {
+// readCheckpoint reads the checkpoint in dir, if there is one (ok), and
+// returns its training state. Unless accept rejects that state, it loads
+// the optimiser tensors into sgd and the learner tensors into l.
+func readCheckpoint(dir string, l *Learner, sgd *nn.SGD, accept func(*trainState) error) (ok bool, st trainState, err error) {
 	js, err := os.ReadFile(filepath.Join(dir, ckptState))
 	if os.IsNotExist(err) {
-		return false, st, nil, nil
+		return false, st, nil
 	}
 	if err != nil {
-		return false, st, nil, errors.Wrapf(err, "reading checkpoint state in %s", dir)
+		return false, st, errors.Wrapf(err, "reading checkpoint state in %s", dir)
 	}
 	if err := json.Unmarshal(js, &st); err != nil {
-		return false, st, nil, errors.Wrapf(err, "checkpoint state %s", filepath.Join(dir, ckptState))
+		return false, st, errors.Wrapf(err, "checkpoint state %s", filepath.Join(dir, ckptState))
+	}
+	if err := accept(&st); err != nil {
+		return false, st, err
 	}
 	path := filepath.Join(dir, ckptTensors)
 	sd, err := checkpoint.Load(path)
 	if err != nil {
-		return false, st, nil, err
+		return false, st, err
 	}
 	if sd.Metadata["epoch"] != fmt.Sprint(st.Epoch) {
-		return false, st, nil, errors.Errorf("checkpoint in %s is inconsistent: tensors from epoch %s, state from epoch %d", dir, sd.Metadata["epoch"], st.Epoch)
+		return false, st, errors.Errorf("checkpoint in %s is inconsistent: tensors from epoch %s, state from epoch %d", dir, sd.Metadata["epoch"], st.Epoch)
 	}
-	learner := map[string]*tensor.Tensor{}
-	opt = map[string]*tensor.Tensor{}
+	learner, opt := map[string]*tensor.Tensor{}, map[string]*tensor.Tensor{}
 	for k, v := range sd.Tensors {
 		switch {
 		case len(k) > 8 && k[:8] == "learner.":
@@ -305,18 +306,26 @@ func readCheckpoint(dir string, l *Learner) (ok bool, st trainState, opt map[str
 			opt[k[10:]] = v
 		}
 	}
-	if err := l.LoadState(learner); err != nil {
-		return false, st, nil, errors.Wrapf(err, "checkpoint %s", path)
+	if err := sgd.LoadState(opt); err != nil {
+		return false, st, errors.Wrapf(err, "checkpoint %s", path)
 	}
-	return true, st, opt, nil
+	if err := l.LoadState(learner); err != nil {
+		return false, st, errors.Wrapf(err, "checkpoint %s", path)
+	}
+	return true, st, nil
 }
 
-// check reports a checkpoint of another run: another method, number of
-// training examples or seed.
+// check reports a checkpoint of another run: another method or method
+// configuration (CTX_INIT, context lengths, ...), number of training
+// examples or seed.
 func (st *trainState) check(dir string, l *Learner, examples int, seed uint64) error {
 	if st.Examples != examples || st.Seed != seed || st.Method != l.Cfg.Name {
 		return errors.Errorf("checkpoint in %s is for %s with %d examples and seed %d, not %s with %d and %d",
 			dir, st.Method, st.Examples, st.Seed, l.Cfg.Name, examples, seed)
+	}
+	if st.Config != nil && *st.Config != l.Cfg {
+		type fields Config // every field, not Config.String's summary
+		return errors.Errorf("checkpoint in %s is for %s configured as %+v, not %+v", dir, st.Method, fields(*st.Config), fields(l.Cfg))
 	}
 	return nil
 }
@@ -362,7 +371,7 @@ func SaveTrainCheckpoint(dir string, l *Learner, examples int, opt TrainOptions,
 		return errors.Wrapf(err, "checkpoint in %s", dir)
 	}
 	st := trainState{Method: l.Cfg.Name, Epoch: ck.Epoch, OptSteps: ck.Steps, History: ck.History,
-		Examples: examples, Seed: opt.Seed, Completed: ck.Epoch == opt.Epochs}
+		Examples: examples, Seed: opt.Seed, Completed: ck.Epoch == opt.Epochs, Config: &l.Cfg}
 	return saveCheckpoint(dir, l, optState, &st)
 }
 
@@ -370,20 +379,18 @@ func SaveTrainCheckpoint(dir string, l *Learner, examples int, opt TrainOptions,
 // SaveTrainCheckpoint) for a run of opt on examples training examples: it
 // loads the learner's tensors into l and returns the rest, or nil when dir
 // holds no checkpoint. A checkpoint that cannot be read, is inconsistent,
-// belongs to another method, number of examples or seed, or whose tensors
-// do not fit l is an error naming the directory or file.
+// belongs to another method, method configuration (Config), number of
+// examples or seed, or whose tensors do not fit l is an error naming the
+// directory or file; l is loaded only from a checkpoint of the same run.
 func LoadTrainCheckpoint(dir string, l *Learner, examples int, opt TrainOptions) (*TrainCheckpoint, error) {
-	ok, st, optState, err := readCheckpoint(dir, l)
+	params := l.Parameters()
+	sgd := &nn.SGD{Params: params}
+	accept := func(st *trainState) error { return st.check(dir, l, examples, opt.Seed) }
+	ok, st, err := readCheckpoint(dir, l, sgd, accept)
 	if !ok || err != nil {
 		return nil, err
 	}
-	if err := st.check(dir, l, examples, opt.Seed); err != nil {
-		return nil, err
-	}
-	params := l.Parameters()
-	if err := (&nn.SGD{Params: params}).LoadState(optState); err != nil {
-		return nil, errors.Wrapf(err, "checkpoint %s", filepath.Join(dir, ckptTensors))
-	}
+	optState := sgd.State()
 	ck := &TrainCheckpoint{Epoch: st.Epoch, History: st.History, Steps: st.OptSteps, Momentum: map[string]*tensor.Tensor{}}
 	for i, p := range params {
 		if b, ok := optState[momentumKey(i)]; ok {
@@ -401,15 +408,17 @@ func LoadTrainCheckpoint(dir string, l *Learner, examples int, opt TrainOptions)
 func LoadCheckpoint(dir string, l *Learner) (int, error) {
 	sgd := &nn.SGD{Params: l.Parameters()}
 	var st trainState
-	ok, err := loadCheckpoint(dir, l, sgd, &st)
+	ok, err := loadCheckpoint(dir, l, sgd, &st, func(s *trainState) error {
+		if s.Method != l.Cfg.Name {
+			return errors.Errorf("checkpoint in %s is for %s, not %s", dir, s.Method, l.Cfg.Name)
+		}
+		return nil
+	})
 	if err != nil {
 		return 0, err
 	}
 	if !ok {
 		return 0, errors.Errorf("no training checkpoint in %s", dir)
-	}
-	if st.Method != l.Cfg.Name {
-		return 0, errors.Errorf("checkpoint in %s is for %s, not %s", dir, st.Method, l.Cfg.Name)
 	}
 	return st.Epoch, nil
 }

@@ -599,13 +599,16 @@ func TestResumeBadCheckpoint(t *testing.T) {
 				}
 			}
 		}), inErr: "checkpoint.safetensors", reason: "learner state has no"},
-		{name: "another context length", cfg: &other, inErr: "checkpoint.safetensors", reason: "shape"},
+		{name: "learner tensor of another shape", write: withTensors(func(ts map[string]*tensor.Tensor) {
+			ts["learner.prompt_gen.P"] = tensor.New(2, 3)
+		}), inErr: "checkpoint.safetensors", reason: "shape"},
+		{name: "another context length", cfg: &other, reason: "NCtx:3"},
 		{name: "another seed", edit: func(o *softcpt.TrainOptions) { o.Seed = 3 }, reason: "seed"},
 		{name: "another method", cfg: func() *softcpt.Config {
 			c, _ := softcpt.MethodConfig("coop-mt")
 			c.NCtx = 4
 			return &c
-		}(), inErr: "checkpoint.safetensors", reason: "learner state has no"},
+		}(), reason: "not CoOp-MT"},
 		{name: "failed upload", step: func(s *cpuStep) featureStep { return failingRestore{s} }, reason: "device lost"},
 	} {
 		dir := t.TempDir()
