@@ -17,7 +17,8 @@ import (
 // At the first step every class prompt then reads exactly like the
 // zero-shot prompt, up to what follows the class name (the learned
 // prompts always end with "<class>."), and up to the context slots that
-// the words do not fill (below).
+// the words do not fill (below). This holds with the class name at the
+// end of the prompt (Position End).
 const CtxInitTemplate = "template"
 
 // templatePrefix returns the words of a zero-shot template before its
@@ -64,7 +65,8 @@ func (l *Learner) initTokens(tok Tokenizer) ([][]int, error) {
 
 // initContexts applies Config.CtxInit (CoOp's CTX_INIT, extended). The
 // words' token embeddings fill the last context slots, next to the class
-// name. CoOp requires as many words as slots; we allow fewer, so that
+// name when it comes at the end (Position End; with Middle or Front the
+// slots are placed as for any context, as in CoOp). CoOp requires as many words as slots; we allow fewer, so that
 // templates of different lengths can share one NCtx, and fill the first
 // slots with the start-of-text token's embedding: the prompt then reads
 // "[SOS] [SOS]… words <class>.". On the shipped small CLIP this padding
