@@ -43,7 +43,9 @@ type TrainOptions struct {
 	// CheckpointDir, when set, receives an atomic checkpoint after every
 	// epoch; with Resume, training continues from the last one there,
 	// which must come from a run of the same method configuration,
-	// training examples and seed (anything else is an error).
+	// training examples, seed and training settings (epochs, batch size,
+	// learning rates, optimiser, augmentation); anything else is an
+	// error.
 	CheckpointDir string
 	Resume        bool
 	// Log receives one line per epoch (and Progress per step) when set.
@@ -88,9 +90,33 @@ type trainState struct {
 	Examples  int          `json:"examples"`
 	Seed      uint64       `json:"seed"`
 	Completed bool         `json:"completed"`
-	// Config is the method's configuration (absent from checkpoints of
-	// earlier versions, which are not checked against it).
-	Config *Config `json:"config,omitempty"`
+	// Config is the method's configuration and Settings the options that
+	// shape the run's trajectory (both absent from checkpoints of earlier
+	// versions, which are not checked against them).
+	Config   *Config        `json:"config,omitempty"`
+	Settings *trainSettings `json:"settings,omitempty"`
+}
+
+// trainSettings are the training options that a resumed run must share
+// with the checkpoint's: with any other epochs, batch size, learning
+// rates, schedule, optimiser or augmentation the resumed run would not
+// continue the same trajectory.
+type trainSettings struct {
+	Epochs       int     `json:"epochs"`
+	BatchSize    int     `json:"batch_size"`
+	LR           float64 `json:"lr"`
+	Momentum     float64 `json:"momentum"`
+	WeightDecay  float64 `json:"weight_decay"`
+	WarmupEpochs int     `json:"warmup_epochs"`
+	WarmupLR     float64 `json:"warmup_lr"`
+	RepeatSteps  int     `json:"repeat_steps"`
+	Augment      bool    `json:"augment"`
+}
+
+func settingsOf(opt TrainOptions) *trainSettings {
+	return &trainSettings{Epochs: opt.Epochs, BatchSize: opt.BatchSize, LR: opt.LR, Momentum: opt.Momentum,
+		WeightDecay: opt.WeightDecay, WarmupEpochs: opt.WarmupEpochs, WarmupLR: opt.WarmupLR,
+		RepeatSteps: max(1, opt.RepeatSteps), Augment: opt.Augment}
 }
 
 // Train fits the learner's prompts on the training examples with mixed
@@ -138,13 +164,13 @@ func trainLoop(ctx context.Context, l *Learner, train []Example, opt TrainOption
 	}
 	sched := opt.Schedule()
 	repeat := max(1, opt.RepeatSteps)
-	st := trainState{Method: l.Cfg.Name, Examples: len(train), Seed: opt.Seed, Config: &l.Cfg}
+	st := trainState{Method: l.Cfg.Name, Examples: len(train), Seed: opt.Seed, Config: &l.Cfg, Settings: settingsOf(opt)}
 	if opt.CheckpointDir != "" && opt.Resume {
-		accept := func(s *trainState) error { return s.check(opt.CheckpointDir, l, len(train), opt.Seed) }
+		accept := func(s *trainState) error { return s.check(opt.CheckpointDir, l, len(train), opt) }
 		if _, err := loadCheckpoint(opt.CheckpointDir, l, sgd, &st, accept); err != nil {
 			return nil, err
 		}
-		st.Config = &l.Cfg
+		st.Config, st.Settings = &l.Cfg, settingsOf(opt)
 	}
 	E := l.model.Config.EmbedDim
 	arena := tensor.NewArena()
@@ -317,15 +343,19 @@ func readCheckpoint(dir string, l *Learner, sgd *nn.SGD, accept func(*trainState
 
 // check reports a checkpoint of another run: another method or method
 // configuration (CTX_INIT, context lengths, ...), number of training
-// examples or seed.
-func (st *trainState) check(dir string, l *Learner, examples int, seed uint64) error {
-	if st.Examples != examples || st.Seed != seed || st.Method != l.Cfg.Name {
+// examples, seed or training settings (epochs, batch size, learning
+// rates, ...).
+func (st *trainState) check(dir string, l *Learner, examples int, opt TrainOptions) error {
+	if st.Examples != examples || st.Seed != opt.Seed || st.Method != l.Cfg.Name {
 		return errors.Errorf("checkpoint in %s is for %s with %d examples and seed %d, not %s with %d and %d",
-			dir, st.Method, st.Examples, st.Seed, l.Cfg.Name, examples, seed)
+			dir, st.Method, st.Examples, st.Seed, l.Cfg.Name, examples, opt.Seed)
 	}
 	if st.Config != nil && *st.Config != l.Cfg {
 		type fields Config // every field, not Config.String's summary
 		return errors.Errorf("checkpoint in %s is for %s configured as %+v, not %+v", dir, st.Method, fields(*st.Config), fields(l.Cfg))
+	}
+	if want := settingsOf(opt); st.Settings != nil && *st.Settings != *want {
+		return errors.Errorf("checkpoint in %s was trained with %+v, not %+v (use another output directory for other settings)", dir, *st.Settings, *want)
 	}
 	return nil
 }
@@ -371,7 +401,7 @@ func SaveTrainCheckpoint(dir string, l *Learner, examples int, opt TrainOptions,
 		return errors.Wrapf(err, "checkpoint in %s", dir)
 	}
 	st := trainState{Method: l.Cfg.Name, Epoch: ck.Epoch, OptSteps: ck.Steps, History: ck.History,
-		Examples: examples, Seed: opt.Seed, Completed: ck.Epoch == opt.Epochs, Config: &l.Cfg}
+		Examples: examples, Seed: opt.Seed, Completed: ck.Epoch == opt.Epochs, Config: &l.Cfg, Settings: settingsOf(opt)}
 	return saveCheckpoint(dir, l, optState, &st)
 }
 
@@ -385,7 +415,7 @@ func SaveTrainCheckpoint(dir string, l *Learner, examples int, opt TrainOptions,
 func LoadTrainCheckpoint(dir string, l *Learner, examples int, opt TrainOptions) (*TrainCheckpoint, error) {
 	params := l.Parameters()
 	sgd := &nn.SGD{Params: params}
-	accept := func(st *trainState) error { return st.check(dir, l, examples, opt.Seed) }
+	accept := func(st *trainState) error { return st.check(dir, l, examples, opt) }
 	ok, st, err := readCheckpoint(dir, l, sgd, accept)
 	if !ok || err != nil {
 		return nil, err

@@ -49,7 +49,7 @@ func TestResumeChecksConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := opt
-	res.Epochs, res.Resume = 2, true
+	res.Resume = true
 	if _, err := TrainFeatures(context.Background(), l, feats, train, res); err == nil || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "a photo") {
 		t.Errorf("resuming with another ctx init: error %v, want one naming %s and the init", err, dir)
 	}
@@ -63,6 +63,18 @@ func TestResumeChecksConfig(t *testing.T) {
 	}
 	if ck, err := LoadTrainCheckpoint(dir, same, len(train), res); err != nil || ck == nil || ck.Epoch != 1 {
 		t.Errorf("LoadTrainCheckpoint with the same configuration: %+v, %v", ck, err)
+	}
+	// Other training settings (here: more epochs, which changes the
+	// cosine schedule; another learning rate) are refused too.
+	for name, change := range map[string]func(*TrainOptions){
+		"epochs": func(o *TrainOptions) { o.Epochs = 2 },
+		"lr":     func(o *TrainOptions) { o.LR = 0.01 },
+	} {
+		o := res
+		change(&o)
+		if _, err := TrainFeatures(context.Background(), same, feats, train, o); err == nil || !strings.Contains(err.Error(), "trained with") {
+			t.Errorf("resuming with other %s: error %v", name, err)
+		}
 	}
 }
 

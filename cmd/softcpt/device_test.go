@@ -604,6 +604,7 @@ func TestResumeBadCheckpoint(t *testing.T) {
 		}), inErr: "checkpoint.safetensors", reason: "shape"},
 		{name: "another context length", cfg: &other, reason: "NCtx:3"},
 		{name: "another seed", edit: func(o *softcpt.TrainOptions) { o.Seed = 3 }, reason: "seed"},
+		{name: "other settings", edit: func(o *softcpt.TrainOptions) { o.Epochs = 4 }, reason: "trained with {Epochs:1"},
 		{name: "another method", cfg: func() *softcpt.Config {
 			c, _ := softcpt.MethodConfig("coop-mt")
 			c.NCtx = 4
@@ -621,7 +622,7 @@ func TestResumeBadCheckpoint(t *testing.T) {
 			c.write(dir)
 		}
 		res := f.opt
-		res.CheckpointDir, res.Resume = dir, true
+		res.Epochs, res.CheckpointDir, res.Resume = 1, dir, true // the good run's settings
 		if c.edit != nil {
 			c.edit(&res)
 		}
