@@ -126,7 +126,7 @@ func cmdDemo(ctx context.Context, args []string) error {
 	var device deviceFlag
 	device.register(fs)
 	nCtx := fs.Int("n-ctx", demoNCtx, "N_CTX: learned context length of the class prompts (the paper's 16 suits OpenAI's CLIP; the shipped small CLIP was pretrained on short captions, in a context of 32 tokens, and learns best with 4, see README.md)")
-	ctxInit := fs.String("ctx-init", "", "CTX_INIT: initialise the learned contexts from these words (e.g. \"a photo of a\"; see 'softcpt train -h'); default N(0, 0.02)")
+	ctxInit := fs.String("ctx-init", "", "CTX_INIT: initialise the learned contexts from these words (e.g. \"a photo of a\"), or from each task's zero-shot template (\"template\"; see 'softcpt train -h'); default N(0, 0.02)")
 	probeIter := fs.Int("probe-max-iter", 50, "L-BFGS iterations per linear-probe fit (the authors use 1000; 50 keeps the demo short, at the price of fits that stop before convergence)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `usage: softcpt demo [--quick] [--out DIR]
