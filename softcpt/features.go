@@ -30,6 +30,10 @@ type Featurizer struct {
 	BatchSize int
 	// Workers decode and preprocess images (default GOMAXPROCS).
 	Workers int
+	// Encode, when set, encodes a batch of preprocessed images [n, 3, R,
+	// R] into features [n, E] in place of Model.EncodeImage (e.g. on a
+	// GPU); Model still gives the resolution R and the embedding width E.
+	Encode func(pix *tensor.Tensor) (*tensor.Tensor, error)
 }
 
 func (f *Featurizer) batchSize() int {
@@ -131,8 +135,20 @@ func (f *Featurizer) Features(ctx context.Context, exs []Example, augment bool, 
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		feats := f.Model.EncodeImage(j.pix)
-		copy(od[j.start*E:], feats.Data())
+		var feats *tensor.Tensor
+		if f.Encode == nil {
+			feats = f.Model.EncodeImage(j.pix)
+		} else {
+			n := j.pix.Dim(0)
+			var err error
+			if feats, err = f.Encode(j.pix); err != nil {
+				return nil, errors.Wrapf(err, "encoding images %d to %d", j.start, j.start+n-1)
+			}
+			if !tensor.SameShape(feats.Shape(), []int{n, E}) {
+				return nil, errors.Errorf("image encoder returned features %v for %d images (embedding %d)", feats.Shape(), n, E)
+			}
+		}
+		copy(od[j.start*E:], feats.Contiguous().Data())
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

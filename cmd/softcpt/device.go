@@ -4,16 +4,13 @@ import (
 	"context"
 	"flag"
 	"math"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/pkg/errors"
 
 	"github.com/softcpt/softcpt-go/clip"
-	"github.com/softcpt/softcpt-go/clip/imageproc"
 	"github.com/softcpt/softcpt-go/kernels"
 	"github.com/softcpt/softcpt-go/nn"
 	"github.com/softcpt/softcpt-go/softcpt"
@@ -115,89 +112,6 @@ func (b cpuBackend) zeroShotFeatures(tok softcpt.Tokenizer, tasks []softcpt.Task
 
 func (b cpuBackend) trainFeatures(ctx context.Context, l *softcpt.Learner, _ softcpt.Tokenizer, feats *tensor.Tensor, train []softcpt.Example, opt softcpt.TrainOptions) ([]softcpt.EpochStats, error) {
 	return softcpt.TrainFeatures(ctx, l, feats, train, opt)
-}
-
-// encodeExamples is softcpt.Featurizer.Features without augmentation for
-// an image encoder other than the Featurizer's model: workers decode and
-// preprocess one batch (CLIP's test transform at resolution res) while
-// encode runs on the previous one.
-func encodeExamples(ctx context.Context, exs []softcpt.Example, res, embed, batch, workers int, encode func(*tensor.Tensor) (*tensor.Tensor, error)) (*tensor.Tensor, error) {
-	if batch <= 0 {
-		batch = 32
-	}
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	type job struct {
-		start int
-		pix   *tensor.Tensor
-		err   error
-	}
-	jobs := make(chan job, 1)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		defer close(jobs)
-		for start := 0; start < len(exs); start += batch {
-			n := min(batch, len(exs)-start)
-			pix := tensor.New(n, 3, res, res)
-			pd := pix.Data()
-			var wg sync.WaitGroup
-			var once sync.Once
-			var firstErr error
-			next := make(chan int)
-			for w := 0; w < workers; w++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := range next {
-						ex := exs[start+i]
-						img, err := ex.Load()
-						if err != nil {
-							once.Do(func() { firstErr = errors.Wrapf(err, "loading image %s", ex.Name) })
-							continue
-						}
-						copy(pd[i*3*res*res:(i+1)*3*res*res], imageproc.CLIPTransformRGB(img, res))
-					}
-				}()
-			}
-			for i := 0; i < n; i++ {
-				next <- i
-			}
-			close(next)
-			wg.Wait()
-			select {
-			case jobs <- job{start: start, pix: pix, err: firstErr}:
-			case <-ctx.Done():
-				return
-			}
-			if firstErr != nil {
-				return
-			}
-		}
-	}()
-	out := tensor.New(len(exs), embed)
-	od := out.Data()
-	for j := range jobs {
-		if j.err != nil {
-			return nil, j.err
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		f, err := encode(j.pix)
-		if err != nil {
-			return nil, errors.Wrapf(err, "encoding images %d to %d", j.start, j.start+j.pix.Dim(0)-1)
-		}
-		if !tensor.SameShape(f.Shape(), []int{j.pix.Dim(0), embed}) {
-			return nil, errors.Errorf("image encoder returned features %v for %d images (embedding %d)", f.Shape(), j.pix.Dim(0), embed)
-		}
-		copy(od[j.start*embed:], f.Data())
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // encodeTextsWith is softcpt.EncodeTexts with another text encoder: texts

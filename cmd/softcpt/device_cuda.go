@@ -61,8 +61,9 @@ func (b *cudaBackend) encodeTexts(ids []int, batch, length int) (*tensor.Tensor,
 }
 
 func (b *cudaBackend) imageFeatures(ctx context.Context, f *softcpt.Featurizer, exs []softcpt.Example) (*tensor.Tensor, error) {
-	cfg := b.cpu.m.Config
-	return encodeExamples(ctx, exs, cfg.ImageResolution, cfg.EmbedDim, f.BatchSize, f.Workers, b.encodeImages)
+	g := *f
+	g.Encode = b.encodeImages
+	return g.Features(ctx, exs, false, 0)
 }
 
 func (b *cudaBackend) zeroShotFeatures(tok softcpt.Tokenizer, tasks []softcpt.TaskSpec, templates [][]string) (*tensor.Tensor, error) {

@@ -99,10 +99,11 @@ func fixtureImages(t *testing.T) []softcpt.Example {
 	return exs
 }
 
-// TestEncodeExamplesMatchesFeaturizer checks the device feature pipeline
-// against softcpt.Featurizer with the CPU model as the encoder, over
-// several batches, and that a failing image is named in the error.
-func TestEncodeExamplesMatchesFeaturizer(t *testing.T) {
+// TestFeaturizerEncodeMatches checks the devices' feature pipeline
+// (softcpt.Featurizer with an Encode function) against the plain
+// Featurizer, with the CPU backend's encoder, over several batches and
+// workers, and that a failing image or encoder is named in the error.
+func TestFeaturizerEncodeMatches(t *testing.T) {
 	m := loadFixtureModel(t)
 	exs := fixtureImages(t)
 	ctx := context.Background()
@@ -111,7 +112,10 @@ func TestEncodeExamplesMatchesFeaturizer(t *testing.T) {
 		t.Fatal(err)
 	}
 	cpu := cpuBackend{m}
-	got, err := encodeExamples(ctx, exs, m.Config.ImageResolution, m.Config.EmbedDim, 2, 3, cpu.encodeImages)
+	encodeWith := func(exs []softcpt.Example, workers int, enc func(*tensor.Tensor) (*tensor.Tensor, error)) (*tensor.Tensor, error) {
+		return (&softcpt.Featurizer{Model: m, BatchSize: 2, Workers: workers, Encode: enc}).Features(ctx, exs, false, 0)
+	}
+	got, err := encodeWith(exs, 3, cpu.encodeImages)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,12 +127,16 @@ func TestEncodeExamplesMatchesFeaturizer(t *testing.T) {
 	}
 	bad := append([]softcpt.Example(nil), exs...)
 	bad[3] = softcpt.Example{Name: "broken.png", Load: func() (*imageproc.RGB, error) { return nil, errors.New("no such file") }}
-	if _, err := encodeExamples(ctx, bad, m.Config.ImageResolution, m.Config.EmbedDim, 2, 2, cpu.encodeImages); err == nil || !strings.Contains(err.Error(), "broken.png") {
+	if _, err := encodeWith(bad, 2, cpu.encodeImages); err == nil || !strings.Contains(err.Error(), "broken.png") {
 		t.Errorf("error %v does not name the broken image", err)
 	}
 	failing := func(*tensor.Tensor) (*tensor.Tensor, error) { return nil, errors.New("device lost") }
-	if _, err := encodeExamples(ctx, exs, m.Config.ImageResolution, m.Config.EmbedDim, 2, 2, failing); err == nil || !strings.Contains(err.Error(), "device lost") {
+	if _, err := encodeWith(exs, 2, failing); err == nil || !strings.Contains(err.Error(), "device lost") {
 		t.Errorf("encoder error not returned: %v", err)
+	}
+	wrong := func(pix *tensor.Tensor) (*tensor.Tensor, error) { return tensor.New(pix.Dim(0), 3), nil }
+	if _, err := encodeWith(exs, 2, wrong); err == nil || !strings.Contains(err.Error(), "image encoder returned features") {
+		t.Errorf("features of the wrong shape accepted: %v", err)
 	}
 }
 
