@@ -138,18 +138,8 @@ func Linear(x, w, b *Var) *Var {
 		rows = tensor.Numel(xs[:len(xs)-1])
 	}
 	xd, wd := x.Value.Contiguous().Data(), w.Value.Contiguous().Data()
-	outShape := append(append([]int(nil), xs[:len(xs)-1]...), outF)
-	out := tensor.New(outShape...)
-	od := out.Data()
-	if b != nil {
-		bd := b.Value.Contiguous().Data()
-		for r := 0; r < rows; r++ {
-			copy(od[r*outF:(r+1)*outF], bd)
-		}
-		kernels.Sgemm(false, true, rows, outF, in, 1, xd, in, wd, in, 1, od, outF)
-	} else {
-		kernels.Sgemm(false, true, rows, outF, in, 1, xd, in, wd, in, 0, od, outF)
-	}
+	out, beta := linearOutput(xs, b, rows, outF)
+	kernels.Sgemm(false, true, rows, outF, in, 1, xd, in, wd, in, beta, out.Data(), outF)
 	parents := []*Var{x, w}
 	if b != nil {
 		parents = append(parents, b)
@@ -167,14 +157,35 @@ func Linear(x, w, b *Var) *Var {
 			w.accumulate(gw)
 		}
 		if b != nil && b.requiresGrad {
-			gb := tensor.New(outF)
-			gbd := gb.Data()
-			for r := 0; r < rows; r++ {
-				for j, v := range gd[r*outF : (r+1)*outF] {
-					gbd[j] += v
-				}
-			}
-			b.accumulate(gb)
+			b.accumulate(biasGrad(gd, rows, outF))
 		}
 	}, parents...)
+}
+
+// linearOutput allocates the output of a linear layer on input shape xs,
+// [..., outF], holding the bias b in each of its rows (zeros without a
+// bias), and returns the beta with which the product must be added to it.
+func linearOutput(xs []int, b *Var, rows, outF int) (*tensor.Tensor, float32) {
+	out := tensor.New(append(append([]int(nil), xs[:len(xs)-1]...), outF)...)
+	if b == nil {
+		return out, 0
+	}
+	od, bd := out.Data(), b.Value.Contiguous().Data()
+	for r := 0; r < rows; r++ {
+		copy(od[r*outF:(r+1)*outF], bd)
+	}
+	return out, 1
+}
+
+// biasGrad sums the output gradient g [rows, outF] over its rows: the
+// gradient of a linear layer's bias.
+func biasGrad(g []float32, rows, outF int) *tensor.Tensor {
+	gb := tensor.New(outF)
+	gbd := gb.Data()
+	for r := 0; r < rows; r++ {
+		for j, v := range g[r*outF : (r+1)*outF] {
+			gbd[j] += v
+		}
+	}
+	return gb
 }

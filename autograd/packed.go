@@ -96,18 +96,8 @@ func LinearPacked(x *Var, pw *PackedWeight, b *Var) *Var {
 	in, outF := ws[1], ws[0]
 	rows := tensor.Numel(xs[:len(xs)-1])
 	xd := x.Value.Contiguous().Data()
-	outShape := append(append([]int(nil), xs[:len(xs)-1]...), outF)
-	out := tensor.New(outShape...)
-	od := out.Data()
-	beta := float32(0)
-	if b != nil {
-		bd := b.Value.Contiguous().Data()
-		for r := 0; r < rows; r++ {
-			copy(od[r*outF:(r+1)*outF], bd)
-		}
-		beta = 1
-	}
-	kernels.SgemmPacked(false, rows, 1, xd, in, pw.packed(true), beta, od, outF)
+	out, beta := linearOutput(xs, b, rows, outF)
+	kernels.SgemmPacked(false, rows, 1, xd, in, pw.packed(true), beta, out.Data(), outF)
 	parents := []*Var{x}
 	if b != nil {
 		parents = append(parents, b)
@@ -120,14 +110,7 @@ func LinearPacked(x *Var, pw *PackedWeight, b *Var) *Var {
 			x.accumulate(gx)
 		}
 		if b != nil && b.requiresGrad {
-			gb := tensor.New(outF)
-			gbd := gb.Data()
-			for r := 0; r < rows; r++ {
-				for j, v := range gd[r*outF : (r+1)*outF] {
-					gbd[j] += v
-				}
-			}
-			b.accumulate(gb)
+			b.accumulate(biasGrad(gd, rows, outF))
 		}
 	}, parents...)
 }
