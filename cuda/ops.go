@@ -210,7 +210,7 @@ func (d *Device) CrossEntropyBackward(dx, logits *Array, targets []int, grad *Ar
 }
 
 // SGD applies one torch.optim.SGD step to parameters p with gradient g as
-// nn.SGD: d = g + wd p; with momentum, buf = d on the first step (first)
+// optim.SGD: d = g + wd p; with momentum, buf = d on the first step (first)
 // and buf = momentum buf + (1-dampening) d later, then d = d + momentum buf
 // (nesterov) or buf; p -= lr d. buf may be nil when momentum is 0.
 func (d *Device) SGD(p, g, buf *Array, lr, wd, momentum, dampening float32, first, nesterov bool) error {

@@ -23,7 +23,7 @@ import (
 // learner's trainable tensors (task context, meta network and, with class
 // features, the class-feature context; or CoOp's class context) and their
 // SGD momentum buffers live on the device, and Step runs the CPU learner's
-// Loss + Backward + nn.SGD step there (every prompt encoded in full,
+// Loss + Backward + optim.SGD step there (every prompt encoded in full,
 // padded to the longest prompt of the step, causal mask). Methods may be
 // called from any goroutine, one at a time.
 type TrainStep struct {
@@ -90,7 +90,7 @@ func (s *TrainStep) Steps() int { return s.step.Steps }
 func (s *TrainStep) Download() (map[string]*tensor.Tensor, error) { return s.step.Params() }
 
 // DownloadMomentum returns the SGD momentum buffers named as in Download;
-// like nn.SGD's state it holds none without momentum or before the first
+// like optim.SGD's state it holds none without momentum or before the first
 // step.
 func (s *TrainStep) DownloadMomentum() (map[string]*tensor.Tensor, error) { return s.step.Momentum() }
 

@@ -4,7 +4,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/softcpt/softcpt-go/clip"
-	"github.com/softcpt/softcpt-go/nn"
+	"github.com/softcpt/softcpt-go/optim"
 )
 
 // Options configure Train. DefaultOptions gives the recommended values.
@@ -96,12 +96,12 @@ func DefaultOptions(cfg clip.Config) Options {
 // Schedule returns the per-step learning rate: a linear ramp from
 // LR/WarmupSteps to LR over WarmupSteps steps, then a cosine from LR to
 // MinLR over the remaining steps.
-func (o Options) Schedule() nn.Schedule {
-	cos := nn.CosineAnnealing{BaseLR: o.LR, TMax: max(1, o.Steps-o.WarmupSteps), EtaMin: o.MinLR}
+func (o Options) Schedule() optim.Schedule {
+	cos := optim.CosineAnnealing{BaseLR: o.LR, TMax: max(1, o.Steps-o.WarmupSteps), EtaMin: o.MinLR}
 	if o.WarmupSteps <= 0 {
 		return cos
 	}
-	return nn.LinearWarmup{WarmupSteps: o.WarmupSteps, StartLR: o.LR / float64(o.WarmupSteps), After: cos}
+	return optim.LinearWarmup{WarmupSteps: o.WarmupSteps, StartLR: o.LR / float64(o.WarmupSteps), After: cos}
 }
 
 // validate checks the options against the data set size.

@@ -14,7 +14,7 @@ import (
 	"github.com/softcpt/softcpt-go/clip"
 	"github.com/softcpt/softcpt-go/clip/imageproc"
 	"github.com/softcpt/softcpt-go/clip/tokenizer"
-	"github.com/softcpt/softcpt-go/nn"
+	"github.com/softcpt/softcpt-go/optim"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
@@ -63,7 +63,7 @@ type trainer struct {
 	opt   Options
 	m     *clip.Model
 
-	decay, noDecay *nn.AdamW
+	decay, noDecay *optim.AdamW
 	logitScale     *autograd.Var
 	st             State
 
@@ -129,8 +129,8 @@ func (t *trainer) newOptimizers() {
 			nodec = append(nodec, p)
 		}
 	}
-	mk := func(ps []*autograd.Var, wd float64) *nn.AdamW {
-		return &nn.AdamW{Params: ps, LR: t.opt.LR, Beta1: t.opt.Beta1, Beta2: t.opt.Beta2, Eps: t.opt.Eps, WeightDecay: wd}
+	mk := func(ps []*autograd.Var, wd float64) *optim.AdamW {
+		return &optim.AdamW{Params: ps, LR: t.opt.LR, Beta1: t.opt.Beta1, Beta2: t.opt.Beta2, Eps: t.opt.Eps, WeightDecay: wd}
 	}
 	t.decay, t.noDecay = mk(dec, t.opt.WeightDecay), mk(nodec, 0)
 }

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/softcpt/softcpt-go/clip"
-	"github.com/softcpt/softcpt-go/nn"
+	"github.com/softcpt/softcpt-go/optim"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
@@ -44,7 +44,7 @@ func BenchmarkTrainStep(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			sgd := &nn.SGD{Params: l.Parameters(), LR: 0.002, Momentum: 0.9, WeightDecay: 5e-4}
+			sgd := &optim.SGD{Params: l.Parameters(), LR: 0.002, Momentum: 0.9, WeightDecay: 5e-4}
 			arena := tensor.NewArena()
 			step := func() {
 				run := func() {

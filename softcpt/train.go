@@ -16,7 +16,7 @@ import (
 	"github.com/softcpt/softcpt-go/autograd"
 	"github.com/softcpt/softcpt-go/clip/checkpoint"
 	"github.com/softcpt/softcpt-go/internal/atomicfile"
-	"github.com/softcpt/softcpt-go/nn"
+	"github.com/softcpt/softcpt-go/optim"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
@@ -61,13 +61,13 @@ func Defaults() TrainOptions {
 // Schedule returns the learning-rate schedule of the options: cosine
 // annealing over Epochs after a constant warm-up, advanced RepeatSteps
 // times per epoch when the quirk is on.
-func (o TrainOptions) Schedule() nn.Schedule {
-	var s nn.Schedule = nn.ConstantWarmup{
+func (o TrainOptions) Schedule() optim.Schedule {
+	var s optim.Schedule = optim.ConstantWarmup{
 		WarmupEpochs: o.WarmupEpochs, WarmupLR: o.WarmupLR,
-		After: nn.CosineAnnealing{BaseLR: o.LR, TMax: o.Epochs},
+		After: optim.CosineAnnealing{BaseLR: o.LR, TMax: o.Epochs},
 	}
 	if o.RepeatSteps > 1 {
-		s = nn.Repeated{Inner: s, Times: o.RepeatSteps}
+		s = optim.Repeated{Inner: s, Times: o.RepeatSteps}
 	}
 	return s
 }
@@ -158,7 +158,7 @@ func trainLoop(ctx context.Context, l *Learner, train []Example, opt TrainOption
 		bs = 32
 	}
 	params := l.Parameters()
-	sgd := &nn.SGD{Params: params, LR: opt.LR, Momentum: opt.Momentum, WeightDecay: opt.WeightDecay}
+	sgd := &optim.SGD{Params: params, LR: opt.LR, Momentum: opt.Momentum, WeightDecay: opt.WeightDecay}
 	if err := sgd.Validate(); err != nil {
 		return nil, err
 	}
@@ -258,7 +258,7 @@ const (
 )
 
 // saveCheckpoint writes the learner's tensors and the optimiser state
-// optState (nn.SGD.State's names) as safetensors and the training state
+// optState (optim.SGD.State's names) as safetensors and the training state
 // as JSON, each atomically; the JSON is written last and names the epoch,
 // so a crash between the two leaves a consistent older pair or a newer
 // tensor file with an older state, which readCheckpoint detects through
@@ -288,7 +288,7 @@ func saveCheckpoint(dir string, l *Learner, optState map[string]*tensor.Tensor, 
 // loadCheckpoint restores a checkpoint if dir holds one that accept
 // accepts (its error is returned otherwise, before anything is loaded);
 // it reports whether it did.
-func loadCheckpoint(dir string, l *Learner, sgd *nn.SGD, st *trainState, accept func(*trainState) error) (bool, error) {
+func loadCheckpoint(dir string, l *Learner, sgd *optim.SGD, st *trainState, accept func(*trainState) error) (bool, error) {
 	ok, s, err := readCheckpoint(dir, l, sgd, accept)
 	if !ok || err != nil {
 		return false, err
@@ -301,7 +301,7 @@ func loadCheckpoint(dir string, l *Learner, sgd *nn.SGD, st *trainState, accept 
 // readCheckpoint reads the checkpoint in dir, if there is one (ok), and
 // returns its training state. Unless accept rejects that state, it loads
 // the optimiser tensors into sgd and the learner tensors into l.
-func readCheckpoint(dir string, l *Learner, sgd *nn.SGD, accept func(*trainState) error) (ok bool, st trainState, err error) {
+func readCheckpoint(dir string, l *Learner, sgd *optim.SGD, accept func(*trainState) error) (ok bool, st trainState, err error) {
 	js, err := os.ReadFile(filepath.Join(dir, ckptState))
 	if os.IsNotExist(err) {
 		return false, st, nil
@@ -360,7 +360,7 @@ func (st *trainState) check(dir string, l *Learner, examples int, opt TrainOptio
 	return nil
 }
 
-// momentumKey is nn.SGD.State's name of the momentum buffer of parameter
+// momentumKey is optim.SGD.State's name of the momentum buffer of parameter
 // i (the checkpoint stores it under "optimizer." + this name).
 func momentumKey(i int) string { return "momentum_buffer." + strconv.Itoa(i) }
 
@@ -378,7 +378,7 @@ type TrainCheckpoint struct {
 	// Momentum holds the SGD momentum buffers by the name of their
 	// parameter (Learner.State's names). A parameter without one (no
 	// momentum, or no step yet) starts a new buffer on its next step, as
-	// in nn.SGD.
+	// in optim.SGD.
 	Momentum map[string]*tensor.Tensor
 }
 
@@ -396,8 +396,8 @@ func SaveTrainCheckpoint(dir string, l *Learner, examples int, opt TrainOptions,
 		}
 		optState[momentumKey(i)] = b
 	}
-	// nn.SGD checks the buffers' shapes against the parameters.
-	if err := (&nn.SGD{Params: params}).LoadState(optState); err != nil {
+	// optim.SGD checks the buffers' shapes against the parameters.
+	if err := (&optim.SGD{Params: params}).LoadState(optState); err != nil {
 		return errors.Wrapf(err, "checkpoint in %s", dir)
 	}
 	st := trainState{Method: l.Cfg.Name, Epoch: ck.Epoch, OptSteps: ck.Steps, History: ck.History,
@@ -414,7 +414,7 @@ func SaveTrainCheckpoint(dir string, l *Learner, examples int, opt TrainOptions,
 // directory or file; l is loaded only from a checkpoint of the same run.
 func LoadTrainCheckpoint(dir string, l *Learner, examples int, opt TrainOptions) (*TrainCheckpoint, error) {
 	params := l.Parameters()
-	sgd := &nn.SGD{Params: params}
+	sgd := &optim.SGD{Params: params}
 	accept := func(st *trainState) error { return st.check(dir, l, examples, opt) }
 	ok, st, err := readCheckpoint(dir, l, sgd, accept)
 	if !ok || err != nil {
@@ -436,7 +436,7 @@ func LoadTrainCheckpoint(dir string, l *Learner, examples int, opt TrainOptions)
 // no checkpoint, when it belongs to another method, or when the tensors do
 // not fit l.
 func LoadCheckpoint(dir string, l *Learner) (int, error) {
-	sgd := &nn.SGD{Params: l.Parameters()}
+	sgd := &optim.SGD{Params: l.Parameters()}
 	var st trainState
 	ok, err := loadCheckpoint(dir, l, sgd, &st, func(s *trainState) error {
 		if s.Method != l.Cfg.Name {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/softcpt/softcpt-go/clip"
 	"github.com/softcpt/softcpt-go/kernels"
-	"github.com/softcpt/softcpt-go/nn"
+	"github.com/softcpt/softcpt-go/optim"
 	"github.com/softcpt/softcpt-go/softcpt"
 	"github.com/softcpt/softcpt-go/tensor"
 )
@@ -210,7 +210,7 @@ type featureStep interface {
 	// without momentum or before the first step).
 	snapshot() (params, momentum map[string]*tensor.Tensor, err error)
 	// restore replaces the trained tensors and the momentum buffers (a
-	// parameter without one starts a new buffer, as in nn.SGD) and sets
+	// parameter without one starts a new buffer, as in optim.SGD) and sets
 	// the number of steps taken, as resuming from a checkpoint does.
 	restore(params, momentum map[string]*tensor.Tensor, steps int) error
 }
@@ -233,7 +233,7 @@ func trainWithStep(ctx context.Context, l *softcpt.Learner, st featureStep, feat
 	if opt.RepeatSteps > 1 {
 		return nil, errors.Errorf("%s: --repeat-steps %d is not supported on the device", l.Cfg.Name, opt.RepeatSteps)
 	}
-	if err := (&nn.SGD{LR: opt.LR, Momentum: opt.Momentum, WeightDecay: opt.WeightDecay}).Validate(); err != nil {
+	if err := (&optim.SGD{LR: opt.LR, Momentum: opt.Momentum, WeightDecay: opt.WeightDecay}).Validate(); err != nil {
 		return nil, err
 	}
 	bs := opt.BatchSize

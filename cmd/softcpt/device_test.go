@@ -15,7 +15,7 @@ import (
 	"github.com/softcpt/softcpt-go/clip"
 	"github.com/softcpt/softcpt-go/clip/checkpoint"
 	"github.com/softcpt/softcpt-go/clip/imageproc"
-	"github.com/softcpt/softcpt-go/nn"
+	"github.com/softcpt/softcpt-go/optim"
 	"github.com/softcpt/softcpt-go/softcpt"
 	"github.com/softcpt/softcpt-go/tensor"
 )
@@ -170,11 +170,11 @@ func TestZeroShotWithMatchesSoftcpt(t *testing.T) {
 	}
 }
 
-// cpuStep is featureStep on the CPU learner with nn.SGD: what
+// cpuStep is featureStep on the CPU learner with optim.SGD: what
 // softcpt.TrainFeatures does per batch.
 type cpuStep struct {
 	l   *softcpt.Learner
-	sgd *nn.SGD
+	sgd *optim.SGD
 }
 
 func (c *cpuStep) setLR(lr float64) { c.sgd.LR = lr }
@@ -253,7 +253,7 @@ func TestTrainWithStepMatchesTrainFeatures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st := &cpuStep{l: trainer, sgd: &nn.SGD{Params: trainer.Parameters(), LR: opt.LR, Momentum: opt.Momentum, WeightDecay: opt.WeightDecay}}
+		st := &cpuStep{l: trainer, sgd: &optim.SGD{Params: trainer.Parameters(), LR: opt.LR, Momentum: opt.Momentum, WeightDecay: opt.WeightDecay}}
 		var lines int
 		opt.Log = func(string, ...any) { lines++ }
 		hist, err := trainWithStep(context.Background(), l, st, feats, train, opt)
@@ -280,7 +280,7 @@ func TestTrainWithStepMatchesTrainFeatures(t *testing.T) {
 	l, _ := softcpt.NewLearner(cfg, m, tok, deviceTestTasks, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	st := &cpuStep{l: l, sgd: &nn.SGD{Params: l.Parameters(), LR: 0.1}}
+	st := &cpuStep{l: l, sgd: &optim.SGD{Params: l.Parameters(), LR: 0.1}}
 	if _, err := trainWithStep(ctx, l, st, feats, train, softcpt.Defaults()); err == nil {
 		t.Error("cancelled training returned no error")
 	}
@@ -356,7 +356,7 @@ func (f *resumeFixture) learner(t *testing.T) *softcpt.Learner {
 // holds its own copy of the trained tensors.
 func (f *resumeFixture) step(t *testing.T) *cpuStep {
 	trainer := f.learner(t)
-	return &cpuStep{l: trainer, sgd: &nn.SGD{Params: trainer.Parameters(), LR: f.opt.LR, Momentum: f.opt.Momentum, WeightDecay: f.opt.WeightDecay}}
+	return &cpuStep{l: trainer, sgd: &optim.SGD{Params: trainer.Parameters(), LR: f.opt.LR, Momentum: f.opt.Momentum, WeightDecay: f.opt.WeightDecay}}
 }
 
 // trainer is trainWithStep with a cpuStep, or softcpt.TrainFeatures.
@@ -642,7 +642,7 @@ func TestResumeBadCheckpoint(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cs := &cpuStep{l: l, sgd: &nn.SGD{Params: l.Parameters(), LR: res.LR, Momentum: res.Momentum}}
+		cs := &cpuStep{l: l, sgd: &optim.SGD{Params: l.Parameters(), LR: res.LR, Momentum: res.Momentum}}
 		var st featureStep = cs
 		if c.step != nil {
 			st = c.step(cs)

@@ -41,7 +41,7 @@ import (
 
 	"github.com/softcpt/softcpt-go/clip"
 	"github.com/softcpt/softcpt-go/clip/checkpoint"
-	"github.com/softcpt/softcpt-go/nn"
+	"github.com/softcpt/softcpt-go/optim"
 	"github.com/softcpt/softcpt-go/softcpt"
 	"github.com/softcpt/softcpt-go/tensor"
 )
@@ -228,7 +228,7 @@ func run(full bool, reps int, cpuprofile, writeTasks, writeWeights string) error
 		return nil
 	}
 	// The authors' optimiser (softcpt.md §3.1), one step per batch.
-	sgd := &nn.SGD{Params: l.Parameters(), LR: 0.002, Momentum: 0.9, WeightDecay: 5e-4}
+	sgd := &optim.SGD{Params: l.Parameters(), LR: 0.002, Momentum: 0.9, WeightDecay: 5e-4}
 	step := func() float32 {
 		loss, _ := l.Loss(b, nil)
 		sgd.ZeroGrad()

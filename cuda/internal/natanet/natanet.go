@@ -9,7 +9,7 @@
 // the Go references of the kernels, so the step's orchestration is tested
 // against softcpt.Learner without a GPU.
 //
-// The step is the CPU learner's Loss + Backward + nn.SGD step with every
+// The step is the CPU learner's Loss + Backward + optim.SGD step with every
 // prompt encoded in full ("[SOS][ctx][name][.][EOT]", padded to the
 // longest prompt of its group in the step, causal mask, so the padding
 // never reaches the pooled EOT states). SoftCPT: task prompts "X×M <task
@@ -227,7 +227,7 @@ func (s *Step[A]) Params() (map[string]*tensor.Tensor, error) {
 func (s *Step[A]) taskFrozen() bool { return s.spec.Method.csc() && s.spec.PGType == "lincls" }
 
 // Momentum downloads the SGD momentum buffers, named as in Params. Like
-// nn.SGD.State it holds none without momentum or before the first step,
+// optim.SGD.State it holds none without momentum or before the first step,
 // and none for a tensor that gets no gradient.
 func (s *Step[A]) Momentum() (map[string]*tensor.Tensor, error) {
 	out := map[string]*tensor.Tensor{}
@@ -250,7 +250,7 @@ func (s *Step[A]) Momentum() (map[string]*tensor.Tensor, error) {
 // Restore uploads the trainable tensors params (every one of Params'
 // names; other names are ignored, as Learner.LoadState does) and the
 // momentum buffers (a tensor without one gets a zero buffer, which the
-// next SGD step treats as nn.SGD treats a new buffer) and sets Steps, as
+// next SGD step treats as optim.SGD treats a new buffer) and sets Steps, as
 // resuming from a checkpoint does; buffers need steps > 0. On an error (a missing tensor, a shape
 // mismatch, a buffer of no trainable tensor, a failed upload) the step is
 // unchanged.
@@ -312,7 +312,7 @@ func (s *Step[A]) Restore(params, momentum map[string]*tensor.Tensor, steps int)
 }
 
 // SetLR sets the learning rate of the following SGD steps (the momentum
-// buffers are kept), as an epoch's learning-rate schedule sets nn.SGD.LR.
+// buffers are kept), as an epoch's learning-rate schedule sets optim.SGD.LR.
 func (s *Step[A]) SetLR(lr float32) { s.spec.LR = lr }
 
 // run carries the first error of a step and the arrays to free at its end.

@@ -193,7 +193,7 @@ func TestMomentumWithoutMomentum(t *testing.T) {
 }
 
 // TestRestoreLinclsTaskContext checks that under the meta network lincls
-// (the task context gets no gradient, so nn.SGD keeps no buffer for it)
+// (the task context gets no gradient, so optim.SGD keeps no buffer for it)
 // the step saves no momentum for the task context, refuses one on
 // Restore, and resumes bit for bit from the others.
 func TestRestoreLinclsTaskContext(t *testing.T) {

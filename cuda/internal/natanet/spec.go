@@ -117,7 +117,7 @@ type Spec struct {
 	// PGType is the meta network of the class-feature methods: "lin"
 	// (P [2E, N·W] on [g_c ; f_t]), "linmean" (P [E, N·W] on
 	// (g_c+f_t)/2) or "lincls" (P [E, N·W] on g_c; the task context
-	// then gets no gradient and is not updated, as nn.SGD skips it).
+	// then gets no gradient and is not updated, as optim.SGD skips it).
 	// NATA and NATS have "lin" (P [E, N·W] on f_t).
 	PGType string
 	// Offsets holds the first global class of each task, then ΣC.
@@ -129,7 +129,7 @@ type Spec struct {
 	// context (class-feature methods), or the class context (CoOp); see
 	// ParamShapes.
 	Params []Param
-	// LR, Momentum and WeightDecay are the settings of the nn.SGD step.
+	// LR, Momentum and WeightDecay are the settings of the optim.SGD step.
 	LR, Momentum, WeightDecay float32
 }
 

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/softcpt/softcpt-go/clip"
-	"github.com/softcpt/softcpt-go/nn"
+	"github.com/softcpt/softcpt-go/optim"
 	"github.com/softcpt/softcpt-go/softcpt"
 	"github.com/softcpt/softcpt-go/tensor"
 )
@@ -94,7 +94,7 @@ func diff(a, b []float32) []float32 {
 	return out
 }
 
-// Compare runs steps of the CPU learner (Loss, Backward, nn.SGD.Step) and
+// Compare runs steps of the CPU learner (Loss, Backward, optim.SGD.Step) and
 // of step, and fails unless the losses, the correct counts and the updated
 // parameters agree within tol (relative), and the updates themselves
 // (new - old, a check of the gradients) within updTol plus two float32
@@ -103,7 +103,7 @@ func diff(a, b []float32) []float32 {
 func Compare(t *testing.T, l *softcpt.Learner, step func(softcpt.Batch) (float32, int, map[string]*tensor.Tensor, error), bs []softcpt.Batch, tol, updTol float64) {
 	t.Helper()
 	opt := softcpt.Defaults()
-	sgd := &nn.SGD{Params: l.Parameters(), LR: opt.LR, Momentum: opt.Momentum, WeightDecay: opt.WeightDecay}
+	sgd := &optim.SGD{Params: l.Parameters(), LR: opt.LR, Momentum: opt.Momentum, WeightDecay: opt.WeightDecay}
 	for i, b := range bs {
 		before := map[string][]float32{}
 		for k, v := range l.State() {
@@ -133,7 +133,7 @@ func Compare(t *testing.T, l *softcpt.Learner, step func(softcpt.Batch) (float32
 			rel := NormRel(gd, wd)
 			upd := diff(wd, before[k])
 			if maxAbs(upd) == 0 {
-				// A tensor nn.SGD skips (no gradient) must stay as it was.
+				// A tensor optim.SGD skips (no gradient) must stay as it was.
 				if d := maxAbs(diff(gd, before[k])); d != 0 {
 					t.Fatalf("step %d: %s changed by up to %g, the CPU learner left it unchanged", i+1, k, d)
 				}

@@ -1,4 +1,4 @@
-package nn
+package optim
 
 import (
 	"fmt"
@@ -42,10 +42,10 @@ func gradData(op string, i int, p *autograd.Var) (val, grad []float32) {
 		return nil, nil
 	}
 	if !tensor.SameShape(p.Grad.Shape(), p.Value.Shape()) {
-		panic(fmt.Sprintf("nn.%s: parameter %d (%s) has value %v but gradient %v", op, i, p.Name, p.Value.Shape(), p.Grad.Shape()))
+		panic(fmt.Sprintf("optim.%s: parameter %d (%s) has value %v but gradient %v", op, i, p.Name, p.Value.Shape(), p.Grad.Shape()))
 	}
 	if !p.Value.IsContiguous() {
-		panic(fmt.Sprintf("nn.%s: parameter %d (%s) of shape %v is not contiguous", op, i, p.Name, p.Value.Shape()))
+		panic(fmt.Sprintf("optim.%s: parameter %d (%s) of shape %v is not contiguous", op, i, p.Name, p.Value.Shape()))
 	}
 	return p.Value.Data(), p.Grad.Contiguous().Data()
 }
@@ -158,13 +158,13 @@ func NewSGD(params []*autograd.Var, lr float64) *SGD {
 func (o *SGD) Validate() error {
 	switch {
 	case o.LR < 0:
-		return errors.Errorf("nn.SGD: invalid learning rate %v", o.LR)
+		return errors.Errorf("optim.SGD: invalid learning rate %v", o.LR)
 	case o.Momentum < 0:
-		return errors.Errorf("nn.SGD: invalid momentum %v", o.Momentum)
+		return errors.Errorf("optim.SGD: invalid momentum %v", o.Momentum)
 	case o.WeightDecay < 0:
-		return errors.Errorf("nn.SGD: invalid weight decay %v", o.WeightDecay)
+		return errors.Errorf("optim.SGD: invalid weight decay %v", o.WeightDecay)
 	case o.Nesterov && (o.Momentum <= 0 || o.Dampening != 0):
-		return errors.Errorf("nn.SGD: Nesterov momentum requires a momentum and zero dampening (momentum %v, dampening %v)", o.Momentum, o.Dampening)
+		return errors.Errorf("optim.SGD: Nesterov momentum requires a momentum and zero dampening (momentum %v, dampening %v)", o.Momentum, o.Dampening)
 	}
 	return nil
 }
@@ -172,7 +172,7 @@ func (o *SGD) Validate() error {
 func (o *SGD) ensureState() {
 	if len(o.bufs) != len(o.Params) {
 		if o.bufs != nil {
-			panic(fmt.Sprintf("nn.SGD: Params changed from %d to %d entries after the first step", len(o.bufs), len(o.Params)))
+			panic(fmt.Sprintf("optim.SGD: Params changed from %d to %d entries after the first step", len(o.bufs), len(o.Params)))
 		}
 		o.bufs = make([]*tensor.Tensor, len(o.Params))
 	}
@@ -298,7 +298,7 @@ func (o *SGD) State() map[string]*tensor.Tensor {
 func (o *SGD) LoadState(st map[string]*tensor.Tensor) error {
 	steps, err := loadSteps(st)
 	if err != nil {
-		return errors.Wrap(err, "nn.SGD.LoadState")
+		return errors.Wrap(err, "optim.SGD.LoadState")
 	}
 	bufs := make([]*tensor.Tensor, len(o.Params))
 	for _, k := range sortedKeys(st) {
@@ -307,10 +307,10 @@ func (o *SGD) LoadState(st map[string]*tensor.Tensor) error {
 		}
 		_, i, err := stateKey(k, []string{"momentum_buffer"}, len(o.Params))
 		if err != nil {
-			return errors.Wrap(err, "nn.SGD.LoadState")
+			return errors.Wrap(err, "optim.SGD.LoadState")
 		}
 		if err := checkStateTensor(k, st[k], o.Params[i]); err != nil {
-			return errors.Wrap(err, "nn.SGD.LoadState")
+			return errors.Wrap(err, "optim.SGD.LoadState")
 		}
 		bufs[i] = st[k].Clone()
 	}
@@ -359,15 +359,15 @@ func NewAdamW(params []*autograd.Var, lr float64) *AdamW {
 func (o *AdamW) Validate() error {
 	switch {
 	case o.LR < 0:
-		return errors.Errorf("nn.AdamW: invalid learning rate %v", o.LR)
+		return errors.Errorf("optim.AdamW: invalid learning rate %v", o.LR)
 	case o.Eps < 0:
-		return errors.Errorf("nn.AdamW: invalid epsilon %v", o.Eps)
+		return errors.Errorf("optim.AdamW: invalid epsilon %v", o.Eps)
 	case o.Beta1 < 0 || o.Beta1 >= 1:
-		return errors.Errorf("nn.AdamW: invalid beta1 %v", o.Beta1)
+		return errors.Errorf("optim.AdamW: invalid beta1 %v", o.Beta1)
 	case o.Beta2 < 0 || o.Beta2 >= 1:
-		return errors.Errorf("nn.AdamW: invalid beta2 %v", o.Beta2)
+		return errors.Errorf("optim.AdamW: invalid beta2 %v", o.Beta2)
 	case o.WeightDecay < 0:
-		return errors.Errorf("nn.AdamW: invalid weight decay %v", o.WeightDecay)
+		return errors.Errorf("optim.AdamW: invalid weight decay %v", o.WeightDecay)
 	}
 	return nil
 }
@@ -379,7 +379,7 @@ func (o *AdamW) Step() {
 	}
 	if len(o.state) != len(o.Params) {
 		if o.state != nil {
-			panic(fmt.Sprintf("nn.AdamW: Params changed from %d to %d entries after the first step", len(o.state), len(o.Params)))
+			panic(fmt.Sprintf("optim.AdamW: Params changed from %d to %d entries after the first step", len(o.state), len(o.Params)))
 		}
 		o.state = make([]adamState, len(o.Params))
 	}
@@ -453,7 +453,7 @@ func (o *AdamW) State() map[string]*tensor.Tensor {
 func (o *AdamW) LoadState(st map[string]*tensor.Tensor) error {
 	steps, err := loadSteps(st)
 	if err != nil {
-		return errors.Wrap(err, "nn.AdamW.LoadState")
+		return errors.Wrap(err, "optim.AdamW.LoadState")
 	}
 	state := make([]adamState, len(o.Params))
 	seen := make([]int, len(o.Params))
@@ -463,23 +463,23 @@ func (o *AdamW) LoadState(st map[string]*tensor.Tensor) error {
 		}
 		kind, i, err := stateKey(k, []string{"step", "exp_avg", "exp_avg_sq"}, len(o.Params))
 		if err != nil {
-			return errors.Wrap(err, "nn.AdamW.LoadState")
+			return errors.Wrap(err, "optim.AdamW.LoadState")
 		}
 		t := st[k]
 		seen[i]++
 		if kind == "step" {
 			if t == nil || t.Numel() != 1 {
-				return errors.Errorf("nn.AdamW.LoadState: key %q: want a scalar step count", k)
+				return errors.Errorf("optim.AdamW.LoadState: key %q: want a scalar step count", k)
 			}
 			v := t.Contiguous().Data()[0]
 			if v < 1 || v != float32(math.Trunc(float64(v))) {
-				return errors.Errorf("nn.AdamW.LoadState: key %q: %v is not a step count", k, v)
+				return errors.Errorf("optim.AdamW.LoadState: key %q: %v is not a step count", k, v)
 			}
 			state[i].t = int(v)
 			continue
 		}
 		if err := checkStateTensor(k, t, o.Params[i]); err != nil {
-			return errors.Wrap(err, "nn.AdamW.LoadState")
+			return errors.Wrap(err, "optim.AdamW.LoadState")
 		}
 		if kind == "exp_avg" {
 			state[i].m = t.Clone()
@@ -489,7 +489,7 @@ func (o *AdamW) LoadState(st map[string]*tensor.Tensor) error {
 	}
 	for i, n := range seen {
 		if n != 0 && n != 3 {
-			return errors.Errorf("nn.AdamW.LoadState: parameter %d has %d of the 3 entries step, exp_avg, exp_avg_sq", i, n)
+			return errors.Errorf("optim.AdamW.LoadState: parameter %d has %d of the 3 entries step, exp_avg, exp_avg_sq", i, n)
 		}
 	}
 	o.state, o.Steps = state, steps

@@ -1,6 +1,9 @@
-package nn
+package optim
 
 import (
+	"math"
+	"math/rand/v2"
+
 	"testing"
 
 	"github.com/softcpt/softcpt-go/autograd"
@@ -26,13 +29,37 @@ func toyData(n int, seed uint64) (*tensor.Tensor, []int) {
 	return x, y
 }
 
+// mlp is a two-layer perceptron in, hidden, out with activation act,
+// initialised as torch.nn.Linear (uniform in ±1/sqrt(fan_in)).
+type mlp struct {
+	w1, b1, w2, b2 *autograd.Var
+	act            func(*autograd.Var) *autograd.Var
+}
+
+func newMLP(in, hidden, out int, act func(*autograd.Var) *autograd.Var, rng *rand.Rand) *mlp {
+	param := func(fanIn int, shape ...int) *autograd.Var {
+		bound := float32(1 / math.Sqrt(float64(fanIn)))
+		t := tensor.New(shape...)
+		for i := range t.Data() {
+			t.Data()[i] = bound * (2*rng.Float32() - 1)
+		}
+		return autograd.Param(t)
+	}
+	return &mlp{param(in, hidden, in), param(in, hidden), param(hidden, out, hidden), param(hidden, out), act}
+}
+
+func (m *mlp) params() []*autograd.Var { return []*autograd.Var{m.w1, m.b1, m.w2, m.b2} }
+
+func (m *mlp) Forward(x *autograd.Var) *autograd.Var {
+	return autograd.Linear(m.act(autograd.Linear(x, m.w1, m.b1)), m.w2, m.b2)
+}
+
 // TestMLPTrainsWithSGD trains a 2-16-2 MLP with momentum SGD and a cosine
 // schedule; the loss must fall by more than 90%.
 func TestMLPTrainsWithSGD(t *testing.T) {
 	rng := tensor.NewRNG(11)
-	model := Sequential{NewLinear(2, 16, true, rng), Func{autograd.Relu}, NewLinear(16, 2, true, rng)}
-	reg := Collect(model)
-	opt := &SGD{Params: reg.Trainable(), LR: 0.1, Momentum: 0.9, WeightDecay: 1e-4}
+	model := newMLP(2, 16, 2, autograd.Relu, rng)
+	opt := &SGD{Params: model.params(), LR: 0.1, Momentum: 0.9, WeightDecay: 1e-4}
 	sched := ConstantWarmup{WarmupEpochs: 1, WarmupLR: 0.01, After: CosineAnnealing{BaseLR: 0.1, TMax: 60}}
 	x, y := toyData(64, 12)
 	xv := autograd.Const(x)
@@ -69,8 +96,8 @@ func TestMLPTrainsWithSGD(t *testing.T) {
 // TestMLPTrainsWithAdamW is the same problem with AdamW.
 func TestMLPTrainsWithAdamW(t *testing.T) {
 	rng := tensor.NewRNG(13)
-	model := Sequential{NewLinear(2, 16, true, rng), Func{autograd.Tanh}, NewLinear(16, 2, true, rng)}
-	opt := NewAdamW(Collect(model).Trainable(), 0.05)
+	model := newMLP(2, 16, 2, autograd.Tanh, rng)
+	opt := NewAdamW(model.params(), 0.05)
 	x, y := toyData(64, 14)
 	xv := autograd.Const(x)
 	var first, last float32

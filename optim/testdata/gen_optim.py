@@ -1,9 +1,9 @@
-"""Generates optim.json: PyTorch 1.13 reference trajectories for nn's
+"""Generates optim.json: PyTorch 1.13 reference trajectories for optim's
 optimiser and schedule tests.
 
 Run from the repository root with Debian's Python (torch 1.13 CPU):
 
-    /usr/bin/python3 nn/testdata/gen_optim.py
+    /usr/bin/python3 optim/testdata/gen_optim.py
 
 Each optimiser case starts from fixed float32 parameters, feeds a fixed
 gradient sequence (null = grad is None for that step, so the parameter is
