@@ -66,12 +66,15 @@ func TestLogRegGradient(t *testing.T) {
 			if tc.binary {
 				rows = 1
 			}
-			ob := &logRegObjective{x: toFloat64(x), n: n, e: e, rows: rows, target: y, invC: 1 / 0.7,
-				binary: tc.binary, z: make([]float64, n*rows), workers: 1}
+			ob := newLogRegObjective(x.Data(), n, e, rows, y, 1/0.7, tc.binary)
 			theta := make([]float64, rows*(e+1))
 			for j := range theta {
 				theta[j] = 0.5 * rng.NormFloat64()
 			}
+			// Products relative to θ: plain float32 products (round-off
+			// ~1e-7 of f) would swamp central differences with h = 1e-6.
+			// TestLogRegSGEMMProducts checks the plain ones.
+			ob.setReference(theta)
 			g := make([]float64, len(theta))
 			ob.eval(theta, g)
 			tmp := make([]float64, len(theta))
@@ -562,13 +565,12 @@ func BenchmarkLinearProbe(b *testing.B) {
 }
 
 // BenchmarkLogRegEval measures one objective+gradient evaluation at the
-// benchmark's size (1600×1024 features, 100 classes): two float64
-// products of 1600·1024·100 multiply-adds.
+// benchmark's size (1600×1024 features, 100 classes): two products of
+// 1600·1024·100 multiply-adds, on float32 SGEMM.
 func BenchmarkLogRegEval(b *testing.B) {
 	train, _, _ := benchProbeTask()
 	n, e, k := 1600, 1024, 100
-	ob := &logRegObjective{x: toFloat64(train.X), n: n, e: e, rows: k, target: train.Y, invC: 1,
-		z: make([]float64, n*k), workers: workersFor(n * e * k)}
+	ob := newLogRegObjective(train.X.Data(), n, e, k, train.Y, 1, false)
 	theta := make([]float64, k*(e+1))
 	g := make([]float64, len(theta))
 	b.ResetTimer()
