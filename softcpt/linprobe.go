@@ -213,14 +213,16 @@ func checkFeatures(what string, x *tensor.Tensor, y []int, classes int) error {
 // The objective is evaluated in float64 except for its two matrix
 // products (the logits X·Wᵀ and the weight gradient Dᵀ·X), which run on
 // float32 SGEMM; the gradient is summed over blocks of samples in
-// float64. Their round-off (about 1e-7 of f, and of the sum of the
-// gradient's terms) is far below sklearn's tolerance, but it sets a floor
-// under the objective's decrease. When the solver stops on that floor
+// float64. Their round-off, about 1e-7 of f, hides the objective's
+// decrease well before sklearn's tolerance is met (an f-based line search
+// needs f to about 1e-10 there). So when the solver stops on that floor
 // (its line search finds no decrease, or the relative reduction falls
-// under FTol) before the gradient tolerance is met, the fit goes on from
-// there with the products in float64, so that a tight GradTol reaches
-// the float64 optimum as sklearn's does. Iter and Evals count both
-// phases, which share MaxIter and MaxEval.
+// under FTol) the fit goes on from there with the products taken
+// relative to that point, whose products are computed once in float64
+// (iterative refinement, see logRegObjective): near it f and ∇f are as
+// accurate as in float64, so a tight GradTol reaches the float64 optimum
+// as sklearn's does. Iter and Evals count all runs, which share MaxIter
+// and MaxEval.
 //
 // Warm starting does not change the problem: the objective is strictly
 // convex in W and in the intercept differences, so it has one minimiser
@@ -361,10 +363,10 @@ const maxRefinements = 4
 
 // minimize runs optim.LBFGS from θ in place (see FitLogReg): first with
 // plain SGEMM products; then, each time the solver stops on the products'
-// round-off floor (no decrease found, or a relative reduction under
-// FTol), again with the reference at the point reached, until a run
-// converges on the gradient tolerance, makes no step, hits a limit or
-// maxRefinements restarts were made. The runs share opt's MaxIter and
+// round-off floor (no decrease found, or in the first run a relative
+// reduction under FTol), again with the reference at the point reached,
+// until a run converges, makes no step, hits a limit or maxRefinements
+// restarts were made. The runs share opt's MaxIter and
 // MaxEval; the result counts all of them.
 func (o *logRegObjective) minimize(theta []float64, opt optim.LBFGSOptions) (optim.LBFGSResult, error) {
 	var total optim.LBFGSResult
@@ -381,7 +383,12 @@ func (o *logRegObjective) minimize(theta []float64, opt optim.LBFGSOptions) (opt
 		}
 		opt.MaxIter -= res.Iter
 		opt.MaxEval -= res.Evals
-		floor := res.Stop == optim.StopNoDecrease || res.Stop == optim.StopFTol
+		// Plain SGEMM round-off (~1e-7 of f) hides reductions near the
+		// optimum: a stop on FTol or without decrease is its floor. Near a
+		// reference f is as exact as float64 and FTol is taken as it
+		// stands; a run that stopped without decrease after moving away
+		// from its reference is refined again.
+		floor := res.Stop == optim.StopNoDecrease || (round == 0 && res.Stop == optim.StopFTol)
 		if !floor || (round > 0 && res.Iter == 0) || round == maxRefinements || opt.MaxIter <= 0 || opt.MaxEval <= 0 {
 			return total, nil
 		}
