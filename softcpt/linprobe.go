@@ -9,19 +9,19 @@ package softcpt
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"sort"
-	"sync"
 
 	"github.com/pkg/errors"
 
 	"github.com/softcpt/softcpt-go/data"
+	"github.com/softcpt/softcpt-go/kernels"
+	"github.com/softcpt/softcpt-go/optim"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
-// LBFGSOptions configures the L-BFGS solver of FitLogReg. A zero field
-// takes its default, which mirrors sklearn's call of scipy's L-BFGS-B for
-// LogisticRegression(solver='lbfgs', max_iter=1000, tol=1e-4).
+// LBFGSOptions configures the L-BFGS solver (optim.LBFGS) of FitLogReg.
+// A zero field takes its default, which mirrors sklearn's call of scipy's
+// L-BFGS-B for LogisticRegression(solver='lbfgs', max_iter=1000, tol=1e-4).
 type LBFGSOptions struct {
 	// MaxIter bounds the number of L-BFGS iterations (default 1000, the
 	// authors' max_iter).
@@ -53,26 +53,28 @@ type LBFGSOptions struct {
 	BinaryAsMultinomial bool
 }
 
-func (o LBFGSOptions) withDefaults() LBFGSOptions {
-	if o.MaxIter <= 0 {
-		o.MaxIter = 1000
+// solver returns the optim.LBFGS options with sklearn's defaults filled in.
+func (o LBFGSOptions) solver() optim.LBFGSOptions {
+	s := optim.LBFGSOptions{MaxIter: 1000, GradTol: 1e-4, FTol: 64 * 0x1p-52, Memory: 10, MaxLineSearch: 50, MaxEval: 15000}
+	if o.MaxIter > 0 {
+		s.MaxIter = o.MaxIter
 	}
-	if o.GradTol <= 0 {
-		o.GradTol = 1e-4
+	if o.GradTol > 0 {
+		s.GradTol = o.GradTol
 	}
-	if o.FTol == 0 {
-		o.FTol = 64 * 0x1p-52
+	if o.FTol != 0 {
+		s.FTol = o.FTol
 	}
-	if o.Memory <= 0 {
-		o.Memory = 10
+	if o.Memory > 0 {
+		s.Memory = o.Memory
 	}
-	if o.MaxLineSearch <= 0 {
-		o.MaxLineSearch = 50
+	if o.MaxLineSearch > 0 {
+		s.MaxLineSearch = o.MaxLineSearch
 	}
-	if o.MaxEval <= 0 {
-		o.MaxEval = 15000
+	if o.MaxEval > 0 {
+		s.MaxEval = o.MaxEval
 	}
-	return o
+	return s
 }
 
 // LogReg is a fitted L2-regularised logistic regression over Classes
@@ -128,12 +130,19 @@ type LogReg struct {
 func (m *LogReg) rows() int { return len(m.Labels) }
 
 // Decision returns the N×rows decision values x·W_kᵀ + b_k of the features
-// x, [N, Dim], row-major. It panics if x is not [N, Dim].
+// x, [N, Dim], row-major, with the product on float32 SGEMM. It panics if
+// x is not [N, Dim].
 func (m *LogReg) Decision(x *tensor.Tensor) []float64 {
-	xs := m.features("LogReg.Decision", x)
-	n := x.Dim(0)
-	z := make([]float64, n*m.rows())
-	logitsNT(z, xs, m.W, m.B, n, m.Dim, m.rows(), workersFor(n*m.Dim*m.rows()))
+	if x.NDim() != 2 || x.Dim(1) != m.Dim {
+		panic(fmt.Sprintf("LogReg.Decision: features of shape %v, want [N %d]", x.Shape(), m.Dim))
+	}
+	n, r := x.Dim(0), m.rows()
+	z32 := make([]float32, n*r)
+	kernels.Sgemm(false, true, n, r, m.Dim, 1, x.Contiguous().Data(), m.Dim, toFloat32(m.W), m.Dim, 0, z32, r)
+	z := make([]float64, n*r)
+	for i, v := range z32 {
+		z[i] = float64(v) + m.B[i%r]
+	}
 	return z
 }
 
@@ -158,20 +167,11 @@ func (m *LogReg) Predict(x *tensor.Tensor) []int {
 	return out
 }
 
-func (m *LogReg) features(op string, x *tensor.Tensor) []float64 {
-	if x.NDim() != 2 || x.Dim(1) != m.Dim {
-		panic(fmt.Sprintf("%s: features of shape %v, want [N %d]", op, x.Shape(), m.Dim))
-	}
-	return toFloat64(x)
-}
-
-// toFloat64 returns the elements of x in row-major order as float64.
-func toFloat64(x *tensor.Tensor) []float64 {
-	f32 := make([]float32, x.Numel())
-	x.CopyTo(f32)
-	out := make([]float64, len(f32))
-	for i, v := range f32 {
-		out[i] = float64(v)
+// toFloat32 returns v rounded to float32.
+func toFloat32(v []float64) []float32 {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(x)
 	}
 	return out
 }
@@ -193,12 +193,9 @@ func checkFeatures(what string, x *tensor.Tensor, y []int, classes int) error {
 			return errors.Errorf("%s: label %d of sample %d outside [0,%d)", what, l, i, classes)
 		}
 	}
-	return nil
-}
-
-func checkFinite(what string, xs []float64, e int) error {
-	for i, v := range xs {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
+	e := max(x.Dim(1), 1)
+	for i, v := range x.Contiguous().Data() {
+		if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
 			return errors.Errorf("%s: non-finite feature %v at sample %d, dim %d", what, v, i/e, i%e)
 		}
 	}
@@ -210,9 +207,22 @@ func checkFinite(what string, xs []float64, e int) error {
 // (see LogReg for the objective) to the features x, [N, E], and labels y
 // in [0, classes). Only the labels present in y get a row, as in sklearn;
 // at least two must be present. With exactly two the binary objective is
-// used unless opt.BinaryAsMultinomial is set. The solver is float64
-// L-BFGS (see LBFGSOptions) started from zero, or from warm when it is
-// non-nil.
+// used unless opt.BinaryAsMultinomial is set. The solver is optim.LBFGS
+// (see LBFGSOptions) started from zero, or from warm when it is non-nil.
+//
+// The objective is evaluated in float64 except for its two matrix
+// products (the logits X·Wᵀ and the weight gradient Dᵀ·X), which run on
+// float32 SGEMM; the gradient is summed over blocks of samples in
+// float64. Their round-off, about 1e-7 of f, hides the objective's
+// decrease well before sklearn's tolerance is met (an f-based line search
+// needs f to about 1e-10 there). So when the solver stops on that floor
+// (its line search finds no decrease, or the relative reduction falls
+// under FTol) the fit goes on from there with the products taken
+// relative to that point, whose products are computed once in float64
+// (iterative refinement, see logRegObjective): near it f and ∇f are as
+// accurate as in float64, so a tight GradTol reaches the float64 optimum
+// as sklearn's does. Iter and Evals count all runs, which share MaxIter
+// and MaxEval.
 //
 // Warm starting does not change the problem: the objective is strictly
 // convex in W and in the intercept differences, so it has one minimiser
@@ -229,14 +239,10 @@ func FitLogReg(x *tensor.Tensor, y []int, classes int, c float64, opt LBFGSOptio
 	if err := checkFeatures("FitLogReg", x, y, classes); err != nil {
 		return nil, err
 	}
-	xs := toFloat64(x)
-	if err := checkFinite("FitLogReg", xs, max(x.Dim(1), 1)); err != nil {
-		return nil, err
-	}
-	return fitLogReg(xs, x.Dim(0), x.Dim(1), y, classes, c, opt, warm)
+	return fitLogReg(x.Contiguous().Data(), x.Dim(0), x.Dim(1), y, classes, c, opt, warm)
 }
 
-func fitLogReg(xs []float64, n, e int, y []int, classes int, c float64, opt LBFGSOptions, warm *LogReg) (*LogReg, error) {
+func fitLogReg(xs []float32, n, e int, y []int, classes int, c float64, opt LBFGSOptions, warm *LogReg) (*LogReg, error) {
 	if !(c > 0) || math.IsInf(c, 0) {
 		return nil, errors.Errorf("FitLogReg: C must be positive and finite, got %v", c)
 	}
@@ -246,7 +252,6 @@ func fitLogReg(xs []float64, n, e int, y []int, classes int, c float64, opt LBFG
 	if e == 0 {
 		return nil, errors.New("FitLogReg: features have dimension 0")
 	}
-	opt = opt.withDefaults()
 
 	// Present labels → rows (sklearn's LabelEncoder).
 	seen := make([]bool, classes)
@@ -269,27 +274,27 @@ func fitLogReg(xs []float64, n, e int, y []int, classes int, c float64, opt LBFG
 		return nil, errors.Errorf("FitLogReg: warm start has %d classes × %d dims, want %d × %d", warm.Classes, warm.Dim, classes, e)
 	}
 	binary := len(labels) == 2 && !opt.BinaryAsMultinomial
-
-	ob := &logRegObjective{x: xs, n: n, e: e, invC: 1 / c, binary: binary}
-	ob.rows = len(labels)
+	rows := len(labels)
 	if binary {
-		ob.rows = 1
+		rows = 1
 	}
-	ob.target = make([]int, n)
+	target := make([]int, n)
 	for i, l := range y {
-		ob.target[i] = rowOf[l]
+		target[i] = rowOf[l]
 	}
-	ob.z = make([]float64, n*ob.rows)
-	ob.workers = workersFor(n * e * ob.rows)
+	ob := newLogRegObjective(xs, n, e, rows, target, 1/c, binary)
 
-	theta := make([]float64, ob.rows*(e+1)) // [W rows×e | b rows]
+	theta := make([]float64, rows*(e+1)) // [W rows×e | b rows]
 	if warm != nil {
 		ob.warmStart(theta, warm, labels)
 	}
-	res := lbfgs(ob.eval, theta, opt)
+	res, err := ob.minimize(theta, opt.solver())
+	if err != nil {
+		return nil, errors.Wrapf(err, "FitLogReg (C=%g)", c)
+	}
 
 	m := &LogReg{Classes: classes, Dim: e, Labels: labels, Binary: binary, C: c,
-		Objective: c * res.f, Iter: res.iter, Evals: res.evals, Converged: res.converged, Stop: res.reason}
+		Objective: c * res.F, Iter: res.Iter, Evals: res.Evals, Converged: res.Converged, Stop: res.Stop.String()}
 	r := len(labels)
 	m.W = make([]float64, r*e)
 	m.B = make([]float64, r)
@@ -317,15 +322,112 @@ func fitLogReg(xs []float64, n, e int, y []int, classes int, c float64, opt LBFG
 // logRegObjective evaluates sklearn's scaling of the objective,
 // f = Σ_i loss_i + ‖W‖²/(2C) (= J/C), and its gradient, over the flat
 // parameters θ = [W (rows×e, row-major) | b (rows)].
+//
+// Its two products run on float32 SGEMM, optionally relative to a
+// reference point θ_ref = (W_ref, b_ref) whose logits Z_ref, their loss
+// gradient D_ref = ∂loss/∂Z and the gradients G_ref = D_refᵀ·X and
+// Σ_i D_ref,i were computed in float64. With U = X·(W − W_ref)ᵀ + (b − b_ref)
+// on SGEMM (error ε) the loss is evaluated as
+//
+//	loss(Z_ref + U) − ⟨D_ref, U⟩ + ⟨G_ref, W − W_ref⟩ + ⟨Σ_i D_ref,i, b − b_ref⟩,
+//
+// whose first-order term is exact, so ε enters only as ⟨D − D_ref, ε⟩,
+// of second order in θ − θ_ref; the weight gradient is
+// G_ref + (D − D_ref)ᵀ·X, whose SGEMM error is eps32·|D − D_ref|·|X|.
+// Near the reference both are as accurate as float64 (iterative
+// refinement). Without a reference the products are plain SGEMM, with
+// round-off about 1e-7 of f.
 type logRegObjective struct {
-	x       []float64 // n×e
-	n, e    int
-	rows    int   // weight rows: present classes, or 1 for binary
-	target  []int // row index of each sample's label (binary: 0 or 1)
-	invC    float64
-	binary  bool
-	z       []float64 // n×rows scratch: logits, then dloss/dlogits
-	workers int
+	x      []float32 // n×e features
+	n, e   int
+	rows   int   // weight rows: present classes, or 1 for binary
+	target []int // row index of each sample's label (binary: 0 or 1)
+	invC   float64
+	binary bool
+	// The reference (nil until setReference): θ_ref, Z_ref (n×rows), D_ref
+	// (n×rows), G_ref (rows×e) and Σ_i D_ref,i (rows).
+	ref, zRef, dRef, gRef, gbRef []float64
+	z                            []float64 // n×rows: logits, then ∂loss/∂Z
+	z32                          []float32 // n×rows SGEMM operand/result
+	w32                          []float32 // rows×e SGEMM operand
+	g32                          []float32 // rows×e SGEMM result for one block of samples
+}
+
+func newLogRegObjective(x []float32, n, e, rows int, target []int, invC float64, binary bool) *logRegObjective {
+	return &logRegObjective{x: x, n: n, e: e, rows: rows, target: target, invC: invC, binary: binary,
+		z: make([]float64, n*rows), z32: make([]float32, n*rows), w32: make([]float32, rows*e), g32: make([]float32, rows*e)}
+}
+
+// maxRefinements bounds the solver restarts from a fresh reference.
+const maxRefinements = 4
+
+// minimize runs optim.LBFGS from θ in place (see FitLogReg): first with
+// plain SGEMM products; then, each time the solver stops on the products'
+// round-off floor (no decrease found, or in the first run a relative
+// reduction under FTol), again with the reference at the point reached,
+// until a run converges, makes no step, hits a limit or maxRefinements
+// restarts were made. The runs share opt's MaxIter and
+// MaxEval; the result counts all of them.
+func (o *logRegObjective) minimize(theta []float64, opt optim.LBFGSOptions) (optim.LBFGSResult, error) {
+	var total optim.LBFGSResult
+	for round := 0; ; round++ {
+		if round > 0 {
+			o.setReference(theta)
+		}
+		res, err := optim.LBFGS(o.eval, theta, opt)
+		total.F, total.Converged, total.Stop = res.F, res.Converged, res.Stop
+		total.Iter += res.Iter
+		total.Evals += res.Evals
+		if err != nil {
+			return total, err
+		}
+		opt.MaxIter -= res.Iter
+		opt.MaxEval -= res.Evals
+		// Plain SGEMM round-off (~1e-7 of f) hides reductions near the
+		// optimum: a stop on FTol or without decrease is its floor. Near a
+		// reference f is as exact as float64 and FTol is taken as it
+		// stands; a run that stopped without decrease after moving away
+		// from its reference is refined again.
+		floor := res.Stop == optim.StopNoDecrease || (round == 0 && res.Stop == optim.StopFTol)
+		if !floor || (round > 0 && res.Iter == 0) || round == maxRefinements || opt.MaxIter <= 0 || opt.MaxEval <= 0 {
+			return total, nil
+		}
+	}
+}
+
+// setReference makes θ the reference of the SGEMM products, computing
+// its logits and gradients in float64.
+func (o *logRegObjective) setReference(theta []float64) {
+	n, e, r := o.n, o.e, o.rows
+	if o.ref == nil {
+		o.ref, o.zRef, o.dRef = make([]float64, len(theta)), make([]float64, n*r), make([]float64, n*r)
+		o.gRef, o.gbRef = make([]float64, r*e), make([]float64, r)
+	}
+	copy(o.ref, theta)
+	w, b := theta[:r*e], theta[r*e:]
+	for i := range n {
+		xi := o.x[i*e : (i+1)*e]
+		for k := range r {
+			wk := w[k*e : (k+1)*e]
+			s := b[k]
+			for j, v := range xi {
+				s += float64(v) * wk[j]
+			}
+			o.zRef[i*r+k] = s
+		}
+	}
+	copy(o.dRef, o.zRef)
+	o.lossGrad(o.dRef, o.gbRef)
+	clear(o.gRef)
+	for i := range n {
+		xi := o.x[i*e : (i+1)*e]
+		for k := range r {
+			a, gk := o.dRef[i*r+k], o.gRef[k*e:(k+1)*e]
+			for j, v := range xi {
+				gk[j] += a * float64(v)
+			}
+		}
+	}
 }
 
 func (o *logRegObjective) warmStart(theta []float64, warm *LogReg, labels []int) {
@@ -369,9 +471,82 @@ func (o *logRegObjective) warmStart(theta []float64, warm *LogReg, labels []int)
 func (o *logRegObjective) eval(theta, g []float64) float64 {
 	n, e, r := o.n, o.e, o.rows
 	w, b := theta[:r*e], theta[r*e:]
-	logitsNT(o.z, o.x, w, b, n, e, r, o.workers)
+	gw, gb := g[:r*e], g[r*e:]
+	if o.ref == nil {
+		for j, v := range w {
+			o.w32[j] = float32(v)
+		}
+		kernels.Sgemm(false, true, n, r, e, 1, o.x, e, o.w32, e, 0, o.z32, r)
+		for i, v := range o.z32 {
+			o.z[i] = float64(v) + b[i%r]
+		}
+		loss := o.lossGrad(o.z, gb)
+		for i, v := range o.z {
+			o.z32[i] = float32(v)
+		}
+		clear(gw)
+		o.addGrad(gw)
+		return loss + o.penalty(w, gw)
+	}
+	// Relative to the reference: U = X·ΔWᵀ + Δb, Z = Z_ref + U.
+	dw, db := o.ref[:r*e], o.ref[r*e:]
+	exact := 0.0 // ⟨G_ref, ΔW⟩ + ⟨Σ_i D_ref,i, Δb⟩
+	for j, v := range w {
+		d := v - dw[j]
+		o.w32[j] = float32(d)
+		exact += o.gRef[j] * d
+	}
+	for k, v := range b {
+		exact += o.gbRef[k] * (v - db[k])
+	}
+	kernels.Sgemm(false, true, n, r, e, 1, o.x, e, o.w32, e, 0, o.z32, r)
+	lin := 0.0 // ⟨D_ref, U⟩ with the SGEMM U
+	for i, v := range o.z32 {
+		u := float64(v) + b[i%r] - db[i%r]
+		lin += o.dRef[i] * u
+		o.z[i] = o.zRef[i] + u
+	}
+	loss := o.lossGrad(o.z, gb) - lin + exact
+	for i, v := range o.z {
+		o.z32[i] = float32(v - o.dRef[i])
+	}
+	copy(gw, o.gRef)
+	o.addGrad(gw)
+	return loss + o.penalty(w, gw)
+}
+
+// addGrad adds z32ᵀ·x (rows×e) to gw, with SGEMM over blocks of samples
+// summed in float64.
+func (o *logRegObjective) addGrad(gw []float64) {
+	e, r := o.e, o.rows
+	for i0 := 0; i0 < o.n; i0 += gradBlock {
+		nb := min(gradBlock, o.n-i0)
+		kernels.Sgemm(true, false, r, e, nb, 1, o.z32[i0*r:], r, o.x[i0*e:], e, 0, o.g32, e)
+		for j, v := range o.g32 {
+			gw[j] += float64(v)
+		}
+	}
+}
+
+// penalty returns ‖w‖²/(2C) and adds its gradient w/C to gw.
+func (o *logRegObjective) penalty(w, gw []float64) float64 {
+	pen := 0.0
+	for j, v := range w {
+		pen += v * v
+		gw[j] += o.invC * v
+	}
+	return 0.5 * o.invC * pen
+}
+
+// gradBlock is the number of samples whose weight gradient one SGEMM
+// sums in float32; the blocks are summed in float64.
+const gradBlock = 256
+
+// lossGrad returns Σ_i loss_i of the logits z (n×rows) and overwrites z
+// with ∂loss/∂z, whose column sums it writes into gb (the bias gradient).
+func (o *logRegObjective) lossGrad(z, gb []float64) float64 {
+	n, r := o.n, o.rows
 	loss := 0.0
-	gb := g[r*e:]
 	clear(gb)
 	if o.binary {
 		for i := range n {
@@ -379,44 +554,37 @@ func (o *logRegObjective) eval(theta, g []float64) float64 {
 			if o.target[i] == 1 {
 				t = 1
 			}
-			m := -t * o.z[i]
+			m := -t * z[i]
 			loss += softplus(m)
 			d := -t * sigmoid(m)
-			o.z[i] = d
+			z[i] = d
 			gb[0] += d
 		}
-	} else {
-		for i := range n {
-			zi := o.z[i*r : (i+1)*r]
-			mx := zi[0]
-			for _, v := range zi[1:] {
-				mx = math.Max(mx, v)
-			}
-			s := 0.0
-			for k, v := range zi {
-				p := math.Exp(v - mx)
-				zi[k] = p
-				s += p
-			}
-			t := o.target[i]
-			loss += math.Log(s) - math.Log(zi[t])
-			inv := 1 / s
-			for k := range zi {
-				zi[k] *= inv
-				gb[k] += zi[k]
-			}
-			zi[t]--
-			gb[t]--
+		return loss
+	}
+	for i := range n {
+		zi := z[i*r : (i+1)*r]
+		mx := zi[0]
+		for _, v := range zi[1:] {
+			mx = math.Max(mx, v)
 		}
+		s := 0.0
+		for k, v := range zi {
+			p := math.Exp(v - mx)
+			zi[k] = p
+			s += p
+		}
+		t := o.target[i]
+		loss += math.Log(s) - math.Log(zi[t])
+		inv := 1 / s
+		for k := range zi {
+			zi[k] *= inv
+			gb[k] += zi[k]
+		}
+		zi[t]--
+		gb[t]--
 	}
-	gw := g[:r*e]
-	gradTN(gw, o.z, o.x, n, e, r, o.workers)
-	pen := 0.0
-	for j, v := range w {
-		pen += v * v
-		gw[j] += o.invC * v
-	}
-	return loss + 0.5*o.invC*pen
+	return loss
 }
 
 // softplus returns log(1+exp(m)) without overflow.
@@ -434,422 +602,6 @@ func sigmoid(m float64) float64 {
 	}
 	q := math.Exp(m)
 	return q / (1 + q)
-}
-
-// workersFor returns the goroutine count for a product of the given
-// number of multiply-adds: one for small problems.
-func workersFor(macs int) int {
-	if macs < 1<<18 {
-		return 1
-	}
-	return runtime.GOMAXPROCS(0)
-}
-
-// parallel runs f over [0, n) split into at most workers contiguous
-// chunks whose bounds are multiples of align.
-func parallel(n, align, workers int, f func(lo, hi int)) {
-	if workers <= 1 || n <= align {
-		f(0, n)
-		return
-	}
-	chunk := (n + workers - 1) / workers
-	chunk = (chunk + align - 1) / align * align
-	var wg sync.WaitGroup
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(lo, hi)
-		}()
-	}
-	wg.Wait()
-}
-
-// logitsNT computes z = x·wᵀ + b: x n×e, w r×e, z n×r, all row-major.
-func logitsNT(z, x, w, b []float64, n, e, r, workers int) {
-	parallel(n, 2, workers, func(lo, hi int) {
-		i := lo
-		for ; i+1 < hi; i += 2 {
-			x0, x1 := x[i*e:(i+1)*e], x[(i+1)*e:(i+2)*e]
-			z0, z1 := z[i*r:(i+1)*r], z[(i+1)*r:(i+2)*r]
-			k := 0
-			for ; k+3 < r; k += 4 {
-				a := dot2x4(x0, x1, w[k*e:(k+1)*e], w[(k+1)*e:(k+2)*e], w[(k+2)*e:(k+3)*e], w[(k+3)*e:(k+4)*e])
-				z0[k], z0[k+1], z0[k+2], z0[k+3] = a[0]+b[k], a[1]+b[k+1], a[2]+b[k+2], a[3]+b[k+3]
-				z1[k], z1[k+1], z1[k+2], z1[k+3] = a[4]+b[k], a[5]+b[k+1], a[6]+b[k+2], a[7]+b[k+3]
-			}
-			for ; k < r; k++ {
-				wk := w[k*e : (k+1)*e]
-				z0[k] = dot(x0, wk) + b[k]
-				z1[k] = dot(x1, wk) + b[k]
-			}
-		}
-		for ; i < hi; i++ {
-			xi := x[i*e : (i+1)*e]
-			for k := range r {
-				z[i*r+k] = dot(xi, w[k*e:(k+1)*e]) + b[k]
-			}
-		}
-	})
-}
-
-func dot(a, b []float64) float64 {
-	b = b[:len(a)]
-	s0, s1 := 0.0, 0.0
-	j := 0
-	for ; j+1 < len(a); j += 2 {
-		s0 += a[j] * b[j]
-		s1 += a[j+1] * b[j+1]
-	}
-	if j < len(a) {
-		s0 += a[j] * b[j]
-	}
-	return s0 + s1
-}
-
-// dot2x4 returns the eight dot products of x0, x1 with w0..w3, ordered
-// x0·w0..x0·w3, x1·w0..x1·w3.
-func dot2x4(x0, x1, w0, w1, w2, w3 []float64) [8]float64 {
-	n := len(x0)
-	x1, w0, w1, w2, w3 = x1[:n], w0[:n], w1[:n], w2[:n], w3[:n]
-	var a00, a01, a02, a03, a10, a11, a12, a13 float64
-	for j := range n {
-		u, v := x0[j], x1[j]
-		p, q, s, t := w0[j], w1[j], w2[j], w3[j]
-		a00 += u * p
-		a01 += u * q
-		a02 += u * s
-		a03 += u * t
-		a10 += v * p
-		a11 += v * q
-		a12 += v * s
-		a13 += v * t
-	}
-	return [8]float64{a00, a01, a02, a03, a10, a11, a12, a13}
-}
-
-// gradTN computes g = dᵀ·x: d n×r, x n×e, g r×e (overwritten), split over
-// column tiles of e so that each goroutine owns its part of g.
-func gradTN(g, d, x []float64, n, e, r, workers int) {
-	clear(g)
-	const tile = 256
-	parallel(e, 8, workers, func(lo, hi int) {
-		for c0 := lo; c0 < hi; c0 += tile {
-			c1 := min(c0+tile, hi)
-			i := 0
-			for ; i+3 < n; i += 4 {
-				x0 := x[i*e+c0 : i*e+c1]
-				x1 := x[(i+1)*e+c0 : (i+1)*e+c1]
-				x2 := x[(i+2)*e+c0 : (i+2)*e+c1]
-				x3 := x[(i+3)*e+c0 : (i+3)*e+c1]
-				for k := range r {
-					axpy4(g[k*e+c0:k*e+c1], d[i*r+k], d[(i+1)*r+k], d[(i+2)*r+k], d[(i+3)*r+k], x0, x1, x2, x3)
-				}
-			}
-			for ; i < n; i++ {
-				xi := x[i*e+c0 : i*e+c1]
-				for k := range r {
-					a := d[i*r+k]
-					gk := g[k*e+c0 : k*e+c1]
-					for j, v := range xi {
-						gk[j] += a * v
-					}
-				}
-			}
-		}
-	})
-}
-
-// axpy4 adds a0·x0 + a1·x1 + a2·x2 + a3·x3 to y.
-func axpy4(y []float64, a0, a1, a2, a3 float64, x0, x1, x2, x3 []float64) {
-	n := len(y)
-	x0, x1, x2, x3 = x0[:n], x1[:n], x2[:n], x3[:n]
-	for j := range n {
-		y[j] += a0*x0[j] + a1*x1[j] + a2*x2[j] + a3*x3[j]
-	}
-}
-
-// ---- L-BFGS ----
-
-type lbfgsResult struct {
-	f           float64
-	iter, evals int
-	converged   bool
-	reason      string
-}
-
-// lbfgs minimises fg (which returns f(x) and writes ∇f(x) into g) from x,
-// in place: the two-loop recursion over the last Memory correction pairs,
-// initial Hessian γI with γ = sᵀy/yᵀy, and a strong-Wolfe line search
-// (c1 = 1e-4, c2 = 0.9). The first step (and any step after a memory
-// reset) has length 1/‖g‖₂, as in scipy's L-BFGS-B; later ones start
-// at 1. It stops on max|g| ≤ GradTol (tested also at the start), on a
-// relative reduction ≤ FTol, after MaxIter iterations or MaxEval
-// evaluations, or when the line search finds no decrease.
-func lbfgs(fg func(x, g []float64) float64, x []float64, o LBFGSOptions) lbfgsResult {
-	n := len(x)
-	g := make([]float64, n)
-	f := fg(x, g)
-	res := lbfgsResult{evals: 1}
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		res.f, res.reason = f, "non-finite objective at the start"
-		return res
-	}
-	if maxAbs(g) <= o.GradTol {
-		res.f, res.converged, res.reason = f, true, "gradient tolerance"
-		return res
-	}
-	m := o.Memory
-	sHist := make([][]float64, m)
-	yHist := make([][]float64, m)
-	for i := range m {
-		sHist[i] = make([]float64, n)
-		yHist[i] = make([]float64, n)
-	}
-	rho := make([]float64, m)
-	alpha := make([]float64, m)
-	stored, head := 0, 0 // pairs held; index of the next slot
-	gamma := 1.0
-	d := make([]float64, n)
-	xt := make([]float64, n)
-	gt := make([]float64, n)
-
-	for {
-		if res.iter >= o.MaxIter {
-			res.reason = "max iterations"
-			break
-		}
-		// d = −H·g by the two-loop recursion.
-		for j := range d {
-			d[j] = -g[j]
-		}
-		for p := 0; p < stored; p++ {
-			i := (head - 1 - p + 2*m) % m
-			alpha[i] = rho[i] * dotF(sHist[i], d)
-			axpy(-alpha[i], yHist[i], d)
-		}
-		if stored > 0 {
-			for j := range d {
-				d[j] *= gamma
-			}
-		}
-		for p := stored - 1; p >= 0; p-- {
-			i := (head - 1 - p + 2*m) % m
-			beta := rho[i] * dotF(yHist[i], d)
-			axpy(alpha[i]-beta, sHist[i], d)
-		}
-		gtd := dotF(g, d)
-		if !(gtd < 0) { // not a descent direction (round-off): restart
-			stored, head = 0, 0
-			for j := range d {
-				d[j] = -g[j]
-			}
-			gtd = dotF(g, d)
-		}
-		t := 1.0
-		if stored == 0 {
-			t = 1 / math.Sqrt(-gtd) // 1/‖g‖₂ for d = −g
-		}
-		ls := lineSearch{fg: fg, x: x, d: d, xt: xt, gt: gt, f0: f, gtd0: gtd,
-			maxEval: min(o.MaxLineSearch, o.MaxEval-res.evals)}
-		fNew, ok := ls.run(t)
-		res.evals += ls.evals
-		if !ok {
-			res.reason = "line search found no decrease"
-			break
-		}
-		// Correction pair s = xt − x, y = gt − g, kept when sᵀy is safely positive.
-		s, yv := sHist[head], yHist[head]
-		for j := range s {
-			s[j] = xt[j] - x[j]
-			yv[j] = gt[j] - g[j]
-		}
-		sy, yy := dotF(s, yv), dotF(yv, yv)
-		if sy > 0x1p-52*yy && yy > 0 {
-			rho[head] = 1 / sy
-			gamma = sy / yy
-			head = (head + 1) % m
-			stored = min(stored+1, m)
-		}
-		copy(x, xt)
-		copy(g, gt)
-		fOld := f
-		f = fNew
-		res.iter++
-		if maxAbs(g) <= o.GradTol {
-			res.converged, res.reason = true, "gradient tolerance"
-			break
-		}
-		if o.FTol > 0 && fOld-f <= o.FTol*math.Max(math.Max(math.Abs(fOld), math.Abs(f)), 1) {
-			res.converged, res.reason = true, "relative reduction tolerance"
-			break
-		}
-		if res.evals >= o.MaxEval {
-			res.reason = "max evaluations"
-			break
-		}
-	}
-	res.f = f
-	return res
-}
-
-func dotF(a, b []float64) float64 { return dot(a, b) }
-
-func axpy(a float64, x, y []float64) {
-	y = y[:len(x)]
-	for j, v := range x {
-		y[j] += a * v
-	}
-}
-
-func maxAbs(v []float64) float64 {
-	m := 0.0
-	for _, x := range v {
-		m = math.Max(m, math.Abs(x))
-	}
-	return m
-}
-
-// lineSearch finds a step t along d from x satisfying the strong Wolfe
-// conditions f(x+td) ≤ f0 + c1·t·gtd0 and |∇f(x+td)·d| ≤ c2·|gtd0|, by
-// the bracketing and zoom phases of Nocedal & Wright (Alg. 3.5/3.6) with
-// safeguarded cubic interpolation. On return xt and gt hold the point and
-// gradient of the accepted step.
-type lineSearch struct {
-	fg       func(x, g []float64) float64
-	x, d     []float64
-	xt, gt   []float64
-	f0, gtd0 float64
-	maxEval  int
-	evals    int
-	lastT    float64
-}
-
-type lsPoint struct{ t, f, gtd float64 }
-
-func (ls *lineSearch) phi(t float64) lsPoint {
-	for j := range ls.xt {
-		ls.xt[j] = ls.x[j] + t*ls.d[j]
-	}
-	f := ls.fg(ls.xt, ls.gt)
-	ls.evals++
-	ls.lastT = t
-	if math.IsNaN(f) {
-		f = math.Inf(1)
-	}
-	return lsPoint{t, f, dotF(ls.gt, ls.d)}
-}
-
-func (ls *lineSearch) run(t float64) (float64, bool) {
-	const c1, c2 = 1e-4, 0.9
-	f0, gtd0 := ls.f0, ls.gtd0
-	dMax := maxAbs(ls.d)
-	prev := lsPoint{0, f0, gtd0}
-	cur := ls.phi(t)
-	var lo, hi lsPoint
-	best, done, bracketed := cur, false, false
-	for it := 0; ; it++ {
-		if cur.f > f0+c1*cur.t*gtd0 || (it > 0 && cur.f >= prev.f) {
-			lo, hi, bracketed = prev, cur, true
-			break
-		}
-		if math.Abs(cur.gtd) <= -c2*gtd0 {
-			best, done = cur, true
-			break
-		}
-		if cur.gtd >= 0 {
-			lo, hi, bracketed = cur, prev, true
-			break
-		}
-		if ls.evals >= ls.maxEval {
-			best = cur
-			break
-		}
-		// Extrapolate: the cubic minimiser, kept within [t+0.01(t−t_prev), 10t].
-		next := cubicMin(prev, cur, cur.t+0.01*(cur.t-prev.t), 10*cur.t)
-		prev, cur = cur, ls.phi(next)
-	}
-	if bracketed {
-		// lo has the lower f and satisfies sufficient decrease; hi is the
-		// other end of an interval that holds a strong-Wolfe step.
-		xTol := 1e-14 * math.Max(1, maxAbs(ls.x))
-		insuf := false
-		for !done && ls.evals < ls.maxEval {
-			a, b := math.Min(lo.t, hi.t), math.Max(lo.t, hi.t)
-			if (b-a)*dMax <= xTol {
-				break
-			}
-			t := cubicMin(lo, hi, a, b)
-			eps := 0.1 * (b - a)
-			if math.Min(b-t, t-a) < eps {
-				// Too close to an end: after two such steps, or at the
-				// ends themselves, move eps inside.
-				if insuf || t >= b || t <= a {
-					if math.Abs(t-b) < math.Abs(t-a) {
-						t = b - eps
-					} else {
-						t = a + eps
-					}
-					insuf = false
-				} else {
-					insuf = true
-				}
-			} else {
-				insuf = false
-			}
-			p := ls.phi(t)
-			if p.f > f0+c1*p.t*gtd0 || p.f >= lo.f {
-				hi = p
-				continue
-			}
-			if math.Abs(p.gtd) <= -c2*gtd0 {
-				lo, done = p, true
-				break
-			}
-			if p.gtd*(hi.t-lo.t) >= 0 {
-				hi = lo
-			}
-			lo = p
-		}
-		best = lo
-	}
-	if !(best.f < f0) || best.t == 0 {
-		return f0, false
-	}
-	if ls.lastT != best.t {
-		best = ls.phi(best.t)
-	}
-	return best.f, true
-}
-
-// cubicMin returns the minimiser of the cubic interpolating f and its
-// slope at p and q, clamped to [lo, hi]; the midpoint of [lo, hi] when
-// the cubic has no minimiser or the data are not finite.
-func cubicMin(p, q lsPoint, lo, hi float64) float64 {
-	if lo > hi {
-		lo, hi = hi, lo
-	}
-	mid := 0.5 * (lo + hi)
-	if p.t == q.t || math.IsInf(p.f, 0) || math.IsInf(q.f, 0) {
-		return mid
-	}
-	d1 := p.gtd + q.gtd - 3*(p.f-q.f)/(p.t-q.t)
-	disc := d1*d1 - p.gtd*q.gtd
-	if !(disc >= 0) {
-		return mid
-	}
-	d2 := math.Sqrt(disc)
-	var t float64
-	if p.t <= q.t {
-		t = q.t - (q.t-p.t)*((q.gtd+d2-d1)/(q.gtd-p.gtd+2*d2))
-	} else {
-		t = p.t - (p.t-q.t)*((p.gtd+d2-d1)/(p.gtd-q.gtd+2*d2))
-	}
-	if math.IsNaN(t) {
-		return mid
-	}
-	return math.Min(math.Max(t, lo), hi)
 }
 
 // ---- C search ----
@@ -986,18 +738,7 @@ func LinearProbe(train, val, test ProbeSplit, classes int, metric data.Metric, o
 	if val.X.Dim(1) != e || test.X.Dim(1) != e {
 		return res, errors.Errorf("LinearProbe: feature dims differ: train %d, val %d, test %d", e, val.X.Dim(1), test.X.Dim(1))
 	}
-	xs := toFloat64(train.X)
-	if err := checkFinite("LinearProbe train", xs, max(e, 1)); err != nil {
-		return res, err
-	}
-	for _, s := range []struct {
-		name string
-		x    *tensor.Tensor
-	}{{"val", val.X}, {"test", test.X}} {
-		if err := checkFinite("LinearProbe "+s.name, toFloat64(s.x), max(e, 1)); err != nil {
-			return res, err
-		}
-	}
+	xs := train.X.Contiguous().Data()
 	grid := opt.Grid
 	if len(grid) == 0 {
 		grid = DefaultProbeGrid

@@ -66,12 +66,15 @@ func TestLogRegGradient(t *testing.T) {
 			if tc.binary {
 				rows = 1
 			}
-			ob := &logRegObjective{x: toFloat64(x), n: n, e: e, rows: rows, target: y, invC: 1 / 0.7,
-				binary: tc.binary, z: make([]float64, n*rows), workers: 1}
+			ob := newLogRegObjective(x.Data(), n, e, rows, y, 1/0.7, tc.binary)
 			theta := make([]float64, rows*(e+1))
 			for j := range theta {
 				theta[j] = 0.5 * rng.NormFloat64()
 			}
+			// Products relative to θ: plain float32 products (round-off
+			// ~1e-7 of f) would swamp central differences with h = 1e-6.
+			// TestLogRegSGEMMProducts checks the plain ones.
+			ob.setReference(theta)
 			g := make([]float64, len(theta))
 			ob.eval(theta, g)
 			tmp := make([]float64, len(theta))
@@ -562,13 +565,12 @@ func BenchmarkLinearProbe(b *testing.B) {
 }
 
 // BenchmarkLogRegEval measures one objective+gradient evaluation at the
-// benchmark's size (1600×1024 features, 100 classes): two float64
-// products of 1600·1024·100 multiply-adds.
+// benchmark's size (1600×1024 features, 100 classes): two products of
+// 1600·1024·100 multiply-adds, on float32 SGEMM.
 func BenchmarkLogRegEval(b *testing.B) {
 	train, _, _ := benchProbeTask()
 	n, e, k := 1600, 1024, 100
-	ob := &logRegObjective{x: toFloat64(train.X), n: n, e: e, rows: k, target: train.Y, invC: 1,
-		z: make([]float64, n*k), workers: workersFor(n * e * k)}
+	ob := newLogRegObjective(train.X.Data(), n, e, k, train.Y, 1, false)
 	theta := make([]float64, k*(e+1))
 	g := make([]float64, len(theta))
 	b.ResetTimer()
@@ -587,4 +589,86 @@ func benchProbeTask() (train, val, test ProbeSplit) {
 	val.X, val.Y = lpData(rng, 4*k, means, std)
 	test.X, test.Y = lpData(rng, 20*k, means, std)
 	return
+}
+
+// TestLogRegSGEMMProducts checks the objective's SGEMM products on odd
+// shapes (n crosses the gradient's sample blocks): plain products agree
+// with the float64 evaluation (an evaluation at the reference point
+// itself) to float32 accuracy, and products relative to a nearby
+// reference agree with it to float64 accuracy.
+func TestLogRegSGEMMProducts(t *testing.T) {
+	rng := tensor.NewRNG(9)
+	for _, tc := range []struct {
+		name      string
+		n, e, k   int
+		binary    bool
+		plainTolF float64
+	}{{"multinomial", 301, 37, 13, false, 1e-6}, {"binary", 517, 29, 2, true, 1e-6}, {"tiny", 3, 1, 3, false, 1e-6}} {
+		t.Run(tc.name, func(t *testing.T) {
+			x, y := lpData(rng, tc.n, lpMeans(rng, tc.k, tc.e, 1), constStd(tc.e, 2))
+			rows := tc.k
+			if tc.binary {
+				rows = 1
+			}
+			theta := make([]float64, rows*(tc.e+1))
+			for j := range theta {
+				theta[j] = rng.NormFloat64()
+			}
+			exact := func(at []float64) (float64, []float64) {
+				ob := newLogRegObjective(x.Data(), tc.n, tc.e, rows, y, 0.3, tc.binary)
+				ob.setReference(at)
+				g := make([]float64, len(at))
+				return ob.eval(at, g), g
+			}
+			f64, g64 := exact(theta)
+			// The gradient's scale: Σ_i |D_i|·|x_i| is at most n·max|x|.
+			xMax := 0.0
+			for _, v := range x.Data() {
+				xMax = math.Max(xMax, math.Abs(float64(v)))
+			}
+			gScale := float64(tc.n) * xMax
+
+			plain := newLogRegObjective(x.Data(), tc.n, tc.e, rows, y, 0.3, tc.binary)
+			g := make([]float64, len(theta))
+			f := plain.eval(theta, g)
+			relF, worstG := math.Abs(f-f64)/math.Abs(f64), 0.0
+			for j := range g {
+				worstG = math.Max(worstG, math.Abs(g[j]-g64[j]))
+			}
+			t.Logf("plain SGEMM: f rel err %.1e, max grad err %.1e (scale %.3g)", relF, worstG, gScale)
+			if relF > tc.plainTolF || worstG > 1e-6*gScale {
+				t.Errorf("plain SGEMM: f %.15g vs %.15g, max gradient error %.3g", f, f64, worstG)
+			}
+
+			// Reference at θ − δ, evaluated at θ.
+			near := append([]float64(nil), theta...)
+			for j := range near {
+				near[j] -= 1e-3 * rng.NormFloat64()
+			}
+			refd := newLogRegObjective(x.Data(), tc.n, tc.e, rows, y, 0.3, tc.binary)
+			refd.setReference(near)
+			f = refd.eval(theta, g)
+			relF, worstG = math.Abs(f-f64)/math.Abs(f64), 0.0
+			for j := range g {
+				worstG = math.Max(worstG, math.Abs(g[j]-g64[j]))
+			}
+			t.Logf("near a reference: f rel err %.1e, max grad err %.1e", relF, worstG)
+			if relF > 1e-13 || worstG > 1e-10*gScale {
+				t.Errorf("near a reference: f %.17g vs %.17g, max gradient error %.3g", f, f64, worstG)
+			}
+		})
+	}
+}
+
+// BenchmarkLogRegReference measures setReference at the benchmark's size:
+// the two float64 products of a refinement.
+func BenchmarkLogRegReference(b *testing.B) {
+	train, _, _ := benchProbeTask()
+	n, e, k := 1600, 1024, 100
+	ob := newLogRegObjective(train.X.Data(), n, e, k, train.Y, 1, false)
+	theta := make([]float64, k*(e+1))
+	for b.Loop() {
+		ob.setReference(theta)
+	}
+	b.ReportMetric(4*float64(n*e*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
