@@ -1,11 +1,11 @@
-package natanet
+package step
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/softcpt/softcpt-go/cuda/internal/clipnet"
-	"github.com/softcpt/softcpt-go/cuda/internal/natanet/natatest"
+	"github.com/softcpt/softcpt-go/backend"
+	"github.com/softcpt/softcpt-go/softcpt/step/steptest"
 	"github.com/softcpt/softcpt-go/softcpt"
 	"github.com/softcpt/softcpt-go/tensor"
 )
@@ -43,17 +43,17 @@ func sameTensors(t *testing.T, what string, got, want map[string]*tensor.Tensor)
 // errors that leave the step unchanged.
 func TestRestoreResumes(t *testing.T) {
 	m := loadFixture(t)
-	tok := natatest.WordTokenizer{Vocab: m.Config.VocabSize}
-	bs := natatest.Batches(m.Config.EmbedDim)
-	for _, method := range natatest.Methods {
+	tok := steptest.WordTokenizer{Vocab: m.Config.VocabSize}
+	bs := steptest.Batches(m.Config.EmbedDim)
+	for _, method := range steptest.Methods {
 		t.Run(method, func(t *testing.T) {
-			l := natatest.MethodLearner(t, m, method, 0)
+			l := steptest.MethodLearner(t, m, method, 0)
 			spec, err := SpecFromLearner(l, m, tok, softcpt.Defaults())
 			if err != nil {
 				t.Fatal(err)
 			}
-			newStep := func() *Step[*clipnet.HostArray] {
-				st, err := New[*clipnet.HostArray](Host{}, m, spec)
+			newStep := func() *Step[*backend.HostArray] {
+				st, err := fromSpec[*backend.HostArray](backend.Host{}, m, spec)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -65,7 +65,7 @@ func TestRestoreResumes(t *testing.T) {
 				t.Fatalf("momentum before the first step: %d buffers, %v", len(mom), err)
 			}
 			for _, b := range bs[:2] {
-				if _, err := a.Step(b.Features, b.Tasks, b.Labels); err != nil {
+				if _, _, err := a.Step(b); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -119,15 +119,15 @@ func TestRestoreResumes(t *testing.T) {
 			}
 			got, _ := b.Params()
 			sameTensors(t, "after failed restores", got, initial)
-			if b.Steps != 0 {
-				t.Errorf("failed restores set Steps to %d", b.Steps)
+			if b.Steps() != 0 {
+				t.Errorf("failed restores set Steps to %d", b.Steps())
 			}
 
 			extra := map[string]*tensor.Tensor{"prompt_learner.unused": tensor.New(3)}
 			for k, v := range params {
 				extra[k] = v
 			}
-			if err := b.Restore(extra, mom, a.Steps); err != nil {
+			if err := b.Restore(extra, mom, a.Steps()); err != nil {
 				t.Fatal(err)
 			}
 			gotP, err := b.Params()
@@ -141,16 +141,16 @@ func TestRestoreResumes(t *testing.T) {
 			sameTensors(t, "restored params", gotP, params)
 			sameTensors(t, "restored momentum", gotM, mom)
 
-			la, err := a.Step(bs[2].Features, bs[2].Tasks, bs[2].Labels)
+			la, ca, err := a.Step(bs[2])
 			if err != nil {
 				t.Fatal(err)
 			}
-			lb, err := b.Step(bs[2].Features, bs[2].Tasks, bs[2].Labels)
+			lb, cb, err := b.Step(bs[2])
 			if err != nil {
 				t.Fatal(err)
 			}
-			if la != lb {
-				t.Errorf("resumed step's loss %+v, uninterrupted %+v", lb, la)
+			if la != lb || ca != cb {
+				t.Errorf("resumed step's loss %v (%d correct), uninterrupted %v (%d correct)", lb, cb, la, ca)
 			}
 			wantP, _ := a.Params()
 			wantM, _ := a.Momentum()
@@ -166,20 +166,20 @@ func TestRestoreResumes(t *testing.T) {
 // buffers to save and resumes from none.
 func TestMomentumWithoutMomentum(t *testing.T) {
 	m := loadFixture(t)
-	tok := natatest.WordTokenizer{Vocab: m.Config.VocabSize}
+	tok := steptest.WordTokenizer{Vocab: m.Config.VocabSize}
 	opt := softcpt.Defaults()
 	opt.Momentum = 0
-	spec, err := SpecFromLearner(natatest.Learner(t, m, 0), m, tok, opt)
+	spec, err := SpecFromLearner(steptest.Learner(t, m, 0), m, tok, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := New[*clipnet.HostArray](Host{}, m, spec)
+	st, err := fromSpec[*backend.HostArray](backend.Host{}, m, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Free()
-	b := natatest.Batches(m.Config.EmbedDim)[0]
-	if _, err := st.Step(b.Features, b.Tasks, b.Labels); err != nil {
+	b := steptest.Batches(m.Config.EmbedDim)[0]
+	if _, _, err := st.Step(b); err != nil {
 		t.Fatal(err)
 	}
 	mom, err := st.Momentum()
@@ -198,15 +198,15 @@ func TestMomentumWithoutMomentum(t *testing.T) {
 // Restore, and resumes bit for bit from the others.
 func TestRestoreLinclsTaskContext(t *testing.T) {
 	m := loadFixture(t)
-	tok := natatest.WordTokenizer{Vocab: m.Config.VocabSize}
-	bs := natatest.Batches(m.Config.EmbedDim)
-	l := natatest.PGLearner(t, m, "SoftCPT-CATS", "lincls", 0)
+	tok := steptest.WordTokenizer{Vocab: m.Config.VocabSize}
+	bs := steptest.Batches(m.Config.EmbedDim)
+	l := steptest.PGLearner(t, m, "SoftCPT-CATS", "lincls", 0)
 	spec, err := SpecFromLearner(l, m, tok, softcpt.Defaults())
 	if err != nil {
 		t.Fatal(err)
 	}
-	newStep := func() *Step[*clipnet.HostArray] {
-		st, err := New[*clipnet.HostArray](Host{}, m, spec)
+	newStep := func() *Step[*backend.HostArray] {
+		st, err := fromSpec[*backend.HostArray](backend.Host{}, m, spec)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -215,7 +215,7 @@ func TestRestoreLinclsTaskContext(t *testing.T) {
 	}
 	a := newStep()
 	for _, b := range bs[:2] {
-		if _, err := a.Step(b.Features, b.Tasks, b.Labels); err != nil {
+		if _, _, err := a.Step(b); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -235,22 +235,22 @@ func TestRestoreLinclsTaskContext(t *testing.T) {
 	for k, v := range mom {
 		bad[k] = v
 	}
-	if err := b.Restore(params, bad, a.Steps); err == nil || !strings.Contains(err.Error(), l.TaskCtx.Name) {
+	if err := b.Restore(params, bad, a.Steps()); err == nil || !strings.Contains(err.Error(), l.TaskCtx.Name) {
 		t.Errorf("restoring a task-context buffer under lincls: error %v, want one naming %s", err, l.TaskCtx.Name)
 	}
-	if err := b.Restore(params, mom, a.Steps); err != nil {
+	if err := b.Restore(params, mom, a.Steps()); err != nil {
 		t.Fatal(err)
 	}
-	la, err := a.Step(bs[2].Features, bs[2].Tasks, bs[2].Labels)
+	la, ca, err := a.Step(bs[2])
 	if err != nil {
 		t.Fatal(err)
 	}
-	lb, err := b.Step(bs[2].Features, bs[2].Tasks, bs[2].Labels)
+	lb, cb, err := b.Step(bs[2])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if la != lb {
-		t.Errorf("resumed step's loss %+v, uninterrupted %+v", lb, la)
+	if la != lb || ca != cb {
+		t.Errorf("resumed step's loss %v (%d correct), uninterrupted %v (%d correct)", lb, cb, la, ca)
 	}
 	wantP, _ := a.Params()
 	wantM, _ := a.Momentum()
