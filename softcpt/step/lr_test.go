@@ -4,8 +4,8 @@ import (
 	"testing"
 
 	"github.com/softcpt/softcpt-go/backend"
-	"github.com/softcpt/softcpt-go/softcpt/step/steptest"
 	"github.com/softcpt/softcpt-go/softcpt"
+	"github.com/softcpt/softcpt-go/softcpt/step/steptest"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
