@@ -94,38 +94,24 @@ func TestDeviceRandomViT(t *testing.T) {
 	compareCLIP(t, "random ViT", m, tensor.RandN(tensor.NewRNG(28), 0, 1, 4, 3, 30, 30), []int{15, 4, 9})
 }
 
+// vitB32 and rn50 return a random frozen ViT-B/32 and RN50 (BatchNorm
+// folded), each built once.
 var (
-	vitB32Once  sync.Once
-	vitB32Model *clip.Model
+	vitB32 = sync.OnceValue(func() *clip.Model { return frozenRandom(clip.ViTB32()) })
+	rn50   = sync.OnceValue(func() *clip.Model { return frozenRandom(clip.RN50()) })
 )
 
-// vitB32 returns a random frozen ViT-B/32, built once.
-func vitB32() *clip.Model {
-	vitB32Once.Do(func() {
-		vitB32Model = clip.NewRandom(clip.ViTB32(), 1)
-		vitB32Model.SetTrainable(false)
-	})
-	return vitB32Model
+// frozenRandom returns a frozen random model of cfg.
+func frozenRandom(cfg clip.Config) *clip.Model {
+	m := clip.NewRandom(cfg, 1)
+	m.SetTrainable(false)
+	return m
 }
 
 // TestDeviceRandomViTB32 is the full ViT-B/32 architecture (12 blocks of
 // width 768, 12 heads of 64, 50 tokens) against the CPU model.
 func TestDeviceRandomViTB32(t *testing.T) {
 	compareCLIP(t, "ViT-B/32", vitB32(), tensor.RandN(tensor.NewRNG(29), 0, 1, 2, 3, 224, 224), []int{7, 76, 20})
-}
-
-var (
-	rn50Once  sync.Once
-	rn50Model *clip.Model
-)
-
-// rn50 returns a random frozen RN50 (BatchNorm folded), built once.
-func rn50() *clip.Model {
-	rn50Once.Do(func() {
-		rn50Model = clip.NewRandom(clip.RN50(), 1)
-		rn50Model.SetTrainable(false)
-	})
-	return rn50Model
 }
 
 func TestDeviceRandomRN50(t *testing.T) {
@@ -135,36 +121,22 @@ func TestDeviceRandomRN50(t *testing.T) {
 
 // BenchmarkCLIPImageRN50 reports RN50 image-tower throughput at batch 32
 // (upload, forward, download of the features).
-func BenchmarkCLIPImageRN50(b *testing.B) {
-	g, err := New(cudatest.Device(b).Backend(), rn50())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer g.Free()
-	const batch = 32
-	images := tensor.RandN(tensor.NewRNG(25), 0, 1, batch, 3, 224, 224)
-	if _, err := g.EncodeImage(images); err != nil { // warm-up
-		b.Fatal(err)
-	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := g.EncodeImage(images); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
-}
+func BenchmarkCLIPImageRN50(b *testing.B) { benchImage(b, rn50(), 25) }
 
 // BenchmarkCLIPImageViTB32 reports ViT-B/32 image-tower throughput at
 // batch 32 (upload, forward, download of the features).
-func BenchmarkCLIPImageViTB32(b *testing.B) {
-	g, err := New(cudatest.Device(b).Backend(), vitB32())
+func BenchmarkCLIPImageViTB32(b *testing.B) { benchImage(b, vitB32(), 30) }
+
+// benchImage reports the image-tower throughput of m on the device at
+// batch 32 for random images of seed.
+func benchImage(b *testing.B, m *clip.Model, seed uint64) {
+	g, err := New(cudatest.Device(b).Backend(), m)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer g.Free()
 	const batch = 32
-	images := tensor.RandN(tensor.NewRNG(30), 0, 1, batch, 3, 224, 224)
+	images := tensor.RandN(tensor.NewRNG(seed), 0, 1, batch, 3, 224, 224)
 	if _, err := g.EncodeImage(images); err != nil { // warm-up
 		b.Fatal(err)
 	}

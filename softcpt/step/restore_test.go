@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/softcpt/softcpt-go/backend"
+	"github.com/softcpt/softcpt-go/clip"
 	"github.com/softcpt/softcpt-go/softcpt"
 	"github.com/softcpt/softcpt-go/softcpt/step/steptest"
 	"github.com/softcpt/softcpt-go/tensor"
@@ -43,123 +44,122 @@ func sameTensors(t *testing.T, what string, got, want map[string]*tensor.Tensor)
 // errors that leave the step unchanged.
 func TestRestoreResumes(t *testing.T) {
 	m := loadFixture(t)
+	for _, method := range steptest.Methods {
+		t.Run(method, func(t *testing.T) { restoreResumes(t, backend.Host{}, m, method) })
+	}
+}
+
+// restoreResumes is TestRestoreResumes's check of method on backend be.
+func restoreResumes[A comparable](t *testing.T, be backend.Backend[A], m *clip.Model, method string) {
 	tok := steptest.WordTokenizer{Vocab: m.Config.VocabSize}
 	bs := steptest.Batches(m.Config.EmbedDim)
-	for _, method := range steptest.Methods {
-		t.Run(method, func(t *testing.T) {
-			l := steptest.MethodLearner(t, m, method, 0)
-			spec, err := SpecFromLearner(l, m, tok, softcpt.Defaults())
-			if err != nil {
-				t.Fatal(err)
-			}
-			newStep := func() *Step[*backend.HostArray] {
-				st, err := fromSpec[*backend.HostArray](backend.Host{}, m, spec)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(st.Free)
-				return st
-			}
-			a := newStep()
-			if mom, err := a.Momentum(); err != nil || len(mom) != 0 {
-				t.Fatalf("momentum before the first step: %d buffers, %v", len(mom), err)
-			}
-			for _, b := range bs[:2] {
-				if _, _, err := a.Step(b); err != nil {
-					t.Fatal(err)
-				}
-			}
-			params, err := a.Params()
-			if err != nil {
-				t.Fatal(err)
-			}
-			mom, err := a.Momentum()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(mom) != len(params) {
-				t.Fatalf("%d momentum buffers for %d tensors", len(mom), len(params))
-			}
-
-			b := newStep()
-			initial, err := b.Params()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var name string
-			for k := range params {
-				name = k
-			}
-			without := map[string]*tensor.Tensor{}
-			for k, v := range params {
-				if k != name {
-					without[k] = v
-				}
-			}
-			wrong := map[string]*tensor.Tensor{}
-			for k, v := range mom {
-				wrong[k] = v
-			}
-			wrong[name] = tensor.New(1, 2)
-			for _, c := range []struct {
-				what      string
-				params    map[string]*tensor.Tensor
-				mom       map[string]*tensor.Tensor
-				steps     int
-				wantInErr string
-			}{
-				{"missing tensor", without, mom, 2, name},
-				{"momentum shape", params, wrong, 2, "momentum of " + name},
-				{"foreign buffer", params, map[string]*tensor.Tensor{"prompt_learner.other": tensor.New(1)}, 2, "prompt_learner.other"},
-				{"buffers at step 0", params, mom, 0, "0 steps"},
-			} {
-				if err := b.Restore(c.params, c.mom, c.steps); err == nil || !strings.Contains(err.Error(), c.wantInErr) {
-					t.Errorf("%s: error %v, want one naming %q", c.what, err, c.wantInErr)
-				}
-			}
-			got, _ := b.Params()
-			sameTensors(t, "after failed restores", got, initial)
-			if b.Steps() != 0 {
-				t.Errorf("failed restores set Steps to %d", b.Steps())
-			}
-
-			extra := map[string]*tensor.Tensor{"prompt_learner.unused": tensor.New(3)}
-			for k, v := range params {
-				extra[k] = v
-			}
-			if err := b.Restore(extra, mom, a.Steps()); err != nil {
-				t.Fatal(err)
-			}
-			gotP, err := b.Params()
-			if err != nil {
-				t.Fatal(err)
-			}
-			gotM, err := b.Momentum()
-			if err != nil {
-				t.Fatal(err)
-			}
-			sameTensors(t, "restored params", gotP, params)
-			sameTensors(t, "restored momentum", gotM, mom)
-
-			la, ca, err := a.Step(bs[2])
-			if err != nil {
-				t.Fatal(err)
-			}
-			lb, cb, err := b.Step(bs[2])
-			if err != nil {
-				t.Fatal(err)
-			}
-			if la != lb || ca != cb {
-				t.Errorf("resumed step's loss %v (%d correct), uninterrupted %v (%d correct)", lb, cb, la, ca)
-			}
-			wantP, _ := a.Params()
-			wantM, _ := a.Momentum()
-			gotP, _ = b.Params()
-			gotM, _ = b.Momentum()
-			sameTensors(t, "params after the resumed step", gotP, wantP)
-			sameTensors(t, "momentum after the resumed step", gotM, wantM)
-		})
+	l := steptest.MethodLearner(t, m, method, 0)
+	newStep := func() *Step[A] {
+		st, err := New(be, l, m, tok, softcpt.Defaults())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(st.Free)
+		return st
 	}
+	a := newStep()
+	if mom, err := a.Momentum(); err != nil || len(mom) != 0 {
+		t.Fatalf("momentum before the first step: %d buffers, %v", len(mom), err)
+	}
+	for _, b := range bs[:2] {
+		if _, _, err := a.Step(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	params, err := a.Params()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mom, err := a.Momentum()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mom) != len(params) {
+		t.Fatalf("%d momentum buffers for %d tensors", len(mom), len(params))
+	}
+
+	b := newStep()
+	initial, err := b.Params()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var name string
+	for k := range params {
+		name = k
+	}
+	without := map[string]*tensor.Tensor{}
+	for k, v := range params {
+		if k != name {
+			without[k] = v
+		}
+	}
+	wrong := map[string]*tensor.Tensor{}
+	for k, v := range mom {
+		wrong[k] = v
+	}
+	wrong[name] = tensor.New(1, 2)
+	for _, c := range []struct {
+		what      string
+		params    map[string]*tensor.Tensor
+		mom       map[string]*tensor.Tensor
+		steps     int
+		wantInErr string
+	}{
+		{"missing tensor", without, mom, 2, name},
+		{"momentum shape", params, wrong, 2, "momentum of " + name},
+		{"foreign buffer", params, map[string]*tensor.Tensor{"prompt_learner.other": tensor.New(1)}, 2, "prompt_learner.other"},
+		{"buffers at step 0", params, mom, 0, "0 steps"},
+	} {
+		if err := b.Restore(c.params, c.mom, c.steps); err == nil || !strings.Contains(err.Error(), c.wantInErr) {
+			t.Errorf("%s: error %v, want one naming %q", c.what, err, c.wantInErr)
+		}
+	}
+	got, _ := b.Params()
+	sameTensors(t, "after failed restores", got, initial)
+	if b.Steps() != 0 {
+		t.Errorf("failed restores set Steps to %d", b.Steps())
+	}
+
+	extra := map[string]*tensor.Tensor{"prompt_learner.unused": tensor.New(3)}
+	for k, v := range params {
+		extra[k] = v
+	}
+	if err := b.Restore(extra, mom, a.Steps()); err != nil {
+		t.Fatal(err)
+	}
+	gotP, err := b.Params()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotM, err := b.Momentum()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameTensors(t, "restored params", gotP, params)
+	sameTensors(t, "restored momentum", gotM, mom)
+
+	la, ca, err := a.Step(bs[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb, cb, err := b.Step(bs[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if la != lb || ca != cb {
+		t.Errorf("resumed step's loss %v (%d correct), uninterrupted %v (%d correct)", lb, cb, la, ca)
+	}
+	wantP, _ := a.Params()
+	wantM, _ := a.Momentum()
+	gotP, _ = b.Params()
+	gotM, _ = b.Momentum()
+	sameTensors(t, "params after the resumed step", gotP, wantP)
+	sameTensors(t, "momentum after the resumed step", gotM, wantM)
 }
 
 // TestMomentumWithoutMomentum checks that a step without momentum has no

@@ -17,7 +17,6 @@ import (
 	"testing"
 
 	"github.com/softcpt/softcpt-go/clip"
-	"github.com/softcpt/softcpt-go/cuda"
 	"github.com/softcpt/softcpt-go/cuda/cudatest"
 	"github.com/softcpt/softcpt-go/softcpt"
 	"github.com/softcpt/softcpt-go/softcpt/step/steptest"
@@ -36,25 +35,7 @@ func TestTrainStepFixture(t *testing.T) {
 			t.Run(fmt.Sprintf("%s,init=%v", method, initStd), func(t *testing.T) {
 				l := steptest.MethodLearner(t, m, method, initStd)
 				l.FullPrompts = true
-				if err := CanTrain(l, softcpt.Defaults()); err != nil {
-					t.Fatal(err)
-				}
-				st, err := New(cudatest.Device(t).Backend(), l, m, steptest.WordTokenizer{Vocab: m.Config.VocabSize}, softcpt.Defaults())
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer st.Free()
-				steptest.Compare(t, l, func(b softcpt.Batch) (float32, int, map[string]*tensor.Tensor, error) {
-					loss, correct, err := st.Step(b)
-					if err != nil {
-						return 0, 0, nil, err
-					}
-					p, err := st.Params()
-					return float32(loss), correct, p, err
-				}, steptest.Batches(m.Config.EmbedDim), 1e-5, 1e-4)
-				if st.Steps() != 3 {
-					t.Errorf("%d steps counted, want 3", st.Steps())
-				}
+				matchesLearner(t, cudatest.Device(t).Backend(), m, l)
 			})
 		}
 	}
@@ -78,19 +59,12 @@ func generalLike() []softcpt.TaskSpec {
 	return tasks
 }
 
-var (
-	rn50Once  sync.Once
-	rn50Model *clip.Model
-)
-
 // rn50 returns a random frozen RN50, built once.
-func rn50() *clip.Model {
-	rn50Once.Do(func() {
-		rn50Model = clip.NewRandom(clip.RN50(), 1)
-		rn50Model.SetTrainable(false)
-	})
-	return rn50Model
-}
+var rn50 = sync.OnceValue(func() *clip.Model {
+	m := clip.NewRandom(clip.RN50(), 1)
+	m.SetTrainable(false)
+	return m
+})
 
 // benchStep runs one training step of method (N_CTX 16, TASK_N_CTX 4)
 // on 2 tasks × 100 classes with the RN50 text tower (random weights) and
@@ -147,74 +121,14 @@ func BenchmarkCoOpMTStepRN50(b *testing.B) { benchStep(b, "CoOp-MT") }
 // BenchmarkCoOpCAStepRN50 is one CoOp-CA step (benchStep).
 func BenchmarkCoOpCAStepRN50(b *testing.B) { benchStep(b, "CoOp-CA") }
 
-// TestTrainStepResume checks Restore and Momentum on the device: after
-// two steps, the parameters and momentum restored into a fresh Step give the same third step (loss and tensors, bit for bit) as
-// the uninterrupted step, for every method.
+// TestTrainStepResume is TestRestoreResumes on the device: for every
+// method, Momentum and Params after two steps, restored into a fresh
+// Step, round trip bit for bit, and the restored step's third step gives
+// the same tensors and loss as the uninterrupted step's; bad restores are
+// errors that leave the step unchanged.
 func TestTrainStepResume(t *testing.T) {
 	m := loadFixture(t)
-	tok := steptest.WordTokenizer{Vocab: m.Config.VocabSize}
-	bs := steptest.Batches(m.Config.EmbedDim)
 	for _, method := range steptest.Methods {
-		t.Run(method, func(t *testing.T) {
-			l := steptest.MethodLearner(t, m, method, 0)
-			newStep := func() *Step[*cuda.Array] {
-				st, err := New(cudatest.Device(t).Backend(), l, m, tok, softcpt.Defaults())
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(st.Free)
-				return st
-			}
-			a := newStep()
-			for _, b := range bs[:2] {
-				if _, _, err := a.Step(b); err != nil {
-					t.Fatal(err)
-				}
-			}
-			params, err := a.Params()
-			if err != nil {
-				t.Fatal(err)
-			}
-			mom, err := a.Momentum()
-			if err != nil {
-				t.Fatal(err)
-			}
-			b := newStep()
-			if err := b.Restore(params, mom, a.Steps()); err != nil {
-				t.Fatal(err)
-			}
-			la, _, err := a.Step(bs[2])
-			if err != nil {
-				t.Fatal(err)
-			}
-			lb, _, err := b.Step(bs[2])
-			if err != nil {
-				t.Fatal(err)
-			}
-			if la != lb {
-				t.Errorf("third step loss %v after resuming, %v uninterrupted", lb, la)
-			}
-			pa, err := a.Params()
-			if err != nil {
-				t.Fatal(err)
-			}
-			pb, err := b.Params()
-			if err != nil {
-				t.Fatal(err)
-			}
-			for k, v := range pa {
-				w, ok := pb[k]
-				if !ok {
-					t.Errorf("resumed step has no %s", k)
-					continue
-				}
-				for i, x := range v.Data() {
-					if w.Data()[i] != x {
-						t.Errorf("%s[%d] = %v after resuming, %v uninterrupted", k, i, w.Data()[i], x)
-						break
-					}
-				}
-			}
-		})
+		t.Run(method, func(t *testing.T) { restoreResumes(t, cudatest.Device(t).Backend(), m, method) })
 	}
 }

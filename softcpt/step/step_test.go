@@ -54,24 +54,34 @@ func TestHostStepMatchesLearner(t *testing.T) {
 		t.Run(fmt.Sprintf("%s,pg=%s,full=%v,init=%v", c.method, c.pg, c.full, c.initStd), func(t *testing.T) {
 			l := steptest.PGLearner(t, m, c.method, c.pg, c.initStd)
 			l.FullPrompts = c.full
-			spec, err := SpecFromLearner(l, m, steptest.WordTokenizer{Vocab: m.Config.VocabSize}, softcpt.Defaults())
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, err := fromSpec[*backend.HostArray](backend.Host{}, m, spec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Free()
-			steptest.Compare(t, l, func(b softcpt.Batch) (float32, int, map[string]*tensor.Tensor, error) {
-				loss, correct, err := st.Step(b)
-				if err != nil {
-					return 0, 0, nil, err
-				}
-				p, err := st.Params()
-				return float32(loss), correct, p, err
-			}, steptest.Batches(m.Config.EmbedDim), 1e-5, 1e-4)
+			matchesLearner(t, backend.Host{}, m, l)
 		})
+	}
+}
+
+// matchesLearner runs three steps of learner l (built over m with
+// steptest's tokenizer) on backend be and on the CPU learner and compares
+// them (steptest.Compare).
+func matchesLearner[A comparable](t *testing.T, be backend.Backend[A], m *clip.Model, l *softcpt.Learner) {
+	t.Helper()
+	if err := CanTrain(l, softcpt.Defaults()); err != nil {
+		t.Fatal(err)
+	}
+	st, err := New(be, l, m, steptest.WordTokenizer{Vocab: m.Config.VocabSize}, softcpt.Defaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Free()
+	steptest.Compare(t, l, func(b softcpt.Batch) (float32, int, map[string]*tensor.Tensor, error) {
+		loss, correct, err := st.Step(b)
+		if err != nil {
+			return 0, 0, nil, err
+		}
+		p, err := st.Params()
+		return float32(loss), correct, p, err
+	}, steptest.Batches(m.Config.EmbedDim), 1e-5, 1e-4)
+	if st.Steps() != 3 {
+		t.Errorf("%d steps counted, want 3", st.Steps())
 	}
 }
 
