@@ -252,37 +252,49 @@ func (m *Model) SetTrainable(b bool) {
 // updates (true, pretraining) and running statistics (false, the default).
 func (m *Model) Train(b bool) { m.train = b }
 
-// foldBatchNorm precomputes, for every conv followed by BatchNorm in the
-// ResNet tower, w' = w·γ/√(σ²+ε) and b' = β − μ·γ/√(σ²+ε).
+// foldBatchNorm precomputes the folded weights and biases (FoldedConv) of
+// every conv followed by BatchNorm in the ResNet tower.
 func (m *Model) foldBatchNorm() {
 	m.folded = map[string][2]*tensor.Tensor{}
 	for _, k := range m.keys {
-		if !strings.HasSuffix(k, ".weight") || m.params[k].Value.NDim() != 4 || k == "visual.conv1.weight" && m.Config.IsViT() {
-			continue
+		if fw, fb, ok := m.FoldedConv(k); ok {
+			m.folded[k] = [2]*tensor.Tensor{fw, fb}
 		}
-		bnp := bnFor(k)
-		if bnp == "" {
-			continue
-		}
-		w := m.params[k].Value
-		gamma := m.p(bnp + ".weight").Value.Data()
-		beta := m.p(bnp + ".bias").Value.Data()
-		mean := m.buffers[bnp+".running_mean"].Data()
-		variance := m.buffers[bnp+".running_var"].Data()
-		out := w.Dim(0)
-		per := w.Numel() / out
-		fw := w.Clone()
-		fb := tensor.New(out)
-		fd, bd := fw.Data(), fb.Data()
-		for o := 0; o < out; o++ {
-			s := gamma[o] / float32(math.Sqrt(float64(variance[o])+bnEps))
-			for i := o * per; i < (o+1)*per; i++ {
-				fd[i] *= s
-			}
-			bd[o] = beta[o] - mean[o]*s
-		}
-		m.folded[k] = [2]*tensor.Tensor{fw, fb}
 	}
+}
+
+// FoldedConv returns the ResNet convolution weight convKey [O, C, KH, KW]
+// with the BatchNorm that follows it folded in with its running
+// statistics (eval mode), w' = w·γ/√(σ²+ε), and the bias b' = β −
+// μ·γ/√(σ²+ε) [O], as the frozen tower computes them; ok is false for any
+// other key (a ViT's, the text tower's, a BatchNorm's). The tensors are
+// new.
+func (m *Model) FoldedConv(convKey string) (w, b *tensor.Tensor, ok bool) {
+	v, isParam := m.params[convKey]
+	if m.Config.IsViT() || !isParam || !strings.HasSuffix(convKey, ".weight") || v.Value.NDim() != 4 {
+		return nil, nil, false
+	}
+	bnp := bnFor(convKey)
+	if bnp == "" {
+		return nil, nil, false
+	}
+	gamma := m.p(bnp + ".weight").Value.Data()
+	beta := m.p(bnp + ".bias").Value.Data()
+	mean := m.buffers[bnp+".running_mean"].Data()
+	variance := m.buffers[bnp+".running_var"].Data()
+	out := v.Value.Dim(0)
+	per := v.Value.Numel() / out
+	w = v.Value.Contiguous().Clone()
+	b = tensor.New(out)
+	fd, bd := w.Data(), b.Data()
+	for o := 0; o < out; o++ {
+		s := gamma[o] / float32(math.Sqrt(float64(variance[o])+bnEps))
+		for i := o * per; i < (o+1)*per; i++ {
+			fd[i] *= s
+		}
+		bd[o] = beta[o] - mean[o]*s
+	}
+	return w, b, true
 }
 
 // bnEps is the BatchNorm epsilon of CLIP's ResNets (PyTorch's default).

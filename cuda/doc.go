@@ -22,17 +22,11 @@
 // (cgo forbids handing Go memory to asynchronous copies). Kernels run on
 // the device's current stream (the default stream unless SetStream).
 //
-// CLIP (tag cuda) is a frozen clip.Model on the device: NewCLIP uploads
-// the parameters (BatchNorm folded into the ResNet convolutions) and
-// EncodeImage/EncodeText run the image tower (ModifiedResNet or
-// VisionTransformer) and the text tower with the kernels of
-// cuda/kernels/clip.cu. The forward pass itself lives in
-// cuda/internal/clipnet, written against a backend interface, so that it
-// is also tested without a GPU on the Go references of the kernels.
-//
-// TrainStep (tag cuda) is a prompt learner's training step on cached
-// image features (the six SoftCPT variants without class sampling,
-// CoOp-MT, -CA and -CS) with the backward kernels of
-// cuda/kernels/train.cu; its orchestration lives in cuda/internal/natanet,
-// tested the same way against softcpt.Learner.
+// Device.Backend (tag cuda) is the device as a backend.Backend: the model
+// code written once against that interface runs on it, frozen.New(
+// dev.Backend(), m) (package clip/frozen: CLIP's image and text towers)
+// and step.New(dev.Backend(), l, m, tok, opt) (package softcpt/step: the
+// prompt learners' training step). The same code runs on backend.Host,
+// the Go references of the kernels, where its tests run without a GPU.
+// The package imports nothing above tensor, kernels and backend.
 package cuda

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pkg/errors"
 
+	"github.com/softcpt/softcpt-go/backend"
 	"github.com/softcpt/softcpt-go/cuda/kernels"
 )
 
@@ -229,7 +230,7 @@ func (d *Device) SGD(p, g, buf *Array, lr, wd, momentum, dampening float32, firs
 // CPU kernels.Sgemm (row-major, leading dimensions in elements, beta == 0
 // overwrites C). It panics on sizes that do not fit the arrays.
 func (d *Device) Sgemm(transA, transB bool, m, n, k int, alpha float32, a *Array, lda int, b *Array, ldb int, beta float32, c *Array, ldc int) error {
-	if err := kernels.CheckSgemm(transA, transB, m, n, k, lda, ldb, ldc, a.Numel(), b.Numel(), c.Numel()); err != nil {
+	if err := backend.CheckSgemm(transA, transB, m, n, k, lda, ldb, ldc, a.Numel(), b.Numel(), c.Numel()); err != nil {
 		panic(fmt.Sprintf("cuda.Sgemm: %v (a %v, b %v, c %v)", err, a.Shape, b.Shape, c.Shape))
 	}
 	if m == 0 || n == 0 {

@@ -2,18 +2,24 @@
 # gpu-check.sh: the CUDA backend's device checks in one script.
 #
 #   scripts/gpu-check.sh build   (here, on a machine with Go but no GPU)
-#       builds the cuda test binary into .cuda/bin/cuda.test, with cuda.h
-#       and libcuda.so from scripts/setup-cuda.sh (run it first).
+#       builds one test binary per package with device tests (a _test.go
+#       file with the line //go:build cuda; today cuda, clip/frozen and
+#       softcpt/step) into .cuda/bin/<package path with _>.test and lists
+#       them in .cuda/bin/tests.list, with cuda.h and libcuda.so from
+#       scripts/setup-cuda.sh (run it first).
 #   scripts/gpu-check.sh run     (on the GPU host, which has no Go)
 #       1. ptxas -v on the committed PTX for the device's architecture,
 #          when ptxas is installed (syntax check, registers, spills);
-#       2. .cuda/bin/cuda.test -test.v -test.bench . (kernel correctness
-#          against the CPU kernels; the CLIP towers, ResNet and ViT, against
-#          the CPU clip.Model; the training steps of the SoftCPT variants
-#          (NATA, NATS, CATA, CSTA, CATS, CSTS) and CoOp-MT/CA/CS against
-#          the CPU learner; BenchmarkSgemm TFLOP/s,
-#          BenchmarkSoftmaxRows GB/s, the RN50 towers' and ViT-B/32 image
-#          tower's throughput, the NATA/NATS/CoOp-MT/CoOp-CA step times);
+#       2. every test binary of tests.list, in its package's folder,
+#          -test.v -test.bench .: cuda.test (kernel correctness against
+#          the Go references and the CPU kernels; BenchmarkSgemm TFLOP/s,
+#          BenchmarkSoftmaxRows GB/s), clip_frozen.test (the CLIP towers,
+#          ResNet and ViT, against the CPU clip.Model; the RN50 towers' and
+#          ViT-B/32 image tower's throughput), softcpt_step.test (the
+#          training steps of the SoftCPT variants (NATA, NATS, CATA, CSTA,
+#          CATS, CSTS) and CoOp-MT/CA/CS against the CPU learner, resuming;
+#          the NATA/NATS/CoOp-MT/CoOp-CA step times), and the host tests
+#          of those packages;
 #       3. python3 bench/py/gpu_peer.py (torch.mm fp32, TF32 off: the
 #          cuBLAS peer);
 #       4. python3 bench/py/gpu_clip_peer.py (OpenAI's RN50 towers in
@@ -27,11 +33,11 @@
 #          Go/PyTorch throughput ratio;
 #       7. the driver's checks below (DRIVER=0 skips them).
 #       Environment: TESTS and BENCH are the -test.run and -test.bench
-#       patterns (default: all); PEERS lists the Python peers to run
-#       (default: all four; PEERS=0 runs none).
+#       patterns of every binary (default: all); PEERS lists the Python
+#       peers to run (default: all four; PEERS=0 runs none).
 #       The log goes to bench/gpu-check.log, and also to $OUT/ when OUT
-#       is set (the device tool's result folder). Exit status: that of the
-#       test binary.
+#       is set (the device tool's result folder). Exit status: 0 when
+#       every test binary passes, else that of the last one that failed.
 #   scripts/gpu-check.sh driver  (on the GPU host) only the driver checks:
 #       1. `softcpt encode` of the fixture CLIPs (testdata/clip/rn.safetensors
 #          and the ViT testdata/clip/vit_jit_fp16.pt, four test images,
@@ -136,11 +142,17 @@ build)
 	set -e
 	eval "$(scripts/setup-cuda.sh --env)"
 	mkdir -p .cuda/bin
-	go vet -tags cuda ./cuda/...
-	go test -c -tags cuda -o .cuda/bin/cuda.test ./cuda/
-	go vet -tags cuda ./cmd/softcpt/
-	go build -tags cuda -o .cuda/bin/softcpt ./cmd/softcpt
-	ls -l .cuda/bin/cuda.test .cuda/bin/softcpt
+	go vet -tags cuda ./...
+	rm -f .cuda/bin/*.test .cuda/bin/tests.list
+	# Every package with a device test file (//go:build cuda).
+	for dir in $(git ls-files -co --exclude-standard '*_test.go' | xargs grep -l '^//go:build cuda$' | xargs -n1 dirname | sort -u); do
+		bin=$(echo "$dir" | tr / _).test
+		go test -c -tags cuda -ldflags "-s -w" -o ".cuda/bin/$bin" "./$dir"
+		echo "$dir $bin" >>.cuda/bin/tests.list
+	done
+	go build -tags cuda -ldflags "-s -w" -o .cuda/bin/softcpt ./cmd/softcpt
+	cat .cuda/bin/tests.list
+	ls -l .cuda/bin/
 	echo "built; on the GPU host run: scripts/gpu-check.sh run  (carry .cuda/bin)"
 	;;
 run)
@@ -160,11 +172,19 @@ run)
 	else
 		echo "== ptxas not found; the driver JIT compiles the PTX at load time"
 	fi
-	echo "== cuda.test"
-	chmod +x .cuda/bin/cuda.test
-	(cd cuda && ../.cuda/bin/cuda.test -test.v -test.run "${TESTS:-.}" -test.bench "${BENCH:-.}" -test.benchtime 20x -test.timeout 240s)
-	rc=$?
-	echo "== cuda.test exit status $rc"
+	rc=0
+	if [[ ! -s .cuda/bin/tests.list ]]; then
+		echo "== .cuda/bin/tests.list missing (scripts/gpu-check.sh build)"
+		rc=1
+	fi
+	while read -r dir bin; do
+		echo "== $bin (in $dir)"
+		chmod +x ".cuda/bin/$bin"
+		(cd "$dir" && "$ROOT/.cuda/bin/$bin" -test.v -test.run "${TESTS:-.}" -test.bench "${BENCH:-.}" -test.benchtime 20x -test.timeout 240s </dev/null)
+		st=$?
+		echo "== $bin exit status $st"
+		[[ $st != 0 ]] && rc=$st
+	done <.cuda/bin/tests.list
 	PEERS=${PEERS:-gpu_peer.py gpu_clip_peer.py gpu_step_peer.py gpu_vit_peer.py}
 	if [[ $PEERS != 0 ]]; then
 		for peer in $PEERS; do

@@ -9,21 +9,23 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/softcpt/softcpt-go/clip"
+	"github.com/softcpt/softcpt-go/clip/frozen"
 	"github.com/softcpt/softcpt-go/cuda"
 	"github.com/softcpt/softcpt-go/softcpt"
+	"github.com/softcpt/softcpt-go/softcpt/step"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
-// cudaBackend runs CLIP's towers (cuda.CLIP: ResNet or ViT image tower,
-// text tower) and the training steps of the SoftCPT variants and CoOp-MT,
-// -CA and -CS (cuda.TrainStep) on a GPU, writing and resuming softcpt's
-// training checkpoints. What cuda.CanTrain refuses (class sampling) and
-// repeated optimiser steps run on the CPU (softcpt.TrainFeatures) on the
-// device's image features.
+// cudaBackend runs CLIP's towers (frozen.Model on the device: ResNet or
+// ViT image tower, text tower) and the training steps of the SoftCPT
+// variants and CoOp-MT, -CA and -CS (step.Step on the device) on a GPU,
+// writing and resuming softcpt's training checkpoints. What step.CanTrain
+// refuses (class sampling, repeated optimiser steps) runs on the CPU
+// (softcpt.TrainFeatures) on the device's image features.
 type cudaBackend struct {
 	cpu cpuBackend
 	dev *cuda.Device
-	net *cuda.CLIP
+	net *frozen.Model[*cuda.Array]
 }
 
 // openCUDA opens GPU ordinal and uploads m.
@@ -35,7 +37,7 @@ func openCUDA(ordinal int, m *clip.Model) (backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	net, err := cuda.NewCLIP(dev, m)
+	net, err := frozen.New(dev.Backend(), m)
 	if err != nil {
 		dev.Close()
 		return nil, errors.Wrap(err, "uploading CLIP to the GPU")
@@ -71,15 +73,11 @@ func (b *cudaBackend) zeroShotFeatures(tok softcpt.Tokenizer, tasks []softcpt.Ta
 }
 
 func (b *cudaBackend) trainFeatures(ctx context.Context, l *softcpt.Learner, tok softcpt.Tokenizer, feats *tensor.Tensor, train []softcpt.Example, opt softcpt.TrainOptions) ([]softcpt.EpochStats, error) {
-	why := optionTrainingReason(opt)
-	if err := cuda.CanTrain(l); why == "" && err != nil {
-		why = err.Error()
-	}
-	if why != "" {
-		logf("%s: training on the CPU (%s); image features from %s", l.Cfg.Name, why, b)
+	if err := step.CanTrain(l, opt); err != nil {
+		logf("%s: training on the CPU (%v); image features from %s", l.Cfg.Name, err, b)
 		return b.cpu.trainFeatures(ctx, l, tok, feats, train, opt)
 	}
-	st, err := cuda.NewTrainStep(b.dev, l, b.cpu.m, tok, opt)
+	st, err := step.New(b.dev.Backend(), l, b.cpu.m, tok, opt)
 	if err != nil {
 		return nil, errors.Wrapf(err, "%s on %s", l.Cfg.Name, b)
 	}
@@ -87,26 +85,18 @@ func (b *cudaBackend) trainFeatures(ctx context.Context, l *softcpt.Learner, tok
 	return trainWithStep(ctx, l, gpuTrainStep{st}, feats, train, opt)
 }
 
-// gpuTrainStep is featureStep over cuda.TrainStep.
-type gpuTrainStep struct{ s *cuda.TrainStep }
+// gpuTrainStep is featureStep over step.Step on the device (the same
+// method set, exported).
+type gpuTrainStep struct{ s *step.Step[*cuda.Array] }
 
 func (n gpuTrainStep) setLR(lr float64) { n.s.SetLR(lr) }
 
-func (n gpuTrainStep) step(b softcpt.Batch) (float64, int, error) {
-	loss, err := n.s.Step(b)
-	return float64(loss), n.s.LastCorrect, err
-}
+func (n gpuTrainStep) step(b softcpt.Batch) (float64, int, error) { return n.s.Step(b) }
 
 func (n gpuTrainStep) snapshot() (params, momentum map[string]*tensor.Tensor, err error) {
-	if params, err = n.s.Download(); err != nil {
-		return nil, nil, err
-	}
-	if momentum, err = n.s.DownloadMomentum(); err != nil {
-		return nil, nil, err
-	}
-	return params, momentum, nil
+	return n.s.Snapshot()
 }
 
 func (n gpuTrainStep) restore(params, momentum map[string]*tensor.Tensor, steps int) error {
-	return n.s.Upload(params, momentum, steps)
+	return n.s.Restore(params, momentum, steps)
 }

@@ -7,8 +7,8 @@
 //
 // Every kernel is element-wise over its output with a grid-stride loop
 // (launch: Grid1D in kernels.go) and no block cooperation, so each thread's
-// work is independent of the launch geometry. cuda/internal/clipnet's Host
-// backend implements the same arithmetic in Go (same operation order), and
+// work is independent of the launch geometry. Package backend holds the
+// same arithmetic in Go (same operation order; backend.Host runs it), and
 // the device tests compare the two.
 #include "common.cuh"
 

@@ -1,6 +1,9 @@
 // Package kernels holds the PTX of the CUDA backend's kernels, embedded
 // from the committed .ptx files (generated from the .cu sources by
 // gen.sh), their parameter lists, and the launch geometry the host uses.
+// The kernels' Go references, parameter types (backend.ConvGeom,
+// backend.AttnParams, backend.Act) and argument checks are in package
+// backend.
 //
 // It has no cgo and no dependency on the CUDA driver, so its tests run on
 // any machine: they parse the PTX, check every kernel's name and
@@ -12,6 +15,8 @@ package kernels
 import (
 	"embed"
 	"fmt"
+
+	"github.com/softcpt/softcpt-go/backend"
 )
 
 //go:embed *.ptx
@@ -146,9 +151,20 @@ func RowBlock(rows, cols int) Launch {
 }
 
 // AttentionDG is the number of head dimensions one thread of attention_f32
-// computes (ATT_DG in clip.cu): the kernel runs
-// batch*heads*tq*ceil(d/AttentionDG) threads.
+// and of the attention backward kernels computes (ATT_DG in clip.cu).
 const AttentionDG = 32
+
+// AttentionThreads returns the number of threads of attention_f32 and
+// attn_bwd_dq_f32 for p, Batch*Heads*Tq*ceil(D/AttentionDG).
+func AttentionThreads(p backend.AttnParams) int {
+	return p.StatRows() * ((p.D + AttentionDG - 1) / AttentionDG)
+}
+
+// AttentionKeyThreads returns the number of attn_bwd_dkv_f32 threads for
+// p, Batch*Heads*Tk*ceil(D/AttentionDG).
+func AttentionKeyThreads(p backend.AttnParams) int {
+	return p.Batch * p.Heads * p.Tk * ((p.D + AttentionDG - 1) / AttentionDG)
+}
 
 // Tile sizes of sgemm_f32 (see sgemm.cu) and its block size.
 const (
@@ -170,36 +186,4 @@ func SgemmGeometry(m, n int) Launch {
 		Grid:  Dim3{(n + SgemmBN - 1) / SgemmBN, (m + SgemmBM - 1) / SgemmBM, 1},
 		Block: Dim3{SgemmBlock, 1, 1},
 	}
-}
-
-// CheckSgemm validates Sgemm's sizes and leading dimensions the same way as
-// the CPU kernels.Sgemm (row-major): lda >= (transA ? m : k), ldb >=
-// (transB ? k : n), ldc >= n, each at least 1, and the buffers (lengths
-// in elements) long enough. It returns a description of the first problem.
-func CheckSgemm(transA, transB bool, m, n, k, lda, ldb, ldc, lenA, lenB, lenC int) error {
-	if m < 0 || n < 0 || k < 0 {
-		return fmt.Errorf("negative size m=%d n=%d k=%d", m, n, k)
-	}
-	ar, ac := m, k
-	if transA {
-		ar, ac = k, m
-	}
-	br, bc := k, n
-	if transB {
-		br, bc = n, k
-	}
-	if lda < max(1, ac) || ldb < max(1, bc) || ldc < max(1, n) {
-		return fmt.Errorf("leading dimension too small: lda=%d (need %d) ldb=%d (need %d) ldc=%d (need %d)", lda, max(1, ac), ldb, max(1, bc), ldc, max(1, n))
-	}
-	need := func(rows, cols, ld int) int {
-		if rows == 0 || cols == 0 {
-			return 0
-		}
-		return (rows-1)*ld + cols
-	}
-	if lenA < need(ar, ac, lda) || lenB < need(br, bc, ldb) || lenC < need(m, n, ldc) {
-		return fmt.Errorf("buffer too short: len(a)=%d (need %d) len(b)=%d (need %d) len(c)=%d (need %d)",
-			lenA, need(ar, ac, lda), lenB, need(br, bc, ldb), lenC, need(m, n, ldc))
-	}
-	return nil
 }

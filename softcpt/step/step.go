@@ -1,13 +1,13 @@
-// Package natanet is one prompt-learner training step (forward, backward
-// and SGD) through a frozen CLIP text tower, for SoftCPT-NATA (where it
-// started, hence the name), SoftCPT-NATS, the class-feature variants
+// Package step is one prompt-learner training step (forward, backward and
+// SGD) through a frozen CLIP text tower on cached image features, for
+// SoftCPT-NATA, SoftCPT-NATS, the class-feature variants
 // SoftCPT-CATA/CSTA/CATS/CSTS and CoOp's hard-sharing baselines CoOp-MT,
-// CoOp-CA and CoOp-CS (Method), written once against a Backend of array
-// operations: clipnet's forward operations plus the backward kernels of
-// cuda/kernels/train.cu, cross-entropy and SGD. Package cuda (build tag
-// cuda) runs it on the GPU as TrainStep; the Host backend here runs it on
-// the Go references of the kernels, so the step's orchestration is tested
-// against softcpt.Learner without a GPU.
+// CoOp-CA and CoOp-CS (Method), written once against the array operations
+// of a backend.Backend. On backend.Host it runs on the operations' Go
+// references, so it is tested against softcpt.Learner (the autograd
+// reference) on any machine; on a GPU (package cuda, build tag cuda:
+// step.New(dev.Backend(), l, m, tok, opt)) it is the device's training
+// step. CanTrain says which learners and options it trains.
 //
 // The step is the CPU learner's Loss + Backward + optim.SGD step with every
 // prompt encoded in full ("[SOS][ctx][name][.][EOT]", padded to the
@@ -25,7 +25,7 @@
 // within-task cross-entropy of exp(logit_scale)·cos(v, w). The CLIP
 // weights are frozen, so the backward pass computes input gradients only
 // (no weight gradients).
-package natanet
+package step
 
 import (
 	"fmt"
@@ -37,53 +37,22 @@ import (
 
 	"github.com/pkg/errors"
 
+	"github.com/softcpt/softcpt-go/backend"
 	"github.com/softcpt/softcpt-go/clip"
-	"github.com/softcpt/softcpt-go/cuda/internal/clipnet"
-	"github.com/softcpt/softcpt-go/cuda/kernels"
+	"github.com/softcpt/softcpt-go/softcpt"
 	"github.com/softcpt/softcpt-go/tensor"
 )
-
-// Backend is clipnet.Backend plus the operations of the backward pass.
-// Index lists are host slices (the backend checks and copies them).
-type Backend[A comparable] interface {
-	clipnet.Backend[A]
-
-	// Zero sets the first n elements of a to 0.
-	Zero(a A, n int) error
-	// LayerNormSave is clipnet's LayerNorm that also writes each row's
-	// mean and rstd (rows elements each) for the backward pass.
-	LayerNormSave(dst, mean, rstd, src, gamma, beta A, rows, cols int, eps float32) error
-	// LayerNormBackward, QuickGeluBackward, L2NormRows,
-	// L2NormRowsBackward, ScatterAddRows and SegmentSumRows are the
-	// kernels of train.cu (references in cuda/kernels).
-	LayerNormBackward(dx, dy, x, gamma, mean, rstd A, rows, cols int, accumulate bool) error
-	QuickGeluBackward(dx, dy, x A, n int) error
-	L2NormRows(y, inv, x A, rows, cols int) error
-	L2NormRowsBackward(dx, dy, y, inv A, rows, cols int) error
-	ScatterAddRows(dst, src A, dstIdx, srcIdx []int, cols int) error
-	SegmentSumRows(dst, src A, idx, offsets []int, cols int) error
-	// AttentionBackward writes dq, dk, dv (layouts of q, k, v) for out =
-	// Attention(q, k, v, p) and its gradient dout (layout of out); lse
-	// and dsum (p.StatRows() elements) are scratch.
-	AttentionBackward(dq, dk, dv, q, k, v, out, dout, lse, dsum A, p kernels.AttnParams) error
-	// CrossEntropy writes loss[i] = logsumexp(x_i) - x_i[t_i] for logits
-	// [rows, cols]; CrossEntropyBackward writes dx = (softmax(x_i) -
-	// onehot(t_i))·scale.
-	CrossEntropy(loss, logits A, targets []int, rows, cols int) error
-	CrossEntropyBackward(dx, logits A, targets []int, rows, cols int, scale float32) error
-	// SGD is one torch.optim.SGD step (no dampening, no Nesterov) on n
-	// parameters p with gradient g and momentum buffer buf; first marks
-	// the buffer's first step.
-	SGD(p, g, buf A, n int, lr, wd, momentum float32, first bool) error
-}
 
 // lnEps is CLIP's LayerNorm epsilon.
 const lnEps = 1e-5
 
 // Step holds the frozen text tower and the trainable tensors of a prompt
-// learner (Spec.Method) on a backend, with SGD momentum buffers.
+// learner (Spec.Method) on a backend, with SGD momentum buffers: SetLR,
+// Step, Snapshot and Restore train it batch by batch and save and resume
+// it as softcpt's training loop does with the autograd learner. Its
+// methods may be called from any goroutine, one at a time.
 type Step[A comparable] struct {
-	be   Backend[A]
+	be   backend.Backend[A]
 	cfg  clip.Config
 	spec Spec
 
@@ -93,8 +62,8 @@ type Step[A comparable] struct {
 	// taskFixed: SoftCPT only; featFixed: the class-feature methods only.
 	taskFixed, classFixed, featFixed A
 	params                           []param[A]
-	// Steps counts the SGD steps taken.
-	Steps int
+	// steps counts the SGD steps taken.
+	steps int
 }
 
 // param is a trainable tensor on the backend with its momentum buffer.
@@ -107,14 +76,28 @@ type param[A comparable] struct {
 	frozen   bool
 }
 
-// New uploads the text tower of m (token embeddings are not needed: the
-// spec's prompts hold them) and the spec's prompts and initial tensors.
-func New[A comparable](be Backend[A], m *clip.Model, spec Spec) (*Step[A], error) {
+// New uploads to be the text tower of m, the prompts of learner l (built
+// with m and tok, as softcpt.NewLearner was) and l's current trainable
+// tensors. opt gives the SGD settings (LR, Momentum, WeightDecay;
+// softcpt.Defaults for the paper's). l's method must be one CanTrain
+// accepts. The learner itself is not changed.
+func New[A comparable](be backend.Backend[A], l *softcpt.Learner, m *clip.Model, tok softcpt.Tokenizer, opt softcpt.TrainOptions) (*Step[A], error) {
+	spec, err := SpecFromLearner(l, m, tok, opt)
+	if err != nil {
+		return nil, err
+	}
+	return fromSpec(be, m, spec)
+}
+
+// fromSpec uploads the text tower of m (token embeddings are not needed:
+// the spec's prompts hold them) and the spec's prompts and initial
+// tensors.
+func fromSpec[A comparable](be backend.Backend[A], m *clip.Model, spec Spec) (*Step[A], error) {
 	cfg := m.Config
 	W, E := cfg.TransformerWidth, cfg.EmbedDim
 	shapes := spec.ParamShapes(W, E)
 	if shapes == nil || len(spec.Params) != len(shapes) {
-		return nil, errors.Errorf("natanet: %s with %d trainable tensors", spec.Method, len(spec.Params))
+		return nil, errors.Errorf("step: %s with %d trainable tensors", spec.Method, len(spec.Params))
 	}
 	for i, p := range spec.Params {
 		if p.Value == nil || !tensor.SameShape(p.Value.Shape(), shapes[i]) {
@@ -122,24 +105,24 @@ func New[A comparable](be Backend[A], m *clip.Model, spec Spec) (*Step[A], error
 			if p.Value != nil {
 				got = p.Value.Shape()
 			}
-			return nil, errors.Errorf("natanet: %s %s has shape %v, want %v", spec.Method, p.Name, got, shapes[i])
+			return nil, errors.Errorf("step: %s %s has shape %v, want %v", spec.Method, p.Name, got, shapes[i])
 		}
 	}
 	if spec.Class.Fixed == nil || spec.Class.Fixed.Dim(2) != W || len(spec.Offsets) < 2 ||
 		spec.Offsets[len(spec.Offsets)-1] != spec.Class.Num() || len(spec.Class.EOT) != spec.Class.Num() {
-		return nil, errors.Errorf("natanet: class prompts with class offsets %v for width %d", spec.Offsets, W)
+		return nil, errors.Errorf("step: class prompts with class offsets %v for width %d", spec.Offsets, W)
 	}
 	if spec.Method.soft() && (spec.Task.Fixed == nil || spec.Task.Fixed.Dim(2) != W || spec.Task.Num() != spec.NumTasks() ||
 		len(spec.Task.EOT) != spec.NumTasks()) {
-		return nil, errors.Errorf("natanet: task prompts for %d tasks of width %d", spec.NumTasks(), W)
+		return nil, errors.Errorf("step: task prompts for %d tasks of width %d", spec.NumTasks(), W)
 	}
 	if spec.Method.csc() {
 		if spec.PGType != "lin" && spec.PGType != "linmean" && spec.PGType != "lincls" {
-			return nil, errors.Errorf("natanet: %s with meta network %q, want lin, linmean or lincls", spec.Method, spec.PGType)
+			return nil, errors.Errorf("step: %s with meta network %q, want lin, linmean or lincls", spec.Method, spec.PGType)
 		}
 		if spec.Feat.Fixed == nil || spec.Feat.Fixed.Dim(2) != W || spec.Feat.Num() != spec.Class.Num() ||
 			len(spec.Feat.EOT) != spec.Class.Num() || spec.Feat.NCtx <= 0 {
-			return nil, errors.Errorf("natanet: class-feature prompts for %d classes of width %d", spec.Class.Num(), W)
+			return nil, errors.Errorf("step: class-feature prompts for %d classes of width %d", spec.Class.Num(), W)
 		}
 	}
 	s := &Step[A]{be: be, cfg: cfg, spec: spec, w: map[string]A{}, shapes: map[string][]int{}}
@@ -147,7 +130,7 @@ func New[A comparable](be Backend[A], m *clip.Model, spec Spec) (*Step[A], error
 		a, err := be.Upload(t.Contiguous().Data(), t.Shape()...)
 		if err != nil {
 			s.Free()
-			return errors.Wrapf(err, "natanet: uploading %s %v", name, t.Shape())
+			return errors.Wrapf(err, "step: uploading %s %v", name, t.Shape())
 		}
 		*dst = a
 		return nil
@@ -215,7 +198,7 @@ func (s *Step[A]) Params() (map[string]*tensor.Tensor, error) {
 	for _, p := range s.params {
 		d, err := s.be.Download(p.val)
 		if err != nil {
-			return nil, errors.Wrapf(err, "natanet: downloading %s", p.name)
+			return nil, errors.Wrapf(err, "step: downloading %s", p.name)
 		}
 		out[p.name] = tensor.FromSlice(d, p.shape...)
 	}
@@ -231,7 +214,7 @@ func (s *Step[A]) taskFrozen() bool { return s.spec.Method.csc() && s.spec.PGTyp
 // and none for a tensor that gets no gradient.
 func (s *Step[A]) Momentum() (map[string]*tensor.Tensor, error) {
 	out := map[string]*tensor.Tensor{}
-	if s.spec.Momentum == 0 || s.Steps == 0 {
+	if s.spec.Momentum == 0 || s.steps == 0 {
 		return out, nil
 	}
 	for _, p := range s.params {
@@ -240,7 +223,7 @@ func (s *Step[A]) Momentum() (map[string]*tensor.Tensor, error) {
 		}
 		d, err := s.be.Download(p.buf)
 		if err != nil {
-			return nil, errors.Wrapf(err, "natanet: downloading the momentum of %s", p.name)
+			return nil, errors.Wrapf(err, "step: downloading the momentum of %s", p.name)
 		}
 		out[p.name] = tensor.FromSlice(d, p.shape...)
 	}
@@ -256,11 +239,11 @@ func (s *Step[A]) Momentum() (map[string]*tensor.Tensor, error) {
 // unchanged.
 func (s *Step[A]) Restore(params, momentum map[string]*tensor.Tensor, steps int) error {
 	if steps < 0 || steps == 0 && len(momentum) > 0 {
-		return errors.Errorf("natanet: restoring %d steps with %d momentum buffers", steps, len(momentum))
+		return errors.Errorf("step: restoring %d steps with %d momentum buffers", steps, len(momentum))
 	}
 	for name := range momentum {
 		if !slices.ContainsFunc(s.params, func(p param[A]) bool { return p.name == name && !p.frozen }) {
-			return errors.Errorf("natanet: momentum buffer for %q, which %s does not train", name, s.spec.Method)
+			return errors.Errorf("step: momentum buffer for %q, which %s does not train", name, s.spec.Method)
 		}
 	}
 	vals := make([]*tensor.Tensor, len(s.params))
@@ -268,7 +251,7 @@ func (s *Step[A]) Restore(params, momentum map[string]*tensor.Tensor, steps int)
 	for i, p := range s.params {
 		v, ok := params[p.name]
 		if !ok {
-			return errors.Errorf("natanet: restoring %s without %s", s.spec.Method, p.name)
+			return errors.Errorf("step: restoring %s without %s", s.spec.Method, p.name)
 		}
 		b, ok := momentum[p.name]
 		if !ok {
@@ -279,7 +262,7 @@ func (s *Step[A]) Restore(params, momentum map[string]*tensor.Tensor, steps int)
 			t    *tensor.Tensor
 		}{{p.name, v}, {"the momentum of " + p.name, b}} {
 			if !tensor.SameShape(t.t.Shape(), p.shape) {
-				return errors.Errorf("natanet: %s has shape %v, want %v", t.what, t.t.Shape(), p.shape)
+				return errors.Errorf("step: %s has shape %v, want %v", t.what, t.t.Shape(), p.shape)
 			}
 		}
 		vals[i], bufs[i] = v, b
@@ -296,7 +279,7 @@ func (s *Step[A]) Restore(params, momentum map[string]*tensor.Tensor, steps int)
 			a, err := s.be.Upload(t.Contiguous().Data(), p.shape...)
 			if err != nil {
 				free()
-				return errors.Wrapf(err, "natanet: uploading %s", p.name)
+				return errors.Wrapf(err, "step: uploading %s", p.name)
 			}
 			up = append(up, a)
 		}
@@ -307,13 +290,28 @@ func (s *Step[A]) Restore(params, momentum map[string]*tensor.Tensor, steps int)
 		s.be.Free(p.buf)
 		p.val, p.buf = up[2*i], up[2*i+1]
 	}
-	s.Steps = steps
+	s.steps = steps
 	return nil
 }
 
+// Snapshot downloads the trainable tensors (Params) and the momentum
+// buffers (Momentum), what a training checkpoint saves.
+func (s *Step[A]) Snapshot() (params, momentum map[string]*tensor.Tensor, err error) {
+	if params, err = s.Params(); err != nil {
+		return nil, nil, err
+	}
+	if momentum, err = s.Momentum(); err != nil {
+		return nil, nil, err
+	}
+	return params, momentum, nil
+}
+
+// Steps returns the number of SGD steps taken (set by Restore).
+func (s *Step[A]) Steps() int { return s.steps }
+
 // SetLR sets the learning rate of the following SGD steps (the momentum
 // buffers are kept), as an epoch's learning-rate schedule sets optim.SGD.LR.
-func (s *Step[A]) SetLR(lr float32) { s.spec.LR = lr }
+func (s *Step[A]) SetLR(lr float64) { s.spec.LR = float32(lr) }
 
 // run carries the first error of a step and the arrays to free at its end.
 type run[A comparable] struct {
@@ -354,7 +352,7 @@ func (r *run[A]) release() {
 func (r *run[A]) p(key string) A {
 	a, ok := r.w[key]
 	if !ok {
-		panic("natanet: no parameter " + key)
+		panic("step: no parameter " + key)
 	}
 	return a
 }
@@ -384,11 +382,11 @@ type encoding[A comparable] struct {
 	feats                A // [batch, E]
 }
 
-func (r *run[A]) attnParams(batch, t int) kernels.AttnParams {
+func (r *run[A]) attnParams(batch, t int) backend.AttnParams {
 	w := r.cfg.TransformerWidth
 	h := r.cfg.TransformerHeads
 	d := w / h
-	return kernels.AttnParams{Batch: batch, Heads: h, Tq: t, Tk: t, D: d,
+	return backend.AttnParams{Batch: batch, Heads: h, Tq: t, Tk: t, D: d,
 		QRow: 3 * w, KRow: 3 * w, VRow: 3 * w, ORow: w,
 		QBatch: t * 3 * w, KBatch: t * 3 * w, VBatch: t * 3 * w, OBatch: t * w,
 		Causal: true, Scale: float32(1 / math.Sqrt(float64(d)))}
@@ -402,7 +400,7 @@ func (r *run[A]) linear(y, x A, rows int, prefix string) {
 	r.do(func() error {
 		return r.be.Sgemm(false, true, rows, out, in, 1, x, in, r.p(prefix+".weight"), in, 0, y, out)
 	})
-	r.do(func() error { return r.be.BiasAct(y, y, r.p(prefix+".bias"), 1, out, rows*out, kernels.ActNone) })
+	r.do(func() error { return r.be.BiasAct(y, y, r.p(prefix+".bias"), 1, out, rows*out, backend.ActNone) })
 }
 
 // encode runs the text tower on input embeddings x0 [batch·t, W] (which
@@ -416,7 +414,7 @@ func (r *run[A]) encode(x0 A, batch, t int, eot []int) *encoding[A] {
 		enc.eotRows = append(enc.eotRows, b*t+e)
 	}
 	r.do(func() error {
-		return r.be.BiasAct(x0, x0, r.p("positional_embedding"), 1, t*W, rows*W, kernels.ActNone)
+		return r.be.BiasAct(x0, x0, r.p("positional_embedding"), 1, t*W, rows*W, backend.ActNone)
 	})
 	x := x0
 	ap := r.attnParams(batch, t)
@@ -432,7 +430,7 @@ func (r *run[A]) encode(x0 A, batch, t int, eot []int) *encoding[A] {
 			return r.be.Sgemm(false, true, rows, 3*W, W, 1, h, W, r.p(p+"attn.in_proj_weight"), W, 0, c.qkv, 3*W)
 		})
 		r.do(func() error {
-			return r.be.BiasAct(c.qkv, c.qkv, r.p(p+"attn.in_proj_bias"), 1, 3*W, rows*3*W, kernels.ActNone)
+			return r.be.BiasAct(c.qkv, c.qkv, r.p(p+"attn.in_proj_bias"), 1, 3*W, rows*3*W, backend.ActNone)
 		})
 		r.do(func() error {
 			return r.be.Attention(c.a, c.qkv, r.be.View(c.qkv, W, rows*3*W-W), r.be.View(c.qkv, 2*W, rows*3*W-2*W), ap)
@@ -444,7 +442,7 @@ func (r *run[A]) encode(x0 A, batch, t int, eot []int) *encoding[A] {
 		})
 		r.linear(c.f1, h, rows, p+"mlp.c_fc")
 		var none A
-		r.do(func() error { return r.be.BiasAct(g, c.f1, none, 1, 1, rows*hidden, kernels.ActQuickGelu) })
+		r.do(func() error { return r.be.BiasAct(g, c.f1, none, 1, 1, rows*hidden, backend.ActQuickGelu) })
 		r.linear(o, g, rows, p+"mlp.c_proj")
 		r.do(func() error { return r.be.Add(next, c.x2, o, rows*W) })
 		enc.layers = append(enc.layers, c)
@@ -542,28 +540,28 @@ func (r *run[A]) embed(fixed A, pr Prompts, idx []int, t int, ctx A, ctxRow func
 	return x
 }
 
-// Loss is a step's loss and the number of samples its logits classify
-// correctly (before the update).
-type Loss struct {
-	Value   float32
-	Correct int
-}
-
 // Step runs the forward pass, the backward pass and one SGD step for a
 // batch of image features [B, E] with each sample's task and label within
-// its task, and returns the loss before the update.
-func (s *Step[A]) Step(features *tensor.Tensor, tasks, labels []int) (Loss, error) {
+// its task. It returns the batch's mean loss (computed in float32, as the
+// learner's) and the number of samples its logits classify correctly,
+// both before the update. A batch with bad sizes, tasks or labels is an
+// error that leaves the step unchanged.
+func (s *Step[A]) Step(b softcpt.Batch) (loss float64, correct int, err error) {
 	E := s.cfg.EmbedDim
 	T := s.spec.NumTasks()
+	features, tasks, labels := b.Features, b.Tasks, b.Labels
 	B := len(tasks)
+	if features == nil {
+		return 0, 0, errors.New("step: batch without features")
+	}
 	if B == 0 || len(labels) != B || !tensor.SameShape(features.Shape(), []int{B, E}) {
-		return Loss{}, errors.Errorf("natanet: batch of %d tasks, %d labels and features %v (embedding %d)", B, len(labels), features.Shape(), E)
+		return 0, 0, errors.Errorf("step: batch of %d tasks, %d labels and features %v (embedding %d)", B, len(labels), features.Shape(), E)
 	}
 	off := s.spec.Offsets
 	byTask := make([][]int, T)
 	for i, t := range tasks {
 		if t < 0 || t >= T || labels[i] < 0 || labels[i] >= off[t+1]-off[t] {
-			return Loss{}, errors.Errorf("natanet: sample %d has task %d label %d out of range", i, t, labels[i])
+			return 0, 0, errors.Errorf("step: sample %d has task %d label %d out of range", i, t, labels[i])
 		}
 		byTask[t] = append(byTask[t], i)
 	}
@@ -590,15 +588,15 @@ func (s *Step[A]) Step(features *tensor.Tensor, tasks, labels []int) (Loss, erro
 
 	r := &run[A]{Step: s}
 	defer r.release()
-	loss := s.forwardBackward(r, vdata, present, order, classes, sampleOff, classOff, labels)
+	loss, correct = s.forwardBackward(r, vdata, present, order, classes, sampleOff, classOff, labels)
 	if r.err != nil {
-		return Loss{}, r.err
+		return 0, 0, r.err
 	}
-	return loss, nil
+	return loss, correct, nil
 }
 
 // forwardBackward is Step's body on run r.
-func (s *Step[A]) forwardBackward(r *run[A], vdata []float32, present, order, classes, sampleOff, classOff, labels []int) Loss {
+func (s *Step[A]) forwardBackward(r *run[A], vdata []float32, present, order, classes, sampleOff, classOff, labels []int) (float64, int) {
 	W, E := s.cfg.TransformerWidth, s.cfg.EmbedDim
 	T := s.spec.NumTasks()
 	N := s.spec.Class.NCtx
@@ -716,7 +714,7 @@ func (s *Step[A]) forwardBackward(r *run[A], vdata []float32, present, order, cl
 	}
 
 	// SGD.
-	first := s.Steps == 0
+	first := s.steps == 0
 	sp := s.spec
 	for i, p := range s.params {
 		if p.frozen {
@@ -726,9 +724,9 @@ func (s *Step[A]) forwardBackward(r *run[A], vdata []float32, present, order, cl
 		r.do(func() error { return r.be.SGD(p.val, g, p.buf, n, sp.LR, sp.WeightDecay, sp.Momentum, first) })
 	}
 	if r.err == nil {
-		s.Steps++
+		s.steps++
 	}
-	return Loss{Value: float32(total / float64(B)), Correct: correct}
+	return float64(float32(total / float64(B))), correct
 }
 
 // promptPass is the forward pass of a group of prompts with their
@@ -916,6 +914,6 @@ func argmax(x []float32) int {
 
 // String describes the step's method and shapes.
 func (s *Step[A]) String() string {
-	return fmt.Sprintf("natanet.Step{%s, tasks %d, classes %d, M %d, N %d, width %d, embed %d}",
+	return fmt.Sprintf("step.Step{%s, tasks %d, classes %d, M %d, N %d, width %d, embed %d}",
 		s.spec.Method, s.spec.NumTasks(), s.spec.Class.Num(), s.spec.Task.NCtx, s.spec.Class.NCtx, s.cfg.TransformerWidth, s.cfg.EmbedDim)
 }

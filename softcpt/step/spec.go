@@ -1,4 +1,4 @@
-package natanet
+package step
 
 import (
 	"github.com/pkg/errors"
@@ -26,6 +26,23 @@ func (p Prompts) Len() int { return p.Fixed.Dim(1) }
 
 // Num returns the number of prompts.
 func (p Prompts) Num() int { return p.Fixed.Dim(0) }
+
+// CanTrain returns nil when a Step can train learner l with options opt,
+// else an error saying why not: the step takes one optimiser step per
+// batch (opt.RepeatSteps at most 1) and implements SoftCPT's six variants
+// (NATA, NATS, CATA, CSTA, CATS, CSTS; the class-feature ones with the
+// meta network lin, linmean or lincls) and CoOp's hard-sharing baselines
+// (CoOp-MT, CoOp-CA, CoOp-CS), with the class token at the end, contexts
+// (class, task and class-feature) of at least one token and no class
+// sampling (MethodOf). What it refuses trains on the autograd learner
+// (softcpt.TrainFeatures).
+func CanTrain(l *softcpt.Learner, opt softcpt.TrainOptions) error {
+	if opt.RepeatSteps > 1 {
+		return errors.New("the backend step does not repeat optimiser steps")
+	}
+	_, err := MethodOf(l)
+	return err
+}
 
 // Method is the prompt learner a Step trains.
 type Method int
@@ -174,7 +191,7 @@ func (s Spec) ParamShapes(w, e int) [][]int {
 }
 
 // MethodOf returns the Method of learner l, or an error saying why a Step
-// cannot train it: the step implements SoftCPT's six variants (the
+// cannot train it (CanTrain): the step implements SoftCPT's six variants (the
 // class-feature ones with any meta network: lin, linmean, lincls) and
 // CoOp's hard-sharing baselines, with the class token at the end, N_CTX
 // > 0 (and TASK_N_CTX > 0 for SoftCPT, CLASS_N_CTX > 0 with class
@@ -183,13 +200,13 @@ func MethodOf(l *softcpt.Learner) (Method, error) {
 	c := l.Cfg
 	switch {
 	case c.Position != softcpt.End:
-		return 0, errors.Errorf("natanet: method %s puts the class token at position %d, want end", c.Name, c.Position)
+		return 0, errors.Errorf("method %s puts the class token at position %d, want end", c.Name, c.Position)
 	case c.NCtx <= 0:
-		return 0, errors.Errorf("natanet: method %s has N_CTX %d, want > 0", c.Name, c.NCtx)
+		return 0, errors.Errorf("method %s has N_CTX %d, want > 0", c.Name, c.NCtx)
 	case c.ClassSample > 0:
-		return 0, errors.Errorf("natanet: method %s samples classes (rate %v), not supported", c.Name, c.ClassSample)
+		return 0, errors.Errorf("method %s samples classes (rate %v), not supported", c.Name, c.ClassSample)
 	case c.Hard && l.Ctx == nil:
-		return 0, errors.Errorf("natanet: learner %s has no context", c.Name)
+		return 0, errors.Errorf("learner %s has no context", c.Name)
 	case c.Hard:
 		switch c.Sharing {
 		case softcpt.ShareAll:
@@ -199,23 +216,23 @@ func MethodOf(l *softcpt.Learner) (Method, error) {
 		case softcpt.SharePerClass:
 			return CoOpCS, nil
 		}
-		return 0, errors.Errorf("natanet: method %s has an unknown sharing %d", c.Name, c.Sharing)
+		return 0, errors.Errorf("method %s has an unknown sharing %d", c.Name, c.Sharing)
 	case c.TaskNCtx <= 0:
-		return 0, errors.Errorf("natanet: method %s has TASK_N_CTX %d, want > 0", c.Name, c.TaskNCtx)
+		return 0, errors.Errorf("method %s has TASK_N_CTX %d, want > 0", c.Name, c.TaskNCtx)
 	case l.TaskCtx == nil || l.Meta == nil:
-		return 0, errors.Errorf("natanet: learner %s has no task context or meta network", c.Name)
+		return 0, errors.Errorf("learner %s has no task context or meta network", c.Name)
 	case !c.CSC && c.PGType != "lin":
-		return 0, errors.Errorf("natanet: method %s has meta network %q without class features, want lin", c.Name, c.PGType)
+		return 0, errors.Errorf("method %s has meta network %q without class features, want lin", c.Name, c.PGType)
 	case !c.CSC && c.TaskCSC:
 		return NATS, nil
 	case !c.CSC:
 		return NATA, nil
 	case c.ClassNCtx <= 0:
-		return 0, errors.Errorf("natanet: method %s has CLASS_N_CTX %d, want > 0", c.Name, c.ClassNCtx)
+		return 0, errors.Errorf("method %s has CLASS_N_CTX %d, want > 0", c.Name, c.ClassNCtx)
 	case l.ClassCtx == nil:
-		return 0, errors.Errorf("natanet: learner %s has no class context", c.Name)
+		return 0, errors.Errorf("learner %s has no class context", c.Name)
 	case c.PGType != "lin" && c.PGType != "linmean" && c.PGType != "lincls":
-		return 0, errors.Errorf("natanet: method %s has an unknown meta network %q", c.Name, c.PGType)
+		return 0, errors.Errorf("method %s has an unknown meta network %q", c.Name, c.PGType)
 	}
 	switch {
 	case c.ClassCSC && c.TaskCSC:
@@ -235,7 +252,7 @@ func MethodOf(l *softcpt.Learner) (Method, error) {
 func SpecFromLearner(l *softcpt.Learner, m *clip.Model, tok softcpt.Tokenizer, opt softcpt.TrainOptions) (Spec, error) {
 	method, err := MethodOf(l)
 	if err != nil {
-		return Spec{}, err
+		return Spec{}, errors.Wrap(err, "step")
 	}
 	c := l.Cfg
 	tasks := l.Tasks()
@@ -266,20 +283,20 @@ func SpecFromLearner(l *softcpt.Learner, m *clip.Model, tok softcpt.Tokenizer, o
 	s.Offsets = append(s.Offsets, l.NumClasses())
 	if method.soft() {
 		if s.Task, err = prompts(m, tok, taskNames, c.TaskNCtx); err != nil {
-			return Spec{}, errors.Wrap(err, "natanet: task prompts")
+			return Spec{}, errors.Wrap(err, "step: task prompts")
 		}
 	}
 	if s.Class, err = prompts(m, tok, classNames, c.NCtx); err != nil {
-		return Spec{}, errors.Wrap(err, "natanet: class prompts")
+		return Spec{}, errors.Wrap(err, "step: class prompts")
 	}
 	if method.csc() {
 		if s.Feat, err = prompts(m, tok, classNames, c.ClassNCtx); err != nil {
-			return Spec{}, errors.Wrap(err, "natanet: class-feature prompts")
+			return Spec{}, errors.Wrap(err, "step: class-feature prompts")
 		}
 	}
 	for i, want := range s.ParamShapes(m.Config.TransformerWidth, m.Config.EmbedDim) {
 		if got := s.Params[i].Value.Shape(); !tensor.SameShape(got, want) {
-			return Spec{}, errors.Errorf("natanet: %s %s has shape %v, want %v", c.Name, s.Params[i].Name, got, want)
+			return Spec{}, errors.Errorf("step: %s %s has shape %v, want %v", c.Name, s.Params[i].Name, got, want)
 		}
 	}
 	return s, nil

@@ -1,11 +1,11 @@
-package natanet
+package step
 
 import (
 	"testing"
 
-	"github.com/softcpt/softcpt-go/cuda/internal/clipnet"
-	"github.com/softcpt/softcpt-go/cuda/internal/natanet/natatest"
+	"github.com/softcpt/softcpt-go/backend"
 	"github.com/softcpt/softcpt-go/softcpt"
+	"github.com/softcpt/softcpt-go/softcpt/step/steptest"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
@@ -15,29 +15,29 @@ import (
 // step, and differ from a step left at 0.002.
 func TestSetLR(t *testing.T) {
 	m := loadFixture(t)
-	l := natatest.Learner(t, m, 0.5)
-	tok := natatest.WordTokenizer{Vocab: m.Config.VocabSize}
-	newStep := func(lr float64) *Step[*clipnet.HostArray] {
+	l := steptest.Learner(t, m, 0.5)
+	tok := steptest.WordTokenizer{Vocab: m.Config.VocabSize}
+	newStep := func(lr float64) *Step[*backend.HostArray] {
 		opt := softcpt.Defaults()
 		opt.LR = lr
 		spec, err := SpecFromLearner(l, m, tok, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
-		st, err := New[*clipnet.HostArray](Host{}, m, spec)
+		st, err := fromSpec[*backend.HostArray](backend.Host{}, m, spec)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return st
 	}
-	batches := natatest.Batches(m.Config.EmbedDim)[:2]
-	run := func(st *Step[*clipnet.HostArray], lrs []float32) map[string]*tensor.Tensor {
+	batches := steptest.Batches(m.Config.EmbedDim)[:2]
+	run := func(st *Step[*backend.HostArray], lrs []float64) map[string]*tensor.Tensor {
 		defer st.Free()
 		for i, b := range batches {
 			if lrs != nil {
 				st.SetLR(lrs[i])
 			}
-			if _, err := st.Step(b.Features, b.Tasks, b.Labels); err != nil {
+			if _, _, err := st.Step(b); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -48,9 +48,9 @@ func TestSetLR(t *testing.T) {
 		return p
 	}
 	ref := newStep(0.05)
-	for i, lr := range []float32{0.05, 0.01} {
+	for i, lr := range []float64{0.05, 0.01} {
 		ref.SetLR(lr)
-		if _, err := ref.Step(batches[i].Features, batches[i].Tasks, batches[i].Labels); err != nil {
+		if _, _, err := ref.Step(batches[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -59,13 +59,13 @@ func TestSetLR(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref.Free()
-	got := run(newStep(0.002), []float32{0.05, 0.01})
+	got := run(newStep(0.002), []float64{0.05, 0.01})
 	fixed := run(newStep(0.002), nil)
 	for k, w := range want {
-		if d := natatest.NormRel(got[k].Data(), w.Data()); d != 0 {
+		if d := steptest.NormRel(got[k].Data(), w.Data()); d != 0 {
 			t.Errorf("%s: SetLR run differs from the reference by %g (relative)", k, d)
 		}
-		if d := natatest.NormRel(fixed[k].Data(), w.Data()); d < 1e-4 {
+		if d := steptest.NormRel(fixed[k].Data(), w.Data()); d < 1e-4 {
 			t.Errorf("%s: a step left at lr 0.002 matches the reference (relative difference %g): SetLR is not observable", k, d)
 		}
 	}

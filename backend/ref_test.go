@@ -1,4 +1,4 @@
-package kernels
+package backend
 
 import (
 	"fmt"
@@ -134,7 +134,8 @@ func naiveAttention(q, k, v []float32, p AttnParams, lenOut int) []float64 {
 
 // TestAttentionReference checks the online-softmax attention against the
 // two-pass softmax on packed (qkv) and separate layouts, causal and not,
-// with head sizes below, at and above AttentionDG.
+// with head sizes below, at and above the 32 head dimensions of one
+// thread of the CUDA kernel (AttentionDG in cuda/kernels).
 func TestAttentionReference(t *testing.T) {
 	rng := rand.New(rand.NewSource(12))
 	for _, c := range []struct {
@@ -246,4 +247,12 @@ func TestPoolAndShapeReferences(t *testing.T) {
 			t.Errorf("bias+quickgelu [%d] = %v, want %v", i, out[i], w)
 		}
 	}
+}
+
+func randSlice(rng *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(rng.NormFloat64())
+	}
+	return s
 }

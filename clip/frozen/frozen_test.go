@@ -1,4 +1,4 @@
-package clipnet
+package frozen
 
 import (
 	"math"
@@ -6,11 +6,12 @@ import (
 	"os"
 	"testing"
 
+	"github.com/softcpt/softcpt-go/backend"
 	"github.com/softcpt/softcpt-go/clip"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
-const fixture = "../../../testdata/clip/rn.safetensors"
+const fixture = "../../testdata/clip/rn.safetensors"
 
 func loadFixture(t *testing.T) *clip.Model {
 	t.Helper()
@@ -60,7 +61,7 @@ func prompts(rng *rand.Rand, vocab, length int, eot []int) []int {
 
 func TestHostMatchesCPUModel(t *testing.T) {
 	m := loadFixture(t)
-	net, err := New[*HostArray](Host{}, m)
+	net, err := New(backend.Host{}, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +110,7 @@ func TestHostRandomResNet(t *testing.T) {
 		}
 	}
 	m.SetTrainable(false) // folds BatchNorm with the new statistics
-	net, err := New[*HostArray](Host{}, m)
+	net, err := New(backend.Host{}, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +134,7 @@ func TestHostRandomResNet(t *testing.T) {
 
 func TestHostBadInput(t *testing.T) {
 	m := loadFixture(t)
-	net, err := New[*HostArray](Host{}, m)
+	net, err := New(backend.Host{}, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +165,7 @@ func TestHostRN50(t *testing.T) {
 	}
 	m := clip.NewRandom(clip.RN50(), 1)
 	m.SetTrainable(false)
-	net, err := New[*HostArray](Host{}, m)
+	net, err := New(backend.Host{}, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +194,7 @@ func TestHostRN50(t *testing.T) {
 // TestHostViTFixture runs the ViT fixture's towers (patch size 8 on 32x32
 // images: 17 tokens, two heads) against the CPU model.
 func TestHostViTFixture(t *testing.T) {
-	const path = "../../../testdata/clip/vit_jit_fp16.pt"
+	const path = "../../testdata/clip/vit_jit_fp16.pt"
 	if _, err := os.Stat(path); err != nil {
 		t.Skip("fixture testdata/clip/vit_jit_fp16.pt absent")
 	}
@@ -201,7 +202,7 @@ func TestHostViTFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	net, err := New[*HostArray](Host{}, m)
+	net, err := New(backend.Host{}, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +236,7 @@ func TestHostRandomViT(t *testing.T) {
 		ContextLength: 16, VocabSize: 100, TransformerWidth: 24, TransformerHeads: 2, TransformerLayers: 2}
 	m := clip.NewRandom(cfg, 11)
 	m.SetTrainable(false)
-	net, err := New[*HostArray](Host{}, m)
+	net, err := New(backend.Host{}, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +275,7 @@ func TestHostViTB32(t *testing.T) {
 	}
 	m := clip.NewRandom(clip.ViTB32(), 1)
 	m.SetTrainable(false)
-	net, err := New[*HostArray](Host{}, m)
+	net, err := New(backend.Host{}, m)
 	if err != nil {
 		t.Fatal(err)
 	}

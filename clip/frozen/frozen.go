@@ -1,62 +1,35 @@
-// Package clipnet is the forward pass of a frozen CLIP model (ModifiedResNet
-// image tower and text transformer) written once against a small Backend of
-// array operations: the kernels of cuda/kernels/clip.cu plus SGEMM, add and
-// layer norm. Package cuda (build tag cuda) runs it on the GPU; the Host
-// backend here runs it on the Go references of the same kernels, so the
-// orchestration (layouts, leading dimensions, strides, bias indexing) is
-// tested against clip.Model on machines without a GPU.
+// Package frozen is the forward pass of a frozen CLIP model (ModifiedResNet
+// or VisionTransformer image tower, text transformer) written once against
+// the array operations of a backend.Backend. On backend.Host it runs on the
+// operations' Go references, so the orchestration (layouts, leading
+// dimensions, strides, bias indexing) is tested against clip.Model on any
+// machine; on a GPU (package cuda, build tag cuda: frozen.New(dev.Backend(),
+// m)) it is the device's CLIP.
 //
 // ResNet activations are channel-major, [C, N, H, W]: a convolution is then
 // one GEMM W [O, C·KH·KW] @ im2col(x) [C·KH·KW, N·OH·OW] whose result is
 // already the next activation [O, N, OH, OW], and a 1x1 stride-1
 // convolution needs no im2col at all.
-package clipnet
+package frozen
 
 import (
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/pkg/errors"
 
+	"github.com/softcpt/softcpt-go/backend"
 	"github.com/softcpt/softcpt-go/clip"
-	"github.com/softcpt/softcpt-go/cuda/kernels"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
-// Backend holds arrays of type A (a pointer type; the zero value is "no
-// array") and runs the operations of the forward pass on them. Arrays are
-// row-major float32. View returns an array aliasing the elements of a from
-// offset off on (never freed). Methods panic on sizes that do not fit the
-// arrays (programming errors) and return errors from the device.
-type Backend[A comparable] interface {
-	Upload(data []float32, shape ...int) (A, error)
-	Alloc(shape ...int) (A, error)
-	Free(a A)
-	View(a A, off int, shape ...int) A
-	Download(a A) ([]float32, error)
-
-	// Sgemm is C = alpha op(A) op(B) + beta C as kernels.Sgemm.
-	Sgemm(transA, transB bool, m, n, k int, alpha float32, a A, lda int, b A, ldb int, beta float32, c A, ldc int) error
-	// Add is dst = a + b over n elements.
-	Add(dst, a, b A, n int) error
-	// LayerNorm normalises rows x cols of src into dst with gamma, beta.
-	LayerNorm(dst, src, gamma, beta A, rows, cols int, eps float32) error
-	// Im2col, BiasAct, AvgPool, Transpose01, PoolTokens, GatherRows and
-	// Attention are the kernels of clip.cu (see their references in
-	// cuda/kernels). bias may be the zero A.
-	Im2col(col, x A, g kernels.ConvGeom) error
-	BiasAct(dst, src, bias A, inner, nb, n int, act kernels.Act) error
-	AvgPool(dst, src A, planes, h, w, k int) error
-	Transpose01(dst, src A, a, b, inner int) error
-	PoolTokens(seq, x, pos A, c, n, hw int) error
-	GatherRows(dst, src A, idx []int, cols int) error
-	Attention(out, q, k, v A, p kernels.AttnParams) error
-}
-
-// Net is a frozen CLIP model uploaded to a backend: every parameter the
+// Model is a frozen CLIP model uploaded to a backend: every parameter the
 // forward pass reads, with BatchNorm folded into the ResNet convolutions.
-type Net[A comparable] struct {
-	be     Backend[A]
+// EncodeImage and EncodeText run its towers. Its methods may be called
+// from any goroutine, one at a time (as its backend allows).
+type Model[A comparable] struct {
+	be     backend.Backend[A]
 	cfg    clip.Config
 	w      map[string]A
 	shapes map[string][]int
@@ -65,42 +38,22 @@ type Net[A comparable] struct {
 // biasKey is the key of a folded convolution's bias.
 func biasKey(convKey string) string { return convKey + "#folded_bias" }
 
-// bnFor returns the BatchNorm prefix that follows a conv weight key in a
-// ModifiedResNet, or "" (the rule of clip.bnFor).
-func bnFor(convKey string) string {
-	base := strings.TrimSuffix(convKey, ".weight")
-	switch {
-	case strings.HasSuffix(base, ".downsample.0"):
-		return strings.TrimSuffix(base, ".0") + ".1"
-	case strings.HasPrefix(base, "visual."):
-		i := strings.LastIndex(base, ".conv")
-		if i < 0 {
-			return ""
-		}
-		return base[:i] + ".bn" + base[i+len(".conv"):]
-	}
-	return ""
-}
+// lnEps is the LayerNorm epsilon of CLIP.
+const lnEps = 1e-5
 
-// bnEps is the BatchNorm epsilon and lnEps the LayerNorm epsilon of CLIP.
-const (
-	bnEps = 1e-5
-	lnEps = 1e-5
-)
-
-// New uploads m's parameters. The ResNet's BatchNorm layers are folded
-// into their convolutions with running statistics (eval mode), as
-// clip.Model does when frozen: w' = w·γ/√(σ²+ε), b' = β − μ·γ/√(σ²+ε).
-// A ViT's parameters are uploaded as they are.
-func New[A comparable](be Backend[A], m *clip.Model) (*Net[A], error) {
-	n := &Net[A]{be: be, cfg: m.Config, w: map[string]A{}, shapes: map[string][]int{}}
+// New uploads m's parameters to be. The ResNet's BatchNorm layers are
+// folded into their convolutions (clip.Model.FoldedConv), as clip.Model
+// does when frozen; a ViT's parameters are uploaded as they are. The copy
+// does not follow later changes of m.
+func New[A comparable](be backend.Backend[A], m *clip.Model) (*Model[A], error) {
+	n := &Model[A]{be: be, cfg: m.Config, w: map[string]A{}, shapes: map[string][]int{}}
 	sd := m.StateDict()
 	vit := m.Config.IsViT()
 	put := func(key string, t *tensor.Tensor) error {
 		a, err := be.Upload(t.Contiguous().Data(), t.Shape()...)
 		if err != nil {
 			n.Free()
-			return errors.Wrapf(err, "clipnet: uploading %s %v", key, t.Shape())
+			return errors.Wrapf(err, "frozen: uploading %s %v", key, t.Shape())
 		}
 		n.w[key] = a
 		n.shapes[key] = t.Shape()
@@ -112,12 +65,7 @@ func New[A comparable](be Backend[A], m *clip.Model) (*Net[A], error) {
 			if strings.Contains(k, ".bn") || strings.Contains(k, ".downsample.1.") {
 				continue
 			}
-			if bn := bnFor(k); bn != "" && strings.HasSuffix(k, ".weight") && t.NDim() == 4 {
-				fw, fb, err := fold(sd, t, bn)
-				if err != nil {
-					n.Free()
-					return nil, errors.Wrapf(err, "clipnet: folding %s", k)
-				}
+			if fw, fb, ok := m.FoldedConv(k); ok {
 				if err := put(k, fw); err != nil {
 					return nil, err
 				}
@@ -134,37 +82,11 @@ func New[A comparable](be Backend[A], m *clip.Model) (*Net[A], error) {
 	return n, nil
 }
 
-// fold returns the BatchNorm-folded weight and bias of conv weight w.
-func fold(sd map[string]*tensor.Tensor, w *tensor.Tensor, bn string) (*tensor.Tensor, *tensor.Tensor, error) {
-	var p [4][]float32
-	for i, s := range []string{".weight", ".bias", ".running_mean", ".running_var"} {
-		t, ok := sd[bn+s]
-		if !ok || t.Numel() != w.Dim(0) {
-			return nil, nil, errors.Errorf("BatchNorm %s%s missing or not of length %d", bn, s, w.Dim(0))
-		}
-		p[i] = t.Contiguous().Data()
-	}
-	gamma, beta, mean, variance := p[0], p[1], p[2], p[3]
-	out := w.Dim(0)
-	per := w.Numel() / out
-	fw := w.Contiguous().Clone()
-	fb := tensor.New(out)
-	fd, bd := fw.Data(), fb.Data()
-	for o := 0; o < out; o++ {
-		s := gamma[o] / float32(math.Sqrt(float64(variance[o])+bnEps))
-		for i := o * per; i < (o+1)*per; i++ {
-			fd[i] *= s
-		}
-		bd[o] = beta[o] - mean[o]*s
-	}
-	return fw, fb, nil
-}
-
 // Config returns the model's architecture.
-func (n *Net[A]) Config() clip.Config { return n.cfg }
+func (n *Model[A]) Config() clip.Config { return n.cfg }
 
 // Free returns the parameters' memory to the backend.
-func (n *Net[A]) Free() {
+func (n *Model[A]) Free() {
 	for k, a := range n.w {
 		n.be.Free(a)
 		delete(n.w, k)
@@ -174,7 +96,7 @@ func (n *Net[A]) Free() {
 // run carries the first error of a forward pass: once it is set, every
 // further operation is skipped and allocations return the zero A.
 type run[A comparable] struct {
-	*Net[A]
+	*Model[A]
 	err error
 }
 
@@ -206,7 +128,7 @@ func (r *run[A]) free(as ...A) {
 func (r *run[A]) p(key string) A {
 	a, ok := r.w[key]
 	if !ok {
-		panic("clipnet: no parameter " + key)
+		panic("frozen: no parameter " + key)
 	}
 	return a
 }
@@ -214,7 +136,7 @@ func (r *run[A]) p(key string) A {
 // linear computes y [rows, out] = act(x [rows, in] Wᵀ + b) for the weight
 // [out, in] and bias under prefix (".weight", ".bias"); lda is x's row
 // stride.
-func (r *run[A]) linear(y, x A, lda, rows int, prefix string, act kernels.Act) {
+func (r *run[A]) linear(y, x A, lda, rows int, prefix string, act backend.Act) {
 	if r.err != nil {
 		return
 	}
@@ -234,9 +156,9 @@ type act4[A comparable] struct {
 
 // conv applies the folded convolution under key (+ ReLU) and returns a new
 // activation.
-func (r *run[A]) conv(x act4[A], key string, stride, pad int, act kernels.Act) act4[A] {
+func (r *run[A]) conv(x act4[A], key string, stride, pad int, act backend.Act) act4[A] {
 	ws := r.shapes[key]
-	g := kernels.ConvGeom{C: x.c, N: x.n, H: x.h, W: x.w, KH: ws[2], KW: ws[3], Stride: stride, Pad: pad}
+	g := backend.ConvGeom{C: x.c, N: x.n, H: x.h, W: x.w, KH: ws[2], KW: ws[3], Stride: stride, Pad: pad}
 	y := act4[A]{c: ws[0], n: x.n, h: g.OH(), w: g.OW()}
 	if r.err != nil {
 		return y
@@ -273,22 +195,22 @@ func (r *run[A]) avgpool(x act4[A], k int) act4[A] {
 
 // bottleneck is CLIP's anti-aliased Bottleneck; it frees x.
 func (r *run[A]) bottleneck(x act4[A], p string, stride int) act4[A] {
-	o1 := r.conv(x, p+"conv1.weight", 1, 0, kernels.ActRelu)
-	o2 := r.conv(o1, p+"conv2.weight", 1, 1, kernels.ActRelu)
+	o1 := r.conv(x, p+"conv1.weight", 1, 0, backend.ActRelu)
+	o2 := r.conv(o1, p+"conv2.weight", 1, 1, backend.ActRelu)
 	r.free(o1.a)
 	if stride > 1 {
 		o := r.avgpool(o2, stride)
 		r.free(o2.a)
 		o2 = o
 	}
-	out := r.conv(o2, p+"conv3.weight", 1, 0, kernels.ActNone)
+	out := r.conv(o2, p+"conv3.weight", 1, 0, backend.ActNone)
 	r.free(o2.a)
 	id := x
 	if _, ok := r.w[p+"downsample.0.weight"]; ok {
 		if stride > 1 {
 			id = r.avgpool(x, stride)
 		}
-		d := r.conv(id, p+"downsample.0.weight", 1, 0, kernels.ActNone)
+		d := r.conv(id, p+"downsample.0.weight", 1, 0, backend.ActNone)
 		if id.a != x.a {
 			r.free(id.a)
 		}
@@ -298,7 +220,7 @@ func (r *run[A]) bottleneck(x act4[A], p string, stride int) act4[A] {
 		n := out.c * out.n * out.h * out.w
 		r.check(r.be.Add(out.a, out.a, id.a, n))
 		if r.err == nil {
-			r.check(r.be.BiasAct(out.a, out.a, *new(A), 1, 1, n, kernels.ActRelu))
+			r.check(r.be.BiasAct(out.a, out.a, *new(A), 1, 1, n, backend.ActRelu))
 		}
 	}
 	if id.a != x.a {
@@ -321,34 +243,34 @@ func (r *run[A]) attnPool(x act4[A]) A {
 	}
 	r.free(x.a)
 	q := r.alloc(n, c)
-	r.linear(q, seq, l*c, n, p+"q_proj", kernels.ActNone) // token 0 of each image
+	r.linear(q, seq, l*c, n, p+"q_proj", backend.ActNone) // token 0 of each image
 	k := r.alloc(n*l, c)
-	r.linear(k, seq, c, n*l, p+"k_proj", kernels.ActNone)
+	r.linear(k, seq, c, n*l, p+"k_proj", backend.ActNone)
 	v := r.alloc(n*l, c)
-	r.linear(v, seq, c, n*l, p+"v_proj", kernels.ActNone)
+	r.linear(v, seq, c, n*l, p+"v_proj", backend.ActNone)
 	r.free(seq)
 	o := r.alloc(n, c)
 	if r.err == nil {
 		d := c / heads
-		r.check(r.be.Attention(o, q, k, v, kernels.AttnParams{Batch: n, Heads: heads, Tq: 1, Tk: l, D: d,
+		r.check(r.be.Attention(o, q, k, v, backend.AttnParams{Batch: n, Heads: heads, Tq: 1, Tk: l, D: d,
 			QRow: c, KRow: c, VRow: c, ORow: c, QBatch: c, KBatch: l * c, VBatch: l * c, OBatch: c,
 			Scale: float32(1 / math.Sqrt(float64(d)))}))
 	}
 	r.free(q, k, v)
 	out := r.alloc(n, r.shapes[p+"c_proj.weight"][0])
-	r.linear(out, o, c, n, p+"c_proj", kernels.ActNone)
+	r.linear(out, o, c, n, p+"c_proj", backend.ActNone)
 	r.free(o)
 	return out
 }
 
 // EncodeImage returns the image features [N, EmbedDim] of preprocessed
 // images [N, 3, R, R] (clip.Model.EncodeImage).
-func (n *Net[A]) EncodeImage(images *tensor.Tensor) (*tensor.Tensor, error) {
+func (n *Model[A]) EncodeImage(images *tensor.Tensor) (*tensor.Tensor, error) {
 	cfg := n.cfg
 	s := images.Shape()
 	res := cfg.ImageResolution
 	if len(s) != 4 || s[1] != 3 || s[2] != res || s[3] != res {
-		return nil, errors.Errorf("clipnet: images of shape %v, want [N,3,%d,%d]", s, res, res)
+		return nil, errors.Errorf("frozen: images of shape %v, want [N,3,%d,%d]", s, res, res)
 	}
 	if s[0] == 0 {
 		return tensor.New(0, cfg.EmbedDim), nil
@@ -356,10 +278,10 @@ func (n *Net[A]) EncodeImage(images *tensor.Tensor) (*tensor.Tensor, error) {
 	if cfg.IsViT() {
 		return n.encodeViT(images)
 	}
-	r := &run[A]{Net: n}
+	r := &run[A]{Model: n}
 	in, err := n.be.Upload(images.Contiguous().Data(), s...)
 	if err != nil {
-		return nil, errors.Wrap(err, "clipnet: uploading images")
+		return nil, errors.Wrap(err, "frozen: uploading images")
 	}
 	x := act4[A]{c: 3, n: s[0], h: res, w: res}
 	x.a = r.alloc(3, s[0], res, res)
@@ -372,7 +294,7 @@ func (n *Net[A]) EncodeImage(images *tensor.Tensor) (*tensor.Tensor, error) {
 		if i == 0 {
 			stride = 2
 		}
-		y := r.conv(x, key, stride, 1, kernels.ActRelu)
+		y := r.conv(x, key, stride, 1, backend.ActRelu)
 		r.free(x.a)
 		x = y
 	}
@@ -385,7 +307,7 @@ func (n *Net[A]) EncodeImage(images *tensor.Tensor) (*tensor.Tensor, error) {
 			if l > 0 && i == 0 {
 				stride = 2
 			}
-			x = r.bottleneck(x, "visual.layer"+itoa(l+1)+"."+itoa(i)+".", stride)
+			x = r.bottleneck(x, "visual.layer"+strconv.Itoa(l+1)+"."+strconv.Itoa(i)+".", stride)
 		}
 	}
 	out := r.attnPool(x)
@@ -398,22 +320,22 @@ func (n *Net[A]) EncodeImage(images *tensor.Tensor) (*tensor.Tensor, error) {
 // prepended to each image's g² patch tokens, the positional embedding,
 // ln_pre, the transformer blocks (no mask), ln_post on the class tokens
 // and the projection.
-func (n *Net[A]) encodeViT(images *tensor.Tensor) (*tensor.Tensor, error) {
+func (n *Model[A]) encodeViT(images *tensor.Tensor) (*tensor.Tensor, error) {
 	cfg := n.cfg
 	s := images.Shape()
 	nb, res, ps := s[0], cfg.ImageResolution, cfg.PatchSize
 	ws := n.shapes["visual.conv1.weight"]
 	if len(ws) != 4 || ws[1] != 3 || ws[2] != ps || ws[3] != ps {
-		return nil, errors.Errorf("clipnet: ViT patch convolution weight %v, want [width,3,%d,%d]", ws, ps, ps)
+		return nil, errors.Errorf("frozen: ViT patch convolution weight %v, want [width,3,%d,%d]", ws, ps, ps)
 	}
 	w := ws[0]
-	g := kernels.ConvGeom{C: 3, N: nb, H: res, W: res, KH: ps, KW: ps, Stride: ps, Pad: 0}
+	g := backend.ConvGeom{C: 3, N: nb, H: res, W: res, KH: ps, KW: ps, Stride: ps, Pad: 0}
 	grid := g.OH() * g.OW()
 	l := grid + 1 // tokens per image
-	r := &run[A]{Net: n}
+	r := &run[A]{Model: n}
 	in, err := n.be.Upload(images.Contiguous().Data(), s...)
 	if err != nil {
-		return nil, errors.Wrap(err, "clipnet: uploading images")
+		return nil, errors.Wrap(err, "frozen: uploading images")
 	}
 	x := r.alloc(3, nb, res, res)
 	if r.err == nil {
@@ -450,7 +372,7 @@ func (n *Net[A]) encodeViT(images *tensor.Tensor) (*tensor.Tensor, error) {
 	}
 	r.free(tok)
 	if r.err == nil {
-		r.check(n.be.BiasAct(seq, seq, r.p("visual.positional_embedding"), 1, l*w, rows*w, kernels.ActNone))
+		r.check(n.be.BiasAct(seq, seq, r.p("visual.positional_embedding"), 1, l*w, rows*w, backend.ActNone))
 	}
 	if r.err == nil {
 		r.check(n.be.LayerNorm(seq, seq, r.p("visual.ln_pre.weight"), r.p("visual.ln_pre.bias"), rows, w, lnEps))
@@ -491,25 +413,18 @@ func (r *run[A]) result(out A, rows, cols int) (*tensor.Tensor, error) {
 	return tensor.FromSlice(data, rows, cols), nil
 }
 
-func itoa(i int) string {
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return itoa(i/10) + itoa(i%10)
-}
-
 // EncodeText returns the text features [B, EmbedDim] of token ids [B, T]
 // (clip.Model.EncodeText): the sequences are cut after the batch's last
 // EOT (the largest id of each row), run through the causal transformer and
 // pooled at their EOT positions.
-func (n *Net[A]) EncodeText(ids []int, batch, length int) (*tensor.Tensor, error) {
+func (n *Model[A]) EncodeText(ids []int, batch, length int) (*tensor.Tensor, error) {
 	cfg := n.cfg
 	if batch < 0 || length < 1 || length > cfg.ContextLength || len(ids) != batch*length {
-		return nil, errors.Errorf("clipnet: %d token ids for %d×%d (context %d)", len(ids), batch, length, cfg.ContextLength)
+		return nil, errors.Errorf("frozen: %d token ids for %d×%d (context %d)", len(ids), batch, length, cfg.ContextLength)
 	}
 	for i, id := range ids {
 		if id < 0 || id >= cfg.VocabSize {
-			return nil, errors.Errorf("clipnet: token id %d at %d outside the vocabulary of %d", id, i, cfg.VocabSize)
+			return nil, errors.Errorf("frozen: token id %d at %d outside the vocabulary of %d", id, i, cfg.VocabSize)
 		}
 	}
 	if batch == 0 {
@@ -527,13 +442,13 @@ func (n *Net[A]) EncodeText(ids []int, batch, length int) (*tensor.Tensor, error
 	w := cfg.TransformerWidth
 	heads := cfg.TransformerHeads
 	rows := batch * t
-	r := &run[A]{Net: n}
+	r := &run[A]{Model: n}
 	x := r.alloc(rows, w)
 	if r.err == nil {
 		r.check(n.be.GatherRows(x, r.p("token_embedding.weight"), short, w))
 	}
 	if r.err == nil {
-		r.check(n.be.BiasAct(x, x, r.p("positional_embedding"), 1, t*w, rows*w, kernels.ActNone))
+		r.check(n.be.BiasAct(x, x, r.p("positional_embedding"), 1, t*w, rows*w, backend.ActNone))
 	}
 	r.transformer(x, "transformer.", cfg.TransformerLayers, batch, t, w, heads, true)
 	pooled := r.alloc(batch, w)
@@ -577,31 +492,31 @@ func (r *run[A]) transformer(x A, prefix string, layers, batch, t, w, heads int,
 	o := r.alloc(rows, w)
 	f := r.alloc(rows, hidden)
 	for l := 0; l < layers && r.err == nil; l++ {
-		p := prefix + "resblocks." + itoa(l) + "."
+		p := prefix + "resblocks." + strconv.Itoa(l) + "."
 		r.check(r.be.LayerNorm(h, x, r.p(p+"ln_1.weight"), r.p(p+"ln_1.bias"), rows, w, lnEps))
 		if r.err == nil {
 			ws := r.shapes[p+"attn.in_proj_weight"]
 			r.check(r.be.Sgemm(false, true, rows, ws[0], ws[1], 1, h, w, r.p(p+"attn.in_proj_weight"), w, 0, qkv, 3*w))
 		}
 		if r.err == nil {
-			r.check(r.be.BiasAct(qkv, qkv, r.p(p+"attn.in_proj_bias"), 1, 3*w, rows*3*w, kernels.ActNone))
+			r.check(r.be.BiasAct(qkv, qkv, r.p(p+"attn.in_proj_bias"), 1, 3*w, rows*3*w, backend.ActNone))
 		}
 		if r.err == nil {
 			r.check(r.be.Attention(a, qkv, r.be.View(qkv, w, rows*3*w-w), r.be.View(qkv, 2*w, rows*3*w-2*w),
-				kernels.AttnParams{Batch: batch, Heads: heads, Tq: t, Tk: t, D: d,
+				backend.AttnParams{Batch: batch, Heads: heads, Tq: t, Tk: t, D: d,
 					QRow: 3 * w, KRow: 3 * w, VRow: 3 * w, ORow: w,
 					QBatch: t * 3 * w, KBatch: t * 3 * w, VBatch: t * 3 * w, OBatch: t * w,
 					Causal: causal, Scale: float32(1 / math.Sqrt(float64(d)))}))
 		}
-		r.linear(o, a, w, rows, p+"attn.out_proj", kernels.ActNone)
+		r.linear(o, a, w, rows, p+"attn.out_proj", backend.ActNone)
 		if r.err == nil {
 			r.check(r.be.Add(x, x, o, rows*w))
 		}
 		if r.err == nil {
 			r.check(r.be.LayerNorm(h, x, r.p(p+"ln_2.weight"), r.p(p+"ln_2.bias"), rows, w, lnEps))
 		}
-		r.linear(f, h, w, rows, p+"mlp.c_fc", kernels.ActQuickGelu)
-		r.linear(o, f, hidden, rows, p+"mlp.c_proj", kernels.ActNone)
+		r.linear(f, h, w, rows, p+"mlp.c_fc", backend.ActQuickGelu)
+		r.linear(o, f, hidden, rows, p+"mlp.c_proj", backend.ActNone)
 		if r.err == nil {
 			r.check(r.be.Add(x, x, o, rows*w))
 		}

@@ -1,8 +1,8 @@
-// Package natatest holds what the training step tests share (the host
-// tests in natanet and the device tests in package cuda): a word
+// Package steptest holds what the training step's tests share (the host
+// tests and the device tests, build tag cuda, of package step): a word
 // tokenizer, two small tasks, learners, test batches and the comparison
 // with the CPU learner.
-package natatest
+package steptest
 
 import (
 	"hash/fnv"
@@ -160,7 +160,7 @@ func Learner(t testing.TB, m *clip.Model, initStd float32) *softcpt.Learner {
 	return MethodLearner(t, m, "SoftCPT-NATA", initStd)
 }
 
-// Methods are the methods the training step implements, in natanet.Method
+// Methods are the methods the training step implements, in step.Method
 // order.
 var Methods = []string{"SoftCPT-NATA", "SoftCPT-NATS", "CoOp-MT", "CoOp-CA", "CoOp-CS",
 	"SoftCPT-CATA", "SoftCPT-CSTA", "SoftCPT-CATS", "SoftCPT-CSTS"}

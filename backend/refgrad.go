@@ -1,12 +1,10 @@
-package kernels
+package backend
 
-import (
-	"fmt"
-	"math"
-)
+import "math"
 
-// This file holds the argument checks and Go references of the kernels of
-// train.cu (backward pass of a frozen text tower). Element-wise kernels
+// This file holds the Go references of the backward operations (the
+// kernels of cuda/kernels/train.cu: the backward pass of a frozen text
+// tower). Element-wise kernels
 // are followed operation by operation; the row kernels' block reductions
 // are summed in order here (the device sums in a tree), so row results
 // agree within float rounding.
@@ -88,27 +86,6 @@ func QuickGeluBackward(dx, dy, x []float32, n int) {
 	}
 }
 
-// CheckRowIndices reports an index outside [0, rows) in idx, or (unique)
-// a repeated one, naming op.
-func CheckRowIndices(op string, idx []int, rows int, unique bool) error {
-	var seen map[int]bool
-	if unique {
-		seen = make(map[int]bool, len(idx))
-	}
-	for k, j := range idx {
-		if j < 0 || j >= rows {
-			return fmt.Errorf("%s: index %d (at %d) outside [0, %d)", op, j, k, rows)
-		}
-		if unique {
-			if seen[j] {
-				return fmt.Errorf("%s: index %d repeated (at %d)", op, j, k)
-			}
-			seen[j] = true
-		}
-	}
-	return nil
-}
-
 // ScatterAddRows is the reference of scatter_add_rows_f32: dst[dstIdx[r]]
 // += src[srcIdx[r]] for rows of cols elements.
 func ScatterAddRows(dst, src []float32, dstIdx, srcIdx []int, cols int) {
@@ -118,20 +95,6 @@ func ScatterAddRows(dst, src []float32, dstIdx, srcIdx []int, cols int) {
 			d[c] += s[c]
 		}
 	}
-}
-
-// CheckSegments reports offsets that are not a non-decreasing list from 0
-// to len(idx) of rows+1 entries.
-func CheckSegments(op string, idx, offsets []int, rows int) error {
-	if len(offsets) != rows+1 || offsets[0] != 0 || offsets[rows] != len(idx) {
-		return fmt.Errorf("%s: %d offsets for %d segments of %d indices", op, len(offsets), rows, len(idx))
-	}
-	for r := 0; r < rows; r++ {
-		if offsets[r+1] < offsets[r] {
-			return fmt.Errorf("%s: offsets decrease at segment %d", op, r)
-		}
-	}
-	return nil
 }
 
 // SegmentSumRows is the reference of segment_sum_rows_f32: dst[r] = Σ
@@ -147,16 +110,6 @@ func SegmentSumRows(dst, src []float32, idx, offsets []int, cols int) {
 			}
 		}
 	}
-}
-
-// StatRows returns the number of rows of the attention backward's
-// statistics (lse, dsum): Batch*Heads*Tq.
-func (p AttnParams) StatRows() int { return p.Batch * p.Heads * p.Tq }
-
-// KeyThreads returns the number of attn_bwd_dkv_f32 threads,
-// Batch*Heads*Tk*ceil(D/AttentionDG).
-func (p AttnParams) KeyThreads() int {
-	return p.Batch * p.Heads * p.Tk * ((p.D + AttentionDG - 1) / AttentionDG)
 }
 
 // jmax returns the number of keys, [0, jmax), that query qi sees.
@@ -176,10 +129,12 @@ func dot32(a, b []float32, n int) float32 {
 }
 
 // AttentionBackward is the reference of the three attention backward
-// kernels (attn_bwd_stats_f32, attn_bwd_dq_f32, attn_bwd_dkv_f32) for out
-// = Attention(q, k, v, p) and its gradient dout (layout of out): it writes
-// dq, dk, dv (layouts of q, k, v) and uses lse, dsum (StatRows elements
-// each) as scratch.
+// kernels (attn_bwd_stats_f32, attn_bwd_dq_f32, attn_bwd_dkv_f32) for
+// out = Attention(q, k, v, p) and its gradient dout (layout of out): it
+// writes dq, dk, dv (layouts of q, k, v) and uses lse, dsum (StatRows
+// elements each) as scratch. It runs per query (or key) and head; the
+// kernels' split of a head's dimensions among threads does not change
+// any element's arithmetic.
 func AttentionBackward(dq, dk, dv, q, k, v, out, dout, lse, dsum []float32, p AttnParams) {
 	d := p.D
 	// Statistics.
@@ -200,34 +155,31 @@ func AttentionBackward(dq, dk, dv, q, k, v, out, dout, lse, dsum []float32, p At
 		o := b*p.OBatch + qi*p.ORow + h*d
 		dsum[i] = dot32(dout[o:], out[o:], d)
 	}
-	ng := (d + AttentionDG - 1) / AttentionDG
 	// dq.
-	for i := 0; i < p.Threads(); i++ {
-		g, r := i%ng, i/ng
+	acc := make([]float32, d)
+	for r := 0; r < p.StatRows(); r++ {
 		qi, bh := r%p.Tq, r/p.Tq
 		h, b := bh%p.Heads, bh/p.Heads
 		qp := q[b*p.QBatch+qi*p.QRow+h*d:]
 		gp := dout[b*p.OBatch+qi*p.ORow+h*d:]
-		e0 := g * AttentionDG
-		ne := min(d-e0, AttentionDG)
-		var acc [AttentionDG]float32
+		clear(acc)
 		for j := 0; j < p.jmax(qi); j++ {
 			kj := k[b*p.KBatch+j*p.KRow+h*d:]
 			vj := v[b*p.VBatch+j*p.VRow+h*d:]
 			pr := float32(math.Exp(float64(dot32(qp, kj, d)*p.Scale - lse[r])))
 			ds := pr * (dot32(gp, vj, d) - dsum[r])
-			for e := 0; e < ne; e++ {
-				acc[e] = fma32(ds, kj[e0+e], acc[e])
+			for e := 0; e < d; e++ {
+				acc[e] = fma32(ds, kj[e], acc[e])
 			}
 		}
-		o := dq[b*p.QBatch+qi*p.QRow+h*d+e0:]
-		for e := 0; e < ne; e++ {
+		o := dq[b*p.QBatch+qi*p.QRow+h*d:]
+		for e := 0; e < d; e++ {
 			o[e] = acc[e] * p.Scale
 		}
 	}
 	// dk, dv.
-	for i := 0; i < p.KeyThreads(); i++ {
-		g, r := i%ng, i/ng
+	ak, av := make([]float32, d), make([]float32, d)
+	for r := 0; r < p.Batch*p.Heads*p.Tk; r++ {
 		kj, bh := r%p.Tk, r/p.Tk
 		h, b := bh%p.Heads, bh/p.Heads
 		kp := k[b*p.KBatch+kj*p.KRow+h*d:]
@@ -236,25 +188,44 @@ func AttentionBackward(dq, dk, dv, q, k, v, out, dout, lse, dsum []float32, p At
 		if p.Causal {
 			i0 = max(kj-(p.Tk-p.Tq), 0)
 		}
-		e0 := g * AttentionDG
-		ne := min(d-e0, AttentionDG)
-		var ak, av [AttentionDG]float32
+		clear(ak)
+		clear(av)
 		for qi := i0; qi < p.Tq; qi++ {
 			qp := q[b*p.QBatch+qi*p.QRow+h*d:]
 			gp := dout[b*p.OBatch+qi*p.ORow+h*d:]
 			si := bh*p.Tq + qi
 			pr := float32(math.Exp(float64(dot32(qp, kp, d)*p.Scale - lse[si])))
 			ds := pr * (dot32(gp, vp, d) - dsum[si])
-			for e := 0; e < ne; e++ {
-				av[e] = fma32(pr, gp[e0+e], av[e])
-				ak[e] = fma32(ds, qp[e0+e], ak[e])
+			for e := 0; e < d; e++ {
+				av[e] = fma32(pr, gp[e], av[e])
+				ak[e] = fma32(ds, qp[e], ak[e])
 			}
 		}
-		dkp := dk[b*p.KBatch+kj*p.KRow+h*d+e0:]
-		dvp := dv[b*p.VBatch+kj*p.VRow+h*d+e0:]
-		for e := 0; e < ne; e++ {
+		dkp := dk[b*p.KBatch+kj*p.KRow+h*d:]
+		dvp := dv[b*p.VBatch+kj*p.VRow+h*d:]
+		for e := 0; e < d; e++ {
 			dkp[e] = ak[e] * p.Scale
 			dvp[e] = av[e]
 		}
+	}
+}
+
+// SGD is the reference of sgd_f32 without dampening and Nesterov (one
+// torch.optim.SGD step over p with gradient g): d = g + wd·p; with
+// momentum, buf = d on the first step and momentum·buf + d later, then d
+// = buf; p -= lr·d. buf is unused (may be nil) without momentum.
+func SGD(p, g, buf []float32, lr, wd, momentum float32, first bool) {
+	for i := range p {
+		pv := p[i]
+		d := fma32(wd, pv, g[i])
+		if momentum != 0 {
+			b := d
+			if !first {
+				b = fma32(momentum, buf[i], d)
+			}
+			buf[i] = b
+			d = b
+		}
+		p[i] = fma32(-lr, d, pv)
 	}
 }

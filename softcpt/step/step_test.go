@@ -1,4 +1,4 @@
-package natanet
+package step
 
 import (
 	"fmt"
@@ -6,14 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/softcpt/softcpt-go/backend"
 	"github.com/softcpt/softcpt-go/clip"
-	"github.com/softcpt/softcpt-go/cuda/internal/clipnet"
-	"github.com/softcpt/softcpt-go/cuda/internal/natanet/natatest"
 	"github.com/softcpt/softcpt-go/softcpt"
+	"github.com/softcpt/softcpt-go/softcpt/step/steptest"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
-const fixture = "../../../testdata/clip/rn.safetensors"
+const fixture = "../../testdata/clip/rn.safetensors"
 
 func loadFixture(t *testing.T) *clip.Model {
 	t.Helper()
@@ -40,7 +40,7 @@ func TestHostStepMatchesLearner(t *testing.T) {
 		initStd    float32
 	}
 	var runs []run
-	for _, method := range natatest.Methods {
+	for _, method := range steptest.Methods {
 		runs = append(runs, run{method, "lin", true, 0}, run{method, "lin", true, 0.5})
 		if !strings.Contains(method, "CA") && !strings.Contains(method, "CS") || strings.HasPrefix(method, "CoOp") {
 			// NA and CoOp: the learner's shared-prefix encoder too.
@@ -52,32 +52,42 @@ func TestHostStepMatchesLearner(t *testing.T) {
 	}
 	for _, c := range runs {
 		t.Run(fmt.Sprintf("%s,pg=%s,full=%v,init=%v", c.method, c.pg, c.full, c.initStd), func(t *testing.T) {
-			l := natatest.PGLearner(t, m, c.method, c.pg, c.initStd)
+			l := steptest.PGLearner(t, m, c.method, c.pg, c.initStd)
 			l.FullPrompts = c.full
-			spec, err := SpecFromLearner(l, m, natatest.WordTokenizer{Vocab: m.Config.VocabSize}, softcpt.Defaults())
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, err := New[*clipnet.HostArray](Host{}, m, spec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Free()
-			natatest.Compare(t, l, func(b softcpt.Batch) (float32, int, map[string]*tensor.Tensor, error) {
-				loss, err := st.Step(b.Features, b.Tasks, b.Labels)
-				if err != nil {
-					return 0, 0, nil, err
-				}
-				p, err := st.Params()
-				return loss.Value, loss.Correct, p, err
-			}, natatest.Batches(m.Config.EmbedDim), 1e-5, 1e-4)
+			matchesLearner(t, backend.Host{}, m, l)
 		})
+	}
+}
+
+// matchesLearner runs three steps of learner l (built over m with
+// steptest's tokenizer) on backend be and on the CPU learner and compares
+// them (steptest.Compare).
+func matchesLearner[A comparable](t *testing.T, be backend.Backend[A], m *clip.Model, l *softcpt.Learner) {
+	t.Helper()
+	if err := CanTrain(l, softcpt.Defaults()); err != nil {
+		t.Fatal(err)
+	}
+	st, err := New(be, l, m, steptest.WordTokenizer{Vocab: m.Config.VocabSize}, softcpt.Defaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Free()
+	steptest.Compare(t, l, func(b softcpt.Batch) (float32, int, map[string]*tensor.Tensor, error) {
+		loss, correct, err := st.Step(b)
+		if err != nil {
+			return 0, 0, nil, err
+		}
+		p, err := st.Params()
+		return float32(loss), correct, p, err
+	}, steptest.Batches(m.Config.EmbedDim), 1e-5, 1e-4)
+	if st.Steps() != 3 {
+		t.Errorf("%d steps counted, want 3", st.Steps())
 	}
 }
 
 func TestSpecRejects(t *testing.T) {
 	m := loadFixture(t)
-	tok := natatest.WordTokenizer{Vocab: m.Config.VocabSize}
+	tok := steptest.WordTokenizer{Vocab: m.Config.VocabSize}
 	for _, c := range []struct {
 		name string
 		edit func(*softcpt.Config)
@@ -98,7 +108,7 @@ func TestSpecRejects(t *testing.T) {
 		if c.edit != nil {
 			c.edit(&cfg)
 		}
-		l, err := softcpt.NewLearner(cfg, m, tok, natatest.Tasks, 1)
+		l, err := softcpt.NewLearner(cfg, m, tok, steptest.Tasks, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,30 +116,57 @@ func TestSpecRejects(t *testing.T) {
 			t.Errorf("SpecFromLearner accepted %s", cfg)
 		}
 	}
-	for i, name := range natatest.Methods {
-		l := natatest.MethodLearner(t, m, name, 0)
+	for i, name := range steptest.Methods {
+		l := steptest.MethodLearner(t, m, name, 0)
 		got, err := MethodOf(l)
 		if err != nil || got != Method(i) || got.String() != name {
 			t.Errorf("MethodOf(%s) = %v (%d), %v; want %d", name, got, got, err, i)
 		}
 	}
-	l := natatest.Learner(t, m, 0)
+	l := steptest.Learner(t, m, 0)
 	spec, err := SpecFromLearner(l, m, tok, softcpt.Defaults())
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := New[*clipnet.HostArray](Host{}, m, spec)
+	st, err := fromSpec[*backend.HostArray](backend.Host{}, m, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Free()
 	f := tensor.New(2, m.Config.EmbedDim)
 	for _, c := range []struct{ tasks, labels []int }{{[]int{0, 2}, []int{0, 0}}, {[]int{0, 1}, []int{3, 0}}, {[]int{0}, []int{0}}} {
-		if _, err := st.Step(f, c.tasks, c.labels); err == nil {
+		if _, _, err := st.Step(softcpt.Batch{Features: f, Tasks: c.tasks, Labels: c.labels}); err == nil {
 			t.Errorf("Step accepted tasks %v labels %v for features %v", c.tasks, c.labels, f.Shape())
 		}
 	}
-	if st.Steps != 0 {
-		t.Errorf("rejected steps counted: %d", st.Steps)
+	if st.Steps() != 0 {
+		t.Errorf("rejected steps counted: %d", st.Steps())
+	}
+}
+
+// TestCanTrain checks that CanTrain accepts a method the step implements
+// and refuses repeated optimiser steps and class sampling, saying why.
+func TestCanTrain(t *testing.T) {
+	m := loadFixture(t)
+	opt := softcpt.Defaults()
+	if err := CanTrain(steptest.Learner(t, m, 0), opt); err != nil {
+		t.Errorf("CanTrain(NATA, defaults) = %v", err)
+	}
+	rep := opt
+	rep.RepeatSteps = 2
+	if err := CanTrain(steptest.Learner(t, m, 0), rep); err == nil || !strings.Contains(err.Error(), "repeat") {
+		t.Errorf("CanTrain with RepeatSteps 2 = %v, want an error about repeated steps", err)
+	}
+	cfg, err := softcpt.MethodConfig("SoftCPT-CATA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.NCtx, cfg.TaskNCtx, cfg.ClassNCtx, cfg.ClassSample = 4, 2, 2, 0.1
+	l, err := softcpt.NewLearner(cfg, m, steptest.WordTokenizer{Vocab: m.Config.VocabSize}, steptest.Tasks, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CanTrain(l, opt); err == nil || !strings.Contains(err.Error(), "samples classes") {
+		t.Errorf("CanTrain with class sampling = %v, want an error about sampling", err)
 	}
 }
