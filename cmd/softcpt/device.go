@@ -107,7 +107,7 @@ func (b cpuBackend) imageFeatures(ctx context.Context, f *softcpt.Featurizer, ex
 }
 
 func (b cpuBackend) zeroShotFeatures(tok softcpt.Tokenizer, tasks []softcpt.TaskSpec, templates [][]string) (*tensor.Tensor, error) {
-	return softcpt.ZeroShotFeatures(b.m, tok, tasks, templates)
+	return softcpt.ZeroShotFeatures(b.m, nil, tok, tasks, templates)
 }
 
 func (b cpuBackend) trainFeatures(ctx context.Context, l *softcpt.Learner, _ softcpt.Tokenizer, feats *tensor.Tensor, train []softcpt.Example, opt softcpt.TrainOptions) ([]softcpt.EpochStats, error) {

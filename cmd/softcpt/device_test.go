@@ -147,7 +147,7 @@ func TestZeroShotWithMatchesSoftcpt(t *testing.T) {
 	m := loadFixtureModel(t)
 	tok := wordTokenizer{m.Config.VocabSize}
 	tmpl := [][]string{{"a photo of a {}.", "a blurry photo of the {}."}, {"a photo of {}, a type of food."}}
-	want, err := softcpt.ZeroShotFeatures(m, tok, deviceTestTasks, tmpl)
+	want, err := softcpt.ZeroShotFeatures(m, nil, tok, deviceTestTasks, tmpl)
 	if err != nil {
 		t.Fatal(err)
 	}
