@@ -1,6 +1,6 @@
 //go:build cuda
 
-package main
+package experiment
 
 import (
 	"context"
@@ -27,7 +27,7 @@ type cudaBackend struct {
 }
 
 // openCUDA opens GPU ordinal and uploads m.
-func openCUDA(ordinal int, m *clip.Model) (backend, error) {
+func openCUDA(ordinal int, m *clip.Model) (Backend, error) {
 	if err := cuda.Available(); err != nil {
 		return nil, err
 	}
@@ -45,10 +45,10 @@ func openCUDA(ordinal int, m *clip.Model) (backend, error) {
 
 func (b *cudaBackend) String() string { return fmt.Sprintf("cuda:%d (%s)", b.dev.Ordinal, b.dev.Name) }
 
-func (b *cudaBackend) close() {
+func (b *cudaBackend) Close() {
 	b.net.Free()
 	if err := b.dev.Close(); err != nil {
-		logf("closing %s: %v", b, err)
+		Logf("closing %s: %v", b, err)
 	}
 }
 
@@ -60,23 +60,13 @@ func (b *cudaBackend) encodeTexts(ids []int, batch, length int) (*tensor.Tensor,
 	return b.net.EncodeText(ids, batch, length)
 }
 
-func (b *cudaBackend) imageFeatures(ctx context.Context, f *softcpt.Featurizer, exs []softcpt.Example) (*tensor.Tensor, error) {
-	g := *f
-	g.Encode = b.encodeImages
-	return g.Features(ctx, exs, false, 0)
-}
-
-func (b *cudaBackend) zeroShotFeatures(tok softcpt.Tokenizer, tasks []softcpt.TaskSpec, templates [][]string) (*tensor.Tensor, error) {
-	return zeroShotWith(b.encodeTexts, b.cpu.m.Config, tok, tasks, templates)
-}
-
 func (b *cudaBackend) trainFeatures(ctx context.Context, l *softcpt.Learner, tok softcpt.Tokenizer, feats *tensor.Tensor, train []softcpt.Example, opt softcpt.TrainOptions) ([]softcpt.EpochStats, error) {
 	why := optionTrainingReason(opt)
 	if err := cuda.CanTrain(l); why == "" && err != nil {
 		why = err.Error()
 	}
 	if why != "" {
-		logf("%s: training on the CPU (%s); image features from %s", l.Cfg.Name, why, b)
+		Logf("%s: training on the CPU (%s); image features from %s", l.Cfg.Name, why, b)
 		return b.cpu.trainFeatures(ctx, l, tok, feats, train, opt)
 	}
 	st, err := cuda.NewTrainStep(b.dev, l, b.cpu.m, tok, opt)
@@ -84,20 +74,20 @@ func (b *cudaBackend) trainFeatures(ctx context.Context, l *softcpt.Learner, tok
 		return nil, errors.Wrapf(err, "%s on %s", l.Cfg.Name, b)
 	}
 	defer st.Free()
-	return trainWithStep(ctx, l, gpuTrainStep{st}, feats, train, opt)
+	return softcpt.TrainWith(ctx, l, gpuTrainStep{st}, feats, train, opt)
 }
 
-// gpuTrainStep is featureStep over cuda.TrainStep.
+// gpuTrainStep is softcpt.Stepper over cuda.TrainStep.
 type gpuTrainStep struct{ s *cuda.TrainStep }
 
-func (n gpuTrainStep) setLR(lr float64) { n.s.SetLR(lr) }
+func (n gpuTrainStep) SetLR(lr float64) { n.s.SetLR(lr) }
 
-func (n gpuTrainStep) step(b softcpt.Batch) (float64, int, error) {
+func (n gpuTrainStep) Step(b softcpt.Batch) (float64, int, error) {
 	loss, err := n.s.Step(b)
 	return float64(loss), n.s.LastCorrect, err
 }
 
-func (n gpuTrainStep) snapshot() (params, momentum map[string]*tensor.Tensor, err error) {
+func (n gpuTrainStep) Snapshot() (params, momentum map[string]*tensor.Tensor, err error) {
 	if params, err = n.s.Download(); err != nil {
 		return nil, nil, err
 	}
@@ -107,6 +97,6 @@ func (n gpuTrainStep) snapshot() (params, momentum map[string]*tensor.Tensor, er
 	return params, momentum, nil
 }
 
-func (n gpuTrainStep) restore(params, momentum map[string]*tensor.Tensor, steps int) error {
+func (n gpuTrainStep) Restore(params, momentum map[string]*tensor.Tensor, steps int) error {
 	return n.s.Upload(params, momentum, steps)
 }
