@@ -146,7 +146,9 @@ func ZeroShotFeatures(m *clip.Model, encode TextEncoder, tok Tokenizer, tasks []
 // with encode, or with m.EncodeText when it is nil.
 func EncodeTexts(m *clip.Model, encode TextEncoder, tok Tokenizer, texts []string) (*tensor.Tensor, error) {
 	if encode == nil {
-		encode = func(ids []int, batch, length int) (*tensor.Tensor, error) { return m.EncodeText(ids, batch, length), nil }
+		encode = func(ids []int, batch, length int) (*tensor.Tensor, error) {
+			return m.EncodeText(ids, batch, length), nil
+		}
 	}
 	E := m.Config.EmbedDim
 	out := tensor.New(len(texts), E)
