@@ -41,6 +41,11 @@ type Experiment struct {
 	// CacheDir is the root of the on-disk feature cache (default
 	// Out/.cache/features).
 	CacheDir string
+	// DataKey identifies the benchmark's images in the feature cache's
+	// keys beside their names (e.g. a hash of a packed benchmark file,
+	// whose image names "img:N" do not change when it is rebuilt); empty,
+	// images are known by their names (file paths) alone.
+	DataKey string
 	// FullPrompts disables the shared-prefix text encoding of the
 	// learners.
 	FullPrompts bool

@@ -73,6 +73,16 @@ func TestFeatureCacheSharedAcrossProcesses(t *testing.T) {
 	if n := images.Load(); n != int64(len(exs)) || maxRel(again.Data(), want.Data()) != 0 {
 		t.Errorf("a third experiment encoded %d images more, or read other features", n-int64(len(exs)))
 	}
+	// Other data under the same names (a rebuilt pack) is another key.
+	rebuilt := newExp()
+	rebuilt.DataKey = "rebuilt"
+	if _, err := rebuilt.features(ctx, "bench", exs); err != nil {
+		t.Fatal(err)
+	}
+	if n := images.Load(); n != int64(2*len(exs)) {
+		t.Errorf("another DataKey encoded %d images, want %d", n-int64(len(exs)), len(exs))
+	}
+	images.Store(int64(len(exs)))
 	// Another set of examples (another draw) is another file; its
 	// features come from memory when every one is there, and the file is
 	// written all the same.
@@ -85,8 +95,8 @@ func TestFeatureCacheSharedAcrossProcesses(t *testing.T) {
 		t.Errorf("a subset was encoded again or differs")
 	}
 	files, _ := filepath.Glob(filepath.Join(cache, "*", "bench", "*", "*.f32"))
-	if len(files) != 2 {
-		t.Fatalf("cache files %v, want 2", files)
+	if len(files) != 3 {
+		t.Fatalf("cache files %v, want 3", files)
 	}
 	path := e.cachePath("bench", exs)
 	full, err := os.ReadFile(path)

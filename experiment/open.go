@@ -2,6 +2,10 @@ package experiment
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"os"
 	"strings"
 
 	"github.com/pkg/errors"
@@ -135,6 +139,10 @@ func RunShipped(ctx context.Context, o ShippedOptions, g Grid) error {
 		return err
 	}
 	defer dev.Close()
+	key, err := fileKey(o.Benchmark)
+	if err != nil {
+		return err
+	}
 	groups := o.Groups
 	if len(groups) == 1 && groups[0] == "all" {
 		groups = rb.Groups
@@ -145,7 +153,7 @@ func RunShipped(ctx context.Context, o ShippedOptions, g Grid) error {
 		}
 		// One experiment, so one feature cache, per group: its images
 		// are encoded once.
-		e := &Experiment{Model: m, Tok: tok, Backend: dev, Out: o.Out, Benchmark: func(k, seed int) (*data.Benchmark, error) {
+		e := &Experiment{Model: m, Tok: tok, Backend: dev, Out: o.Out, DataKey: key, Benchmark: func(k, seed int) (*data.Benchmark, error) {
 			return rb.FewShot(group, k, softcpt.ProbeValShots(k), uint64(seed)), nil
 		}}
 		if err := e.Run(ctx, g); err != nil {
@@ -162,3 +170,17 @@ func RunShipped(ctx context.Context, o ShippedOptions, g Grid) error {
 // SoftCPT-NATA 28.71% (±10 over seeds) with 16 tokens, 44.99% and 46.21%
 // (±1) with 4.
 const DemoNCtx = 4
+
+// fileKey returns a short hash of a file's content.
+func fileKey(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", errors.Wrap(err, "hashing the benchmark")
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", errors.Wrapf(err, "hashing the benchmark %s", path)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
