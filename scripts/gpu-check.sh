@@ -138,7 +138,7 @@ build)
 	mkdir -p .cuda/bin
 	go vet -tags cuda ./cuda/...
 	go test -c -tags cuda -o .cuda/bin/cuda.test ./cuda/
-	go vet -tags cuda ./cmd/softcpt/
+	go vet -tags cuda ./cmd/softcpt/ ./experiment/
 	go build -tags cuda -o .cuda/bin/softcpt ./cmd/softcpt
 	ls -l .cuda/bin/cuda.test .cuda/bin/softcpt
 	echo "built; on the GPU host run: scripts/gpu-check.sh run  (carry .cuda/bin)"
