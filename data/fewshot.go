@@ -120,7 +120,7 @@ func SampleFewShot(t *Task, benchmark string, k int, seed uint64, cacheDir strin
 
 // FewShot applies SampleFewShot to every task of b.
 func (b *Benchmark) FewShot(k int, seed uint64, cacheDir string) (*Benchmark, error) {
-	out := &Benchmark{Name: b.Name}
+	out := &Benchmark{Name: b.Name, Load: b.Load}
 	for _, t := range b.Tasks {
 		ft, err := SampleFewShot(t, b.Name, k, seed, cacheDir)
 		if err != nil {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/softcpt/softcpt-go/clip/imageproc"
 )
 
 // Item is one labelled image of a task split.
@@ -86,6 +88,18 @@ func (t *Task) Clone() *Task {
 type Benchmark struct {
 	Name  string
 	Tasks []*Task
+	// Load decodes the image of an item path; nil reads the file
+	// (imageproc.LoadRGB). Benchmarks whose images are not files (a
+	// packed benchmark, realdata) set it.
+	Load func(path string) (*imageproc.RGB, error)
+}
+
+// Image decodes the image of an item path with b.Load, or from the file.
+func (b *Benchmark) Image(path string) (*imageproc.RGB, error) {
+	if b.Load != nil {
+		return b.Load(path)
+	}
+	return imageproc.LoadRGB(path)
 }
 
 // Task returns the task with the given name, or nil.

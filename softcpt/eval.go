@@ -90,11 +90,18 @@ func Template(tmpl, class string) string {
 	return strings.TrimSpace(tmpl + " " + name)
 }
 
+// TextEncoder encodes token ids [batch, length] (zero-padded rows of
+// [SOT] ids [EOT]) into text features [batch, E], as clip.Model.EncodeText
+// does (e.g. on a GPU).
+type TextEncoder func(ids []int, batch, length int) (*tensor.Tensor, error)
+
 // ZeroShotFeatures returns zero-shot class features [ΣC, E] for tasks:
 // each class's text features under every template of its task are
 // L2-normalised and averaged (CLIP's prompt ensembling; a single template
-// gives the plain zero-shot classifier).
-func ZeroShotFeatures(m *clip.Model, tok Tokenizer, tasks []TaskSpec, templates [][]string) (*tensor.Tensor, error) {
+// gives the plain zero-shot classifier). Texts are encoded with encode,
+// or with m.EncodeText when it is nil; m gives the context length and
+// the embedding width.
+func ZeroShotFeatures(m *clip.Model, encode TextEncoder, tok Tokenizer, tasks []TaskSpec, templates [][]string) (*tensor.Tensor, error) {
 	if len(templates) != len(tasks) {
 		return nil, errors.Errorf("%d template lists for %d tasks", len(templates), len(tasks))
 	}
@@ -113,7 +120,7 @@ func ZeroShotFeatures(m *clip.Model, tok Tokenizer, tasks []TaskSpec, templates 
 			for i, c := range ts.Classes {
 				texts[i] = Template(tmpl, c)
 			}
-			feats, err := EncodeTexts(m, tok, texts)
+			feats, err := EncodeTexts(m, encode, tok, texts)
 			if err != nil {
 				return nil, errors.Wrapf(err, "task %q template %q", ts.Name, tmpl)
 			}
@@ -135,8 +142,14 @@ func ZeroShotFeatures(m *clip.Model, tok Tokenizer, tasks []TaskSpec, templates 
 }
 
 // EncodeTexts tokenizes texts ([SOT] ids [EOT], padded) and returns their
-// text features [len(texts), E], in chunks to bound memory.
-func EncodeTexts(m *clip.Model, tok Tokenizer, texts []string) (*tensor.Tensor, error) {
+// text features [len(texts), E], encoded 256 at a time (to bound memory)
+// with encode, or with m.EncodeText when it is nil.
+func EncodeTexts(m *clip.Model, encode TextEncoder, tok Tokenizer, texts []string) (*tensor.Tensor, error) {
+	if encode == nil {
+		encode = func(ids []int, batch, length int) (*tensor.Tensor, error) {
+			return m.EncodeText(ids, batch, length), nil
+		}
+	}
 	E := m.Config.EmbedDim
 	out := tensor.New(len(texts), E)
 	const chunk = 256
@@ -156,7 +169,14 @@ func EncodeTexts(m *clip.Model, tok Tokenizer, texts []string) (*tensor.Tensor, 
 		for i, ids := range seqs {
 			copy(flat[i*L:], ids)
 		}
-		copy(out.Data()[s*E:], m.EncodeText(flat, len(part), L).Data())
+		f, err := encode(flat, len(part), L)
+		if err != nil {
+			return nil, err
+		}
+		if f.NDim() != 2 || f.Dim(0) != len(part) || f.Dim(1) != E {
+			return nil, errors.Errorf("text encoder returned features %v for %d texts (embedding %d)", f.Shape(), len(part), E)
+		}
+		copy(out.Data()[s*E:], f.Contiguous().Data())
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -119,6 +120,25 @@ func settingsOf(opt TrainOptions) *trainSettings {
 		RepeatSteps: max(1, opt.RepeatSteps), Augment: opt.Augment}
 }
 
+// Stepper takes optimiser steps of a prompt learner on batches of cached image features.
+type Stepper interface {
+	// SetLR sets the learning rate of the following steps.
+	SetLR(lr float64)
+	// Step runs one step and returns the batch's loss and number of
+	// correct predictions, both before the update. A NaN or Inf loss
+	// leaves the trained tensors as they were.
+	Step(b Batch) (loss float64, correct int, err error)
+	// Snapshot returns copies of the trained tensors and of the SGD
+	// momentum buffers, both named as in Learner.State (no buffers
+	// without momentum or before the first step).
+	Snapshot() (params, momentum map[string]*tensor.Tensor, err error)
+	// Restore replaces the trained tensors and the momentum buffers (a
+	// parameter without one starts a new buffer, as in optim.SGD) and
+	// sets the number of optimiser steps taken, as resuming from a
+	// checkpoint does.
+	Restore(params, momentum map[string]*tensor.Tensor, steps int) error
+}
+
 // Train fits the learner's prompts on the training examples with mixed
 // task batches (random order, drop-last), the per-task cross-entropy
 // loss, SGD and the warm-up + cosine schedule. It returns per-epoch
@@ -130,7 +150,7 @@ func Train(ctx context.Context, l *Learner, f *Featurizer, train []Example, opt 
 		return nil, errors.New("softcpt.Train: no training examples")
 	}
 	if opt.Augment {
-		return trainLoop(ctx, l, train, opt, func(epoch int) (*tensor.Tensor, error) {
+		return trainLoop(ctx, l, newLearnerStep(l, opt), train, opt, func(epoch int) (*tensor.Tensor, error) {
 			feats, err := f.Features(ctx, train, true, opt.Seed*1_000_003+uint64(epoch))
 			return feats, errors.Wrapf(err, "epoch %d: encoding augmented images", epoch+1)
 		})
@@ -149,52 +169,154 @@ func TrainFeatures(ctx context.Context, l *Learner, feats *tensor.Tensor, train 
 	if len(train) == 0 || feats.NDim() != 2 || feats.Dim(0) != len(train) || feats.Dim(1) != l.model.Config.EmbedDim {
 		return nil, errors.Errorf("softcpt.TrainFeatures: features %v for %d examples (embedding %d)", feats.Shape(), len(train), l.model.Config.EmbedDim)
 	}
-	return trainLoop(ctx, l, train, opt, func(int) (*tensor.Tensor, error) { return feats, nil })
+	return trainLoop(ctx, l, newLearnerStep(l, opt), train, opt, func(int) (*tensor.Tensor, error) { return feats, nil })
 }
 
-func trainLoop(ctx context.Context, l *Learner, train []Example, opt TrainOptions, features func(epoch int) (*tensor.Tensor, error)) ([]EpochStats, error) {
+// TrainWith is TrainFeatures with the steps taken by st (for example a
+// GPU's step, which holds its own copy of the trained tensors): the same
+// batches, learning rates, statistics, log lines and checkpoints (either
+// trainer resumes the other's). The trained state is loaded into l at
+// the end and before every checkpoint. RepeatSteps > 1 is not supported.
+func TrainWith(ctx context.Context, l *Learner, st Stepper, feats *tensor.Tensor, train []Example, opt TrainOptions) ([]EpochStats, error) {
+	if len(train) == 0 || feats.NDim() != 2 || feats.Dim(0) != len(train) {
+		return nil, errors.Errorf("training features %v for %d examples", feats.Shape(), len(train))
+	}
+	if opt.RepeatSteps > 1 {
+		return nil, errors.Errorf("%s: --repeat-steps %d is not supported on the device", l.Cfg.Name, opt.RepeatSteps)
+	}
+	return trainLoop(ctx, l, st, train, opt, func(int) (*tensor.Tensor, error) { return feats, nil })
+}
+
+// learnerStep is the Stepper of the autograd learner itself: its loss
+// and gradients, optim.SGD (stepped RepeatSteps times per gradient) and
+// an arena for the step's activations.
+type learnerStep struct {
+	l      *Learner
+	sgd    *optim.SGD
+	repeat int
+	arena  *tensor.Arena
+	rng    *rand.Rand // the epoch's generator (class sampling)
+}
+
+func newLearnerStep(l *Learner, opt TrainOptions) *learnerStep {
+	return &learnerStep{l: l, sgd: &optim.SGD{Params: l.Parameters(), LR: opt.LR, Momentum: opt.Momentum, WeightDecay: opt.WeightDecay},
+		repeat: max(1, opt.RepeatSteps), arena: tensor.NewArena()}
+}
+
+func (s *learnerStep) SetLR(lr float64)          { s.sgd.LR = lr }
+func (s *learnerStep) startEpoch(rng *rand.Rand) { s.rng = rng }
+
+func (s *learnerStep) Step(b Batch) (float64, int, error) {
+	// The step's activations and gradients come from the arena and are
+	// recycled after the update: a step of a fixed shape allocates no
+	// large buffers after the first one. The optimiser runs outside it
+	// (its momentum buffers persist).
+	var lv float64
+	var c int
+	s.arena.Do(func() {
+		loss, correct := s.l.Loss(b, s.rng)
+		lv, c = float64(loss.Value.Item()), correct
+		if !math.IsNaN(lv) && !math.IsInf(lv, 0) {
+			s.sgd.ZeroGrad()
+			loss.Backward()
+		}
+	})
+	if math.IsNaN(lv) || math.IsInf(lv, 0) {
+		s.arena.Reset()
+		return lv, c, nil
+	}
+	for k := 0; k < s.repeat; k++ {
+		s.sgd.Step()
+	}
+	s.sgd.ZeroGrad()
+	s.arena.Reset()
+	return lv, c, nil
+}
+
+func (s *learnerStep) Snapshot() (params, momentum map[string]*tensor.Tensor, err error) {
+	params, momentum = map[string]*tensor.Tensor{}, map[string]*tensor.Tensor{}
+	for k, v := range s.l.State() {
+		params[k] = v.Clone()
+	}
+	st := s.sgd.State()
+	for i, p := range s.sgd.Params {
+		if b, ok := st[momentumKey(i)]; ok {
+			momentum[p.Name] = b
+		}
+	}
+	return params, momentum, nil
+}
+
+func (s *learnerStep) Restore(params, momentum map[string]*tensor.Tensor, steps int) error {
+	if err := s.l.LoadState(params); err != nil {
+		return err
+	}
+	st := map[string]*tensor.Tensor{"steps": tensor.Scalar(float32(steps))}
+	for i, p := range s.sgd.Params {
+		if b, ok := momentum[p.Name]; ok {
+			st[momentumKey(i)] = b
+		}
+	}
+	return s.sgd.LoadState(st)
+}
+
+// trainLoop is the one training loop: per epoch a generator seeded with
+// Seed·7919 + epoch + 17 permutes the examples into drop-last batches of
+// BatchSize (one short batch when there are fewer examples), st steps on
+// each at the epoch's learning rate (opt.Schedule), a NaN or Inf loss
+// stops training, and every epoch is logged and checkpointed
+// (SaveTrainCheckpoint); with Resume training continues from the
+// checkpoint there (LoadTrainCheckpoint). features returns the epoch's
+// image features [len(train), E].
+func trainLoop(ctx context.Context, l *Learner, st Stepper, train []Example, opt TrainOptions, features func(epoch int) (*tensor.Tensor, error)) ([]EpochStats, error) {
 	bs := opt.BatchSize
 	if bs <= 0 {
 		bs = 32
 	}
-	params := l.Parameters()
-	sgd := &optim.SGD{Params: params, LR: opt.LR, Momentum: opt.Momentum, WeightDecay: opt.WeightDecay}
-	if err := sgd.Validate(); err != nil {
+	if err := (&optim.SGD{LR: opt.LR, Momentum: opt.Momentum, WeightDecay: opt.WeightDecay}).Validate(); err != nil {
 		return nil, err
+	}
+	var ck TrainCheckpoint
+	if opt.CheckpointDir != "" && opt.Resume {
+		saved, err := LoadTrainCheckpoint(opt.CheckpointDir, l, len(train), opt)
+		if err != nil {
+			return nil, err
+		}
+		if saved != nil {
+			if err := st.Restore(l.State(), saved.Momentum, saved.Steps); err != nil {
+				return nil, errors.Wrapf(err, "%s: resuming from the checkpoint in %s", l.Cfg.Name, opt.CheckpointDir)
+			}
+			ck = *saved
+		}
 	}
 	sched := opt.Schedule()
 	repeat := max(1, opt.RepeatSteps)
-	st := trainState{Method: l.Cfg.Name, Examples: len(train), Seed: opt.Seed, Config: &l.Cfg, Settings: settingsOf(opt)}
-	if opt.CheckpointDir != "" && opt.Resume {
-		accept := func(s *trainState) error { return s.check(opt.CheckpointDir, l, len(train), opt) }
-		if _, err := loadCheckpoint(opt.CheckpointDir, l, sgd, &st, accept); err != nil {
-			return nil, err
-		}
-		st.Config, st.Settings = &l.Cfg, settingsOf(opt)
-	}
-	E := l.model.Config.EmbedDim
-	arena := tensor.NewArena()
-	for epoch := st.Epoch; epoch < opt.Epochs; epoch++ {
+	for epoch := ck.Epoch; epoch < opt.Epochs; epoch++ {
 		start := time.Now()
-		sgd.LR = sched.LR(epoch)
+		lr := sched.LR(epoch)
+		st.SetLR(lr)
 		feats, err := features(epoch)
 		if err != nil {
-			return st.History, err
+			return ck.History, err
 		}
+		E := feats.Dim(1)
+		fd := feats.Contiguous().Data()
 		// The batch order depends only on (seed, epoch), so a resumed run
 		// sees the same batches as an uninterrupted one.
 		rng := tensor.NewRNG(opt.Seed*7919 + uint64(epoch) + 17)
 		order := rng.Perm(len(train))
+		if e, ok := st.(interface{ startEpoch(*rand.Rand) }); ok {
+			e.startEpoch(rng)
+		}
 		steps := len(train) / bs
 		if steps == 0 { // fewer examples than one batch: one short batch
 			steps, bs = 1, len(train)
 		}
 		var lossSum float64
 		correct, seen := 0, 0
-		fd := feats.Data()
 		for s := 0; s < steps; s++ {
 			if err := ctx.Err(); err != nil {
-				return st.History, errors.Wrapf(err, "interrupted in epoch %d", epoch+1)
+				return ck.History, errors.Wrapf(err, "interrupted in epoch %d", epoch+1)
 			}
 			idx := order[s*bs : (s+1)*bs]
 			b := Batch{Features: tensor.New(len(idx), E), Tasks: make([]int, len(idx)), Labels: make([]int, len(idx))}
@@ -203,29 +325,13 @@ func trainLoop(ctx context.Context, l *Learner, train []Example, opt TrainOption
 				copy(bd[i*E:(i+1)*E], fd[j*E:(j+1)*E])
 				b.Tasks[i], b.Labels[i] = train[j].Task, train[j].Label
 			}
-			// The step's activations and gradients come from the arena
-			// and are recycled after the update: a step of a fixed shape
-			// allocates no large buffers after the first one. The
-			// optimiser runs outside it (its momentum buffers persist).
-			var lv float64
-			var c int
-			arena.Do(func() {
-				loss, correct := l.Loss(b, rng)
-				lv, c = float64(loss.Value.Item()), correct
-				if !math.IsNaN(lv) && !math.IsInf(lv, 0) {
-					sgd.ZeroGrad()
-					loss.Backward()
-				}
-			})
+			lv, c, err := st.Step(b)
+			if err != nil {
+				return ck.History, errors.Wrapf(err, "%s: epoch %d, step %d", l.Cfg.Name, epoch+1, s+1)
+			}
 			if math.IsNaN(lv) || math.IsInf(lv, 0) {
-				arena.Reset()
-				return st.History, errors.Errorf("%s: loss is %v at epoch %d, step %d", l.Cfg.Name, lv, epoch+1, s+1)
+				return ck.History, errors.Errorf("%s: loss is %v at epoch %d, step %d", l.Cfg.Name, lv, epoch+1, s+1)
 			}
-			for k := 0; k < repeat; k++ {
-				sgd.Step()
-			}
-			sgd.ZeroGrad()
-			arena.Reset()
 			lossSum += lv
 			correct += c
 			seen += len(idx)
@@ -234,21 +340,35 @@ func trainLoop(ctx context.Context, l *Learner, train []Example, opt TrainOption
 			}
 		}
 		es := EpochStats{Epoch: epoch + 1, Loss: lossSum / float64(steps), Accuracy: 100 * float64(correct) / float64(seen),
-			LR: sgd.LR, Seconds: time.Since(start).Seconds()}
-		st.History = append(st.History, es)
-		st.Epoch = epoch + 1
-		st.OptSteps = sgd.Steps
-		st.Completed = st.Epoch == opt.Epochs
+			LR: lr, Seconds: time.Since(start).Seconds()}
+		ck.History = append(ck.History, es)
+		ck.Epoch = epoch + 1
+		ck.Steps += steps * repeat
 		if opt.Log != nil {
 			opt.Log("%s epoch %d/%d loss %.4f acc %.1f%% lr %.3g (%.1fs)", l.Cfg.Name, es.Epoch, opt.Epochs, es.Loss, es.Accuracy, es.LR, es.Seconds)
 		}
 		if opt.CheckpointDir != "" {
-			if err := saveCheckpoint(opt.CheckpointDir, l, sgd.State(), &st); err != nil {
-				return st.History, err
+			params, momentum, err := st.Snapshot()
+			if err != nil {
+				return ck.History, errors.Wrapf(err, "%s: epoch %d: downloading the checkpoint", l.Cfg.Name, epoch+1)
+			}
+			if err := l.LoadState(params); err != nil {
+				return ck.History, errors.Wrapf(err, "%s: epoch %d: the device's trained state", l.Cfg.Name, epoch+1)
+			}
+			ck.Momentum = momentum
+			if err := SaveTrainCheckpoint(opt.CheckpointDir, l, len(train), opt, ck); err != nil {
+				return ck.History, err
 			}
 		}
 	}
-	return st.History, nil
+	state, _, err := st.Snapshot()
+	if err != nil {
+		return ck.History, err
+	}
+	if err := l.LoadState(state); err != nil {
+		return ck.History, errors.Wrap(err, "loading the trained state into the learner")
+	}
+	return ck.History, nil
 }
 
 // Checkpoint file names inside a checkpoint directory.

@@ -4,16 +4,18 @@ package main
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 )
 
+const fixtureModel = "../../testdata/clip/rn.safetensors"
+
 // TestDeviceCUDAWithoutTag checks that --device cuda in a binary built
 // without the cuda tag fails with an error that says how to build one.
 func TestDeviceCUDAWithoutTag(t *testing.T) {
-	m := loadFixtureModel(t)
-	if _, err := openBackend("cuda", m); err == nil || !strings.Contains(err.Error(), "built without CUDA support; build with -tags cuda") {
-		t.Errorf("openBackend(cuda): error %v", err)
+	if _, err := os.Stat(fixtureModel); err != nil {
+		t.Skip("fixture testdata/clip/rn.safetensors absent")
 	}
 	err := cmdEncode([]string{"--model", fixtureModel, "--vision-heads", "2", "--text-heads", "2", "--image", "../../testdata/imageproc/conv_gray.png", "--device", "cuda"})
 	if err == nil || !strings.Contains(err.Error(), "scripts/setup-cuda.sh") {

@@ -5,15 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
 
 	"github.com/pkg/errors"
 
-	"github.com/softcpt/softcpt-go/clip"
-	"github.com/softcpt/softcpt-go/clip/imageproc"
-	"github.com/softcpt/softcpt-go/clip/tokenizer"
-	"github.com/softcpt/softcpt-go/tensor"
+	"github.com/softcpt/softcpt-go/experiment"
 )
 
 // stringList is a repeatable string flag.
@@ -21,13 +17,6 @@ type stringList []string
 
 func (s *stringList) String() string     { return fmt.Sprint(*s) }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
-
-// encodeOutput is the JSON written by `softcpt encode`.
-type encodeOutput struct {
-	ImageFeatures [][]float32 `json:"image_features"`
-	TextFeatures  [][]float32 `json:"text_features"`
-	Similarity    [][]float32 `json:"similarity"`
-}
 
 func cmdEncode(args []string) error {
 	fs := flag.NewFlagSet("encode", flag.ContinueOnError)
@@ -61,71 +50,10 @@ the cosine similarity, images × texts.`)
 	if len(images) == 0 && len(texts) == 0 {
 		return errors.New("encode: nothing to encode: give --image and/or --text")
 	}
-	m, err := clip.LoadWith(*model, clip.Options{VisionHeads: *visionHeads, TransformerHeads: *textHeads})
+	res, err := experiment.Encode(experiment.EncodeOptions{Model: *model, VisionHeads: *visionHeads, TextHeads: *textHeads, BPE: *bpe,
+		Device: string(device), Images: images, Texts: texts, Normalize: *normalize})
 	if err != nil {
 		return err
-	}
-	dev, err := openBackend(string(device), m)
-	if err != nil {
-		return err
-	}
-	defer dev.close()
-	var res encodeOutput
-	res.ImageFeatures, res.TextFeatures, res.Similarity = [][]float32{}, [][]float32{}, [][]float32{}
-	if len(images) > 0 {
-		r := m.Config.ImageResolution
-		pix := tensor.New(len(images), 3, r, r)
-		for i, path := range images {
-			img, err := imageproc.LoadRGB(path)
-			if err != nil {
-				return err
-			}
-			copy(pix.Data()[i*3*r*r:], imageproc.CLIPTransformRGB(img, r))
-		}
-		f, err := dev.encodeImages(pix)
-		if err != nil {
-			return errors.Wrap(err, "encode: images")
-		}
-		res.ImageFeatures = rows(f)
-	}
-	if len(texts) > 0 {
-		if *bpe == "" {
-			return errors.New("encode: --bpe is required to encode --text")
-		}
-		tok, err := tokenizer.Load(*bpe)
-		if err != nil {
-			return err
-		}
-		b, err := tok.Tokenize(texts, m.Config.ContextLength, false)
-		if err != nil {
-			return err
-		}
-		ids := make([]int, len(b.IDs))
-		for i, v := range b.IDs {
-			ids[i] = int(v)
-		}
-		f, err := dev.encodeTexts(ids, b.Rows, b.ContextLength)
-		if err != nil {
-			return errors.Wrap(err, "encode: texts")
-		}
-		res.TextFeatures = rows(f)
-	}
-	for _, v := range res.ImageFeatures {
-		sims := make([]float32, len(res.TextFeatures))
-		for j, w := range res.TextFeatures {
-			sims[j] = cosine(v, w)
-		}
-		res.Similarity = append(res.Similarity, sims)
-	}
-	if *normalize {
-		for _, set := range [][][]float32{res.ImageFeatures, res.TextFeatures} {
-			for _, v := range set {
-				n := norm(v)
-				for i := range v {
-					v[i] /= n
-				}
-			}
-		}
 	}
 	var w io.Writer = os.Stdout
 	if *out != "" {
@@ -136,34 +64,8 @@ the cosine similarity, images × texts.`)
 		defer f.Close()
 		w = f
 	}
-	enc := json.NewEncoder(w)
-	if err := enc.Encode(res); err != nil {
+	if err := json.NewEncoder(w).Encode(res); err != nil {
 		return errors.Wrap(err, "encode: writing JSON")
 	}
 	return nil
-}
-
-func rows(t *tensor.Tensor) [][]float32 {
-	n, d := t.Dim(0), t.Dim(1)
-	out := make([][]float32, n)
-	for i := range out {
-		out[i] = append([]float32(nil), t.Data()[i*d:(i+1)*d]...)
-	}
-	return out
-}
-
-func norm(v []float32) float32 {
-	var s float64
-	for _, x := range v {
-		s += float64(x) * float64(x)
-	}
-	return float32(math.Sqrt(s))
-}
-
-func cosine(a, b []float32) float32 {
-	var s float64
-	for i := range a {
-		s += float64(a[i]) * float64(b[i])
-	}
-	return float32(s / (float64(norm(a)) * float64(norm(b))))
 }

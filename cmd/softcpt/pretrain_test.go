@@ -10,6 +10,7 @@ import (
 
 	"github.com/softcpt/softcpt-go/clip"
 	"github.com/softcpt/softcpt-go/clip/tokenizer"
+	"github.com/softcpt/softcpt-go/experiment"
 	"github.com/softcpt/softcpt-go/realdata"
 	"github.com/softcpt/softcpt-go/tensor"
 )
@@ -64,7 +65,7 @@ func TestCmdPretrain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := runPretrain(context.Background(), f, &log); err != nil {
+	if err := experiment.Pretrain(context.Background(), f, &log); err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
 	for _, want := range []string{"learned 16 merges", "step 2/6 loss", "step 6/6 loss", "eval zeroshot/g/colours", "checkpoint saved", "done: final loss"} {
@@ -72,11 +73,11 @@ func TestCmdPretrain(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", want, log.String())
 		}
 	}
-	tok, err := tokenizer.Load(filepath.Join(out, pretrainBPEFile))
+	tok, err := tokenizer.Load(filepath.Join(out, experiment.PretrainBPEFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := clip.Load(filepath.Join(out, pretrainModelFile))
+	m, err := clip.Load(filepath.Join(out, experiment.PretrainModelFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,12 +86,12 @@ func TestCmdPretrain(t *testing.T) {
 	}
 	// Running again without --resume refuses to overwrite the checkpoint;
 	// with --resume the finished run just writes the model again.
-	if err := runPretrain(context.Background(), f, &log); err == nil || !strings.Contains(err.Error(), "--resume") {
+	if err := experiment.Pretrain(context.Background(), f, &log); err == nil || !strings.Contains(err.Error(), "--resume") {
 		t.Fatalf("rerun without --resume: %v", err)
 	}
-	f.resume = true
+	f.Resume = true
 	log.Reset()
-	if err := runPretrain(context.Background(), f, &log); err != nil || !strings.Contains(log.String(), "resumed from") {
+	if err := experiment.Pretrain(context.Background(), f, &log); err != nil || !strings.Contains(log.String(), "resumed from") {
 		t.Fatalf("resume: %v\n%s", err, log.String())
 	}
 }

@@ -917,3 +917,6 @@ func (s *Step[A]) String() string {
 	return fmt.Sprintf("step.Step{%s, tasks %d, classes %d, M %d, N %d, width %d, embed %d}",
 		s.spec.Method, s.spec.NumTasks(), s.spec.Class.Num(), s.spec.Task.NCtx, s.spec.Class.NCtx, s.cfg.TransformerWidth, s.cfg.EmbedDim)
 }
+
+// The step is the softcpt.Stepper that softcpt.TrainWith runs.
+var _ softcpt.Stepper = (*Step[*backend.HostArray])(nil)

@@ -3,6 +3,7 @@ package step
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -156,6 +157,14 @@ func TestCanTrain(t *testing.T) {
 	rep.RepeatSteps = 2
 	if err := CanTrain(steptest.Learner(t, m, 0), rep); err == nil || !strings.Contains(err.Error(), "repeat") {
 		t.Errorf("CanTrain with RepeatSteps 2 = %v, want an error about repeated steps", err)
+	}
+	res := opt
+	res.CheckpointDir, res.Resume = t.TempDir(), true
+	if err := os.WriteFile(filepath.Join(res.CheckpointDir, "checkpoint.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := CanTrain(steptest.Learner(t, m, 0), res); err != nil {
+		t.Errorf("a run with a checkpoint to resume would not train on the backend: %v", err)
 	}
 	cfg, err := softcpt.MethodConfig("SoftCPT-CATA")
 	if err != nil {

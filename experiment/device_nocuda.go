@@ -1,6 +1,6 @@
 //go:build !cuda
 
-package main
+package experiment
 
 import (
 	"github.com/pkg/errors"
@@ -13,4 +13,4 @@ import (
 var errNoCUDA = errors.New("this binary was built without CUDA support; build with -tags cuda (see scripts/setup-cuda.sh)")
 
 // openCUDA fails: this binary has no CUDA backend.
-func openCUDA(int, *clip.Model) (backend, error) { return nil, errNoCUDA }
+func openCUDA(int, *clip.Model) (Backend, error) { return nil, errNoCUDA }

@@ -1,21 +1,24 @@
 package main
 
 import (
-	"context"
 	"flag"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/pkg/errors"
 
-	"github.com/softcpt/softcpt-go/clip"
-	"github.com/softcpt/softcpt-go/clip/tokenizer"
 	"github.com/softcpt/softcpt-go/data"
+	"github.com/softcpt/softcpt-go/experiment"
 	"github.com/softcpt/softcpt-go/softcpt"
 )
+
+// deviceFlag is the --device flag of the commands that run CLIP.
+type deviceFlag string
+
+func (d *deviceFlag) register(fs *flag.FlagSet) {
+	*d = "cpu"
+	fs.StringVar((*string)(d), "device", "cpu", "where CLIP runs: cpu, or cuda (GPU 0) / cuda:N; cuda needs a binary built with -tags cuda (scripts/setup-cuda.sh)")
+}
 
 // intList is a comma-separated list of integers flag ("1,2,4,8,16").
 type intList []int
@@ -65,44 +68,19 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	c.device.register(fs)
 }
 
-// load reads the model, tokenizer and benchmark definition.
-func (c *commonFlags) load() (*clip.Model, *tokenizer.Tokenizer, *data.Definition, error) {
-	if c.benchmark == "" || c.model == "" || c.bpe == "" {
-		return nil, nil, nil, errors.New("--benchmark, --model and --bpe are required (or run 'softcpt demo' for the shipped model and data)")
+// options returns the experiment options of the flags.
+func (c *commonFlags) options(fullPrompts bool) experiment.Options {
+	var tasks []string
+	if c.tasks != "" {
+		tasks = strings.Split(c.tasks, ",")
 	}
-	def, err := data.LoadDefinition(c.benchmark)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	m, err := clip.LoadWith(c.model, clip.Options{VisionHeads: c.visionHeads, TransformerHeads: c.textHeads})
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	tok, err := tokenizer.Load(c.bpe)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return m, tok, def, nil
+	return experiment.Options{Benchmark: c.benchmark, Tasks: tasks, DataRoot: c.dataRoot, CacheDir: c.cacheDir, Model: c.model, BPE: c.bpe,
+		VisionHeads: c.visionHeads, TextHeads: c.textHeads, Device: string(c.device), Out: c.out, FullPrompts: fullPrompts}
 }
 
-// benchmarkFor loads the benchmark's data and samples K shots with a seed.
-func (c *commonFlags) benchmarkFor(def *data.Definition, k, seed int) (*data.Benchmark, error) {
-	opts := data.Options{Root: c.dataRoot, CacheDir: c.cacheDir}
-	if c.tasks != "" {
-		opts.Only = strings.Split(c.tasks, ",")
-	}
-	b, err := data.LoadBenchmark(def, opts)
-	if err != nil {
-		return nil, err
-	}
-	if k <= 0 {
-		return b, nil
-	}
-	cache := c.cacheDir
-	if cache == "" {
-		cache = data.DefaultCacheDir(c.dataRoot)
-	}
-	return b.FewShot(k, uint64(seed), cache)
+// grid returns the shots and seeds of the flags as a grid of one method.
+func (c *commonFlags) grid(method string) experiment.Grid {
+	return experiment.Grid{Methods: []string{method}, Shots: c.shots, Seeds: c.seeds}
 }
 
 // methodFlags are SoftCPT's and CoOp's knobs (the authors' script
@@ -196,141 +174,9 @@ func (t *trainFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&t.base2new, "base2new", false, "base-to-new: train on the first half of each task's classes, evaluate on them and on the other half with prompts rebuilt from the new class names")
 }
 
-func (t *trainFlags) options(seed int, dir string) softcpt.TrainOptions {
+// options returns the training options of the flags (each cell sets
+// the seed and the checkpoint directory).
+func (t *trainFlags) options() softcpt.TrainOptions {
 	return softcpt.TrainOptions{Epochs: t.epochs, BatchSize: t.batch, LR: t.lr, Momentum: t.momentum, WeightDecay: t.wd,
-		WarmupEpochs: t.warmupEpochs, WarmupLR: t.warmupLR, RepeatSteps: t.repeat, Augment: t.augment,
-		Seed: uint64(seed), CheckpointDir: dir, Resume: t.resume}
-}
-
-// runDir is where one (method, shots, seed) run writes its files.
-func runDir(out, benchmark, method string, shots, seed int) string {
-	return filepath.Join(out, benchmark, method, fmt.Sprintf("shots_%d", shots), fmt.Sprintf("seed_%d", seed))
-}
-
-func cmdTrain(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("train", flag.ContinueOnError)
-	var c commonFlags
-	var mf methodFlags
-	var tf trainFlags
-	c.register(fs)
-	mf.register(fs)
-	tf.register(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), `usage: softcpt train --benchmark NAME|FILE --data-root DIR --model FILE --bpe FILE [--method NATA] [--shots 1,2,4,8,16] [--seed 1,2,3] [flags]
-
-Trains a prompt learner (SoftCPT variants nata, nats, cata, csta, cats,
-csts; CoOp baselines coop-mt, coop-ca, coop-cs) jointly on every task of
-the benchmark for each shot count and seed, evaluates it on the test
-splits and writes OUT/<benchmark>/<method>/shots_K/seed_S/results.json
-with a checkpoint beside it. Aggregate with 'softcpt report OUT'.`)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := mf.config()
-	if err != nil {
-		return err
-	}
-	m, tok, def, err := c.load()
-	if err != nil {
-		return err
-	}
-	dev, err := openBackend(string(c.device), m)
-	if err != nil {
-		return err
-	}
-	defer dev.close()
-	for _, k := range c.shots {
-		for _, seed := range c.seeds {
-			b, err := c.benchmarkFor(def, k, seed)
-			if err != nil {
-				return err
-			}
-			if tf.base2new {
-				if err := runBaseToNew(ctx, b, m, dev, tok, cfg, tf, mf.fullPrompts, k, seed, c.out); err != nil {
-					return err
-				}
-				continue
-			}
-			exp := newExperiment(b.Name, m, tok, tasksFromBenchmark(b))
-			exp.dev = dev
-			dir := runDir(c.out, b.Name, cfg.Name, k, seed)
-			if err := runLearned(ctx, exp, cfg, tf.options(seed, dir), mf.fullPrompts, k, seed, dir); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// runLearned trains, evaluates and writes one run's results.
-func runLearned(ctx context.Context, exp *experiment, cfg softcpt.Config, opt softcpt.TrainOptions, full bool, k, seed int, dir string) error {
-	p := newProgress(fmt.Sprintf("%s %d-shot seed %d", cfg.Name, k, seed), opt.Epochs)
-	opt.Log = logf
-	opt.Progress = func(epoch, step, steps int, loss float64) {
-		p.set(epoch-1, fmt.Sprintf("step %d/%d loss %.3f", step, steps, loss))
-	}
-	exp.fullPrompts = full
-	scores, overall, hist, _, err := exp.trainMethod(ctx, cfg, opt, uint64(seed))
-	p.done()
-	if err != nil {
-		return errors.Wrapf(err, "%s, %d shots, seed %d", cfg.Name, k, seed)
-	}
-	logf("%s %d-shot seed %d: overall %.2f%%", cfg.Name, k, seed, overall)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return errors.Wrapf(err, "creating %s", dir)
-	}
-	return writeResult(dir, exp.benchmark, cfg.Name, k, seed, overall, scores, map[string]any{"method": cfg, "train": opt, "history": hist})
-}
-
-// runBaseToNew trains on the base classes of every task and evaluates on
-// the base and the new classes; it writes results.json for the base run
-// (method "<name>-base") and for the new classes ("<name>-new") with the
-// harmonic mean in the config.
-func runBaseToNew(ctx context.Context, b *data.Benchmark, m *clip.Model, dev backend, tok softcpt.Tokenizer, cfg softcpt.Config, tf trainFlags, full bool, k, seed int, out string) error {
-	base, novel := &data.Benchmark{Name: b.Name}, &data.Benchmark{Name: b.Name}
-	for _, t := range b.Tasks {
-		bt, nt, err := data.BaseNewSplit(t)
-		if err != nil {
-			return err
-		}
-		base.Tasks = append(base.Tasks, bt)
-		novel.Tasks = append(novel.Tasks, nt)
-	}
-	eb := newExperiment(b.Name, m, tok, tasksFromBenchmark(base))
-	eb.fullPrompts, eb.dev = full, dev
-	dir := runDir(out, b.Name, cfg.Name+"-base", k, seed)
-	opt := tf.options(seed, dir)
-	opt.Log = logf
-	bs, bo, hist, l, err := eb.trainMethod(ctx, cfg, opt, uint64(seed))
-	if err != nil {
-		return errors.Wrapf(err, "%s base-to-new, %d shots, seed %d", cfg.Name, k, seed)
-	}
-	en := newExperiment(b.Name, m, tok, tasksFromBenchmark(novel))
-	en.feat, en.dev = eb.feat, dev
-	ns, no, err := en.transfer(ctx, l)
-	if err != nil {
-		return err
-	}
-	hm := 0.0
-	if bo+no > 0 {
-		hm = 2 * bo * no / (bo + no)
-	}
-	logf("%s %d-shot seed %d: base %.2f%% new %.2f%% harmonic mean %.2f%%", cfg.Name, k, seed, bo, no, hm)
-	summary := map[string]any{"base": bo, "new": no, "harmonic_mean": hm}
-	for _, r := range []struct {
-		name    string
-		scores  []taskScore
-		overall float64
-	}{{cfg.Name + "-base", bs, bo}, {cfg.Name + "-new", ns, no}} {
-		d := runDir(out, b.Name, r.name, k, seed)
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return errors.Wrapf(err, "creating %s", d)
-		}
-		if err := writeResult(d, b.Name, r.name, k, seed, r.overall, r.scores, map[string]any{"method": cfg, "train": opt, "history": hist, "base_to_new": summary}); err != nil {
-			return err
-		}
-	}
-	return nil
+		WarmupEpochs: t.warmupEpochs, WarmupLR: t.warmupLR, RepeatSteps: t.repeat, Augment: t.augment, Resume: t.resume}
 }

@@ -1,4 +1,4 @@
-package main
+package experiment
 
 import (
 	"fmt"
@@ -62,7 +62,7 @@ func (p *progress) done() {
 	}
 }
 
-// logf prints a timestamped log line to standard error.
-func logf(format string, args ...any) {
+// Logf prints a timestamped log line to standard error.
+func Logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 }

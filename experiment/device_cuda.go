@@ -1,6 +1,6 @@
 //go:build cuda
 
-package main
+package experiment
 
 import (
 	"context"
@@ -29,7 +29,7 @@ type cudaBackend struct {
 }
 
 // openCUDA opens GPU ordinal and uploads m.
-func openCUDA(ordinal int, m *clip.Model) (backend, error) {
+func openCUDA(ordinal int, m *clip.Model) (Backend, error) {
 	if err := cuda.Available(); err != nil {
 		return nil, err
 	}
@@ -47,10 +47,10 @@ func openCUDA(ordinal int, m *clip.Model) (backend, error) {
 
 func (b *cudaBackend) String() string { return fmt.Sprintf("cuda:%d (%s)", b.dev.Ordinal, b.dev.Name) }
 
-func (b *cudaBackend) close() {
+func (b *cudaBackend) Close() {
 	b.net.Free()
 	if err := b.dev.Close(); err != nil {
-		logf("closing %s: %v", b, err)
+		Logf("closing %s: %v", b, err)
 	}
 }
 
@@ -62,19 +62,9 @@ func (b *cudaBackend) encodeTexts(ids []int, batch, length int) (*tensor.Tensor,
 	return b.net.EncodeText(ids, batch, length)
 }
 
-func (b *cudaBackend) imageFeatures(ctx context.Context, f *softcpt.Featurizer, exs []softcpt.Example) (*tensor.Tensor, error) {
-	g := *f
-	g.Encode = b.encodeImages
-	return g.Features(ctx, exs, false, 0)
-}
-
-func (b *cudaBackend) zeroShotFeatures(tok softcpt.Tokenizer, tasks []softcpt.TaskSpec, templates [][]string) (*tensor.Tensor, error) {
-	return zeroShotWith(b.encodeTexts, b.cpu.m.Config, tok, tasks, templates)
-}
-
 func (b *cudaBackend) trainFeatures(ctx context.Context, l *softcpt.Learner, tok softcpt.Tokenizer, feats *tensor.Tensor, train []softcpt.Example, opt softcpt.TrainOptions) ([]softcpt.EpochStats, error) {
 	if err := step.CanTrain(l, opt); err != nil {
-		logf("%s: training on the CPU (%v); image features from %s", l.Cfg.Name, err, b)
+		Logf("%s: training on the CPU (%v); image features from %s", l.Cfg.Name, err, b)
 		return b.cpu.trainFeatures(ctx, l, tok, feats, train, opt)
 	}
 	st, err := step.New(b.dev.Backend(), l, b.cpu.m, tok, opt)
@@ -82,21 +72,8 @@ func (b *cudaBackend) trainFeatures(ctx context.Context, l *softcpt.Learner, tok
 		return nil, errors.Wrapf(err, "%s on %s", l.Cfg.Name, b)
 	}
 	defer st.Free()
-	return trainWithStep(ctx, l, gpuTrainStep{st}, feats, train, opt)
+	return softcpt.TrainWith(ctx, l, st, feats, train, opt)
 }
 
-// gpuTrainStep is featureStep over step.Step on the device (the same
-// method set, exported).
-type gpuTrainStep struct{ s *step.Step[*cuda.Array] }
-
-func (n gpuTrainStep) setLR(lr float64) { n.s.SetLR(lr) }
-
-func (n gpuTrainStep) step(b softcpt.Batch) (float64, int, error) { return n.s.Step(b) }
-
-func (n gpuTrainStep) snapshot() (params, momentum map[string]*tensor.Tensor, err error) {
-	return n.s.Snapshot()
-}
-
-func (n gpuTrainStep) restore(params, momentum map[string]*tensor.Tensor, steps int) error {
-	return n.s.Restore(params, momentum, steps)
-}
+// The device step is a softcpt.Stepper.
+var _ softcpt.Stepper = (*step.Step[*cuda.Array])(nil)

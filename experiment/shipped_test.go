@@ -1,4 +1,4 @@
-package main
+package experiment
 
 import (
 	"context"
@@ -7,15 +7,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/softcpt/softcpt-go/data"
 	"github.com/softcpt/softcpt-go/realdata"
 	"github.com/softcpt/softcpt-go/softcpt"
 )
 
 // Paths of the shipped assets from this package's directory.
 var (
-	testBenchmark = filepath.Join("..", "..", shippedBenchmark)
-	testModel     = filepath.Join("..", "..", shippedModel)
-	testBPE       = filepath.Join("..", "..", shippedBPE)
+	testBenchmark = filepath.Join("..", ShippedBenchmark)
+	testModel     = filepath.Join("..", ShippedModel)
+	testBPE       = filepath.Join("..", ShippedBPE)
 )
 
 // TestShippedZeroShot loads the shipped small CLIP and benchmark and checks
@@ -24,20 +25,21 @@ var (
 // tasks, at least 3× chance (the target; a group of mostly binary
 // tasks cannot reach 3× chance on its own).
 func TestShippedZeroShot(t *testing.T) {
-	b, m, tok, err := openShipped(testBenchmark, testModel, testBPE)
+	b, m, tok, err := OpenShipped(testBenchmark, testModel, testBPE)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var accSum, chanceSum float64
 	var tasks int
 	for _, g := range b.Groups {
-		exp := newExperiment("real-"+g, m, tok, realTasks(b, g, 0, 0))
-		scores, overall, err := exp.zeroShot(context.Background())
+		exp := &Experiment{Model: m, Tok: tok, Out: t.TempDir()}
+		db := b.FewShot(g, 0, 0, 0)
+		scores, overall, err := exp.zeroShot(context.Background(), db, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for i, s := range scores {
-			n := len(exp.tasks[i].spec.Classes)
+			n := len(db.Tasks[i].Classes)
 			chance := 100 / float64(n)
 			chanceSum += chance
 			t.Logf("%s: zero-shot %.2f%% (chance %.2f%%, %.1f×)", s.Name, s.Value, chance, s.Value/chance)
@@ -69,14 +71,14 @@ func TestShippedSoftCPTLearns(t *testing.T) {
 	}
 	ctx := context.Background()
 	b, zs, zsOverall := shippedZeroShot(t, "general")
-	exp := zs.withTasks(realTasks(b, "general", 4, 1))
-	scores, overall, hist, err := trainDemoNATA(ctx, exp, 1)
+	db := b.FewShot("general", 4, softcpt.ProbeValShots(4), 1)
+	scores, overall, hist, err := trainDemoNATA(ctx, zs, db, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var chance float64
-	for _, tk := range exp.tasks {
-		chance += 100 / float64(len(tk.spec.Classes))
+	for _, tk := range db.Tasks {
+		chance += 100 / float64(len(tk.Classes))
 	}
 	chance /= float64(len(scores))
 	first, last := hist[0].Loss, hist[len(hist)-1].Loss
@@ -92,28 +94,32 @@ func TestShippedSoftCPTLearns(t *testing.T) {
 // shippedZeroShot opens the shipped assets and evaluates zero-shot CLIP
 // on one task group; the experiment it returns caches the image
 // features for training runs on the same group.
-func shippedZeroShot(t *testing.T, group string) (*realdata.Benchmark, *experiment, float64) {
+func shippedZeroShot(t *testing.T, group string) (*realdata.Benchmark, *Experiment, float64) {
 	t.Helper()
-	b, m, tok, err := openShipped(testBenchmark, testModel, testBPE)
+	b, m, tok, err := OpenShipped(testBenchmark, testModel, testBPE)
 	if err != nil {
 		t.Fatal(err)
 	}
-	zs := newExperiment("real-"+group, m, tok, realTasks(b, group, 0, 0))
-	_, overall, err := zs.zeroShot(context.Background())
+	zs := &Experiment{Model: m, Tok: tok, Out: t.TempDir()}
+	_, overall, err := zs.zeroShot(context.Background(), b.FewShot(group, 0, 0, 0), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b, zs, overall
 }
 
-// trainDemoNATA trains SoftCPT-NATA on exp with the demo's settings.
-func trainDemoNATA(ctx context.Context, exp *experiment, seed int) ([]taskScore, float64, []softcpt.EpochStats, error) {
+// trainDemoNATA trains SoftCPT-NATA on b with the demo's settings.
+func trainDemoNATA(ctx context.Context, exp *Experiment, b *data.Benchmark, seed int) ([]TaskScore, float64, []softcpt.EpochStats, error) {
 	cfg, _ := softcpt.MethodConfig("nata")
-	cfg.NCtx = demoNCtx
+	cfg.NCtx = DemoNCtx
 	opt := softcpt.Defaults()
 	opt.Epochs, opt.LR, opt.Seed = 10, 0.01, uint64(seed)
-	opt.BatchSize = (len(exp.allTrain()) + 5) / 6
-	scores, overall, hist, _, err := exp.trainMethod(ctx, cfg, opt, uint64(seed))
+	n := 0
+	for _, t := range b.Tasks {
+		n += len(t.Train)
+	}
+	opt.BatchSize = (n + 5) / 6
+	scores, overall, hist, _, err := exp.train(ctx, b, cfg, opt, uint64(seed))
 	return scores, overall, hist, err
 }
 
@@ -131,7 +137,7 @@ func TestShippedSoftCPTBeatsZeroShot(t *testing.T) {
 	b, zs, zsOverall := shippedZeroShot(t, "nature")
 	var sum float64
 	for seed := 1; seed <= 3; seed++ {
-		_, overall, _, err := trainDemoNATA(ctx, zs.withTasks(realTasks(b, "nature", 4, seed)), seed)
+		_, overall, _, err := trainDemoNATA(ctx, zs, b.FewShot("nature", 4, softcpt.ProbeValShots(4), uint64(seed)), seed)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,7 +168,7 @@ func TestShippedFilesErrors(t *testing.T) {
 		{testBenchmark, corrupt, testBPE},
 		{testBenchmark, testModel, missing},
 	} {
-		_, _, _, err := openShipped(c.bench, c.model, c.bpe)
+		_, _, _, err := OpenShipped(c.bench, c.model, c.bpe)
 		if err == nil || !strings.Contains(err.Error(), "regenerate") {
 			t.Errorf("%+v: error %v does not say how to regenerate", c, err)
 		}

@@ -1,4 +1,4 @@
-package main
+package experiment
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
-const fixtureModel = "../../testdata/clip/rn.safetensors"
+const fixtureModel = "../testdata/clip/rn.safetensors"
 
 func loadFixtureModel(t *testing.T) *clip.Model {
 	t.Helper()
@@ -77,9 +77,9 @@ func TestParseDevice(t *testing.T) {
 		{"cuda", true, 0, false}, {"cuda:0", true, 0, false}, {"cuda:3", true, 3, false}, {"gpu", true, 0, false},
 		{"cuda:", false, 0, true}, {"cuda:-1", false, 0, true}, {"cuda:x", false, 0, true}, {"tpu", false, 0, true},
 	} {
-		gpu, ord, err := parseDevice(c.in)
+		gpu, ord, err := ParseDevice(c.in)
 		if (err != nil) != c.bad || gpu != c.gpu || ord != c.ordinal {
-			t.Errorf("parseDevice(%q) = %v, %d, %v; want %v, %d, error %v", c.in, gpu, ord, err, c.gpu, c.ordinal, c.bad)
+			t.Errorf("ParseDevice(%q) = %v, %d, %v; want %v, %d, error %v", c.in, gpu, ord, err, c.gpu, c.ordinal, c.bad)
 		}
 	}
 }
@@ -87,7 +87,7 @@ func TestParseDevice(t *testing.T) {
 // fixtureImages returns examples of a few PNG test images.
 func fixtureImages(t *testing.T) []softcpt.Example {
 	t.Helper()
-	paths, _ := filepath.Glob("../../testdata/imageproc/*.png")
+	paths, _ := filepath.Glob("../testdata/imageproc/*.png")
 	if len(paths) < 5 {
 		t.Skip("testdata/imageproc images absent")
 	}
@@ -140,18 +140,19 @@ func TestFeaturizerEncodeMatches(t *testing.T) {
 	}
 }
 
-// TestZeroShotWithMatchesSoftcpt checks the device zero-shot classifier
-// (two templates on one task, one on the other) against
-// softcpt.ZeroShotFeatures with the CPU model's text encoder.
+// TestZeroShotWithMatchesSoftcpt checks the zero-shot classifier with a
+// device's text encoder (two templates on one task, one on the other)
+// against softcpt.ZeroShotFeatures with the CPU model's own, and that
+// the encoder's errors and features of the wrong shape are reported.
 func TestZeroShotWithMatchesSoftcpt(t *testing.T) {
 	m := loadFixtureModel(t)
 	tok := wordTokenizer{m.Config.VocabSize}
 	tmpl := [][]string{{"a photo of a {}.", "a blurry photo of the {}."}, {"a photo of {}, a type of food."}}
-	want, err := softcpt.ZeroShotFeatures(m, tok, deviceTestTasks, tmpl)
+	want, err := softcpt.ZeroShotFeatures(m, nil, tok, deviceTestTasks, tmpl)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := zeroShotWith(cpuBackend{m}.encodeTexts, m.Config, tok, deviceTestTasks, tmpl)
+	got, err := softcpt.ZeroShotFeatures(m, cpuBackend{m}.encodeTexts, tok, deviceTestTasks, tmpl)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,25 +162,33 @@ func TestZeroShotWithMatchesSoftcpt(t *testing.T) {
 	if d := maxRel(got.Data(), want.Data()); d != 0 {
 		t.Errorf("class features differ from softcpt.ZeroShotFeatures by %g (relative)", d)
 	}
-	if _, err := zeroShotWith(cpuBackend{m}.encodeTexts, m.Config, tok, deviceTestTasks, tmpl[:1]); err == nil {
+	failing := func([]int, int, int) (*tensor.Tensor, error) { return nil, errors.New("device lost") }
+	if _, err := softcpt.ZeroShotFeatures(m, failing, tok, deviceTestTasks, tmpl); err == nil || !strings.Contains(err.Error(), "device lost") {
+		t.Errorf("encoder error not returned: %v", err)
+	}
+	wrong := func(_ []int, batch, _ int) (*tensor.Tensor, error) { return tensor.New(batch, 3), nil }
+	if _, err := softcpt.ZeroShotFeatures(m, wrong, tok, deviceTestTasks, tmpl); err == nil || !strings.Contains(err.Error(), "text encoder returned features") {
+		t.Errorf("features of the wrong shape accepted: %v", err)
+	}
+	if _, err := softcpt.ZeroShotFeatures(m, cpuBackend{m}.encodeTexts, tok, deviceTestTasks, tmpl[:1]); err == nil {
 		t.Error("one template list for two tasks accepted")
 	}
 	long := [][]string{{strings.Repeat("very ", m.Config.ContextLength) + "{}"}, {"{}"}}
-	if _, err := zeroShotWith(cpuBackend{m}.encodeTexts, m.Config, tok, deviceTestTasks, long); err == nil || !strings.Contains(err.Error(), "context length") {
+	if _, err := softcpt.ZeroShotFeatures(m, cpuBackend{m}.encodeTexts, tok, deviceTestTasks, long); err == nil || !strings.Contains(err.Error(), "context length") {
 		t.Errorf("over-long template: error %v", err)
 	}
 }
 
-// cpuStep is featureStep on the CPU learner with optim.SGD: what
+// cpuStep is softcpt.Stepper on the CPU learner with optim.SGD: what
 // softcpt.TrainFeatures does per batch.
 type cpuStep struct {
 	l   *softcpt.Learner
 	sgd *optim.SGD
 }
 
-func (c *cpuStep) setLR(lr float64) { c.sgd.LR = lr }
+func (c *cpuStep) SetLR(lr float64) { c.sgd.LR = lr }
 
-func (c *cpuStep) step(b softcpt.Batch) (float64, int, error) {
+func (c *cpuStep) Step(b softcpt.Batch) (float64, int, error) {
 	loss, n := c.l.Loss(b, nil)
 	c.sgd.ZeroGrad()
 	loss.Backward()
@@ -187,7 +196,7 @@ func (c *cpuStep) step(b softcpt.Batch) (float64, int, error) {
 	return float64(loss.Value.Item()), n, nil
 }
 
-func (c *cpuStep) snapshot() (params, momentum map[string]*tensor.Tensor, err error) {
+func (c *cpuStep) Snapshot() (params, momentum map[string]*tensor.Tensor, err error) {
 	params, momentum = map[string]*tensor.Tensor{}, map[string]*tensor.Tensor{}
 	for k, v := range c.l.State() {
 		params[k] = v.Clone()
@@ -201,7 +210,7 @@ func (c *cpuStep) snapshot() (params, momentum map[string]*tensor.Tensor, err er
 	return params, momentum, nil
 }
 
-func (c *cpuStep) restore(params, momentum map[string]*tensor.Tensor, steps int) error {
+func (c *cpuStep) Restore(params, momentum map[string]*tensor.Tensor, steps int) error {
 	if err := c.l.LoadState(params); err != nil {
 		return err
 	}
@@ -214,11 +223,11 @@ func (c *cpuStep) restore(params, momentum map[string]*tensor.Tensor, steps int)
 	return c.sgd.LoadState(st)
 }
 
-// TestTrainWithStepMatchesTrainFeatures checks the device training loop
+// TestTrainWithMatchesTrainFeatures checks the device training loop
 // (batch order, schedule, statistics, final state) against
 // softcpt.TrainFeatures, with the CPU learner's step in place of the
 // GPU's, for several batches per epoch and for one short batch.
-func TestTrainWithStepMatchesTrainFeatures(t *testing.T) {
+func TestTrainWithMatchesTrainFeatures(t *testing.T) {
 	m := loadFixtureModel(t)
 	tok := wordTokenizer{m.Config.VocabSize}
 	cfg, err := softcpt.MethodConfig("nata")
@@ -256,7 +265,7 @@ func TestTrainWithStepMatchesTrainFeatures(t *testing.T) {
 		st := &cpuStep{l: trainer, sgd: &optim.SGD{Params: trainer.Parameters(), LR: opt.LR, Momentum: opt.Momentum, WeightDecay: opt.WeightDecay}}
 		var lines int
 		opt.Log = func(string, ...any) { lines++ }
-		hist, err := trainWithStep(context.Background(), l, st, feats, train, opt)
+		hist, err := softcpt.TrainWith(context.Background(), l, st, feats, train, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -281,34 +290,16 @@ func TestTrainWithStepMatchesTrainFeatures(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	st := &cpuStep{l: l, sgd: &optim.SGD{Params: l.Parameters(), LR: 0.1}}
-	if _, err := trainWithStep(ctx, l, st, feats, train, softcpt.Defaults()); err == nil {
+	if _, err := softcpt.TrainWith(ctx, l, st, feats, train, softcpt.Defaults()); err == nil {
 		t.Error("cancelled training returned no error")
 	}
-	if _, err := trainWithStep(context.Background(), l, st, feats, train[:3], softcpt.Defaults()); err == nil {
+	if _, err := softcpt.TrainWith(context.Background(), l, st, feats, train[:3], softcpt.Defaults()); err == nil {
 		t.Error("features for 11 examples accepted with 3 examples")
 	}
-}
-
-// TestOptionTrainingReason checks which training options the device's
-// step takes: all but repeated optimiser steps (resuming from a
-// checkpoint included).
-func TestOptionTrainingReason(t *testing.T) {
-	opt := softcpt.Defaults()
-	if why := optionTrainingReason(opt); why != "" {
-		t.Errorf("the defaults would not train on the device: %s", why)
-	}
-	rep := opt
+	rep := softcpt.Defaults()
 	rep.RepeatSteps = 3
-	if optionTrainingReason(rep) == "" {
-		t.Error("repeated steps would train on the device")
-	}
-	res := opt
-	res.CheckpointDir, res.Resume = t.TempDir(), true
-	if err := os.WriteFile(filepath.Join(res.CheckpointDir, "checkpoint.json"), []byte("{}"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if why := optionTrainingReason(res); why != "" {
-		t.Errorf("a run with a checkpoint to resume would not train on the device: %s", why)
+	if _, err := softcpt.TrainWith(context.Background(), l, st, feats, train, rep); err == nil || !strings.Contains(err.Error(), "repeat-steps") {
+		t.Errorf("repeated steps accepted by an external stepper: %v", err)
 	}
 }
 
@@ -359,12 +350,12 @@ func (f *resumeFixture) step(t *testing.T) *cpuStep {
 	return &cpuStep{l: trainer, sgd: &optim.SGD{Params: trainer.Parameters(), LR: f.opt.LR, Momentum: f.opt.Momentum, WeightDecay: f.opt.WeightDecay}}
 }
 
-// trainer is trainWithStep with a cpuStep, or softcpt.TrainFeatures.
+// trainer is softcpt.TrainWith with a cpuStep, or softcpt.TrainFeatures.
 type trainer func(ctx context.Context, l *softcpt.Learner, opt softcpt.TrainOptions) ([]softcpt.EpochStats, error)
 
 func (f *resumeFixture) device(t *testing.T) trainer {
 	return func(ctx context.Context, l *softcpt.Learner, opt softcpt.TrainOptions) ([]softcpt.EpochStats, error) {
-		return trainWithStep(ctx, l, f.step(t), f.feats, f.train, opt)
+		return softcpt.TrainWith(ctx, l, f.step(t), f.feats, f.train, opt)
 	}
 }
 
@@ -444,12 +435,12 @@ func (f *resumeFixture) sameCheckpoint(t *testing.T, what, dir, wantDir string) 
 	sameRun(t, what+" (checkpoint)", ck.History, want.History, l, lw)
 }
 
-// TestTrainWithStepResume checks (tolerance: none, bit-identical tensors
+// TestTrainWithResume checks (tolerance: none, bit-identical tensors
 // and statistics) that device training interrupted after epoch 1, 2 or 3
 // and resumed gives the uninterrupted run's history, trained tensors and
 // final checkpoint (tensors, momentum, steps), and that resuming a
 // finished run takes no step.
-func TestTrainWithStepResume(t *testing.T) {
+func TestTrainWithResume(t *testing.T) {
 	f := newResumeFixture(t)
 	dev := f.device(t)
 	ref := f.learner(t)
@@ -483,7 +474,7 @@ func TestTrainWithStepResume(t *testing.T) {
 	l, st := f.learner(t), f.step(t)
 	res := f.opt
 	res.CheckpointDir, res.Resume = refDir, true
-	hist, err := trainWithStep(context.Background(), l, st, f.feats, f.train, res)
+	hist, err := softcpt.TrainWith(context.Background(), l, st, f.feats, f.train, res)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -495,7 +486,7 @@ func TestTrainWithStepResume(t *testing.T) {
 
 // TestCheckpointAcrossTrainers checks (tolerance: none, bit-identical)
 // that a checkpoint written by softcpt.TrainFeatures resumes in
-// trainWithStep, and one written by trainWithStep in TrainFeatures, with
+// softcpt.TrainWith, and one written by softcpt.TrainWith in TrainFeatures, with
 // the result, and the final checkpoint, of an uninterrupted
 // TrainFeatures run.
 func TestCheckpointAcrossTrainers(t *testing.T) {
@@ -529,10 +520,10 @@ func TestCheckpointAcrossTrainers(t *testing.T) {
 	}
 }
 
-// failingRestore is a featureStep whose restore fails.
+// failingRestore is a softcpt.Stepper whose restore fails.
 type failingRestore struct{ *cpuStep }
 
-func (failingRestore) restore(map[string]*tensor.Tensor, map[string]*tensor.Tensor, int) error {
+func (failingRestore) Restore(map[string]*tensor.Tensor, map[string]*tensor.Tensor, int) error {
 	return errors.New("device lost")
 }
 
@@ -579,7 +570,7 @@ func TestResumeBadCheckpoint(t *testing.T) {
 		write  func(dir string) // after copying the good checkpoint
 		edit   func(*softcpt.TrainOptions)
 		cfg    *softcpt.Config
-		step   func(*cpuStep) featureStep
+		step   func(*cpuStep) softcpt.Stepper
 		inErr  string // a file name, or "" for the directory
 		reason string
 	}{
@@ -618,7 +609,7 @@ func TestResumeBadCheckpoint(t *testing.T) {
 			c.NCtx = 4
 			return &c
 		}(), reason: "not CoOp-MT"},
-		{name: "failed upload", step: func(s *cpuStep) featureStep { return failingRestore{s} }, reason: "device lost"},
+		{name: "failed upload", step: func(s *cpuStep) softcpt.Stepper { return failingRestore{s} }, reason: "device lost"},
 	} {
 		dir := t.TempDir()
 		for name, b := range map[string][]byte{"checkpoint.json": js, "checkpoint.safetensors": ts} {
@@ -643,11 +634,11 @@ func TestResumeBadCheckpoint(t *testing.T) {
 			t.Fatal(err)
 		}
 		cs := &cpuStep{l: l, sgd: &optim.SGD{Params: l.Parameters(), LR: res.LR, Momentum: res.Momentum}}
-		var st featureStep = cs
+		var st softcpt.Stepper = cs
 		if c.step != nil {
 			st = c.step(cs)
 		}
-		_, err = trainWithStep(context.Background(), l, st, f.feats, f.train, res)
+		_, err = softcpt.TrainWith(context.Background(), l, st, f.feats, f.train, res)
 		if err == nil {
 			t.Errorf("%s: resumed", c.name)
 			continue
