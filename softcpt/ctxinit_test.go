@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/softcpt/softcpt-go/clip"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
@@ -36,14 +37,20 @@ func templateTasks() []TaskSpec {
 	return tasks
 }
 
+// templateSetup returns the fixture model, its tokenizer, templateTasks
+// and the small configuration of method name started from the templates.
+func templateSetup(t *testing.T, name string) (*clip.Model, wordTokenizer, []TaskSpec, Config) {
+	t.Helper()
+	m := fixtureModel(t)
+	cfg := smallConfig(t, name)
+	cfg.CtxInit = CtxInitTemplate
+	return m, wordTokenizer{m.Config.VocabSize}, templateTasks(), cfg
+}
+
 // TestCtxInitHard checks that CoOp's contexts start from the words
 // (last slots) padded with the start-of-text embedding, and the errors.
 func TestCtxInitHard(t *testing.T) {
-	m := fixtureModel(t)
-	tok := wordTokenizer{m.Config.VocabSize}
-	tasks := templateTasks()
-	cfg := smallConfig(t, "coop-ca")
-	cfg.CtxInit = CtxInitTemplate
+	m, tok, tasks, cfg := templateSetup(t, "coop-ca")
 	l, err := NewLearner(cfg, m, tok, tasks, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -144,11 +151,7 @@ func maxRelDiff(got, want []float32) float64 {
 // residual form start[task] + (x/‖x‖)·P (checked with P moved off zero,
 // where the task and class contexts get gradients too).
 func TestCtxInitSoftCPTStart(t *testing.T) {
-	m := fixtureModel(t)
-	tok := wordTokenizer{m.Config.VocabSize}
-	tasks := templateTasks()
-	ca := smallConfig(t, "coop-ca")
-	ca.CtxInit = CtxInitTemplate
+	m, tok, tasks, ca := templateSetup(t, "coop-ca")
 	hard, err := NewLearner(ca, m, tok, tasks, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -191,11 +194,7 @@ func TestCtxInitSoftCPTStart(t *testing.T) {
 // into a learner without a ctx init are errors that leave the learner
 // unchanged; a round trip restores the contexts.
 func TestCtxInitState(t *testing.T) {
-	m := fixtureModel(t)
-	tok := wordTokenizer{m.Config.VocabSize}
-	tasks := templateTasks()
-	cfg := smallConfig(t, "nata")
-	cfg.CtxInit = CtxInitTemplate
+	m, tok, tasks, cfg := templateSetup(t, "nata")
 	src, err := NewLearner(cfg, m, tok, tasks, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -244,11 +243,7 @@ func frobNorm(v []float32) float64 {
 // from its checkpoint after the first of two epochs ends where the
 // uninterrupted run ends, with the same start contexts.
 func TestCtxInitResume(t *testing.T) {
-	m := fixtureModel(t)
-	tok := wordTokenizer{m.Config.VocabSize}
-	tasks := templateTasks()
-	cfg := smallConfig(t, "nata")
-	cfg.CtxInit = CtxInitTemplate
+	m, tok, tasks, cfg := templateSetup(t, "nata")
 	var train []Example
 	for i := 0; i < 8; i++ {
 		task := i % 2
