@@ -265,7 +265,7 @@ func (l *Learner) generate(x *autograd.Var, rowTasks []int) *autograd.Var {
 	if rowTasks != nil {
 		start = autograd.IndexSelect(start, 0, rowTasks)
 	}
-	return autograd.Add(start, autograd.MatMul(autograd.L2Normalize(x, 1, 0), l.Meta, false, false))
+	return autograd.Add(start, autograd.MatMul(autograd.L2Normalize(x, 1, 1e-12), l.Meta, false, false))
 }
 
 // ctxStartName is the start contexts' name in State.
