@@ -1,11 +1,13 @@
 package softcpt
 
 import (
+	"context"
 	"math"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/softcpt/softcpt-go/clip"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
@@ -35,14 +37,20 @@ func templateTasks() []TaskSpec {
 	return tasks
 }
 
+// templateSetup returns the fixture model, its tokenizer, templateTasks
+// and the small configuration of method name started from the templates.
+func templateSetup(t *testing.T, name string) (*clip.Model, wordTokenizer, []TaskSpec, Config) {
+	t.Helper()
+	m := fixtureModel(t)
+	cfg := smallConfig(t, name)
+	cfg.CtxInit = CtxInitTemplate
+	return m, wordTokenizer{m.Config.VocabSize}, templateTasks(), cfg
+}
+
 // TestCtxInitHard checks that CoOp's contexts start from the words
 // (last slots) padded with the start-of-text embedding, and the errors.
 func TestCtxInitHard(t *testing.T) {
-	m := fixtureModel(t)
-	tok := wordTokenizer{m.Config.VocabSize}
-	tasks := templateTasks()
-	cfg := smallConfig(t, "coop-ca")
-	cfg.CtxInit = CtxInitTemplate
+	m, tok, tasks, cfg := templateSetup(t, "coop-ca")
 	l, err := NewLearner(cfg, m, tok, tasks, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -137,87 +145,139 @@ func maxRelDiff(got, want []float32) float64 {
 	return num / den
 }
 
-// TestFitMeta checks the minimum-norm fit on a random problem: the
-// targets are met, untouched columns stay put, and the change lies in
-// the row space of x.
-func TestFitMeta(t *testing.T) {
-	rng := tensor.NewRNG(3)
-	rows, in, out := 5, 9, 6
-	x := tensor.RandN(rng, 0, 1, rows, in).Data()
-	p := tensor.RandN(rng, 0, 0.1, in, out).Data()
-	p0 := append([]float32(nil), p...)
-	target := tensor.RandN(rng, 0, 1, rows, 2).Data()
-	place := func(row []float32, r int) { copy(row[out-2:], target[r*2:r*2+2]) }
-	rowTask := []int{0, 1, 2, 3, 4}
-	before := matmul(x, p, rows, in, out)
-	if err := fitMeta(p, x, rows, in, out, rowTask, place); err != nil {
+// TestCtxInitSoftCPTStart checks the form of SoftCPT's start from the
+// templates: fixed start contexts equal to CoOp-CA's (per task, or per
+// class's task), a meta network at zero, and the gradients of the
+// residual form start[task] + (x/‖x‖)·P (checked with P moved off zero,
+// where the task and class contexts get gradients too).
+func TestCtxInitSoftCPTStart(t *testing.T) {
+	m, tok, tasks, ca := templateSetup(t, "coop-ca")
+	hard, err := NewLearner(ca, m, tok, tasks, 1)
+	if err != nil {
 		t.Fatal(err)
 	}
-	after := matmul(x, p, rows, in, out)
-	for r := 0; r < rows; r++ {
-		for j := 0; j < out; j++ {
-			want := before[r*out+j]
-			if j >= out-2 {
-				want = target[r*2+j-(out-2)]
-			}
-			if d := math.Abs(float64(after[r*out+j] - want)); d > 1e-4 {
-				t.Errorf("row %d col %d: x·p = %g, want %g", r, j, after[r*out+j], want)
-			}
+	if hard.ContextStart() != nil {
+		t.Error("CoOp-CA has start contexts")
+	}
+	want := hard.Ctx.Value.Data()
+	for _, name := range []string{"nata", "nats", "cata", "csts"} {
+		cfg := smallConfig(t, name)
+		cfg.CtxInit = CtxInitTemplate
+		l, err := NewLearner(cfg, m, tok, tasks, 1)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
 		}
-	}
-	// The change Δ = p−p0 must be xᵀz for some z, that is, equal to its
-	// projection onto the row space of x: Δ = xᵀ(xxᵀ)⁻¹xΔ.
-	delta := make([]float32, len(p))
-	for i := range p {
-		delta[i] = p[i] - p0[i]
-	}
-	xd := matmul(x, delta, rows, in, out) // [rows, out]
-	k := make([]float64, rows*rows)
-	for i := 0; i < rows; i++ {
-		for j := 0; j < rows; j++ {
-			for c := 0; c < in; c++ {
-				k[i*rows+j] += float64(x[i*in+c]) * float64(x[j*in+c])
-			}
+		st := l.ContextStart()
+		if st == nil || !slices.Equal(st.Data(), want) {
+			t.Errorf("%s: start contexts differ from CoOp-CA's", name)
 		}
-	}
-	z := make([]float64, len(xd))
-	for i, v := range xd {
-		z[i] = float64(v)
-	}
-	if err := choleskySolve(k, z, rows, out); err != nil {
-		t.Fatal(err)
-	}
-	for c := 0; c < in; c++ {
-		for j := 0; j < out; j++ {
-			var proj float64
-			for r := 0; r < rows; r++ {
-				proj += float64(x[r*in+c]) * z[r*out+j]
-			}
-			if d := math.Abs(proj - float64(delta[c*out+j])); d > 1e-4 {
-				t.Errorf("Δ[%d,%d] = %g has a component off the row space of x (projection %g)", c, j, delta[c*out+j], proj)
-			}
+		if n := frobNorm(l.Meta.Value.Data()); n != 0 {
+			t.Errorf("%s: meta network starts with norm %g, want 0", name, n)
+		}
+		rng := tensor.NewRNG(9)
+		l.Meta.Value.CopyFrom(tensor.RandN(rng, 0, 0.5, l.Meta.Value.Shape()...))
+		checkGradients(t, name, l, testBatch(m, 5))
+
+		cfg.CtxInit = ""
+		if l, err = NewLearner(cfg, m, tok, tasks, 1); err != nil {
+			t.Fatal(err)
+		}
+		if l.ContextStart() != nil {
+			t.Errorf("%s: random init has start contexts", name)
 		}
 	}
 }
 
-func matmul(a, b []float32, m, k, n int) []float32 {
-	out := make([]float32, m*n)
-	for i := 0; i < m; i++ {
-		for j := 0; j < n; j++ {
-			var s float64
-			for c := 0; c < k; c++ {
-				s += float64(a[i*k+c]) * float64(b[c*n+j])
-			}
-			out[i*n+j] = float32(s)
-		}
+// TestCtxInitState checks that the start contexts travel with the
+// learned tensors: a state without them (a checkpoint of the meta network
+// fitted to the templates, before they existed) and a state with them
+// into a learner without a ctx init are errors that leave the learner
+// unchanged; a round trip restores the contexts.
+func TestCtxInitState(t *testing.T) {
+	m, tok, tasks, cfg := templateSetup(t, "nata")
+	src, err := NewLearner(cfg, m, tok, tasks, 1)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	src.Meta.Value.CopyFrom(tensor.RandN(tensor.NewRNG(4), 0, 0.1, src.Meta.Value.Shape()...))
+	want := src.AllClassFeatures().Data()
+	dst, err := NewLearner(cfg, m, tok, tasks, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := dst.AllClassFeatures().Data()
+	old := src.State()
+	delete(old, ctxStartName)
+	if err := dst.LoadState(old); err == nil || !strings.Contains(err.Error(), ctxStartName) {
+		t.Errorf("state without start contexts: err = %v", err)
+	}
+	plain := cfg
+	plain.CtxInit = ""
+	other, err := NewLearner(plain, m, tok, tasks, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.LoadState(src.State()); err == nil || !strings.Contains(err.Error(), "start contexts") {
+		t.Errorf("start contexts into a learner without: err = %v", err)
+	}
+	if got := dst.AllClassFeatures().Data(); !slices.Equal(got, before) {
+		t.Error("a failed LoadState changed the learner")
+	}
+	if err := dst.LoadState(src.State()); err != nil {
+		t.Fatal(err)
+	}
+	if got := dst.AllClassFeatures().Data(); !slices.Equal(got, want) {
+		t.Errorf("after a round trip the class features differ by %.2g", maxRelDiff(got, want))
+	}
 }
 
-func TestCholeskySolveRejectsIndefinite(t *testing.T) {
-	a := []float64{1, 2, 2, 1} // eigenvalues 3 and -1
-	b := []float64{1, 1}
-	if err := choleskySolve(a, b, 2, 1); err == nil {
-		t.Error("an indefinite matrix was accepted")
+func frobNorm(v []float32) float64 {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	return math.Sqrt(s)
+}
+
+// TestCtxInitResume checks that a SoftCPT run from the templates resumed
+// from its checkpoint after the first of two epochs ends where the
+// uninterrupted run ends, with the same start contexts.
+func TestCtxInitResume(t *testing.T) {
+	m, tok, tasks, cfg := templateSetup(t, "nata")
+	var train []Example
+	for i := 0; i < 8; i++ {
+		task := i % 2
+		train = append(train, Example{Task: task, Label: i % len(tasks[task].Classes)})
+	}
+	feats := tensor.RandN(tensor.NewRNG(3), 0, 1, len(train), m.Config.EmbedDim)
+	opt := Defaults()
+	opt.Epochs, opt.BatchSize, opt.LR, opt.WarmupEpochs = 2, 4, 0.01, 0
+	run := func(ctx context.Context, seed uint64, opt TrainOptions) *Learner {
+		l, err := NewLearner(cfg, m, tok, tasks, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := TrainFeatures(ctx, l, feats, train, opt); err != nil && ctx.Err() == nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	whole := run(context.Background(), 1, opt)
+
+	opt.CheckpointDir = t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	first := opt
+	first.Log = func(string, ...any) { cancel() } // stop after the first epoch's checkpoint
+	run(ctx, 1, first)
+	opt.Resume = true
+	resumed := run(context.Background(), 2, opt)
+	for k, v := range whole.State() {
+		if got := resumed.State()[k]; got == nil || maxRelDiff(got.Data(), v.Data()) > 1e-6 {
+			t.Errorf("%s differs between the resumed and the uninterrupted run", k)
+		}
+	}
+	if frobNorm(whole.Meta.Value.Data()) == 0 {
+		t.Error("the meta network did not move from zero")
 	}
 }

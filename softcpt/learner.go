@@ -46,6 +46,10 @@ type Learner struct {
 	// TaskCtx is [M,W] (TA) or [T,M,W] (TS); ClassCtx is [L,W] (CA) or
 	// [ΣC,L,W] (CS); Meta is the meta network's matrix [in, N·W].
 	TaskCtx, ClassCtx, Meta *autograd.Var
+	// ctxStart is a SoftCPT learner's fixed start context of each task
+	// [T, N·W] with Config.CtxInit (nil without): the meta network then
+	// generates a residual on top of it (initContexts, generate).
+	ctxStart *autograd.Var
 
 	// FullPrompts turns off the shared-prefix encoder and encodes every
 	// class prompt in full (for comparisons; the results are the same up
@@ -165,10 +169,18 @@ func (l *Learner) Parameters() []*autograd.Var {
 	return ps
 }
 
-// State returns every learned tensor by name (for checkpoints).
+// stateVars returns the tensors of State in order: the learned ones and
+// the fixed start contexts.
+func (l *Learner) stateVars() []*autograd.Var {
+	return []*autograd.Var{l.Ctx, l.TaskCtx, l.ClassCtx, l.Meta, l.ctxStart}
+}
+
+// State returns every learned tensor by name (for checkpoints), and the
+// fixed start contexts (ContextStart) when there are some, so that the
+// learned residual is never loaded without its start.
 func (l *Learner) State() map[string]*tensor.Tensor {
 	st := map[string]*tensor.Tensor{}
-	for _, v := range []*autograd.Var{l.Ctx, l.TaskCtx, l.ClassCtx, l.Meta} {
+	for _, v := range l.stateVars() {
 		if v != nil {
 			st[v.Name] = v.Value
 		}
@@ -177,9 +189,15 @@ func (l *Learner) State() map[string]*tensor.Tensor {
 }
 
 // LoadState copies saved tensors into the learner, checking names and
-// shapes.
+// shapes first (on an error the learner is unchanged). Start contexts in
+// st are an error for a learner without them: the saved meta network is
+// a residual that means nothing without its start.
 func (l *Learner) LoadState(st map[string]*tensor.Tensor) error {
-	for _, v := range []*autograd.Var{l.Ctx, l.TaskCtx, l.ClassCtx, l.Meta} {
+	if _, ok := st[ctxStartName]; ok && l.ctxStart == nil {
+		return errors.Errorf("learner state has start contexts %q (trained with a ctx init), but this %s learner has none (built without Config.CtxInit)", ctxStartName, l.Cfg.Name)
+	}
+	vars := l.stateVars()
+	for _, v := range vars {
 		if v == nil {
 			continue
 		}
@@ -190,7 +208,11 @@ func (l *Learner) LoadState(st map[string]*tensor.Tensor) error {
 		if !tensor.SameShape(t.Shape(), v.Value.Shape()) {
 			return errors.Errorf("learner state %q has shape %v, want %v", v.Name, t.Shape(), v.Value.Shape())
 		}
-		v.Value.CopyFrom(t)
+	}
+	for _, v := range vars {
+		if v != nil {
+			v.Value.CopyFrom(st[v.Name])
+		}
 	}
 	return nil
 }
@@ -225,10 +247,42 @@ func (l *Learner) contexts(classes []int) *autograd.Var {
 	f := l.TaskFeatures() // [T, E]
 	if !l.Cfg.CSC {
 		// NA: one generated context per task, shared by its classes.
-		ctx := autograd.Reshape(autograd.MatMul(f, l.Meta, false, false), -1, N, W) // [T, N, W]
+		ctx := autograd.Reshape(l.generate(f, nil), -1, N, W) // [T, N, W]
 		return autograd.IndexSelect(ctx, 0, l.tasksOf(classes))
 	}
-	return autograd.Reshape(autograd.MatMul(l.metaInput(f, classes), l.Meta, false, false), -1, N, W)
+	return autograd.Reshape(l.generate(l.metaInput(f, classes), l.tasksOf(classes)), -1, N, W)
+}
+
+// generate returns the contexts [rows, N·W] that the meta network
+// generates from its inputs x [rows, in], row r belonging to task
+// rowTasks[r] (nil: row r is task r): x·P, or with a start context
+// start[task] + (x/‖x‖)·P (initContexts).
+func (l *Learner) generate(x *autograd.Var, rowTasks []int) *autograd.Var {
+	if l.ctxStart == nil {
+		return autograd.MatMul(x, l.Meta, false, false)
+	}
+	start := l.ctxStart
+	if rowTasks != nil {
+		start = autograd.IndexSelect(start, 0, rowTasks)
+	}
+	return autograd.Add(start, autograd.MatMul(autograd.L2Normalize(x, 1, 1e-12), l.Meta, false, false))
+}
+
+// ctxStartName is the start contexts' name in State.
+const ctxStartName = "prompt_gen.ctx_start"
+
+// ContextStart returns a SoftCPT learner's fixed start contexts [T, N·W]
+// when it was built with Config.CtxInit, and nil otherwise (and for the
+// hard baselines, whose Ctx starts there). With them the meta network's
+// contexts are start[task] + (x/‖x‖)·P instead of x·P, x being its input
+// row (the task feature, or the class-and-task input with class
+// features); P starts at zero. A trainer that runs the meta network
+// itself (a GPU's step) must implement this form.
+func (l *Learner) ContextStart() *tensor.Tensor {
+	if l.ctxStart == nil {
+		return nil
+	}
+	return l.ctxStart.Value
 }
 
 // metaInput returns the meta network's input [len(classes), in] of a
@@ -286,7 +340,7 @@ func (l *Learner) groupContexts(classes []int) (*autograd.Var, []int) {
 	case l.Cfg.Hard:
 		return l.Ctx, groups
 	}
-	return autograd.Reshape(autograd.MatMul(l.TaskFeatures(), l.Meta, false, false), -1, N, W), groups
+	return autograd.Reshape(l.generate(l.TaskFeatures(), nil), -1, N, W), groups
 }
 
 // ClassFeatures returns the unnormalised text features [len(classes), E]

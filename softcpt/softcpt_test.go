@@ -77,33 +77,39 @@ func TestLossGradientsFiniteDifference(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		b := testBatch(m, 5)
-		loss, _ := l.Loss(b, nil)
-		loss.Backward()
-		eval := func() float64 {
-			var v *autograd.Var
-			autograd.NoGrad(func() { v, _ = l.Loss(b, nil) })
-			return float64(v.Value.Item())
+		checkGradients(t, name, l, testBatch(m, 5))
+	}
+}
+
+// checkGradients compares the gradient of l's loss on b with respect to
+// every learnable tensor with central differences.
+func checkGradients(t *testing.T, name string, l *Learner, b Batch) {
+	t.Helper()
+	loss, _ := l.Loss(b, nil)
+	loss.Backward()
+	eval := func() float64 {
+		var v *autograd.Var
+		autograd.NoGrad(func() { v, _ = l.Loss(b, nil) })
+		return float64(v.Value.Item())
+	}
+	for _, p := range l.Parameters() {
+		if p.Grad == nil {
+			t.Fatalf("%s: %s got no gradient", name, p.Name)
 		}
-		for _, p := range l.Parameters() {
-			if p.Grad == nil {
-				t.Fatalf("%s: %s got no gradient", name, p.Name)
-			}
-			d := p.Value.Data()
-			step := max(1, len(d)/7)
-			for j := 0; j < len(d); j += step {
-				const eps = 2e-3
-				orig := d[j]
-				d[j] = orig + eps
-				lp := eval()
-				d[j] = orig - eps
-				lm := eval()
-				d[j] = orig
-				num := (lp - lm) / (2 * eps)
-				an := float64(p.Grad.Data()[j])
-				if math.Abs(an-num) > 2e-3+3e-2*math.Abs(num) {
-					t.Errorf("%s: d loss/d %s[%d]: analytic %.6g numeric %.6g", name, p.Name, j, an, num)
-				}
+		d := p.Value.Data()
+		step := max(1, len(d)/7)
+		for j := 0; j < len(d); j += step {
+			const eps = 2e-3
+			orig := d[j]
+			d[j] = orig + eps
+			lp := eval()
+			d[j] = orig - eps
+			lm := eval()
+			d[j] = orig
+			num := (lp - lm) / (2 * eps)
+			an := float64(p.Grad.Data()[j])
+			if math.Abs(an-num) > 2e-3+3e-2*math.Abs(num) {
+				t.Errorf("%s: d loss/d %s[%d]: analytic %.6g numeric %.6g", name, p.Name, j, an, num)
 			}
 		}
 	}

@@ -96,7 +96,7 @@ type methodFlags struct {
 func (m *methodFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.method, "method", "nata", "method: "+strings.Join(softcpt.Methods(), ", "))
 	fs.IntVar(&m.nCtx, "n-ctx", 16, "N_CTX: learned context length of the class prompts")
-	fs.StringVar(&m.ctxInit, "ctx-init", "", "CTX_INIT: start the class-prompt contexts from these words (e.g. \"a photo of a\"), or from each task's zero-shot template before {} (\"template\"); words fill the last context slots. SoftCPT: the meta network is fitted to generate them at the first step. Default: N(0, 0.02)")
+	fs.StringVar(&m.ctxInit, "ctx-init", "", "CTX_INIT: start the class-prompt contexts from these words (e.g. \"a photo of a\"), or from each task's zero-shot template before {} (\"template\"); words fill the last context slots. SoftCPT: they become fixed start contexts, and the meta network, from zero on unit-norm inputs, learns a residual on top of them. Default: N(0, 0.02)")
 	fs.StringVar(&m.position, "class-token-position", "end", "CLASS_TOKEN_POSITION: end, middle or front (CoOp baselines)")
 	fs.StringVar(&m.csc, "csc", "", "CSC: use class features (CA/CS) as meta-net input (true/false; default from --method)")
 	fs.IntVar(&m.classNCtx, "class-n-ctx", -1, "CLASS_N_CTX (default from --method: 4)")
