@@ -205,6 +205,8 @@ func MethodOf(l *softcpt.Learner) (Method, error) {
 		return 0, errors.Errorf("method %s has N_CTX %d, want > 0", c.Name, c.NCtx)
 	case c.ClassSample > 0:
 		return 0, errors.Errorf("method %s samples classes (rate %v), not supported", c.Name, c.ClassSample)
+	case l.ContextStart() != nil:
+		return 0, errors.Errorf("method %s starts from fixed contexts (CTX_INIT %q) plus a residual meta network, not supported", c.Name, c.CtxInit)
 	case c.Hard && l.Ctx == nil:
 		return 0, errors.Errorf("learner %s has no context", c.Name)
 	case c.Hard:

@@ -166,6 +166,18 @@ func TestCanTrain(t *testing.T) {
 	if err := CanTrain(steptest.Learner(t, m, 0), res); err != nil {
 		t.Errorf("a run with a checkpoint to resume would not train on the backend: %v", err)
 	}
+	start, err := softcpt.MethodConfig("SoftCPT-NATA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start.NCtx, start.CtxInit = 4, "a photo of"
+	ls, err := softcpt.NewLearner(start, m, steptest.WordTokenizer{Vocab: m.Config.VocabSize}, steptest.Tasks, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CanTrain(ls, opt); err == nil || !strings.Contains(err.Error(), "fixed contexts") {
+		t.Errorf("CanTrain(NATA from words) = %v, want an error: the step has no start contexts", err)
+	}
 	cfg, err := softcpt.MethodConfig("SoftCPT-CATA")
 	if err != nil {
 		t.Fatal(err)

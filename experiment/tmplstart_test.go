@@ -1,8 +1,10 @@
-package main
+package experiment
 
 import (
 	"context"
 	"testing"
+
+	"github.com/softcpt/softcpt-go/data"
 
 	"github.com/softcpt/softcpt-go/autograd"
 	"github.com/softcpt/softcpt-go/optim"
@@ -24,13 +26,14 @@ func TestShippedTemplateStartStable(t *testing.T) {
 		t.Skip("trains for a while; skipped with -short")
 	}
 	ctx := context.Background()
-	b, m, tok, err := openShipped(testBenchmark, testModel, testBPE)
+	b, m, tok, err := OpenShipped(testBenchmark, testModel, testBPE)
 	if err != nil {
 		t.Fatal(err)
 	}
-	exp := newExperiment("real-general", m, tok, realTasks(b, "general", 4, 1))
-	train := exp.allTrain()
-	feats, err := exp.features(ctx, train)
+	db := b.FewShot("general", 4, softcpt.ProbeValShots(4), 1)
+	exp := &Experiment{Model: m, Tok: tok, Out: t.TempDir()}
+	train := examples(db, func(t *data.Task) []data.Item { return t.Train })
+	feats, err := exp.features(ctx, db.Name, train)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +42,7 @@ func TestShippedTemplateStartStable(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.NCtx, cfg.CtxInit = 5, softcpt.CtxInitTemplate
-	l, err := softcpt.NewLearner(cfg, m, tok, exp.specs(), 1)
+	l, err := softcpt.NewLearner(cfg, m, tok, specs(db), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
