@@ -10,8 +10,8 @@
 //	OUT/<task>/split.json                   CoOp's split_zhou file: {"train", "val", "test": [[path, label, class], ...]}
 //
 // The split file keeps the benchmark's own split: its held-out test images
-// as "test", and its training pool as "train" with every fifth image of a
-// class moved to "val". The class folders hold all of a task's images, so
+// as "test", and its training pool as "train" with a fifth of each class's
+// images (at least one, when the class has two or more) moved to "val". The class folders hold all of a task's images, so
 // the "folder" reader, which splits them 50/20/30 itself, can be used
 // instead of the split file.
 //
@@ -93,6 +93,12 @@ func export(b *realdata.Benchmark, t *realdata.Task, dir string) (int, error) {
 		}
 	}
 	split := map[string][][3]any{"train": {}, "val": {}, "test": {}}
+	// Per class, the last round(n/5) of its n training-pool images, at
+	// least one when n >= 2, go to "val".
+	pool := make([]int, len(t.Classes))
+	for _, it := range t.Train {
+		pool[it.Label]++
+	}
 	seen := make([]int, len(t.Classes)) // training-pool images per class so far
 	n := 0
 	add := func(list string, it realdata.Item) error {
@@ -109,8 +115,8 @@ func export(b *realdata.Benchmark, t *realdata.Task, dir string) (int, error) {
 		return nil
 	}
 	for _, it := range t.Train {
-		list := "train"
-		if seen[it.Label]%5 == 4 {
+		list, size := "train", pool[it.Label]
+		if nVal := max(min(size-1, 1), (size+2)/5); seen[it.Label] >= size-nVal {
 			list = "val"
 		}
 		seen[it.Label]++
