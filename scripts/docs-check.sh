@@ -146,5 +146,27 @@ for f in "${files[@]}"; do
 		fi
 	done <"$tmp/manifest"
 done
-echo "docs-check: $pass passed, $fail failed, $skip skipped (slow), $notrun not marked runnable"
+# Every --flag in the last column of a Markdown table (the column that
+# names our side in the mapping tables) must be a flag of some softcpt
+# subcommand or of cmd/exportbench.
+(cd "$tmp/repo" && go build -o "$tmp/softcpt" ./cmd/softcpt && go build -o "$tmp/exportbench" ./cmd/exportbench)
+{
+	for sub in $("$tmp/softcpt" help 2>&1 | awk '/^commands:/ {on = 1; next} on && NF {print $1} on && !NF {exit}'); do
+		"$tmp/softcpt" "$sub" -h 2>&1 || true
+	done
+	"$tmp/exportbench" -h 2>&1 || true
+} | grep -oE '^  -[a-z0-9-]+' | sed 's/^  -/--/' | sort -u >"$tmp/flags"
+for f in "${files[@]}"; do
+	awk '/^\|/ { n = split($0, c, / \| /); print FILENAME ":" NR "\t" c[n] }' "$root/$f" |
+		while IFS=$'\t' read -r where cell; do
+			for flag in $(grep -oE -- '--[a-z][a-z0-9-]+' <<<"$cell" | sort -u); do
+				if ! grep -qx -- "$flag" "$tmp/flags"; then
+					echo "FAIL  ${where#"$root/"}: $flag is not a flag of any softcpt command"
+					echo x >>"$tmp/badflags"
+				fi
+			done
+		done
+done
+[ ! -f "$tmp/badflags" ] || fail=$((fail + $(wc -l <"$tmp/badflags")))
+echo "docs-check: $pass passed, $fail failed, $skip skipped (slow), $notrun not marked runnable; table flags checked against $(wc -l <"$tmp/flags") known flags"
 [ $fail = 0 ]
