@@ -35,7 +35,7 @@ const (
 )
 
 // Safetensors metadata keys that describe a model for prompt tuning. The
-// shipped model has all three; `softcpt pretrain` should write them.
+// shipped model has all four; `softcpt pretrain` should write them.
 const (
 	// MetaPretrainedOn says what the model was pretrained on.
 	MetaPretrainedOn = "softcpt_pretrained_on"
