@@ -2,9 +2,14 @@ package clip_test
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
+	"sort"
+	"strings"
 
 	"github.com/softcpt/softcpt-go/clip"
+	"github.com/softcpt/softcpt-go/clip/imageproc"
+	"github.com/softcpt/softcpt-go/shipped"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
@@ -37,4 +42,76 @@ func Example() {
 	// Output:
 	// image features [2 32] text features [2 32]
 	// logit scale true
+}
+
+// Example_zeroShot classifies one shipped test image zero-shot with the
+// shipped small CLIP (embedded in every binary that imports package
+// shipped; shipped.OpenModel("RN50.pt", "bpe_simple_vocab_16e6.txt.gz") or
+// clip.Load open OpenAI's): it encodes the image and one prompt per class
+// of its task, and prints the three most similar prompts with their cosine
+// similarity and CLIP's probability.
+func Example_zeroShot() {
+	m, err := shipped.OpenModel("", "")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	bench, _, err := shipped.OpenBenchmark("")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	task := bench.Task("nature/birds")
+	item := task.Test[0]
+	R := m.CLIP.Config.ImageResolution
+	x := tensor.FromSlice(imageproc.CLIPTransformRGB(bench.Image(item.Image), R), 1, 3, R, R)
+	img := m.CLIP.EncodeImage(x).Data()
+
+	prompts := make([]string, len(task.Classes))
+	for i, c := range task.Classes {
+		prompts[i] = strings.ReplaceAll(task.Template, "{}", c)
+	}
+	b, err := m.Tokenizer.Tokenize(prompts, m.CLIP.Config.ContextLength, false)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	txt := m.CLIP.EncodeText(b.IDs, b.Rows, b.ContextLength)
+
+	// Cosine similarity with each prompt, and CLIP's probabilities:
+	// softmax of LogitScale() times the similarities.
+	E := m.CLIP.Config.EmbedDim
+	sims := make([]float64, len(prompts))
+	probs := make([]float64, len(prompts))
+	var sum float64
+	for i := range prompts {
+		sims[i] = cosine(img, txt.Data()[i*E:(i+1)*E])
+		probs[i] = math.Exp(float64(m.CLIP.LogitScale()) * sims[i])
+		sum += probs[i]
+	}
+	order := make([]int, len(prompts))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return sims[order[a]] > sims[order[b]] })
+	fmt.Println("image of a", task.Classes[item.Label])
+	for _, i := range order[:3] {
+		fmt.Printf("%.2f %.2f %s\n", sims[i], probs[i]/sum, prompts[i])
+	}
+	// Output:
+	// image of a rooster
+	// 0.67 0.99 a picture of a rooster.
+	// 0.46 0.01 a picture of a duck.
+	// 0.43 0.00 a picture of a bird.
+}
+
+// cosine returns the cosine similarity of a and b.
+func cosine(a, b []float32) float64 {
+	var ab, aa, bb float64
+	for i := range a {
+		ab += float64(a[i]) * float64(b[i])
+		aa += float64(a[i]) * float64(a[i])
+		bb += float64(b[i]) * float64(b[i])
+	}
+	return ab / math.Sqrt(aa*bb)
 }

@@ -22,6 +22,15 @@ func LoadWith(path string, opt Options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	return FromCheckpoint(sd, path, opt)
+}
+
+// FromCheckpoint builds a frozen model from a checkpoint read with package
+// checkpoint (checkpoint.Read reads one from memory, such as an embedded
+// copy), with head counts from opt or, where opt leaves them unset, from the
+// metadata entries "vision_heads" and "transformer_heads"; name identifies
+// the checkpoint in errors.
+func FromCheckpoint(sd *checkpoint.StateDict, name string, opt Options) (*Model, error) {
 	if opt.VisionHeads == 0 {
 		opt.VisionHeads, _ = strconv.Atoi(sd.Metadata["vision_heads"])
 	}
@@ -30,7 +39,7 @@ func LoadWith(path string, opt Options) (*Model, error) {
 	}
 	m, err := FromStateDictWith(sd.Tensors, opt)
 	if err != nil {
-		return nil, errors.Wrapf(err, "clip: %s", path)
+		return nil, errors.Wrapf(err, "clip: %s", name)
 	}
 	return m, nil
 }

@@ -37,12 +37,11 @@ func ZeroShotAccuracy(m *clip.Model, tok *tokenizer.Tokenizer, task *ZeroShotTas
 	if err != nil {
 		return 0, errors.Wrapf(err, "zero-shot task %q", task.Name)
 	}
-	ids := make([]int, len(b.IDs))
-	for i, id := range b.IDs {
-		if int(id) >= m.Config.VocabSize {
+	ids := b.IDs
+	for _, id := range ids {
+		if id >= m.Config.VocabSize {
 			return 0, errors.Errorf("zero-shot task %q: token id %d outside the model's vocabulary of %d (tokenizer and model do not match)", task.Name, id, m.Config.VocabSize)
 		}
-		ids[i] = int(id)
 	}
 	var correct int
 	autograd.NoGrad(func() {

@@ -335,8 +335,6 @@ func (t *trainer) sample(step, i, j int, dst []float32, row []int) error {
 	if err != nil {
 		return errors.Wrapf(err, "pretrain: caption of pair %d", j)
 	}
-	for k, id := range b.IDs {
-		row[k] = int(id)
-	}
+	copy(row, b.IDs)
 	return nil
 }

@@ -1,6 +1,8 @@
 package realdata
 
 import (
+	"io"
+
 	"github.com/pkg/errors"
 
 	"github.com/softcpt/softcpt-go/clip/imageproc"
@@ -96,6 +98,19 @@ func (b *Benchmark) Task(id string) *Task {
 func OpenBenchmark(path string) (*Benchmark, error) {
 	b := &Benchmark{}
 	imgs, err := readPack(path, b)
+	return b.finish(imgs, err, path)
+}
+
+// ReadBenchmark reads and validates a benchmark pack from r (for example
+// the bytes of an embedded copy); name identifies it in errors.
+func ReadBenchmark(r io.Reader, name string) (*Benchmark, error) {
+	b := &Benchmark{}
+	imgs, err := decodePack(r, name, b)
+	return b.finish(imgs, err, name)
+}
+
+// finish validates a benchmark whose pack was read from path.
+func (b *Benchmark) finish(imgs *Images, err error, path string) (*Benchmark, error) {
 	if err != nil {
 		return nil, err
 	}

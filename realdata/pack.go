@@ -147,7 +147,12 @@ func readPack(path string, meta any) (*Images, error) {
 		return nil, errors.Wrapf(err, "realdata: opening %s; %s", path, RegenerateHint)
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
+	return decodePack(f, path, meta)
+}
+
+// decodePack reads a pack from r; path names it in errors.
+func decodePack(r io.Reader, path string, meta any) (*Images, error) {
+	zr, err := gzip.NewReader(bufio.NewReaderSize(r, 1<<20))
 	if err != nil {
 		return nil, errors.Wrapf(err, "realdata: %s is not a gzip pack; %s", path, RegenerateHint)
 	}

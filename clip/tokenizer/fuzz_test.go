@@ -106,10 +106,10 @@ func FuzzTokenize(f *testing.F) {
 		}
 		row := b.Row(0)
 		end := min(n, contextLength)
-		if contextLength > 1 && row[0] != int32(tok.SOT()) {
+		if contextLength > 1 && row[0] != tok.SOT() {
 			t.Fatalf("row starts with %d", row[0])
 		}
-		if row[end-1] != int32(tok.EOT()) {
+		if row[end-1] != tok.EOT() {
 			t.Fatalf("row %v: no EOT at %d", row, end-1)
 		}
 		for j := end; j < contextLength; j++ {
@@ -117,7 +117,7 @@ func FuzzTokenize(f *testing.F) {
 				t.Fatalf("row %v not zero-padded after %d", row, end)
 			}
 		}
-		if p := b.EOTPos[0]; p >= end || row[p] != int32(tok.EOT()) {
+		if p := b.EOTPos[0]; p >= end || row[p] != tok.EOT() {
 			t.Fatalf("EOTPos %d in row %v", p, row)
 		}
 	})

@@ -5,10 +5,12 @@ import (
 )
 
 // Batch is the result of Tokenize: Rows rows of ContextLength token ids,
-// stored row-major in IDs, as the int tensor clip.tokenize returns.
+// stored row-major in IDs, as the int tensor clip.tokenize returns. IDs has
+// the type clip.Model's EncodeText and TextFeatures take, so a batch is
+// encoded without a copy: m.EncodeText(b.IDs, b.Rows, b.ContextLength).
 type Batch struct {
 	// IDs holds Rows*ContextLength ids: SOT, the text's ids, EOT, then zeros.
-	IDs []int32
+	IDs []int
 	// Rows is the number of texts.
 	Rows int
 	// ContextLength is the length of each row.
@@ -20,7 +22,7 @@ type Batch struct {
 }
 
 // Row returns row i of the batch (a slice of IDs, not a copy).
-func (b *Batch) Row(i int) []int32 {
+func (b *Batch) Row(i int) []int {
 	return b.IDs[i*b.ContextLength : (i+1)*b.ContextLength]
 }
 
@@ -33,7 +35,7 @@ func (t *Tokenizer) Tokenize(texts []string, contextLength int, truncate bool) (
 		return nil, errors.Errorf("tokenizer: context length %d must be positive", contextLength)
 	}
 	b := &Batch{
-		IDs:           make([]int32, len(texts)*contextLength),
+		IDs:           make([]int, len(texts)*contextLength),
 		Rows:          len(texts),
 		ContextLength: contextLength,
 		EOTPos:        make([]int, len(texts)),
@@ -48,11 +50,11 @@ func (t *Tokenizer) Tokenize(texts []string, contextLength int, truncate bool) (
 			n = contextLength
 		}
 		row := b.Row(i)
-		row[0] = int32(t.sot)
+		row[0] = t.sot
 		for j := 1; j < n-1; j++ {
-			row[j] = int32(ids[j-1])
+			row[j] = ids[j-1]
 		}
-		row[n-1] = int32(t.eot)
+		row[n-1] = t.eot
 		best := 0
 		for j, id := range row {
 			if id > row[best] {

@@ -153,7 +153,7 @@ func TestLoadErrors(t *testing.T) {
 
 func TestTokenize(t *testing.T) {
 	tok := smallTokenizer(t)
-	sot, eot := int32(tok.SOT()), int32(tok.EOT())
+	sot, eot := tok.SOT(), tok.EOT()
 	b, err := tok.Tokenize([]string{"hello", "", "cat a hello"}, 6, false)
 	if err != nil {
 		t.Fatal(err)
@@ -161,10 +161,10 @@ func TestTokenize(t *testing.T) {
 	hello, _ := tok.ID("hello</w>")
 	cat, _ := tok.ID("cat</w>")
 	a, _ := tok.ID("a</w>")
-	want := []int32{
-		sot, int32(hello), eot, 0, 0, 0,
+	want := []int{
+		sot, hello, eot, 0, 0, 0,
 		sot, eot, 0, 0, 0, 0,
-		sot, int32(cat), int32(a), int32(hello), eot, 0,
+		sot, cat, a, hello, eot, 0,
 	}
 	if b.Rows != 3 || b.ContextLength != 6 || !reflect.DeepEqual(b.IDs, want) {
 		t.Fatalf("Tokenize = %+v, want IDs %v", b, want)
@@ -186,8 +186,8 @@ func TestTokenize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := int32(hello)
-	if got, want := b.Row(1), []int32{sot, h, h, h, eot}; !reflect.DeepEqual(got, want) {
+	h := hello
+	if got, want := b.Row(1), []int{sot, h, h, h, eot}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("truncated row = %v, want %v", got, want)
 	}
 	if b.EOTPos[1] != 4 {
@@ -223,8 +223,8 @@ func TestTokenizeCLIP(t *testing.T) {
 		t.Fatal(err)
 	}
 	// clip.tokenize("a photo of a dog.") = [49406, 320, 1125, 539, 320, 1929, 269, 49407, 0...]
-	want := make([]int32, 77)
-	copy(want, []int32{49406, 320, 1125, 539, 320, 1929, 269, 49407})
+	want := make([]int, 77)
+	copy(want, []int{49406, 320, 1125, 539, 320, 1929, 269, 49407})
 	if !reflect.DeepEqual(b.IDs, want) || b.EOTPos[0] != 7 {
 		t.Fatalf("Tokenize = %v EOT %d", b.IDs[:10], b.EOTPos[0])
 	}

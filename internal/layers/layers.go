@@ -36,34 +36,38 @@ type Group struct {
 // Floors are the module's groups, floor by floor. Groups that do not
 // exist yet are allowed.
 var Floors = []Group{
-	// Tensors, CPU kernels and leaf utilities.
+	// Tensors, CPU kernels, leaf utilities and the embedded assets.
 	{Path: "tensor", Floor: 0},
 	{Path: "kernels", Floor: 0},
 	{Path: "internal/atomicfile", Floor: 0},
 	{Path: "internal/layers", Floor: 0},
+	{Path: "pretrained", Floor: 0},
+	{Path: "realdata/assets", Floor: 0},
 	// The array-ops interface and its host implementation.
 	{Path: "backend", Floor: 1},
 	// The CUDA backend: device memory, streams, PTX kernels.
 	{Path: "cuda", Floor: 2, Only: []string{"tensor", "kernels", "backend"}},
 	{Path: "autograd", Floor: 3},
 	{Path: "optim", Floor: 4},
-	{Path: "nn", Floor: 4},
 	// CLIP: model, checkpoints, preprocessing, tokenizer, frozen forward.
 	{Path: "clip", Floor: 5},
 	// Dataset readers and report rendering (library leaves below the
-	// method: softcpt reads data's benchmarks).
+	// method: softcpt reads data's benchmarks; realdata draws into them).
 	{Path: "data", Floor: 6},
-	{Path: "realdata", Floor: 6},
 	{Path: "report", Floor: 6},
+	{Path: "realdata", Floor: 7},
+	// The shipped model and benchmark, opened from the embedded assets.
+	{Path: "shipped", Floor: 8},
 	// The method: learners, training, evaluation, the backend step.
-	{Path: "softcpt", Floor: 7},
-	// Experiments and pretraining.
-	{Path: "experiment", Floor: 8},
-	{Path: "sweep", Floor: 8},
-	{Path: "pretrain", Floor: 8},
+	{Path: "softcpt", Floor: 9},
+	// Pretraining a small CLIP.
+	{Path: "pretrain", Floor: 10},
+	// Experiments and sweeps of experiments.
+	{Path: "experiment", Floor: 11},
+	{Path: "sweep", Floor: 12},
 	// Commands.
-	{Path: "cmd", Floor: 9},
-	{Path: "bench/cmd", Floor: 9},
+	{Path: "cmd", Floor: 13},
+	{Path: "bench/cmd", Floor: 13},
 }
 
 // group returns the group holding rel (a module-relative path), the
