@@ -18,6 +18,7 @@ import (
 	"github.com/softcpt/softcpt-go/internal/atomicfile"
 	"github.com/softcpt/softcpt-go/pretrain"
 	"github.com/softcpt/softcpt-go/realdata"
+	"github.com/softcpt/softcpt-go/shipped"
 )
 
 // Output names inside the pretraining output directory.
@@ -130,6 +131,10 @@ func Pretrain(ctx context.Context, f PretrainOptions, logw io.Writer) error {
 	}
 	last := res.History[len(res.History)-1]
 	md := map[string]string{"softcpt_pretrain_steps": strconv.Itoa(last.Step), "softcpt_pretrain_final_loss": strconv.FormatFloat(last.Loss, 'f', 4, 64), "bpe": PretrainBPEFile}
+	md[shipped.MetaPretrainedOn] = fmt.Sprintf("%d %dx%d images with %d captions (%s), %d steps of %d pairs",
+		pp.Len(), pp.ImageSize, pp.ImageSize, pp.NumPairs(), filepath.Base(f.Pairs), last.Step, opt.BatchSize)
+	nctx, why := pretrainedNCtx(cfg.ContextLength)
+	md[shipped.MetaNCtx], md[shipped.MetaNCtxReason] = strconv.Itoa(nctx), why
 	out := filepath.Join(f.Out, PretrainModelFile)
 	if err := res.Model.Save(out, md); err != nil {
 		return err
@@ -268,4 +273,17 @@ func pretrainDuration(d time.Duration) string {
 		return fmt.Sprintf("%dh%02dm%02ds", h, m, s)
 	}
 	return fmt.Sprintf("%dm%02ds", m, s)
+}
+
+// pretrainedNCtx is the number of learned context tokens recommended for a
+// model that Pretrain made with the given text context length, and why:
+// pretrained on captions of a few words, a model with a short context (at
+// most 32 tokens, as the shipped one) reads class names well only near the
+// positions its captions used, so 4 context tokens; with a longer context,
+// the paper's 16.
+func pretrainedNCtx(contextLength int) (int, string) {
+	if contextLength <= 32 {
+		return 4, fmt.Sprintf("pretrained on captions of a few words in a %d-token context: 16 learned context tokens push class names to positions pretraining hardly used (README.md, The default run)", contextLength)
+	}
+	return 16, fmt.Sprintf("a %d-token context leaves room for the paper's 16 learned context tokens", contextLength)
 }

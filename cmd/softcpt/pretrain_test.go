@@ -11,6 +11,7 @@ import (
 	"github.com/softcpt/softcpt-go/clip"
 	"github.com/softcpt/softcpt-go/clip/tokenizer"
 	"github.com/softcpt/softcpt-go/experiment"
+	"github.com/softcpt/softcpt-go/shipped"
 	"github.com/softcpt/softcpt-go/realdata"
 	"github.com/softcpt/softcpt-go/tensor"
 )
@@ -83,6 +84,19 @@ func TestCmdPretrain(t *testing.T) {
 	}
 	if m.Config.VocabSize != tok.VocabSize() || m.Config.TransformerHeads != 2 || m.Config.ContextLength != 8 {
 		t.Fatalf("saved model config %+v, vocabulary %d", m.Config, tok.VocabSize())
+	}
+	// The model records what it was pretrained on and its prompt context
+	// length (4 for a short text context), which train takes as default.
+	sm, err := shipped.OpenModel(filepath.Join(out, experiment.PretrainModelFile), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, why, err := sm.DefaultNCtx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 4 || !strings.Contains(sm.Metadata[shipped.MetaPretrainedOn], "48 ") {
+		t.Errorf("pretrained model: default n-ctx %d (%s), pretrained on %q; want 4 and the 48 pairs", n, why, sm.Metadata[shipped.MetaPretrainedOn])
 	}
 	// Running again without --resume refuses to overwrite the checkpoint;
 	// with --resume the finished run just writes the model again.
