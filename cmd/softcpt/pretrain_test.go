@@ -11,8 +11,8 @@ import (
 	"github.com/softcpt/softcpt-go/clip"
 	"github.com/softcpt/softcpt-go/clip/tokenizer"
 	"github.com/softcpt/softcpt-go/experiment"
-	"github.com/softcpt/softcpt-go/shipped"
 	"github.com/softcpt/softcpt-go/realdata"
+	"github.com/softcpt/softcpt-go/shipped"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
