@@ -194,8 +194,9 @@ func (s *Sweep) jobName() string {
 // cacheScript is the feature-cache job.
 func (s *Sweep) cacheScript(o SlurmOptions) string {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "#!/bin/bash\n# The feature cache of the softcpt sweep %q (%s), computed once for all its\n", s.Name, s.Dir)
-	b.WriteString("# cells. Written by softcpt; the array job (array.sbatch) depends on it:\n")
+	fmt.Fprintf(&b, "#!/bin/bash\n# softcpt sweep %q in %s:\n", s.Name, s.Dir)
+	b.WriteString("# the feature cache, computed once for all cells. Written by softcpt.\n")
+	b.WriteString("# The cells' array job (array.sbatch) runs after it succeeds:\n")
 	b.WriteString("#   sbatch --dependency=afterok:<this job's id> array.sbatch\n")
 	s.header(&b, o, s.jobName()+"-cache", "cache-%j")
 	fmt.Fprintf(&b, "\nexec %s sweep cache %s\n", shellWords(o.Command), shellQuote(s.Dir))
@@ -206,11 +207,12 @@ func (s *Sweep) cacheScript(o SlurmOptions) string {
 // (task id = cell index).
 func (s *Sweep) arrayScript(o SlurmOptions, indices []int, note string) string {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "#!/bin/bash\n# Cells of the softcpt sweep %q (%s), one per array task: task i runs\n", s.Name, s.Dir)
-	fmt.Fprintf(&b, "# cell i of cells.json. %s Written by softcpt; submit after the cache\n", note)
-	b.WriteString("# job (cache.sbatch) with: sbatch --dependency=afterok:<cache job id> <this file>\n")
-	b.WriteString("# SIGTERM or the --signal below saves the cell's checkpoint; the task then\n")
-	fmt.Fprintf(&b, "# requeues itself (scontrol requeue) and exits with status %d.\n", ExitRequeue)
+	fmt.Fprintf(&b, "#!/bin/bash\n# softcpt sweep %q in %s:\n", s.Name, s.Dir)
+	fmt.Fprintf(&b, "# array task i runs cell i of cells.json. %s\n", note)
+	b.WriteString("# Written by softcpt. Submit it after the cache job (cache.sbatch) with\n")
+	b.WriteString("#   sbatch --dependency=afterok:<cache job id> <this file>\n")
+	b.WriteString("# SIGTERM and the time-limit signal (--signal) make the cell save its\n")
+	fmt.Fprintf(&b, "# checkpoint; on the time-limit signal the task requeues itself\n# (scontrol requeue) and exits with status %d.\n", ExitRequeue)
 	arr := arrayList(indices)
 	if o.Throttle > 0 {
 		arr += "%" + strconv.Itoa(o.Throttle)
@@ -224,9 +226,9 @@ func (s *Sweep) arrayScript(o SlurmOptions, indices []int, note string) string {
 // submitScript is what a user runs to submit the sweep by hand.
 func (s *Sweep) submitScript(o SlurmOptions) string {
 	return fmt.Sprintf(`#!/bin/bash
-# Submits the softcpt sweep %q by hand (softcpt sweep --slurm does the
-# same and records the job ids in jobs.json): the feature cache, then the
-# array of all cells once the cache job has succeeded.
+# softcpt sweep %q: submits the feature cache, then the array of all
+# cells once the cache job has succeeded. softcpt sweep --slurm does the
+# same and records the job ids in jobs.json.
 set -euo pipefail
 cd %s
 cache=$(%s --parsable cache.sbatch)
@@ -436,7 +438,7 @@ func (s *Sweep) ResubmitFailed(ctx context.Context) ([]Job, error) {
 		}
 	}
 	name := fmt.Sprintf("resubmit-%d.sbatch", n)
-	note := fmt.Sprintf("Resubmission %d: the cells that had failed or were missing.", n)
+	note := fmt.Sprintf("Resubmission %d (failed and missing cells).", n)
 	if err := writeFileAtomic(s.path(slurmDir, name), []byte(s.arrayScript(o, indices, note))); err != nil {
 		return nil, err
 	}
