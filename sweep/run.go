@@ -125,6 +125,9 @@ func RunLocal(ctx context.Context, s *Sweep, n int, r Runner, logf func(format s
 			continue
 		}
 		g.Go(func() error {
+			if ctx.Err() != nil { // cancelled while this one waited for a slot
+				return nil
+			}
 			logf("cell %d %s: start", c.Index, c.ID)
 			err := s.runCell(ctx, c, r)
 			if err != nil {
