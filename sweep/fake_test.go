@@ -44,7 +44,8 @@ func fakeMain(args []string) int {
 }
 
 // fileRunner is a Runner whose work is sleeping: the cache takes
-// SWEEP_FAKE_CACHE_SECS, a cell SWEEP_FAKE_CELL_SECS (default 1 each).
+// SWEEP_FAKE_CACHE_SECS, a cell SWEEP_FAKE_CELL_SECS (default 1 each),
+// its first attempt SWEEP_FAKE_FIRST_SECS when set.
 // Each appends "start <unix ns>" and "end <unix ns>" (or "interrupted")
 // lines to <sweep>/fake/<id>.log, so that a test sees every attempt and
 // the order of the cache and the cells across processes.
@@ -55,7 +56,11 @@ func (fileRunner) Cache(ctx context.Context, s *Sweep) error {
 }
 
 func (fileRunner) Run(ctx context.Context, s *Sweep, c Cell) error {
-	return fakeWork(ctx, s, c.ID, "SWEEP_FAKE_CELL_SECS")
+	env := "SWEEP_FAKE_CELL_SECS"
+	if _, err := os.Stat(s.path("fake", c.ID+".log")); err != nil && os.Getenv("SWEEP_FAKE_FIRST_SECS") != "" {
+		env = "SWEEP_FAKE_FIRST_SECS" // the first attempt of a cell
+	}
+	return fakeWork(ctx, s, c.ID, env)
 }
 
 func fakeWork(ctx context.Context, s *Sweep, id, env string) error {

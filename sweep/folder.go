@@ -18,6 +18,10 @@ type Sweep struct {
 	Dir string
 	// Cells are the expanded cells; Cells[i].Index == i.
 	Cells []Cell
+
+	// requeue, set inside a Slurm job, requeues it after an interruption
+	// by a signal when Slurm still reports it running.
+	requeue func() (bool, error)
 }
 
 // The files of a sweep folder.
@@ -165,6 +169,7 @@ func writeFileAtomic(path string, b []byte) error {
 
 // marker is the content of a cell's (or the cache's) state file.
 type marker struct {
+	State    string    `json:"state"`
 	Time     time.Time `json:"time"`
 	Host     string    `json:"host,omitempty"`
 	PID      int       `json:"pid,omitempty"`
@@ -187,11 +192,47 @@ const cacheID = "cache"
 
 func (s *Sweep) markerPath(id, state string) string { return s.path(stateDir, id+"."+state) }
 
-// mark writes marker state of id (cell ID or cacheID).
+// mark writes marker state of id (cell ID or cacheID) and appends it to
+// id's history (<id>.history, one JSON object a line).
 func (s *Sweep) mark(id, state string, m marker) error {
 	host, _ := os.Hostname()
-	m.Time, m.Host, m.PID, m.Job = time.Now().UTC(), host, os.Getpid(), slurmJobName()
-	return writeJSONAtomic(s.markerPath(id, state), m)
+	m.Time, m.Host, m.PID, m.Job, m.State = time.Now().UTC(), host, os.Getpid(), slurmJobName(), state
+	if err := writeJSONAtomic(s.markerPath(id, state), m); err != nil {
+		return err
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return errors.Wrap(err, "sweep: encode marker")
+	}
+	f, err := os.OpenFile(s.markerPath(id, "history"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return errors.Wrap(err, "sweep: history")
+	}
+	_, err = f.Write(append(b, '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return errors.Wrap(err, "sweep: history")
+}
+
+// history reads the markers ever written for id, oldest first.
+func (s *Sweep) history(id string) ([]marker, error) {
+	b, err := os.ReadFile(s.markerPath(id, "history"))
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, errors.Wrap(err, "sweep: history")
+	}
+	var out []marker
+	for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+		var m marker
+		if err := json.Unmarshal(line, &m); err != nil {
+			return out, errors.Wrapf(err, "sweep: %s", s.markerPath(id, "history"))
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }
 
 // marked reads marker state of id; ok is false when there is none.

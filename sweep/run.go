@@ -85,7 +85,7 @@ func RunCell(ctx context.Context, dir string, index int, r Runner) error {
 	if err != nil {
 		return err
 	}
-	return s.inJob(ctx, c.ID, func(ctx context.Context) error { return s.runCell(ctx, c, r) })
+	return s.inJob(ctx, func(ctx context.Context) error { return s.runCell(ctx, c, r) })
 }
 
 // RunCache is the entry point of the cache job (`softcpt sweep cache
@@ -96,7 +96,7 @@ func RunCache(ctx context.Context, dir string, r Runner) error {
 	if err != nil {
 		return err
 	}
-	return s.inJob(ctx, cacheID, func(ctx context.Context) error { return s.runCache(ctx, r) })
+	return s.inJob(ctx, func(ctx context.Context) error { return s.runCache(ctx, r) })
 }
 
 // RunLocal runs the sweep in this process: the cache first, then the
@@ -194,8 +194,15 @@ func (s *Sweep) runOnce(ctx context.Context, id, what string, fn func(context.Co
 		if errors.As(context.Cause(ctx), &sig) {
 			m.Signal = sig.name
 		}
+		if s.requeue != nil && m.Signal != "" {
+			var rerr error
+			if m.Requeued, rerr = s.requeue(); rerr != nil {
+				err = errors.Wrapf(err, "requeue failed (%v)", rerr)
+				m.Error = err.Error()
+			}
+		}
 		s.mark(id, markInterrupted, m)
-		return &Interrupted{Signal: m.Signal, Err: errors.Wrapf(err, "sweep: %s", what)}
+		return &Interrupted{Signal: m.Signal, Requeued: m.Requeued, Err: errors.Wrapf(err, "sweep: %s", what)}
 	default:
 		s.mark(id, markFailed, marker{Error: err.Error()})
 		return errors.Wrapf(err, "sweep: %s", what)
@@ -208,9 +215,9 @@ type signalCause struct{ name string }
 func (c signalCause) Error() string { return "received SIG" + c.name }
 
 // inJob runs fn with a context that SIGTERM, SIGINT and the sweep's
-// Slurm signal cancel; when fn was interrupted by one inside a running
-// Slurm job, it requeues the job and records that in id's marker.
-func (s *Sweep) inJob(ctx context.Context, id string, fn func(context.Context) error) error {
+// Slurm signal cancel; inside a Slurm job, an interruption by one of
+// them requeues the job when Slurm still reports it running.
+func (s *Sweep) inJob(ctx context.Context, fn func(context.Context) error) error {
 	sigs := map[os.Signal]string{syscall.SIGTERM: "TERM", syscall.SIGINT: "INT"}
 	if o, err := s.slurmOptions(); err == nil {
 		if sig, err := ParseSignal(o.Signal); err == nil {
@@ -231,19 +238,15 @@ func (s *Sweep) inJob(ctx context.Context, id string, fn func(context.Context) e
 		case <-ctx.Done():
 		}
 	}()
-	err := fn(ctx)
-	var in *Interrupted
-	if !errors.As(err, &in) || in.Signal == "" || os.Getenv("SLURM_JOB_ID") == "" {
-		return err
+	if job := os.Getenv("SLURM_JOB_ID"); job != "" {
+		s.requeue = func() (bool, error) {
+			tools := s.slurmTools()
+			if !tools.jobRunning(context.Background(), job) {
+				return false, nil // cancelled (scancel), or Slurm requeues it itself
+			}
+			return true, tools.run(context.Background(), tools.Scontrol, "requeue", job)
+		}
+		defer func() { s.requeue = nil }()
 	}
-	tools := s.slurmTools()
-	if !tools.jobRunning(context.Background(), os.Getenv("SLURM_JOB_ID")) {
-		return err // cancelled (scancel) or already being requeued by Slurm
-	}
-	if rerr := tools.run(context.Background(), tools.Scontrol, "requeue", os.Getenv("SLURM_JOB_ID")); rerr != nil {
-		return errors.Wrapf(err, "requeue failed (%v)", rerr)
-	}
-	in.Requeued = true
-	s.mark(id, markInterrupted, marker{Error: in.Err.Error(), Signal: in.Signal, Requeued: true})
-	return in
+	return fn(ctx)
 }

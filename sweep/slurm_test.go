@@ -33,11 +33,16 @@ func TestSlurm(t *testing.T) {
 		t.Skipf("set %s=1 to run the real-Slurm test (needs root; installs Debian's Slurm and munge with apt-get when missing)", slurmTestEnv)
 	}
 	c := startSlurm(t)
-	ctx := context.Background()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Run("cancel and resubmit", func(t *testing.T) { slurmCancelResubmit(t, c, exe) })
+	t.Run("time-limit requeue", func(t *testing.T) { slurmTimeLimit(t, c, exe) })
+}
+
+func slurmCancelResubmit(t *testing.T, c *slurmCluster, exe string) {
+	ctx := context.Background()
 	s := smallSweep(t)
 	o := SlurmOptions{Command: []string{"env", "SWEEP_FAKE_RUNNER=1", "SWEEP_FAKE_CACHE_SECS=2", "SWEEP_FAKE_CELL_SECS=4", exe},
 		Throttle: 2, Time: "10", CPUsPerTask: 1}
@@ -116,6 +121,55 @@ func TestSlurm(t *testing.T) {
 		if got := strings.Join(whats, " "); got != want {
 			t.Errorf("cell %d attempts %q, want %q", cell.Index, got, want)
 		}
+	}
+}
+
+// slurmTimeLimit runs one cell whose first attempt outlasts its 2-minute
+// time limit: the time-limit signal (USR1, 90 s before the limit; Slurm
+// checks limits every 30 s, so it comes 30–60 s after the start) makes
+// it save its checkpoint and requeue itself; the requeued task finishes.
+func slurmTimeLimit(t *testing.T, c *slurmCluster, exe string) {
+	ctx := context.Background()
+	s, err := Create(filepath.Join(t.TempDir(), "limit"), &Spec{Benchmark: "general10", Model: "/m.pt", Output: "/out",
+		Methods: []string{"nata"}, Shots: []int{1}, Seeds: []int{1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := SlurmOptions{Command: []string{"env", "SWEEP_FAKE_RUNNER=1", "SWEEP_FAKE_CACHE_SECS=1", "SWEEP_FAKE_FIRST_SECS=300", "SWEEP_FAKE_CELL_SECS=2", exe},
+		Time: "2", Signal: "USR1@90"}
+	jobs, err := s.Submit(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	c.waitFor(t, 5*time.Minute, "the cell to end", func() bool {
+		n := status(t, s).Count()
+		return n[Pending] == 0 && n[Running] == 0 && len(fakeLog(t, s, cacheID)) == 2
+	})
+	st := status(t, s)
+	t.Logf("ended %v after submission:\n%s", time.Since(start).Round(time.Second), statusTable(st))
+	if st.Cells[0].State != Done {
+		t.Errorf("cell %+v, want done", st.Cells[0])
+	}
+	id := s.Cells[0].ID
+	var whats []string
+	for _, e := range fakeLog(t, s, id) {
+		t.Logf("%s at %v", e.what, time.Unix(0, e.time).Sub(start).Round(time.Second))
+		whats = append(whats, e.what)
+		if e.job != jobs[1].ID+"_0" {
+			t.Errorf("attempt %v ran in job %s, want %s_0 (the requeued task)", e, e.job, jobs[1].ID)
+		}
+	}
+	if got := strings.Join(whats, " "); got != "start interrupted start end" {
+		t.Errorf("attempts %q, want one interrupted by the time-limit signal, then one to the end", got)
+	}
+	h, err := s.history(id)
+	var states []string
+	for _, m := range h {
+		states = append(states, m.State)
+	}
+	if err != nil || strings.Join(states, " ") != "running interrupted running done" || !h[1].Requeued || h[1].Signal != "USR1" {
+		t.Errorf("history %+v (%v), want running, interrupted (requeued after SIGUSR1), running, done", h, err)
 	}
 }
 
@@ -323,4 +377,3 @@ func tail(s string, n int) string {
 	}
 	return s
 }
-

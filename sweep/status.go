@@ -138,6 +138,9 @@ func (s *Sweep) status(index int, id, job string, infos map[string]jobInfo) Cell
 		default: // CANCELLED, FAILED, TIMEOUT, NODE_FAIL, PREEMPTED, OUT_OF_MEMORY, BOOT_FAIL, DEADLINE, ...
 			cs.State, cs.Detail = Failed, info.reason
 		}
+		if m, ok := s.marked(id, markInterrupted); ok && cs.State == Failed {
+			cs.Detail = "interrupted by SIG" + m.Signal
+		}
 		if m, ok := s.marked(id, markFailed); ok && cs.State == Failed {
 			cs.Detail = m.Error
 		}
