@@ -62,8 +62,9 @@
 //
 //	sweep.json, cells.json   the sweep and its cells
 //	state/                   markers: <id>.running, .done, .failed,
-//	                         .interrupted (JSON) and .lock; cache.* for
-//	                         the feature cache
+//	                         .interrupted (JSON), .history (every marker
+//	                         written, one JSON object a line) and .lock;
+//	                         cache.* for the feature cache
 //	slurm/                   cache.sbatch, array.sbatch, submit.sh (to
 //	                         submit by hand), resubmit-N.sbatch,
 //	                         options.json (the Slurm options)
@@ -87,7 +88,12 @@
 // submitit does on its time-limit signal) and exits with status
 // ExitRequeue (75, EX_TEMPFAIL), which a cluster may also list in
 // slurm.conf's RequeueExit. The requeued task runs the same cell again
-// and the Runner resumes from the checkpoint.
+// and the Runner resumes from the checkpoint (on the one-node test
+// cluster, Slurm started the requeued task about 145 s later). A signal
+// that arrives before the process has installed its handler (in its
+// first second) kills it; the cell is then failed, for ResubmitFailed,
+// so --time should exceed the signal's lead by more than a minute (Slurm
+// checks time limits every 30 s and may signal up to a minute early).
 //
 // # Status
 //
