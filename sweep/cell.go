@@ -102,47 +102,15 @@ func (s *Spec) trainSettings(m string) (*Settings, error) {
 		WarmupEpochs: d.WarmupEpochs, WarmupLR: d.WarmupLR, RepeatSteps: d.RepeatSteps, Augment: d.Augment,
 		NCtx: cfg.NCtx, CtxInit: cfg.CtxInit, Position: "end", CSC: cfg.CSC, ClassNCtx: cfg.ClassNCtx, ClassCSC: cfg.ClassCSC,
 		TaskNCtx: cfg.TaskNCtx, TaskCSC: cfg.TaskCSC, PGType: cfg.PGType, ClassSample: cfg.ClassSample}
-	p := s.Params.merge(s.Overrides[m])
-	setInt := func(dst *int, v *int) {
-		if v != nil {
-			*dst = *v
-		}
+	// The settings share Params' JSON keys; Params encodes only the set
+	// ones, and the linear-probe and zero-shot keys are not Settings'.
+	b, err := json.Marshal(s.Params.merge(s.Overrides[m]))
+	if err == nil {
+		err = json.Unmarshal(b, t)
 	}
-	setFloat := func(dst *float64, v *float64) {
-		if v != nil {
-			*dst = *v
-		}
+	if err != nil {
+		return nil, errors.Wrapf(err, "method %s: settings", m)
 	}
-	setBool := func(dst *bool, v *bool) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	setString := func(dst *string, v *string) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	setInt(&t.Epochs, p.Epochs)
-	setInt(&t.BatchSize, p.BatchSize)
-	setFloat(&t.LR, p.LR)
-	setFloat(&t.Momentum, p.Momentum)
-	setFloat(&t.WeightDecay, p.WeightDecay)
-	setInt(&t.WarmupEpochs, p.WarmupEpochs)
-	setFloat(&t.WarmupLR, p.WarmupLR)
-	setInt(&t.RepeatSteps, p.RepeatSteps)
-	setBool(&t.Augment, p.Augment)
-	setInt(&t.NCtx, p.NCtx)
-	setString(&t.CtxInit, p.CtxInit)
-	setString(&t.Position, p.Position)
-	setBool(&t.CSC, p.CSC)
-	setInt(&t.ClassNCtx, p.ClassNCtx)
-	setBool(&t.ClassCSC, p.ClassCSC)
-	setInt(&t.TaskNCtx, p.TaskNCtx)
-	setBool(&t.TaskCSC, p.TaskCSC)
-	setString(&t.PGType, p.PGType)
-	setFloat(&t.ClassSample, p.ClassSample)
-	setBool(&t.FullPrompts, p.FullPrompts)
 	c := Cell{Method: m, Train: t}
 	if _, err := c.Config(); err != nil {
 		return nil, errors.Wrapf(errors.Cause(err), "method %s", m)

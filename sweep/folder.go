@@ -50,6 +50,11 @@ func Create(dir string, spec *Spec) (*Sweep, error) {
 	if err := sp.Validate(); err != nil {
 		return nil, errors.Wrap(err, "sweep")
 	}
+	for _, p := range []string{sp.DataRoot, sp.CacheDir, sp.Model, sp.BPE, sp.Output} {
+		if p != "" && !filepath.IsAbs(p) {
+			return nil, errors.Errorf("sweep: path %q is relative, and the jobs run elsewhere (Load and FromFlags make paths absolute)", p)
+		}
+	}
 	cells, err := sp.Cells()
 	if err != nil {
 		return nil, errors.Wrap(err, "sweep")

@@ -304,7 +304,8 @@ func (p Params) check(where string) error {
 	return nil
 }
 
-// trainKeys are the Params keys that only training cells use.
+// onlyFor names the cells that use the Params key: "train",
+// ZeroShot or LinProbe.
 func onlyFor(key string) string {
 	switch key {
 	case "max_iter":
@@ -317,7 +318,8 @@ func onlyFor(key string) string {
 
 // Validate checks the sweep: required fields, known methods, positive
 // shots, distinct seeds, and every cell's settings (each method's
-// resolved configuration must pass softcpt.Config.Validate).
+// resolved configuration must pass softcpt.Config.Validate). It writes
+// the method names (and the overrides' keys) in canonical form.
 func (s *Spec) Validate() error {
 	if s.Benchmark == "" {
 		return errors.New("benchmark is missing")

@@ -210,22 +210,9 @@ func (t SlurmTools) jobRunning(ctx context.Context, id string) bool {
 // --format=JobID,State,Reason` lines ("12_3|CANCELLED by 0|None").
 func parseSacct(out string) (map[string]jobInfo, error) {
 	m := map[string]jobInfo{}
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if line == "" {
-			continue
-		}
-		f := strings.Split(line, "|")
-		if len(f) < 2 {
-			return nil, errors.Errorf("sweep: sacct line %q: want JobID|State|Reason", line)
-		}
-		state, _, _ := strings.Cut(strings.TrimSpace(f[1]), " ")
-		info := jobInfo{state: state}
-		if len(f) > 2 && f[2] != "None" {
-			info.reason = f[2]
-		}
-		if err := addJob(m, f[0], info); err != nil {
-			return nil, err
-		}
+	_, err := parseFields("sacct", out, m)
+	if err != nil {
+		return nil, err
 	}
 	return m, nil
 }
@@ -233,6 +220,13 @@ func parseSacct(out string) (map[string]jobInfo, error) {
 // parseSqueue parses `squeue --noheader --format=%i|%T|%r` lines into m
 // and returns how many it read.
 func parseSqueue(out string, m map[string]jobInfo) (int, error) {
+	return parseFields("squeue", out, m)
+}
+
+// parseFields reads "JOBID|STATE|REASON" lines of tool into m (a state
+// is its first word: sacct writes "CANCELLED by 0") and returns how many
+// it read.
+func parseFields(tool, out string, m map[string]jobInfo) (int, error) {
 	n := 0
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		if line == "" {
@@ -240,9 +234,10 @@ func parseSqueue(out string, m map[string]jobInfo) (int, error) {
 		}
 		f := strings.Split(line, "|")
 		if len(f) < 2 {
-			return n, errors.Errorf("sweep: squeue line %q: want JOBID|STATE|REASON", line)
+			return n, errors.Errorf("sweep: %s line %q: want JOBID|STATE|REASON", tool, line)
 		}
-		info := jobInfo{state: f[1]}
+		state, _, _ := strings.Cut(strings.TrimSpace(f[1]), " ")
+		info := jobInfo{state: state}
 		if len(f) > 2 && f[2] != "None" {
 			info.reason = f[2]
 		}
