@@ -105,5 +105,6 @@
 // Without Slurm's word, the markers decide: running (its lock is held),
 // failed (a failed or interrupted marker, or a running marker of a
 // process that is gone), or missing (no trace). ResubmitFailed submits
-// one array of the failed and missing cells.
+// one array of the failed and missing cells (and a new cache job when the
+// cache failed, cancelling the old tasks that wait on it).
 package sweep

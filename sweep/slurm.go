@@ -54,6 +54,7 @@ type SlurmTools struct {
 	Squeue   string `json:"squeue,omitempty"`
 	Sacct    string `json:"sacct,omitempty"`
 	Scontrol string `json:"scontrol,omitempty"`
+	Scancel  string `json:"scancel,omitempty"`
 }
 
 // DefaultSignal is the time-limit signal of a sweep's jobs: SIGTERM to
@@ -132,7 +133,7 @@ func (o *SlurmOptions) check() error {
 	for _, p := range []struct {
 		dst  *string
 		name string
-	}{{&t.Sbatch, "sbatch"}, {&t.Squeue, "squeue"}, {&t.Sacct, "sacct"}, {&t.Scontrol, "scontrol"}} {
+	}{{&t.Sbatch, "sbatch"}, {&t.Squeue, "squeue"}, {&t.Sacct, "sacct"}, {&t.Scontrol, "scontrol"}, {&t.Scancel, "scancel"}} {
 		if *p.dst == "" {
 			*p.dst = p.name
 		}
@@ -407,7 +408,8 @@ func (s *Sweep) recordJob(j Job) error {
 // ResubmitFailed submits one new array of the cells whose status is
 // failed or missing (task ids = their indices), as
 // slurm/resubmit-N.sbatch, after the cache job: the one still queued or
-// running, or a new one when the cache is neither done nor coming. It
+// running, or a new one when the cache is neither done nor coming. Old
+// tasks that wait for ever on a failed cache job are cancelled first. It
 // returns the submitted jobs (none when no cell failed).
 func (s *Sweep) ResubmitFailed(ctx context.Context) ([]Job, error) {
 	o, err := s.slurmOptions()
@@ -419,13 +421,22 @@ func (s *Sweep) ResubmitFailed(ctx context.Context) ([]Job, error) {
 		return nil, err
 	}
 	var indices []int
+	var stuck []string // tasks waiting for ever on a failed cache job
 	for _, c := range st.Cells {
 		if c.State == Failed || c.State == Missing {
 			indices = append(indices, c.Index)
+			if c.Slurm == "PENDING" {
+				stuck = append(stuck, c.Job)
+			}
 		}
 	}
 	if len(indices) == 0 {
 		return nil, nil
+	}
+	if len(stuck) > 0 {
+		if err := o.Tools.run(ctx, o.Tools.Scancel, stuck...); err != nil {
+			return nil, err
+		}
 	}
 	jobs, err := s.Jobs()
 	if err != nil {

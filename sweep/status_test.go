@@ -59,6 +59,8 @@ id=$(cat `+dir+`/next); echo $((id+1)) > `+dir+`/next; echo "$id;local"
 		Squeue: fakeTool(t, dir, "squeue", `for a in "$@"; do case $a in --jobs=*) j=${a#--jobs=};; esac; done
 f=`+dir+`/squeue.$j; if [ -f $f ]; then cat $f; else echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1; fi
 `),
+		Scancel: fakeTool(t, dir, "scancel", `echo "$@" >> `+dir+`/scancel.log
+`),
 		Scontrol: fakeTool(t, dir, "scontrol", `f=`+dir+`/scontrol.$4; if [ -f $f ]; then cat $f; else echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1; fi
 `),
 	}, dir
@@ -164,6 +166,10 @@ func TestResubmitCache(t *testing.T) {
 	if len(jobs) != 2 || jobs[0].Kind != "cache" || jobs[0].ID != "102" || jobs[1].After != "102" {
 		t.Errorf("resubmitted %+v, want a new cache job and an array after it", jobs)
 	}
+	b, _ := os.ReadFile(filepath.Join(fake, "scancel.log"))
+	if string(b) != "101_0 101_1 101_2 101_3 101_4 101_5 101_6 101_7\n" {
+		t.Errorf("scancel calls %q, want the 8 stuck tasks", b)
+	}
 }
 
 func TestStatusWithoutSlurm(t *testing.T) {
@@ -178,5 +184,32 @@ func TestStatusWithoutSlurm(t *testing.T) {
 	}
 	if _, err := s.ResubmitFailed(context.Background()); err == nil || !strings.Contains(err.Error(), "--slurm") {
 		t.Errorf("resubmitting a sweep never submitted: %v", err)
+	}
+}
+
+// With accounting storage, sacct alone gives the states.
+func TestStatusFromSacct(t *testing.T) {
+	ctx := context.Background()
+	s := smallSweep(t)
+	tools, fake := slurmFakes(t)
+	tools.Sacct = fakeTool(t, fake, "sacct-ok", `echo "100|COMPLETED|None"
+echo "101_0|RUNNING|None"
+echo "101_1|CANCELLED by 0|None"
+echo "101_[2-7%2]|PENDING|JobArrayTaskLimit"
+`)
+	if _, err := s.Submit(ctx, SlurmOptions{Command: []string{"/bin/softcpt"}, Tools: tools}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := st.Count()
+	if st.Source != "sacct" || n[Running] != 1 || n[Failed] != 1 || n[Pending] != 6 || st.Cells[1].Slurm != "CANCELLED" {
+		t.Errorf("status from sacct: %v, %+v", n, st)
+	}
+	// The cache job completed without writing its done marker: failed.
+	if st.Cache.State != Failed || !strings.Contains(st.Cache.Detail, "without a done marker") {
+		t.Errorf("cache %+v", st.Cache)
 	}
 }
