@@ -102,20 +102,28 @@ func RunCache(ctx context.Context, dir string, r Runner) error {
 // RunLocal runs the sweep in this process: the cache first, then the
 // cells that are not done, n at a time. A failed cell does not stop the
 // others; the error lists the failures. Cancelling ctx interrupts the
-// running cells (their checkpoints are saved) and starts no more.
+// running cells (their checkpoints are saved) and starts no more. logf
+// (nil: no log) receives one line as each cell starts and ends; its calls
+// never overlap.
 func RunLocal(ctx context.Context, s *Sweep, n int, r Runner, logf func(format string, args ...any)) error {
 	if n < 1 {
 		return errors.Errorf("sweep: --local %d: want at least 1 cell at a time", n)
 	}
+	var mu sync.Mutex // guards failed and the calls of logf
 	if logf == nil {
 		logf = func(string, ...any) {}
+	}
+	log := logf
+	logf = func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		log(format, args...)
 	}
 	if err := s.runCache(ctx, r); err != nil {
 		return err
 	}
 	var g errgroup.Group
 	g.SetLimit(n)
-	var mu sync.Mutex
 	var failed []string
 	for _, c := range s.Cells {
 		if ctx.Err() != nil {
