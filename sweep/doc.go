@@ -88,8 +88,10 @@
 // submitit does on its time-limit signal) and exits with status
 // ExitRequeue (75, EX_TEMPFAIL), which a cluster may also list in
 // slurm.conf's RequeueExit. The requeued task runs the same cell again
-// and the Runner resumes from the checkpoint (on the one-node test
-// cluster, Slurm started the requeued task about 145 s later). A signal
+// and the Runner resumes from the checkpoint. Slurm starts a requeued
+// job only after its credential expires (AuthInfo cred_expire, default
+// 120 s; the test cluster sets 10 s and saw the task restart 60 s after
+// the signal). A signal
 // that arrives before the process has installed its handler (in its
 // first second) kills it; the cell is then failed, for ResubmitFailed,
 // so --time should exceed the signal's lead by more than a minute (Slurm

@@ -256,7 +256,7 @@ func startSlurm(t *testing.T) *slurmCluster {
 SlurmctldHost=%[1]s
 SlurmctldPort=%[3]d
 SlurmdPort=%[4]d
-AuthInfo=socket=%[5]s
+AuthInfo=socket=%[5]s,cred_expire=10
 SlurmUser=root
 SlurmdUser=root
 StateSaveLocation=%[2]s/state
