@@ -11,9 +11,11 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/softcpt/softcpt-go/clip"
+	"github.com/softcpt/softcpt-go/clip/checkpoint"
 	"github.com/softcpt/softcpt-go/clip/tokenizer"
 	"github.com/softcpt/softcpt-go/data"
 	"github.com/softcpt/softcpt-go/realdata"
+	"github.com/softcpt/softcpt-go/shipped"
 	"github.com/softcpt/softcpt-go/softcpt"
 )
 
@@ -50,7 +52,15 @@ func Run(ctx context.Context, o Options, g Grid) error {
 	if err != nil {
 		return err
 	}
-	m, err := clip.LoadWith(o.Model, clip.Options{VisionHeads: o.VisionHeads, TransformerHeads: o.TextHeads})
+	sd, err := checkpoint.Load(o.Model)
+	if err != nil {
+		return err
+	}
+	m, err := clip.FromCheckpoint(sd, o.Model, clip.Options{VisionHeads: o.VisionHeads, TransformerHeads: o.TextHeads})
+	if err != nil {
+		return err
+	}
+	nCtx, nCtxRule, err := (&shipped.Model{CLIP: m, Metadata: sd.Metadata, ModelSource: o.Model}).DefaultNCtx()
 	if err != nil {
 		return err
 	}
@@ -63,7 +73,7 @@ func Run(ctx context.Context, o Options, g Grid) error {
 		return err
 	}
 	defer dev.Close()
-	e := &Experiment{Model: m, Tok: tok, Backend: dev, Out: o.Out, FullPrompts: o.FullPrompts,
+	e := &Experiment{Model: m, Tok: tok, Backend: dev, Out: o.Out, FullPrompts: o.FullPrompts, ModelNCtx: nCtx, ModelNCtxRule: nCtxRule,
 		Benchmark: func(k, seed int) (*data.Benchmark, error) {
 			b, err := data.LoadBenchmark(def, data.Options{Root: o.DataRoot, CacheDir: o.CacheDir, Only: o.Tasks})
 			if err != nil || k <= 0 {
