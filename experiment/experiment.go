@@ -185,7 +185,7 @@ func (e *Experiment) methodConfig(g Grid, method string) (softcpt.Config, error)
 	}
 	cfg.NCtx = e.ModelNCtx
 	if g.From == "" && !g.Train.Resume {
-		Logf("%s: N_CTX %d (--n-ctx not given): %s", cfg.Name, cfg.NCtx, e.ModelNCtxRule)
+		runLog("%s: N_CTX %d (--n-ctx not given): %s", cfg.Name, cfg.NCtx, e.ModelNCtxRule)
 	}
 	return cfg, nil
 }
@@ -249,7 +249,7 @@ func (e *Experiment) Learned(ctx context.Context, b *data.Benchmark, cfg softcpt
 			return errors.Wrap(err, "--resume")
 		}
 		if saved != nil && saved.Name() != run.Name() {
-			Logf("--resume: %s shots %d seed %d: taking the settings of %s", method, k, seed, saved.Name())
+			runLog("--resume: %s shots %d seed %d: taking the settings of %s", method, k, seed, saved.Name())
 			run, cfg, g = *saved, *saved.Method, g.withTrain(saved.Train)
 		}
 	}
@@ -272,12 +272,12 @@ func (e *Experiment) Learned(ctx context.Context, b *data.Benchmark, cfg softcpt
 	case g.Train.Resume || g.AutoResume:
 		opt.Resume = true
 		if ck != nil {
-			Logf("resuming %s shots %d seed %d from epoch %d/%d in %s", method, k, seed, ck.Epoch, opt.Epochs, dir)
+			runLog("resuming %s shots %d seed %d from epoch %d/%d in %s", method, k, seed, ck.Epoch, opt.Epochs, dir)
 		} else if g.Train.Resume {
-			Logf("--resume: no checkpoint in %s, starting from scratch", dir)
+			runLog("--resume: no checkpoint in %s, starting from scratch", dir)
 		}
 	case ck != nil:
-		Logf("%s holds a checkpoint of epoch %d/%d: starting %s shots %d seed %d from scratch (--resume continues it)", dir, ck.Epoch, opt.Epochs, method, k, seed)
+		runLog("%s holds a checkpoint of epoch %d/%d: starting %s shots %d seed %d from scratch (--resume continues it)", dir, ck.Epoch, opt.Epochs, method, k, seed)
 	}
 	if err := writeRunFile(e.Out, b.Name, method, run); err != nil {
 		return err

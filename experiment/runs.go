@@ -250,10 +250,14 @@ func (g Grid) skip(dir, method string, k, seed int, run RunConfig) (bool, error)
 	}
 	done, err := finished(dir, method, k, seed, run)
 	if done {
-		Logf("skipping %s shots %d seed %d: finished in %s (use --force to rerun)", method, k, seed, dir)
+		runLog("skipping %s shots %d seed %d: finished in %s (use --force to rerun)", method, k, seed, dir)
 	}
 	return done, err
 }
+
+// runLog prints the run folders' log lines (skipped, resumed, settings
+// taken from a saved run); tests capture it.
+var runLog = Logf
 
 // setting is a result-changing setting as the driver's flag names it.
 type setting struct {
