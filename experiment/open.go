@@ -43,7 +43,8 @@ type Options struct {
 
 // Run loads the model, tokenizer and benchmark definition of o, opens its
 // device and runs the grid; each cell loads the benchmark's data and
-// draws its shots.
+// draws its shots. The model's default N_CTX (Grid.NCtxFromModel) is
+// shipped.Model.DefaultNCtx's: its file's metadata, or 16.
 func Run(ctx context.Context, o Options, g Grid) error {
 	if o.Benchmark == "" || o.Model == "" || o.BPE == "" {
 		return errors.New("--benchmark, --model and --bpe are required (or run 'softcpt demo' for the shipped model and data)")

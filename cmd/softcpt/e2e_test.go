@@ -136,7 +136,7 @@ func TestTrainZeroShotEndToEnd(t *testing.T) {
 	if err := cmdTrain(ctx, append(b2n, "--method", "coop-cs")); err == nil {
 		t.Fatal("CoOp-CS base-to-new should fail: class-specific contexts do not transfer")
 	}
-	// Resume after completion trains nothing more and gives the same results.
+	// --resume of a finished run skips it.
 	args := append(append([]string{}, common...), "--method", "nata", "--shots", "2", "--seed", "1", "--epochs", "3", "--batch-size", "4", "--resume")
 	if err := cmdTrain(ctx, args); err != nil {
 		t.Fatalf("resume: %v", err)
