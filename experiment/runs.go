@@ -80,17 +80,19 @@ func (g Grid) trainConfig() *TrainConfig {
 // does not change the hashes of earlier runs.
 func (c RunConfig) Hash() string {
 	b, err := json.Marshal(c)
+	if err == nil {
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber()
+		var v any
+		if err = d.Decode(&v); err == nil {
+			b, err = json.Marshal(pruneZero(v))
+		}
+	}
 	if err != nil {
-		// RunConfig holds only numbers, strings and booleans.
-		panic(err)
+		// A NaN or infinite setting, which writing the run's files
+		// reports before any work.
+		b = []byte(err.Error())
 	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		panic(err)
-	}
-	b, _ = json.Marshal(pruneZero(v))
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:4])
 }
@@ -287,7 +289,15 @@ func trainSetting(flag string, f func(*TrainConfig) any) setting {
 
 // positionName is a softcpt.Position as --class-token-position spells it.
 func positionName(p softcpt.Position) string {
-	return [...]string{softcpt.End: "end", softcpt.Middle: "middle", softcpt.Front: "front"}[p]
+	switch p {
+	case softcpt.End:
+		return "end"
+	case softcpt.Middle:
+		return "middle"
+	case softcpt.Front:
+		return "front"
+	}
+	return fmt.Sprint(int(p))
 }
 
 // settings are the settings that a flag given explicitly to 'softcpt

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -118,6 +119,11 @@ func TestRunConfigName(t *testing.T) {
 	}
 	if lp := (RunConfig{Tasks: []string{"a"}, Probe: &softcpt.ProbeOptions{}}).Name(); !strings.HasPrefix(lp, "iter1000-") {
 		t.Errorf("linear-probe name %q", lp)
+	}
+	// A NaN setting has a name and fails when the run's files are written.
+	nan := RunConfig{Tasks: []string{"a"}, Method: &softcpt.Config{Name: "x", ClassSample: math.NaN()}}
+	if err := writeRunFile(t.TempDir(), "b", "x", nan); err == nil || !strings.Contains(err.Error(), "NaN") {
+		t.Errorf("NaN setting: error %v", err)
 	}
 	// A setting at zero hashes as an absent one: a setting added later
 	// with a zero default keeps the names of earlier runs.
