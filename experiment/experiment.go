@@ -184,7 +184,7 @@ func (e *Experiment) methodConfig(g Grid, method string) (softcpt.Config, error)
 		return cfg, errors.New("the model's default N_CTX is unknown: give --n-ctx")
 	}
 	cfg.NCtx = e.ModelNCtx
-	if g.From == "" && !g.Train.Resume {
+	if g.From == "" {
 		runLog("%s: N_CTX %d (--n-ctx not given): %s", cfg.Name, cfg.NCtx, e.ModelNCtxRule)
 	}
 	return cfg, nil
@@ -246,7 +246,7 @@ func (e *Experiment) Learned(ctx context.Context, b *data.Benchmark, cfg softcpt
 	if g.Train.Resume {
 		saved, err := savedConfig(e.Out, b.Name, method, k, seed, run, g.Given)
 		if err != nil {
-			return errors.Wrap(err, "--resume")
+			return errors.Errorf("--resume: %v\n(without --resume, a new run starts with the settings given)", err)
 		}
 		if saved != nil && saved.Name() != run.Name() {
 			runLog("--resume: %s shots %d seed %d: taking the settings of %s", method, k, seed, saved.Name())
