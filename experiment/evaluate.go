@@ -124,10 +124,11 @@ func version() string {
 	return "unknown"
 }
 
-// writeResult writes DIR/results.json (report.Result, atomically); the
-// task sizes go into the config beside the run's settings.
-func writeResult(dir, benchmark, method string, shots, seed int, overall float64, tasks []TaskScore, config map[string]any) error {
-	r := report.Result{Benchmark: benchmark, Method: method, Shots: shots, Seed: seed, Overall: overall, Version: version()}
+// writeResult writes DIR/results.json (report.Result, atomically) of a
+// cell of run; the task sizes and the run configuration ("run") go into
+// the config beside the cell's settings.
+func writeResult(dir, benchmark, method string, shots, seed int, overall float64, tasks []TaskScore, config map[string]any, run RunConfig) error {
+	r := report.Result{Benchmark: benchmark, Method: method, Run: run.Name(), Shots: shots, Seed: seed, Overall: overall, Version: version()}
 	sizes := map[string]int{}
 	for _, t := range tasks {
 		r.Tasks = append(r.Tasks, report.TaskResult{Name: t.Name, Metric: t.Metric, Value: t.Value})
@@ -137,6 +138,7 @@ func writeResult(dir, benchmark, method string, shots, seed int, overall float64
 		config = map[string]any{}
 	}
 	config["test_images"] = sizes
+	config["run"] = run
 	b, err := json.Marshal(config)
 	if err != nil {
 		return errors.Wrap(err, "encoding the run's configuration")

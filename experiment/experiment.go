@@ -35,8 +35,8 @@ type Experiment struct {
 	Tok   softcpt.Tokenizer
 	// Backend runs the model (nil: the CPU).
 	Backend Backend
-	// Out is the output root: RunDir(Out, benchmark, method, K, seed)
-	// receives each cell's results.json and checkpoint.
+	// Out is the output root: RunDir(Out, benchmark, method, config, K,
+	// seed) receives each cell's results.json and checkpoint.
 	Out string
 	// CacheDir is the root of the on-disk feature cache (default
 	// Out/.cache/features).
@@ -49,6 +49,11 @@ type Experiment struct {
 	// FullPrompts disables the shared-prefix text encoding of the
 	// learners.
 	FullPrompts bool
+	// ModelNCtx is the model's default N_CTX and ModelNCtxRule the rule
+	// that chose it (shipped.Model.DefaultNCtx), used by
+	// Grid.NCtxFromModel; Run and RunShipped set them.
+	ModelNCtx     int
+	ModelNCtxRule string
 
 	memOnce sync.Once
 	mem     *memCache
@@ -57,7 +62,8 @@ type Experiment struct {
 }
 
 // Grid is what an experiment runs: for every method in order, a cell per
-// shot count and seed (zero-shot: one cell).
+// shot count and seed (zero-shot: one cell). A cell whose folder holds its
+// finished results.json is skipped, saying so, unless Force is set.
 type Grid struct {
 	// Methods are "zeroshot", "linprobe" or the names of learned methods
 	// (softcpt.Methods), run in this order.
@@ -65,14 +71,39 @@ type Grid struct {
 	// Config returns a learned method's configuration (nil:
 	// softcpt.MethodConfig).
 	Config func(method string) (softcpt.Config, error)
+	// NCtxFromModel sets the learned methods' N_CTX to the model's
+	// default (Experiment.ModelNCtx), saying so: the driver's --n-ctx was
+	// not given.
+	NCtxFromModel bool
 	// Shots and Seeds span the cells of linprobe and the learned methods.
 	Shots, Seeds []int
 	// Train are the training settings of the learned methods; each cell
 	// sets Seed and CheckpointDir (its run folder), Log and Progress.
+	// With Train.Resume a learned cell continues from the checkpoint in
+	// its folder, saying from which epoch, or says that there is none;
+	// when the folder of the grid's configuration holds none, the cell's
+	// one trained run under Out whose settings Given does not contradict
+	// is resumed with its own settings (see Given).
 	Train softcpt.TrainOptions
 	// StepsPerEpoch, when Train.BatchSize <= 0, sets each cell's batch
 	// size to its training set divided into this many batches.
 	StepsPerEpoch int
+	// AutoResume continues every learned cell from the checkpoint in its
+	// own folder where there is one, saying so, and is silent where there
+	// is none (the demo, whose reruns continue where they stopped).
+	AutoResume bool
+	// Force reruns finished cells. A learned cell trains from scratch in
+	// a temporary folder beside its own (FOLDER.force), which replaces
+	// its folder when the cell is done: an interrupted rerun leaves the
+	// finished run as it was. Zero-shot, linear-probe and evaluation
+	// cells rewrite their results.json (atomically).
+	Force bool
+	// Given are the settings given explicitly, by the driver's flag names
+	// ("n-ctx", "epochs", "lr", ...). Evaluation (From) and Train.Resume
+	// take the other settings from the saved run (its run.json); a given
+	// one that contradicts the saved one is an error naming it in one
+	// line: "--n-ctx 16 given, the checkpoint was trained with 4".
+	Given []string
 	// Probe are the linear probe's settings.
 	Probe softcpt.ProbeOptions
 	// Templates are zero-shot templates ensembled with each task's own.
@@ -83,12 +114,6 @@ type Grid struct {
 	// From, when set, evaluates the learned methods from the checkpoints
 	// of the runs under this output root instead of training them.
 	From string
-}
-
-// RunDir is the folder of one (method, shots, seed) cell under an output
-// root: OUT/BENCHMARK/METHOD/shots_K/seed_S.
-func RunDir(out, benchmark, method string, shots, seed int) string {
-	return filepath.Join(out, benchmark, method, fmt.Sprintf("shots_%d", shots), fmt.Sprintf("seed_%d", seed))
 }
 
 // backend returns the backend that runs the model.
@@ -108,7 +133,7 @@ func (e *Experiment) Run(ctx context.Context, g Grid) error {
 			if err != nil {
 				return err
 			}
-			if err := e.ZeroShot(ctx, b, g.Templates); err != nil {
+			if err := e.ZeroShot(ctx, b, g); err != nil {
 				return err
 			}
 			continue
@@ -116,12 +141,7 @@ func (e *Experiment) Run(ctx context.Context, g Grid) error {
 		var cfg softcpt.Config
 		if method != "linprobe" {
 			var err error
-			if g.Config != nil {
-				cfg, err = g.Config(method)
-			} else {
-				cfg, err = softcpt.MethodConfig(method)
-			}
-			if err != nil {
+			if cfg, err = e.methodConfig(g, method); err != nil {
 				return err
 			}
 		}
@@ -133,13 +153,11 @@ func (e *Experiment) Run(ctx context.Context, g Grid) error {
 				}
 				switch {
 				case method == "linprobe":
-					err = e.LinearProbe(ctx, b, k, seed, g.Probe)
+					err = e.LinearProbe(ctx, b, k, seed, g)
 				case g.From != "":
-					err = e.Eval(ctx, b, cfg, g.From, k, seed)
-				case g.BaseToNew:
-					err = e.BaseToNew(ctx, b, cfg, g.cellOptions(b, k, seed, RunDir(e.Out, b.Name, cfg.Name+"-base", k, seed)), k, seed)
+					err = e.Eval(ctx, b, cfg, k, seed, g)
 				default:
-					err = e.Learned(ctx, b, cfg, g.cellOptions(b, k, seed, RunDir(e.Out, b.Name, cfg.Name, k, seed)), k, seed)
+					err = e.Learned(ctx, b, cfg, k, seed, g)
 				}
 				if err != nil {
 					return err
@@ -148,6 +166,28 @@ func (e *Experiment) Run(ctx context.Context, g Grid) error {
 		}
 	}
 	return nil
+}
+
+// methodConfig returns a learned method's configuration in the grid.
+func (e *Experiment) methodConfig(g Grid, method string) (softcpt.Config, error) {
+	var cfg softcpt.Config
+	var err error
+	if g.Config != nil {
+		cfg, err = g.Config(method)
+	} else {
+		cfg, err = softcpt.MethodConfig(method)
+	}
+	if err != nil || !g.NCtxFromModel {
+		return cfg, err
+	}
+	if e.ModelNCtx <= 0 {
+		return cfg, errors.New("the model's default N_CTX is unknown: give --n-ctx")
+	}
+	cfg.NCtx = e.ModelNCtx
+	if g.From == "" {
+		runLog("%s: N_CTX %d (--n-ctx not given): %s", cfg.Name, cfg.NCtx, e.ModelNCtxRule)
+	}
+	return cfg, nil
 }
 
 // cellOptions returns the training options of one cell.
@@ -165,10 +205,111 @@ func (g Grid) cellOptions(b *data.Benchmark, k, seed int, dir string) softcpt.Tr
 	return opt
 }
 
+// withTrain returns the grid with the training settings of t.
+func (g Grid) withTrain(t *TrainConfig) Grid {
+	o := &g.Train
+	o.Epochs, o.BatchSize, o.LR, o.Momentum, o.WeightDecay = t.Epochs, t.BatchSize, t.LR, t.Momentum, t.WeightDecay
+	o.WarmupEpochs, o.WarmupLR, o.RepeatSteps, o.Augment = t.WarmupEpochs, t.WarmupLR, t.RepeatSteps, t.Augment
+	g.StepsPerEpoch = t.StepsPerEpoch
+	return g
+}
+
+// taskNames returns the names of b's tasks.
+func taskNames(b *data.Benchmark) []string {
+	out := make([]string, len(b.Tasks))
+	for i, t := range b.Tasks {
+		out[i] = t.Name
+	}
+	return out
+}
+
+// cellResult is a result that a learned cell writes.
+type cellResult struct {
+	method  string
+	scores  []TaskScore
+	overall float64
+	config  map[string]any
+}
+
 // Learned trains a prompt learner with cfg on the benchmark's training
-// shots (resuming from opt.CheckpointDir with opt.Resume), evaluates it
-// and writes the cell's results.json into opt.CheckpointDir.
-func (e *Experiment) Learned(ctx context.Context, b *data.Benchmark, cfg softcpt.Config, opt softcpt.TrainOptions, k, seed int) error {
+// shots (base-to-new with g.BaseToNew), evaluates it and writes the
+// cell's results.json and checkpoint into its folder (RunDir, named after
+// cfg and the grid's training settings). A finished cell is skipped
+// unless g.Force; g.Train.Resume and g.AutoResume continue a checkpoint
+// (see Grid).
+func (e *Experiment) Learned(ctx context.Context, b *data.Benchmark, cfg softcpt.Config, k, seed int, g Grid) error {
+	method := cfg.Name
+	if g.BaseToNew {
+		method += "-base"
+	}
+	run := RunConfig{Tasks: taskNames(b), Method: &cfg, Train: g.trainConfig(), BaseToNew: g.BaseToNew}
+	if g.Train.Resume {
+		saved, err := savedConfig(e.Out, b.Name, method, k, seed, run, g.Given)
+		if err != nil {
+			return errors.Errorf("--resume: %v\n(without --resume, a new run starts with the settings given)", err)
+		}
+		if saved != nil && saved.Name() != run.Name() {
+			runLog("--resume: %s shots %d seed %d: taking the settings of %s", method, k, seed, saved.Name())
+			run, cfg, g = *saved, *saved.Method, g.withTrain(saved.Train)
+		}
+	}
+	dir := RunDir(e.Out, b.Name, method, run.Name(), k, seed)
+	if done, err := g.skip(dir, method, k, seed, run); done || err != nil {
+		return err
+	}
+	opt := g.cellOptions(b, k, seed, dir)
+	ck, err := checkCheckpoint(dir, cfg)
+	if err != nil {
+		return err
+	}
+	switch {
+	case g.Force:
+		opt.Resume, opt.CheckpointDir = false, dir+".force"
+		if err := os.RemoveAll(opt.CheckpointDir); err != nil {
+			return errors.Wrap(err, "--force")
+		}
+		defer os.RemoveAll(opt.CheckpointDir)
+	case g.Train.Resume || g.AutoResume:
+		opt.Resume = true
+		if ck != nil {
+			runLog("resuming %s shots %d seed %d from epoch %d/%d in %s", method, k, seed, ck.Epoch, opt.Epochs, dir)
+		} else if g.Train.Resume {
+			runLog("--resume: no checkpoint in %s, starting from scratch", dir)
+		}
+	case ck != nil:
+		runLog("%s holds a checkpoint of epoch %d/%d: starting %s shots %d seed %d from scratch (--resume continues it)", dir, ck.Epoch, opt.Epochs, method, k, seed)
+	}
+	if err := writeRunFile(e.Out, b.Name, method, run); err != nil {
+		return err
+	}
+	var results []cellResult
+	if g.BaseToNew {
+		results, err = e.baseToNew(ctx, b, cfg, opt, k, seed)
+	} else {
+		results, err = e.learned(ctx, b, cfg, opt, k, seed)
+	}
+	if err != nil {
+		return err
+	}
+	if opt.CheckpointDir != dir {
+		if err := replaceDir(opt.CheckpointDir, dir); err != nil {
+			return err
+		}
+	}
+	for _, r := range results {
+		if err := writeRunFile(e.Out, b.Name, r.method, run); err != nil {
+			return err
+		}
+		d := RunDir(e.Out, b.Name, r.method, run.Name(), k, seed)
+		if err := writeResult(d, b.Name, r.method, k, seed, r.overall, r.scores, r.config, run); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// learned trains and evaluates a prompt learner.
+func (e *Experiment) learned(ctx context.Context, b *data.Benchmark, cfg softcpt.Config, opt softcpt.TrainOptions, k, seed int) ([]cellResult, error) {
 	p := newProgress(fmt.Sprintf("%s %d-shot seed %d", cfg.Name, k, seed), opt.Epochs)
 	opt.Log = Logf
 	opt.Progress = func(epoch, step, steps int, loss float64) {
@@ -177,14 +318,10 @@ func (e *Experiment) Learned(ctx context.Context, b *data.Benchmark, cfg softcpt
 	scores, overall, hist, _, err := e.train(ctx, b, cfg, opt, uint64(seed))
 	p.done()
 	if err != nil {
-		return errors.Wrapf(err, "%s, %d shots, seed %d", cfg.Name, k, seed)
+		return nil, errors.Wrapf(err, "%s, %d shots, seed %d", cfg.Name, k, seed)
 	}
 	Logf("%s %d-shot seed %d: overall %.2f%%", cfg.Name, k, seed, overall)
-	dir := opt.CheckpointDir
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return errors.Wrapf(err, "creating %s", dir)
-	}
-	return writeResult(dir, b.Name, cfg.Name, k, seed, overall, scores, map[string]any{"method": cfg, "train": opt, "history": hist})
+	return []cellResult{{cfg.Name, scores, overall, map[string]any{"method": cfg, "train": opt, "history": hist}}}, nil
 }
 
 // train trains a prompt learner with cfg on b's training shots and
@@ -216,17 +353,23 @@ func (e *Experiment) train(ctx context.Context, b *data.Benchmark, cfg softcpt.C
 	return scores, overall, hist, l, err
 }
 
-// BaseToNew trains on the base classes of every task and evaluates on the
+// BaseToNew is Learned with base-to-new (g.BaseToNew set).
+func (e *Experiment) BaseToNew(ctx context.Context, b *data.Benchmark, cfg softcpt.Config, k, seed int, g Grid) error {
+	g.BaseToNew = true
+	return e.Learned(ctx, b, cfg, k, seed, g)
+}
+
+// baseToNew trains on the base classes of every task and evaluates on the
 // base and the new classes (prompts rebuilt from the new class names, the
-// learned tensors copied in); it writes results.json for the base run
-// (method "<name>-base", into opt.CheckpointDir) and for the new classes
-// ("<name>-new"), with the harmonic mean in the config.
-func (e *Experiment) BaseToNew(ctx context.Context, b *data.Benchmark, cfg softcpt.Config, opt softcpt.TrainOptions, k, seed int) error {
+// learned tensors copied in): the results of the base run (method
+// "<name>-base", whose folder holds the checkpoint) and of the new classes
+// ("<name>-new"), with the harmonic mean in their configs.
+func (e *Experiment) baseToNew(ctx context.Context, b *data.Benchmark, cfg softcpt.Config, opt softcpt.TrainOptions, k, seed int) ([]cellResult, error) {
 	base, novel := &data.Benchmark{Name: b.Name, Load: b.Load}, &data.Benchmark{Name: b.Name, Load: b.Load}
 	for _, t := range b.Tasks {
 		bt, nt, err := data.BaseNewSplit(t)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		base.Tasks = append(base.Tasks, bt)
 		novel.Tasks = append(novel.Tasks, nt)
@@ -234,36 +377,26 @@ func (e *Experiment) BaseToNew(ctx context.Context, b *data.Benchmark, cfg softc
 	opt.Log = Logf
 	bs, bo, hist, trained, err := e.train(ctx, base, cfg, opt, uint64(seed))
 	if err != nil {
-		return errors.Wrapf(err, "%s base-to-new, %d shots, seed %d", cfg.Name, k, seed)
+		return nil, errors.Wrapf(err, "%s base-to-new, %d shots, seed %d", cfg.Name, k, seed)
 	}
 	l, err := softcpt.NewLearner(trained.Cfg, e.Model, e.Tok, specs(novel), 0)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := l.LoadState(trained.State()); err != nil {
-		return errors.Wrapf(err, "%s prompts do not transfer to new classes (class-specific contexts)", trained.Cfg.Name)
+		return nil, errors.Wrapf(err, "%s prompts do not transfer to new classes (class-specific contexts)", trained.Cfg.Name)
 	}
 	ns, no, err := e.evaluate(ctx, novel, l.AllClassFeatures())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	hm := HarmonicMean(bo, no)
 	Logf("%s %d-shot seed %d: base %.2f%% new %.2f%% harmonic mean %.2f%%", cfg.Name, k, seed, bo, no, hm)
 	summary := map[string]any{"base": bo, "new": no, "harmonic_mean": hm}
-	for _, r := range []struct {
-		name    string
-		scores  []TaskScore
-		overall float64
-	}{{cfg.Name + "-base", bs, bo}, {cfg.Name + "-new", ns, no}} {
-		d := RunDir(e.Out, b.Name, r.name, k, seed)
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return errors.Wrapf(err, "creating %s", d)
-		}
-		if err := writeResult(d, b.Name, r.name, k, seed, r.overall, r.scores, map[string]any{"method": cfg, "train": opt, "history": hist, "base_to_new": summary}); err != nil {
-			return err
-		}
+	config := func() map[string]any {
+		return map[string]any{"method": cfg, "train": opt, "history": hist, "base_to_new": summary}
 	}
-	return nil
+	return []cellResult{{cfg.Name + "-base", bs, bo, config()}, {cfg.Name + "-new", ns, no, config()}}, nil
 }
 
 // HarmonicMean is base-to-new's summary of the base and new scores (0
@@ -275,15 +408,36 @@ func HarmonicMean(base, novel float64) float64 {
 	return 0
 }
 
-// Eval evaluates the prompts of a trained run from the checkpoint in
-// RunDir(from, ...) without training, writing results.json into the
-// cell's folder under Out.
-func (e *Experiment) Eval(ctx context.Context, b *data.Benchmark, cfg softcpt.Config, from string, k, seed int) error {
+// Eval evaluates the prompts of a trained run from its checkpoint under
+// g.From without training, writing results.json into the cell's folder
+// under Out. The method's configuration and training settings are those
+// of the trained run (its run.json), checked against the settings given
+// explicitly (g.Given) and against the checkpoint before any tensor is
+// read; cfg only names the method (and holds the given settings).
+func (e *Experiment) Eval(ctx context.Context, b *data.Benchmark, cfg softcpt.Config, k, seed int, g Grid) error {
+	want := RunConfig{Tasks: taskNames(b), Method: &cfg, Train: g.trainConfig()}
+	saved, err := savedConfig(g.From, b.Name, cfg.Name, k, seed, want, g.Given)
+	if err != nil {
+		return errors.Wrap(err, "eval")
+	}
+	if saved == nil {
+		return errors.Errorf("eval: no training checkpoint of %s %d shots seed %d under %s (train it first, or give --from)",
+			cfg.Name, k, seed, filepath.Join(g.From, b.Name, cfg.Name))
+	}
+	run := *saved
+	cfg = *run.Method
+	src := RunDir(g.From, b.Name, cfg.Name, run.Name(), k, seed)
+	dir := RunDir(e.Out, b.Name, cfg.Name, run.Name(), k, seed)
+	if done, err := g.skip(dir, cfg.Name, k, seed, run); done || err != nil {
+		return err
+	}
+	if _, err := checkCheckpoint(src, cfg); err != nil {
+		return err
+	}
 	l, err := softcpt.NewLearner(cfg, e.Model, e.Tok, specs(b), uint64(seed))
 	if err != nil {
 		return err
 	}
-	src := RunDir(from, b.Name, cfg.Name, k, seed)
 	epochs, err := softcpt.LoadCheckpoint(src, l)
 	if err != nil {
 		return errors.Wrapf(err, "%s, %d shots, seed %d", cfg.Name, k, seed)
@@ -293,15 +447,23 @@ func (e *Experiment) Eval(ctx context.Context, b *data.Benchmark, cfg softcpt.Co
 		return err
 	}
 	Logf("%s %d-shot seed %d (checkpoint of epoch %d in %s): overall %.2f%%", cfg.Name, k, seed, epochs, src, overall)
-	dir := RunDir(e.Out, b.Name, cfg.Name, k, seed)
-	return writeResult(dir, b.Name, cfg.Name, k, seed, overall, scores, map[string]any{"method": cfg, "checkpoint": src, "epochs": epochs})
+	if err := writeRunFile(e.Out, b.Name, cfg.Name, run); err != nil {
+		return err
+	}
+	return writeResult(dir, b.Name, cfg.Name, k, seed, overall, scores, map[string]any{"method": cfg, "checkpoint": src, "epochs": epochs}, run)
 }
 
 // ZeroShot evaluates zero-shot CLIP with each task's template and the
-// extra templates, and writes the results (method ZeroShot, shots 0,
-// seed 0).
-func (e *Experiment) ZeroShot(ctx context.Context, b *data.Benchmark, extra []string) error {
-	scores, overall, err := e.zeroShot(ctx, b, extra)
+// grid's extra templates, and writes the results (method ZeroShot, shots
+// 0, seed 0), unless they are there already (g.Force: rewrites them).
+func (e *Experiment) ZeroShot(ctx context.Context, b *data.Benchmark, g Grid) error {
+	const method = "ZeroShot"
+	run := RunConfig{Tasks: taskNames(b), Templates: g.Templates}
+	dir := RunDir(e.Out, b.Name, method, run.Name(), 0, 0)
+	if done, err := g.skip(dir, method, 0, 0, run); done || err != nil {
+		return err
+	}
+	scores, overall, err := e.zeroShot(ctx, b, g.Templates)
 	if err != nil {
 		return errors.Wrap(err, "zero-shot")
 	}
@@ -309,15 +471,14 @@ func (e *Experiment) ZeroShot(ctx context.Context, b *data.Benchmark, extra []st
 	for _, s := range scores {
 		Logf("  %s", s)
 	}
-	dir := RunDir(e.Out, b.Name, "ZeroShot", 0, 0)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return errors.Wrapf(err, "creating %s", dir)
-	}
 	tmpl := map[string][]string{}
 	for _, t := range b.Tasks {
-		tmpl[t.Name] = templates(t, extra)
+		tmpl[t.Name] = templates(t, g.Templates)
 	}
-	return writeResult(dir, b.Name, "ZeroShot", 0, 0, overall, scores, map[string]any{"templates": tmpl})
+	if err := writeRunFile(e.Out, b.Name, method, run); err != nil {
+		return err
+	}
+	return writeResult(dir, b.Name, method, 0, 0, overall, scores, map[string]any{"templates": tmpl}, run)
 }
 
 // zeroShot scores zero-shot CLIP on b's test sets.
@@ -333,9 +494,17 @@ func (e *Experiment) zeroShot(ctx context.Context, b *data.Benchmark, extra []st
 	return e.evaluate(ctx, b, w)
 }
 
-// LinearProbe fits and scores the linear probe on every task of b and
-// writes the results.
-func (e *Experiment) LinearProbe(ctx context.Context, b *data.Benchmark, k, seed int, probe softcpt.ProbeOptions) error {
+// LinearProbe fits and scores the linear probe (g.Probe) on every task of
+// b and writes the results, unless they are there already (g.Force:
+// rewrites them).
+func (e *Experiment) LinearProbe(ctx context.Context, b *data.Benchmark, k, seed int, g Grid) error {
+	const method = "LinearProbe"
+	probe := g.Probe
+	run := RunConfig{Tasks: taskNames(b), Probe: &probe}
+	dir := RunDir(e.Out, b.Name, method, run.Name(), k, seed)
+	if done, err := g.skip(dir, method, k, seed, run); done || err != nil {
+		return err
+	}
 	var scores []TaskScore
 	var vals []float64
 	cs := map[string]float64{}
@@ -379,9 +548,8 @@ func (e *Experiment) LinearProbe(ctx context.Context, b *data.Benchmark, k, seed
 	}
 	overall := data.MeanScore(vals)
 	Logf("LinearProbe %d-shot seed %d on %s: overall %.2f%%", k, seed, b.Name, overall)
-	dir := RunDir(e.Out, b.Name, "LinearProbe", k, seed)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return errors.Wrapf(err, "creating %s", dir)
+	if err := writeRunFile(e.Out, b.Name, method, run); err != nil {
+		return err
 	}
-	return writeResult(dir, b.Name, "LinearProbe", k, seed, overall, scores, map[string]any{"C": cs, "val_on_train": valOnTrain, "lbfgs_max_iter": probe.LBFGS.MaxIter})
+	return writeResult(dir, b.Name, method, k, seed, overall, scores, map[string]any{"C": cs, "val_on_train": valOnTrain, "lbfgs_max_iter": probe.LBFGS.MaxIter}, run)
 }

@@ -70,7 +70,7 @@ func toyBenchmark() func(k, seed int) (*data.Benchmark, error) {
 	}
 }
 
-// readResults returns the results under out by cell folder.
+// readResults returns the results under out by cell: "METHOD/K/S".
 func readResults(t *testing.T, out string) map[string]report.Result {
 	t.Helper()
 	rs, err := report.Scan(out)
@@ -79,11 +79,13 @@ func readResults(t *testing.T, out string) map[string]report.Result {
 	}
 	m := map[string]report.Result{}
 	for _, r := range rs {
-		rel, _ := filepath.Rel(out, filepath.Dir(r.Path))
-		m[rel] = r
+		m[cell(r.Method, r.Shots, r.Seed)] = r
 	}
 	return m
 }
+
+// cell names a cell in readResults' map.
+func cell(method string, k, seed int) string { return fmt.Sprintf("%s/%d/%d", method, k, seed) }
 
 // TestRunGrid runs a grid (zero-shot, the linear probe and two learned
 // methods, two seeds) on a toy benchmark with the fixture CLIP and checks
@@ -113,10 +115,10 @@ func TestRunGrid(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := readResults(t, out)
-	cells := []string{"toy/ZeroShot/shots_0/seed_0"}
+	cells := []string{cell("ZeroShot", 0, 0)}
 	for _, method := range []string{"LinearProbe", "CoOp-CA", "SoftCPT-NATA"} {
 		for _, seed := range []int{1, 2} {
-			cells = append(cells, RunDir("", "toy", method, 2, seed))
+			cells = append(cells, cell(method, 2, seed))
 		}
 	}
 	if len(first) != len(cells) {
@@ -131,18 +133,28 @@ func TestRunGrid(t *testing.T) {
 		if r.Benchmark != "toy" || len(r.Tasks) != 2 || r.Tasks[1].Metric != "mean_per_class" || math.Abs(mean-r.Overall) > 1e-9 {
 			t.Errorf("%s: results %+v", c, r)
 		}
+		// The folder is RunDir's, named after the stored configuration.
+		var stored struct {
+			Run RunConfig `json:"run"`
+		}
+		if err := json.Unmarshal(r.Config, &stored); err != nil {
+			t.Fatal(err)
+		}
+		if want := RunDir(out, r.Benchmark, r.Method, stored.Run.Name(), r.Shots, r.Seed); filepath.Dir(r.Path) != want || r.Run != stored.Run.Name() {
+			t.Errorf("%s: results in %s (run %q), want %s", c, r.Path, r.Run, want)
+		}
 	}
 	var cfg struct {
 		Train softcpt.TrainOptions `json:"train"`
 	}
-	if err := json.Unmarshal(first[RunDir("", "toy", "SoftCPT-NATA", 2, 1)].Config, &cfg); err != nil || cfg.Train.BatchSize != 5 || cfg.Train.Seed != 1 {
+	if err := json.Unmarshal(first[cell("SoftCPT-NATA", 2, 1)].Config, &cfg); err != nil || cfg.Train.BatchSize != 5 || cfg.Train.Seed != 1 {
 		t.Errorf("NATA's training options %+v (%v): want batches of 5 (10 shots in 2 steps) and seed 1", cfg.Train, err)
 	}
 	encoded := images.Load()
 	if encoded == 0 {
 		t.Fatal("no image encoded")
 	}
-	ckpt := filepath.Join(out, RunDir("", "toy", "SoftCPT-NATA", 2, 2), "checkpoint.json")
+	ckpt := filepath.Join(filepath.Dir(first[cell("SoftCPT-NATA", 2, 2)].Path), "checkpoint.json")
 	before, err := os.ReadFile(ckpt)
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +197,7 @@ func TestRunGrid(t *testing.T) {
 		t.Fatal(err)
 	}
 	rs := readResults(t, b2nOut)
-	base, novel := rs[RunDir("", "toy", "SoftCPT-NATA-base", 2, 1)], rs[RunDir("", "toy", "SoftCPT-NATA-new", 2, 1)]
+	base, novel := rs[cell("SoftCPT-NATA-base", 2, 1)], rs[cell("SoftCPT-NATA-new", 2, 1)]
 	var summary struct {
 		B2N map[string]float64 `json:"base_to_new"`
 	}

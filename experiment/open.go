@@ -11,9 +11,11 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/softcpt/softcpt-go/clip"
+	"github.com/softcpt/softcpt-go/clip/checkpoint"
 	"github.com/softcpt/softcpt-go/clip/tokenizer"
 	"github.com/softcpt/softcpt-go/data"
 	"github.com/softcpt/softcpt-go/realdata"
+	"github.com/softcpt/softcpt-go/shipped"
 	"github.com/softcpt/softcpt-go/softcpt"
 )
 
@@ -41,7 +43,8 @@ type Options struct {
 
 // Run loads the model, tokenizer and benchmark definition of o, opens its
 // device and runs the grid; each cell loads the benchmark's data and
-// draws its shots.
+// draws its shots. The model's default N_CTX (Grid.NCtxFromModel) is
+// shipped.Model.DefaultNCtx's: its file's metadata, or 16.
 func Run(ctx context.Context, o Options, g Grid) error {
 	if o.Benchmark == "" || o.Model == "" || o.BPE == "" {
 		return errors.New("--benchmark, --model and --bpe are required (or run 'softcpt demo' for the shipped model and data)")
@@ -50,7 +53,15 @@ func Run(ctx context.Context, o Options, g Grid) error {
 	if err != nil {
 		return err
 	}
-	m, err := clip.LoadWith(o.Model, clip.Options{VisionHeads: o.VisionHeads, TransformerHeads: o.TextHeads})
+	sd, err := checkpoint.Load(o.Model)
+	if err != nil {
+		return err
+	}
+	m, err := clip.FromCheckpoint(sd, o.Model, clip.Options{VisionHeads: o.VisionHeads, TransformerHeads: o.TextHeads})
+	if err != nil {
+		return err
+	}
+	nCtx, nCtxRule, err := (&shipped.Model{CLIP: m, Metadata: sd.Metadata, ModelSource: o.Model}).DefaultNCtx()
 	if err != nil {
 		return err
 	}
@@ -63,7 +74,7 @@ func Run(ctx context.Context, o Options, g Grid) error {
 		return err
 	}
 	defer dev.Close()
-	e := &Experiment{Model: m, Tok: tok, Backend: dev, Out: o.Out, FullPrompts: o.FullPrompts,
+	e := &Experiment{Model: m, Tok: tok, Backend: dev, Out: o.Out, FullPrompts: o.FullPrompts, ModelNCtx: nCtx, ModelNCtxRule: nCtxRule,
 		Benchmark: func(k, seed int) (*data.Benchmark, error) {
 			b, err := data.LoadBenchmark(def, data.Options{Root: o.DataRoot, CacheDir: o.CacheDir, Only: o.Tasks})
 			if err != nil || k <= 0 {

@@ -55,6 +55,11 @@ type Group struct {
 	Benchmark string `json:"benchmark"`
 	Method    string `json:"method"`
 	Shots     int    `json:"shots"`
+	// Run is the results' configuration name (Result.Run). When a
+	// benchmark has results of one method with several configurations,
+	// Method is "METHOD [RUN]" for each, so that every table keeps them
+	// apart.
+	Run string `json:"run,omitempty"`
 	// Seeds lists the seeds, ascending.
 	Seeds []int `json:"seeds"`
 	// Spread is SpreadStd or SpreadCI95.
@@ -105,16 +110,18 @@ type Warning struct {
 func (w Warning) String() string { return w.Message }
 
 type groupKey struct {
-	benchmark, method string
-	shots             int
+	benchmark, method, run string
+	shots                  int
 }
 
-// Aggregate groups results by (benchmark, method, shots) and computes the
-// mean and spread over seeds of the overall and per-task scores. Groups
-// are ordered by benchmark, then method (see MethodLess), then shots.
+// Aggregate groups results by (benchmark, method, configuration, shots)
+// and computes the mean and spread over seeds of the overall and per-task
+// scores. A method with results of several configurations (Result.Run) on
+// a benchmark is named "METHOD [RUN]" in each of its groups. Groups are
+// ordered by benchmark, then method (see MethodLess), then shots.
 //
-// Two results with the same benchmark, method, shots and seed are an error
-// naming both files. Warnings (returned, not fatal) flag results of a
+// Two results with the same benchmark, method, configuration, shots and
+// seed are an error naming both files. Warnings (returned, not fatal) flag results of a
 // group with different task sets, a task with different metrics, and
 // benchmarks whose groups have different seed counts (single-seed
 // zero-shot groups excepted: zero-shot evaluation is deterministic) or
@@ -125,7 +132,7 @@ func Aggregate(results []Result, opt Options) ([]Group, []Warning, error) {
 	}
 	groups := map[groupKey]*acc{}
 	for _, r := range results {
-		k := groupKey{r.Benchmark, r.Method, r.Shots}
+		k := groupKey{r.Benchmark, r.Method, r.Run, r.Shots}
 		a := groups[k]
 		if a == nil {
 			a = &acc{}
@@ -133,23 +140,37 @@ func Aggregate(results []Result, opt Options) ([]Group, []Warning, error) {
 		}
 		for _, o := range a.rs {
 			if o.Seed == r.Seed {
-				return nil, nil, errors.Errorf("two results for %s/%s/%d-shot seed %d: %s and %s (remove one, or pass only one of the directories)",
-					r.Benchmark, r.Method, r.Shots, r.Seed, nameOf(o), nameOf(r))
+				return nil, nil, errors.Errorf("two results for %s/%s%s/%d-shot seed %d: %s and %s (remove one, or pass only one of the directories)",
+					r.Benchmark, r.Method, runSuffix(r.Run), r.Shots, r.Seed, nameOf(o), nameOf(r))
 			}
 		}
 		a.rs = append(a.rs, r)
 	}
 	keys := make([]groupKey, 0, len(groups))
+	runs := map[[2]string]map[string]bool{}
 	for k := range groups {
 		keys = append(keys, k)
+		bm := [2]string{k.benchmark, k.method}
+		if runs[bm] == nil {
+			runs[bm] = map[string]bool{}
+		}
+		runs[bm][k.run] = true
+	}
+	// A method run with several configurations gets one name per
+	// configuration.
+	label := func(k groupKey) string {
+		if len(runs[[2]string{k.benchmark, k.method}]) > 1 {
+			return k.method + runSuffix(k.run)
+		}
+		return k.method
 	}
 	sort.Slice(keys, func(i, j int) bool {
 		a, b := keys[i], keys[j]
 		if a.benchmark != b.benchmark {
 			return a.benchmark < b.benchmark
 		}
-		if a.method != b.method {
-			return MethodLess(a.method, b.method)
+		if la, lb := label(a), label(b); la != lb {
+			return MethodLess(la, lb)
 		}
 		return a.shots < b.shots
 	})
@@ -162,7 +183,7 @@ func Aggregate(results []Result, opt Options) ([]Group, []Warning, error) {
 	for _, k := range keys {
 		rs := groups[k].rs
 		sort.Slice(rs, func(i, j int) bool { return rs[i].Seed < rs[j].Seed })
-		g := Group{Benchmark: k.benchmark, Method: k.method, Shots: k.shots, Spread: spread}
+		g := Group{Benchmark: k.benchmark, Method: label(k), Run: k.run, Shots: k.shots, Spread: spread}
 		overall := make([]float64, len(rs))
 		var taskOrder []string
 		taskVals := map[string][]float64{}
@@ -288,6 +309,14 @@ func taskSetDiff(all []string, tasks []TaskResult) string {
 	return strings.Join(miss, ", ")
 }
 
+// runSuffix is " [RUN]", or "" for results that name no configuration.
+func runSuffix(run string) string {
+	if run == "" {
+		return ""
+	}
+	return " [" + run + "]"
+}
+
 func groupName(g Group) string {
 	return fmt.Sprintf("%s/%s/%d-shot", g.Benchmark, g.Method, g.Shots)
 }
@@ -348,6 +377,9 @@ var methodAliases = map[string]string{
 }
 
 func paperRank(m string) int {
+	if i := strings.Index(m, " ["); i > 0 {
+		m = m[:i] // a configuration of the method ranks as the method
+	}
 	if a, ok := methodAliases[strings.ToLower(m)]; ok {
 		m = a
 	}

@@ -193,3 +193,38 @@ func TestMethodLess(t *testing.T) {
 		t.Errorf("order %s\nwant  %s", got, want)
 	}
 }
+
+// TestAggregateByConfiguration checks that results of one method with
+// several configurations (Result.Run) are aggregated apart, each named
+// "METHOD [RUN]" and ranked as the method, that a method with one
+// configuration keeps its plain name, and that the same seed in two
+// configurations is not a duplicate.
+func TestAggregateByConfiguration(t *testing.T) {
+	var rs []Result
+	for i, r := range threeSeeds() {
+		r.Run = "nctx4-aaaaaaaa"
+		rs = append(rs, r)
+		r.Run, r.Overall, r.Tasks = "nctx16-bbbbbbbb", 50, []TaskResult{{Name: "a", Value: 50 + float64(i)}, {Name: "b", Value: 50 - float64(i)}}
+		rs = append(rs, r)
+	}
+	zs := mk("g", "ZeroShot", 0, 0, 60, 40)
+	zs.Run = "templates1-cccccccc"
+	gs, _, err := Aggregate(append(rs, zs), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, g := range gs {
+		names = append(names, g.Method)
+	}
+	want := "ZeroShot,SoftCPT-NATA [nctx16-bbbbbbbb],SoftCPT-NATA [nctx4-aaaaaaaa]"
+	if got := strings.Join(names, ","); got != want {
+		t.Fatalf("groups %s, want %s", got, want)
+	}
+	if g := gs[2]; !near(g.Overall.Mean, 72) || g.Run != "nctx4-aaaaaaaa" || g.Overall.N != 3 {
+		t.Errorf("nctx4 group %+v", g)
+	}
+	if g := gs[1]; !near(g.Overall.Mean, 50) || g.Overall.N != 3 {
+		t.Errorf("nctx16 group %+v", g)
+	}
+}

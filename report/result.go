@@ -42,6 +42,11 @@ type Result struct {
 	// Method is the method's name as it should appear in tables, e.g.
 	// "SoftCPT-NATA" or "ZS-CLIP".
 	Method string `json:"method"`
+	// Run names the configuration of the run (experiment.RunConfig.Name,
+	// e.g. "nctx4_ep10_bs32_lr0.002-1a2b3c4d"); results of one method
+	// with different configurations are aggregated separately. Empty for
+	// results that do not say.
+	Run string `json:"run,omitempty"`
 	// Shots is the number of training images per class; 0 is zero-shot.
 	Shots int `json:"shots"`
 	// Seed is the run's random seed.
@@ -191,7 +196,7 @@ func Scan(root string) ([]Result, error) {
 }
 
 // knownNonResults are JSON files the project writes next to results.
-var knownNonResults = map[string]bool{"checkpoint.json": true, "state.json": true, "summary.json": true}
+var knownNonResults = map[string]bool{"checkpoint.json": true, "state.json": true, "summary.json": true, "run.json": true}
 
 // ScanWarn walks root recursively (root may also be a single file) and
 // reads every result in it, in lexical path order:
@@ -201,7 +206,8 @@ var knownNonResults = map[string]bool{"checkpoint.json": true, "state.json": tru
 //     (benchmark, method, shots, seed, overall) is read the same way, so
 //     results copied under other names are found;
 //   - the project's own non-result files (training checkpoint.json,
-//     pretraining state.json, report summary.json) are skipped silently;
+//     run configuration run.json, pretraining state.json, report
+//     summary.json) are skipped silently;
 //   - any other *.json file (configs, features) is skipped, and warn, if
 //     not nil, is called with a message naming it.
 //

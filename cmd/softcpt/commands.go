@@ -16,6 +16,7 @@ func cmdTrain(ctx context.Context, args []string) error {
 	var mf methodFlags
 	var tf trainFlags
 	c.register(fs)
+	c.registerCells(fs)
 	mf.register(fs)
 	tf.register(fs)
 	fs.Usage = func() {
@@ -24,19 +25,27 @@ func cmdTrain(ctx context.Context, args []string) error {
 Trains a prompt learner (SoftCPT variants nata, nats, cata, csta, cats,
 csts; CoOp baselines coop-mt, coop-ca, coop-cs) jointly on every task of
 the benchmark for each shot count and seed, evaluates it on the test
-splits and writes OUT/<benchmark>/<method>/shots_K/seed_S/results.json
-with a checkpoint beside it. Aggregate with 'softcpt report OUT'.`)
+splits and writes OUT/<benchmark>/<method>/<config>/shots_K/seed_S/results.json
+with a checkpoint beside it; <config> names the settings that change
+results, a readable part and a hash of them all (e.g.
+nctx4_ep50_bs32_lr0.002-1a2b3c4d; run.json beside it lists them). A run
+whose results.json is there is skipped (--force reruns it); --resume
+continues interrupted runs with their saved settings. Without --n-ctx,
+N_CTX is the model's default (see --n-ctx). Aggregate with
+'softcpt report OUT'.`)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := mf.config()
+	g := c.grid("", fs)
+	cfg, err := mf.config(g.Given)
 	if err != nil {
 		return err
 	}
-	g := c.grid(cfg.Name)
+	g.Methods = []string{cfg.Name}
 	g.Config = func(string) (softcpt.Config, error) { return cfg, nil }
+	g.NCtxFromModel = !flagSet(fs, "n-ctx")
 	g.Train, g.BaseToNew = tf.options(), tf.base2new
 	return experiment.Run(ctx, c.options(mf.fullPrompts), g)
 }
@@ -46,16 +55,21 @@ func cmdEval(ctx context.Context, args []string) error {
 	var c commonFlags
 	var mf methodFlags
 	c.register(fs)
+	c.registerCells(fs)
 	mf.register(fs)
-	from := fs.String("from", "", "output directory of the training runs (default: --out); each run's checkpoint is read from FROM/<benchmark>/<method>/shots_K/seed_S")
+	from := fs.String("from", "", "output directory of the training runs (default: --out); each run's checkpoint is read from FROM/<benchmark>/<method>/<config>/shots_K/seed_S")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `usage: softcpt eval --benchmark NAME|FILE --data-root DIR --model FILE --bpe FILE --method NATA [--shots ...] [--seed ...] [--from DIR] [--out DIR]
 
 Evaluates prompts learned by 'softcpt train' without training again: for
-each shot count and seed it rebuilds the learner, loads the checkpoint of
-that run and scores it on the benchmark's test splits (all tasks, or
---tasks), writing OUT/<benchmark>/<method>/shots_K/seed_S/results.json.
-The method's flags must match the training run's.`)
+each shot count and seed it finds the trained run of the method under
+FROM, rebuilds the learner with the settings it was trained with (its
+run.json and checkpoint.json: the method's flags need not be repeated;
+one given that contradicts them is an error, and where several trained
+runs exist the flags given choose one), loads its checkpoint and scores it
+on the benchmark's test splits, writing
+OUT/<benchmark>/<method>/<config>/shots_K/seed_S/results.json (skipped
+when it is there, unless --force).`)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -64,11 +78,12 @@ The method's flags must match the training run's.`)
 	if *from == "" {
 		*from = c.out
 	}
-	cfg, err := mf.config()
+	g := c.grid("", fs)
+	cfg, err := mf.config(g.Given)
 	if err != nil {
 		return err
 	}
-	g := c.grid(cfg.Name)
+	g.Methods = []string{cfg.Name}
 	g.Config = func(string) (softcpt.Config, error) { return cfg, nil }
 	g.From = *from
 	return experiment.Run(ctx, c.options(false), g)
@@ -84,13 +99,15 @@ func cmdZeroShot(ctx context.Context, args []string) error {
 
 Zero-shot CLIP on every task of the benchmark with each task's template
 (the paper's, from the benchmark definition), or an ensemble with
---templates. Writes OUT/<benchmark>/zeroshot/shots_0/seed_0/results.json.`)
+--templates. Writes OUT/<benchmark>/ZeroShot/<config>/shots_0/seed_0/results.json
+(<config>: templatesN-<hash of the templates and tasks>); skipped when it
+is there, unless --force.`)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	g := c.grid("zeroshot")
+	g := c.grid("zeroshot", fs)
 	if *templates != "" {
 		g.Templates = strings.Split(*templates, "|")
 	}
@@ -101,6 +118,7 @@ func cmdLinProbe(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("linprobe", flag.ContinueOnError)
 	var c commonFlags
 	c.register(fs)
+	c.registerCells(fs)
 	maxIter := fs.Int("max-iter", 1000, "L-BFGS iterations per fit (the authors' sklearn max_iter)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `usage: softcpt linprobe --benchmark NAME|FILE --data-root DIR --model FILE --bpe FILE [--shots 1,2,4,8,16] [--seed 1,2,3]
@@ -109,13 +127,15 @@ The linear-probe baseline of CLIP (the authors' lpclip protocol): L2
 logistic regression on frozen image features of K shots per class, with
 the regularisation C chosen on min(K, 4) validation shots per class (grid
 1e6 … 1e-6, then log-space bisection), scored on the test split with each
-task's metric. Writes OUT/<benchmark>/LinearProbe/shots_K/seed_S/results.json.`)
+task's metric. Writes OUT/<benchmark>/LinearProbe/<config>/shots_K/seed_S/results.json
+(<config>: iterN-<hash of the probe's settings and tasks>); a run whose
+results.json is there is skipped, unless --force.`)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	g := c.grid("linprobe")
+	g := c.grid("linprobe", fs)
 	g.Probe = softcpt.ProbeOptions{LBFGS: softcpt.LBFGSOptions{MaxIter: *maxIter}}
 	return experiment.Run(ctx, c.options(false), g)
 }

@@ -83,7 +83,7 @@ one (see README.md).`)
 			cfg.NCtx, cfg.CtxInit = *nCtx, *ctxInit
 			return cfg, err
 		}}
-	g.Train.Epochs, g.Train.LR, g.Train.BatchSize, g.Train.Resume = ep, *lr, *batch, true
+	g.Train.Epochs, g.Train.LR, g.Train.BatchSize, g.AutoResume = ep, *lr, *batch, true
 	start := time.Now()
 	o := experiment.ShippedOptions{Benchmark: *benchPath, Model: *modelPath, BPE: *bpePath, Groups: strings.Split(*groups, ","), Device: string(device), Out: *out}
 	if err := experiment.RunShipped(ctx, o, g); err != nil {

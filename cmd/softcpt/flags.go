@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/softcpt/softcpt-go/data"
 	"github.com/softcpt/softcpt-go/experiment"
+	"github.com/softcpt/softcpt-go/shipped"
 	"github.com/softcpt/softcpt-go/softcpt"
 )
 
@@ -49,6 +51,7 @@ type commonFlags struct {
 	shots, seeds                                          intList
 	visionHeads, textHeads                                int
 	device                                                deviceFlag
+	force                                                 bool
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
@@ -59,13 +62,26 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.model, "model", "", "CLIP checkpoint (RN50.pt, ViT-B-32.pt, ... or safetensors)")
 	fs.StringVar(&c.bpe, "bpe", "", "BPE merges file of the model's tokenizer (bpe_simple_vocab_16e6.txt.gz for OpenAI's models)")
 	fs.StringVar(&c.out, "out", "output", "output directory")
+	fs.BoolVar(&c.force, "force", false, "rerun finished runs (a run whose folder holds its results.json is otherwise skipped, saying so)")
+	fs.IntVar(&c.visionHeads, "vision-heads", 0, "override the inferred number of vision attention heads")
+	fs.IntVar(&c.textHeads, "text-heads", 0, "override the inferred number of text attention heads")
+	c.device.register(fs)
+}
+
+// registerCells registers --shots and --seed (not for zero-shot, which
+// has one cell).
+func (c *commonFlags) registerCells(fs *flag.FlagSet) {
 	c.shots = intList{1, 2, 4, 8, 16}
 	c.seeds = intList{1, 2, 3}
 	fs.Var(&c.shots, "shots", "comma-separated shot counts")
 	fs.Var(&c.seeds, "seed", "comma-separated seeds")
-	fs.IntVar(&c.visionHeads, "vision-heads", 0, "override the inferred number of vision attention heads")
-	fs.IntVar(&c.textHeads, "text-heads", 0, "override the inferred number of text attention heads")
-	c.device.register(fs)
+}
+
+// given returns the names of the flags given on the command line.
+func given(fs *flag.FlagSet) []string {
+	var names []string
+	fs.Visit(func(f *flag.Flag) { names = append(names, f.Name) })
+	return names
 }
 
 // options returns the experiment options of the flags.
@@ -78,9 +94,10 @@ func (c *commonFlags) options(fullPrompts bool) experiment.Options {
 		VisionHeads: c.visionHeads, TextHeads: c.textHeads, Device: string(c.device), Out: c.out, FullPrompts: fullPrompts}
 }
 
-// grid returns the shots and seeds of the flags as a grid of one method.
-func (c *commonFlags) grid(method string) experiment.Grid {
-	return experiment.Grid{Methods: []string{method}, Shots: c.shots, Seeds: c.seeds}
+// grid returns the shots and seeds of the flags as a grid of one method,
+// with the flags given on the command line (fs).
+func (c *commonFlags) grid(method string, fs *flag.FlagSet) experiment.Grid {
+	return experiment.Grid{Methods: []string{method}, Shots: c.shots, Seeds: c.seeds, Force: c.force, Given: given(fs)}
 }
 
 // methodFlags are SoftCPT's and CoOp's knobs (the authors' script
@@ -95,13 +112,13 @@ type methodFlags struct {
 
 func (m *methodFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.method, "method", "nata", "method: "+strings.Join(softcpt.Methods(), ", "))
-	fs.IntVar(&m.nCtx, "n-ctx", 16, "N_CTX: learned context length of the class prompts")
+	fs.IntVar(&m.nCtx, "n-ctx", 0, "N_CTX: learned context length of the class prompts (default: the model's, from its file's metadata key "+shipped.MetaNCtx+", 4 for the shipped model; 16, CoOp's value, for OpenAI's checkpoints, which have none; eval and --resume: the trained run's)")
 	fs.StringVar(&m.ctxInit, "ctx-init", "", "CTX_INIT: start the class-prompt contexts from these words (e.g. \"a photo of a\"), or from each task's zero-shot template before {} (\"template\"); words fill the last context slots. SoftCPT: they become fixed start contexts, and the meta network, from zero on unit-norm inputs, learns a residual on top of them. Default: N(0, 0.02)")
 	fs.StringVar(&m.position, "class-token-position", "end", "CLASS_TOKEN_POSITION: end, middle or front (CoOp baselines)")
 	fs.StringVar(&m.csc, "csc", "", "CSC: use class features (CA/CS) as meta-net input (true/false; default from --method)")
-	fs.IntVar(&m.classNCtx, "class-n-ctx", -1, "CLASS_N_CTX (default from --method: 4)")
+	fs.IntVar(&m.classNCtx, "class-n-ctx", 0, "CLASS_N_CTX (default from --method: 4 for the CA/CS variants, none for NA)")
 	fs.StringVar(&m.classCSC, "class-csc", "", "CLASS_CSC: class-specific class context (true/false; default from --method)")
-	fs.IntVar(&m.taskNCtx, "task-n-ctx", -1, "TASK_N_CTX (default 4)")
+	fs.IntVar(&m.taskNCtx, "task-n-ctx", 0, "TASK_N_CTX (default from --method: 4)")
 	fs.StringVar(&m.taskCSC, "task-csc", "", "TASK_CSC: task-specific task context (true/false; default from --method)")
 	fs.StringVar(&m.pgType, "pg-type", "", "PG_TYPE meta network: lin, linmean or lincls (default lin)")
 	fs.Float64Var(&m.classSample, "cls-sample-rate", 0, "CLS_SAMPLE_RATE: class sampling rate in training (0 = off; the authors use 0.1 on general10 with CA/CS)")
@@ -120,13 +137,17 @@ func parseBoolFlag(name, v string, dst *bool) error {
 	return nil
 }
 
-// config resolves the method's configuration.
-func (m *methodFlags) config() (softcpt.Config, error) {
+// config resolves the method's configuration: the method's, with the
+// flags given (names) on top; without --n-ctx, N_CTX is the model's
+// default (experiment.Grid.NCtxFromModel).
+func (m *methodFlags) config(given []string) (softcpt.Config, error) {
 	c, err := softcpt.MethodConfig(m.method)
 	if err != nil {
 		return c, err
 	}
-	c.NCtx = m.nCtx
+	if slices.Contains(given, "n-ctx") {
+		c.NCtx = m.nCtx
+	}
 	c.CtxInit = m.ctxInit
 	if c.Position, err = softcpt.ParsePosition(m.position); err != nil {
 		return c, err
@@ -139,10 +160,10 @@ func (m *methodFlags) config() (softcpt.Config, error) {
 			return c, err
 		}
 	}
-	if m.classNCtx >= 0 {
+	if slices.Contains(given, "class-n-ctx") {
 		c.ClassNCtx = m.classNCtx
 	}
-	if m.taskNCtx >= 0 {
+	if slices.Contains(given, "task-n-ctx") {
 		c.TaskNCtx = m.taskNCtx
 	}
 	if m.pgType != "" {
@@ -170,7 +191,7 @@ func (t *trainFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&t.warmupLR, "warmup-lr", d.WarmupLR, "warm-up learning rate")
 	fs.IntVar(&t.repeat, "repeat-steps", 0, "reproduce the authors' repeated optimiser/scheduler steps (3 for NA variants, 4 for CA/CS); 0 = off")
 	fs.BoolVar(&t.augment, "augment", false, "CoOp's random resized crop + flip every epoch (re-encodes training images; slower); default: cached features of the test transform")
-	fs.BoolVar(&t.resume, "resume", false, "resume from the checkpoint in each run's output directory")
+	fs.BoolVar(&t.resume, "resume", false, "continue each run from the checkpoint in its folder, with the settings it was trained with (flags given that contradict them are an error); says from which epoch, or that there was nothing to resume")
 	fs.BoolVar(&t.base2new, "base2new", false, "base-to-new: train on the first half of each task's classes, evaluate on them and on the other half with prompts rebuilt from the new class names")
 }
 

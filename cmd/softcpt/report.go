@@ -22,7 +22,9 @@ tables as Markdown.
 Every run writes DIR/results.json ({"benchmark", "method", "shots", "seed",
 "overall", "tasks": [{"name", "metric", "value"}], ...}). report walks each
 ROOT (a directory, searched recursively, or a single file) for them, groups
-the results by (benchmark, method, shots) and averages over seeds:
+the results by (benchmark, method, configuration, shots) and averages over
+seeds (a method run with several configurations, the "run" of its
+results, gets a row "METHOD [CONFIG]" per configuration):
 
   * overall score: mean ± population std over seeds (numpy's np.std,
     ddof=0, as the authors' parse_test_res.py), or with --ci95 the
@@ -47,8 +49,9 @@ error bars, zero-shot methods dashed).
 
 Other *.json files found under ROOT (configs, features) are skipped with a
 warning unless they look like results; a broken results.json is an error
-naming the file. Two results for the same benchmark, method, shots and seed
-are an error: remove the duplicate or pass only one of the directories.
+naming the file. Two results for the same benchmark, method, configuration,
+shots and seed are an error: remove the duplicate or pass only one of the
+directories.
 
 Example:
 
