@@ -180,6 +180,8 @@ type Bar struct {
 	unit    string
 	total   int
 	done    int
+	base    int  // units already done when the phase started (a resumed run)
+	seen    bool // Set has been called
 	note    string
 	start   time.Time
 	drawAt  time.Time // last terminal redraw
@@ -243,9 +245,16 @@ func (b *Bar) SetTotal(total int) {
 	b.c.mu.Unlock()
 }
 
-// Set records done units and the note shown after the counts.
+// Set records done units and the note shown after the counts. The first
+// call's done, less one unit, counts as done before the phase started (a
+// resumed run), out of the rate and the ETA.
 func (b *Bar) Set(done int, note string) {
-	b.update(func() { b.done, b.note = done, note })
+	b.update(func() {
+		if !b.seen {
+			b.seen, b.base = true, max(0, done-1)
+		}
+		b.done, b.note = done, note
+	})
 }
 
 // Add records n more units done.
@@ -312,8 +321,8 @@ func (b *Bar) lineLocked(now time.Time) string {
 		fmt.Fprintf(&s, " %d %s", b.done, b.unit)
 	}
 	fmt.Fprintf(&s, " %s", Duration(el))
-	if b.done > 0 && el > 0 {
-		rate := float64(b.done) / el.Seconds()
+	if b.done > b.base && el > 0 {
+		rate := float64(b.done-b.base) / el.Seconds()
 		fmt.Fprintf(&s, " %.3g %s/s", rate, b.unit)
 		if b.total > b.done {
 			fmt.Fprintf(&s, " ETA %s", Duration(time.Duration(float64(b.total-b.done)/rate*float64(time.Second))))
