@@ -27,7 +27,7 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"encode":   {func(_ context.Context, a []string) error { return cmdEncode(a) }, "encode images and texts with a CLIP checkpoint, write features as JSON"},
+	"encode":   {cmdEncode, "encode images and texts (files, folders) with a CLIP checkpoint, write features as JSON, .npy or safetensors"},
 	"train":    {cmdTrain, "train and evaluate a prompt learner (SoftCPT variants, CoOp baselines) over shots and seeds"},
 	"eval":     {cmdEval, "evaluate the prompts of trained runs from their checkpoints (no training)"},
 	"zeroshot": {cmdZeroShot, "evaluate zero-shot CLIP with each task's template (or an ensemble)"},
