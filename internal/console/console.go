@@ -303,8 +303,8 @@ func (b *Bar) Done() {
 }
 
 // lineLocked renders the bar's state: the label, on a terminal a bar of
-// block glyphs, the counts, the rate, the elapsed time, the ETA and the
-// note.
+// block glyphs, the counts, the ETA, the elapsed time, the rate and the
+// note (in that order, so that a narrow terminal cuts the least useful).
 func (b *Bar) lineLocked(now time.Time) string {
 	var s strings.Builder
 	s.WriteString(b.label)
@@ -312,7 +312,7 @@ func (b *Bar) lineLocked(now time.Time) string {
 	if b.total > 0 {
 		frac := min(1, float64(b.done)/float64(b.total))
 		if b.c.terminal {
-			const width = 20
+			const width = 12
 			n := int(frac * width)
 			s.WriteString(" " + strings.Repeat("█", n) + strings.Repeat("░", width-n))
 		}
@@ -320,13 +320,16 @@ func (b *Bar) lineLocked(now time.Time) string {
 	} else {
 		fmt.Fprintf(&s, " %d %s", b.done, b.unit)
 	}
-	fmt.Fprintf(&s, " %s", Duration(el))
+	rate := 0.0
 	if b.done > b.base && el > 0 {
-		rate := float64(b.done-b.base) / el.Seconds()
-		fmt.Fprintf(&s, " %.3g %s/s", rate, b.unit)
+		rate = float64(b.done-b.base) / el.Seconds()
 		if b.total > b.done {
 			fmt.Fprintf(&s, " ETA %s", Duration(time.Duration(float64(b.total-b.done)/rate*float64(time.Second))))
 		}
+	}
+	fmt.Fprintf(&s, " elapsed %s", Duration(el))
+	if rate > 0 {
+		fmt.Fprintf(&s, " %.3g %s/s", rate, b.unit)
 	}
 	if b.note != "" {
 		s.WriteString(" " + b.note)

@@ -97,7 +97,7 @@ func TestTerminalLogClearsBar(t *testing.T) {
 	if last := lines[len(lines)-1]; last != "" {
 		t.Errorf("the bar is left on the screen after Done: %q", last)
 	}
-	if !strings.Contains(buf.String(), "train ██████████░░░░░░░░░░ 5/10 steps (50%)") {
+	if !strings.Contains(buf.String(), "train ██████░░░░░░ 5/10 steps (50%) ETA ") {
 		t.Errorf("no half-way bar drawn:\n%q", buf.String())
 	}
 	if !strings.Contains(buf.String(), "encoding") {
