@@ -1,9 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBareHelp checks that a bare 'softcpt' names the first command to
@@ -49,5 +55,49 @@ func TestResumeHint(t *testing.T) {
 		if got := resumeHint(c.argv); !strings.HasSuffix(got, c.want) {
 			t.Errorf("resumeHint(%q) = %q, want suffix %q", c.argv, got, c.want)
 		}
+	}
+}
+
+// TestInterruptPrintsResume interrupts a demo in training (SIGINT, as
+// Ctrl-C) and checks that the command to resume it is printed. It builds
+// the binary; 'go test -short' skips it.
+func TestInterruptPrintsResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary; skipped with -short")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "softcpt")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out := filepath.Join(dir, "my out")
+	cmd := exec.Command(bin, "demo", "--methods", "nata", "--shots", "1", "--seed", "1", "--epochs", "200", "--out", out)
+	pr, pw := io.Pipe()
+	cmd.Stderr = pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	sc := bufio.NewScanner(pr)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sent := false
+		for sc.Scan() {
+			log.WriteString(sc.Text() + "\n")
+			if !sent && strings.Contains(sc.Text(), "epoch 2/200") {
+				cmd.Process.Signal(os.Interrupt)
+				sent = true
+			}
+		}
+	}()
+	timer := time.AfterFunc(5*time.Minute, func() { cmd.Process.Kill() })
+	defer timer.Stop()
+	cmd.Wait()
+	pw.Close()
+	<-done
+	want := "to resume: " + bin + " demo --methods nata --shots 1 --seed 1 --epochs 200 --out '" + out + "'"
+	if !strings.Contains(log.String(), want) {
+		t.Errorf("no resume hint %q in the output:\n%s", want, log.String())
 	}
 }
