@@ -65,11 +65,7 @@ func TestInterruptPrintsResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary; skipped with -short")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "softcpt")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	dir, bin := buildBinary(t)
 	out := filepath.Join(dir, "my out")
 	cmd := exec.Command(bin, "demo", "--methods", "nata", "--shots", "1", "--seed", "1", "--epochs", "200", "--out", out)
 	pr, pw := io.Pipe()

@@ -24,11 +24,7 @@ func TestDemoInTmux(t *testing.T) {
 	if err != nil {
 		t.Skip("tmux is not installed (apt-get install -y tmux); skipping the terminal test")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "softcpt")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	dir, bin := buildBinary(t)
 	sock := fmt.Sprintf("softcpt-test-%d", os.Getpid())
 	run := func(args ...string) (string, error) {
 		out, err := exec.Command(tmux, append([]string{"-L", sock, "-f", os.DevNull}, args...)...).CombinedOutput()
@@ -100,4 +96,16 @@ func TestDemoInTmux(t *testing.T) {
 			t.Errorf("the final table has no intact line starting %q; screen:\n%s", row, screen)
 		}
 	}
+}
+
+// buildBinary builds this command into a temporary folder and returns the
+// folder and the binary's path.
+func buildBinary(t *testing.T) (dir, bin string) {
+	t.Helper()
+	dir = t.TempDir()
+	bin = filepath.Join(dir, "softcpt")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return dir, bin
 }
