@@ -7,14 +7,15 @@
 // a log line first erases the bar's line, is printed on its own line, and
 // the bar is redrawn below it, so log lines and the bar never share a line.
 // Without a terminal (a file, a pipe, CI), no carriage return is written:
-// an active bar prints a plain timestamped progress line every Interval
-// (10 s by default) while its phase runs, even when the phase reports no
-// progress in between, so a phase shorter than Interval prints nothing and a
-// long one is never silent for more than Interval.
+// while bars are active, a plain timestamped progress line is printed every
+// interval (DefaultInterval, 10 s), even when no progress is reported in
+// between, so a phase shorter than the interval prints nothing and a long
+// one is never silent for longer.
 //
 // Bars nest: a bar started while another is active (image encoding inside a
-// training run) is the one shown until it is done, then the outer one is
-// shown again. A Console is safe for concurrent use.
+// linear probe) is the one drawn on a terminal until it is done, then the
+// outer one is drawn again; a plain progress line shows every active bar,
+// outermost first. A Console is safe for concurrent use.
 package console
 
 import (
@@ -42,7 +43,8 @@ type Console struct {
 	interval time.Duration
 	width    func() int
 	bars     []*Bar // active bars, innermost last
-	drawn    bool   // a bar's line is on the screen (terminal)
+	tick     *ticker
+	drawn    bool // a bar's line is on the screen (terminal)
 }
 
 // New returns a console writing to w; terminal says whether w is a
@@ -99,8 +101,8 @@ func IsTerminal(w io.Writer) bool {
 // Terminal reports whether the console draws bars in place.
 func (c *Console) Terminal() bool { return c.terminal }
 
-// SetInterval sets how often a bar prints a plain progress line without a
-// terminal (DefaultInterval by default); bars started later use it.
+// SetInterval sets how often a plain progress line is printed while bars
+// are active without a terminal (DefaultInterval by default).
 func (c *Console) SetInterval(d time.Duration) {
 	c.mu.Lock()
 	c.interval = d
@@ -175,62 +177,69 @@ func truncate(s string, n int) string {
 // Bar is the progress of one phase (encoding images, training a run,
 // fitting a probe): done of total units, with a note (e.g. the loss).
 type Bar struct {
-	c       *Console
-	label   string
-	unit    string
-	total   int
-	done    int
-	base    int  // units already done when the phase started (a resumed run)
-	seen    bool // Set has been called
-	note    string
-	start   time.Time
-	drawAt  time.Time // last terminal redraw
-	stop    chan struct{}
-	stopped sync.WaitGroup
-	ended   bool
+	c      *Console
+	label  string
+	unit   string
+	total  int
+	done   int
+	base   int  // units already done when the phase started (a resumed run)
+	seen   bool // Set has been called
+	note   string
+	start  time.Time
+	drawAt time.Time // last terminal redraw
+	ended  bool
+}
+
+// ticker is the console's clock while bars are active.
+type ticker struct {
+	stop chan struct{}
+	done chan struct{}
 }
 
 // Bar starts a progress bar of total units (0 when not known yet; see
 // SetTotal); unit names them ("images", "steps", "fits"). Call Done when
 // the phase ends, whatever its outcome.
 func (c *Console) Bar(label string, total int, unit string) *Bar {
-	b := &Bar{c: c, label: label, unit: unit, total: total, start: time.Now(), stop: make(chan struct{})}
+	b := &Bar{c: c, label: label, unit: unit, total: total, start: time.Now()}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.clearLocked()
 	c.bars = append(c.bars, b)
 	c.redrawLocked()
-	interval := c.interval
-	c.mu.Unlock()
-	if interval > 0 {
-		b.stopped.Add(1)
-		go b.tick(interval)
+	if len(c.bars) == 1 && c.interval > 0 {
+		every := c.interval
+		if c.terminal {
+			every = min(every, time.Second)
+		}
+		c.tick = &ticker{stop: make(chan struct{}), done: make(chan struct{})}
+		go c.run(c.tick, every)
 	}
 	return b
 }
 
-// tick prints the plain progress line every interval (no terminal) or
-// redraws the bar so that its elapsed time moves (terminal).
-func (b *Bar) tick(interval time.Duration) {
-	defer b.stopped.Done()
-	every := interval
-	if b.c.terminal {
-		every = time.Second
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
+// run is the clock of a stretch of time with active bars: every interval
+// it prints one plain progress line of the active bars, outermost first
+// (no terminal), or redraws the bar so that its times move (terminal).
+func (c *Console) run(t *ticker, every time.Duration) {
+	defer close(t.done)
+	tk := time.NewTicker(every)
+	defer tk.Stop()
 	for {
 		select {
-		case <-b.stop:
+		case <-t.stop:
 			return
-		case now := <-t.C:
-			c := b.c
+		case now := <-tk.C:
 			c.mu.Lock()
-			if len(c.bars) > 0 && c.bars[len(c.bars)-1] == b {
+			if len(c.bars) > 0 {
 				if c.terminal {
 					c.clearLocked()
 					c.redrawLocked()
 				} else {
-					fmt.Fprintf(c.w, "%s %s\n", now.Format(TimeFormat), b.lineLocked(now))
+					parts := make([]string, len(c.bars))
+					for i, b := range c.bars {
+						parts[i] = b.lineLocked(now)
+					}
+					fmt.Fprintf(c.w, "%s %s\n", now.Format(TimeFormat), strings.Join(parts, " | "))
 				}
 			}
 			c.mu.Unlock()
@@ -297,9 +306,15 @@ func (b *Bar) Done() {
 		}
 	}
 	c.redrawLocked()
+	var t *ticker
+	if len(c.bars) == 0 {
+		t, c.tick = c.tick, nil
+	}
 	c.mu.Unlock()
-	close(b.stop)
-	b.stopped.Wait()
+	if t != nil {
+		close(t.stop)
+		<-t.done
+	}
 }
 
 // lineLocked renders the bar's state: the label, on a terminal a bar of

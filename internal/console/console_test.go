@@ -163,3 +163,32 @@ func TestDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainNestedBars checks that short inner phases (each shorter than
+// the interval) do not silence the outer phase's progress lines, and that
+// a line shows both.
+func TestPlainNestedBars(t *testing.T) {
+	var buf syncBuffer
+	c := New(&buf, false)
+	c.SetInterval(60 * time.Millisecond)
+	outer := c.Bar("LinearProbe", 3, "fits")
+	for i := 0; i < 6; i++ {
+		inner := c.Bar("encoding images", 10, "images")
+		time.Sleep(40 * time.Millisecond)
+		inner.Add(10)
+		inner.Done()
+	}
+	outer.Done()
+	time.Sleep(150 * time.Millisecond) // no line once every bar is done
+	out := buf.String()
+	n := strings.Count(out, "LinearProbe 0/3 fits")
+	if n < 2 {
+		t.Errorf("%d progress lines of the outer phase in 240 ms at a 60 ms interval:\n%s", n, out)
+	}
+	if !strings.Contains(out, "LinearProbe 0/3 fits (0%) elapsed 00:00 | encoding images") {
+		t.Errorf("no line shows the outer and the inner bar:\n%s", out)
+	}
+	if got := strings.Count(out, "\n"); got > 6 {
+		t.Errorf("%d lines for 240 ms at a 60 ms interval:\n%s", got, out)
+	}
+}
