@@ -310,13 +310,9 @@ func (e *Experiment) Learned(ctx context.Context, b *data.Benchmark, cfg softcpt
 
 // learned trains and evaluates a prompt learner.
 func (e *Experiment) learned(ctx context.Context, b *data.Benchmark, cfg softcpt.Config, opt softcpt.TrainOptions, k, seed int) ([]cellResult, error) {
-	p := newProgress(fmt.Sprintf("%s %d-shot seed %d", cfg.Name, k, seed), opt.Epochs)
-	opt.Log = Logf
-	opt.Progress = func(epoch, step, steps int, loss float64) {
-		p.set(epoch-1, fmt.Sprintf("step %d/%d loss %.3f", step, steps, loss))
-	}
+	bar := trainBar(fmt.Sprintf("%s %d-shot seed %d", cfg.Name, k, seed), &opt)
 	scores, overall, hist, _, err := e.train(ctx, b, cfg, opt, uint64(seed))
-	p.done()
+	bar.Done()
 	if err != nil {
 		return nil, errors.Wrapf(err, "%s, %d shots, seed %d", cfg.Name, k, seed)
 	}
@@ -374,8 +370,9 @@ func (e *Experiment) baseToNew(ctx context.Context, b *data.Benchmark, cfg softc
 		base.Tasks = append(base.Tasks, bt)
 		novel.Tasks = append(novel.Tasks, nt)
 	}
-	opt.Log = Logf
+	bar := trainBar(fmt.Sprintf("%s base-to-new %d-shot seed %d", cfg.Name, k, seed), &opt)
 	bs, bo, hist, trained, err := e.train(ctx, base, cfg, opt, uint64(seed))
+	bar.Done()
 	if err != nil {
 		return nil, errors.Wrapf(err, "%s base-to-new, %d shots, seed %d", cfg.Name, k, seed)
 	}
@@ -509,7 +506,10 @@ func (e *Experiment) LinearProbe(ctx context.Context, b *data.Benchmark, k, seed
 	var vals []float64
 	cs := map[string]float64{}
 	var valOnTrain []string
+	bar, perTask := probeBar(fmt.Sprintf("LinearProbe %d-shot seed %d", k, seed), len(b.Tasks), &probe)
+	defer bar.Done()
 	for ti, t := range b.Tasks {
+		bar.Set(ti*perTask, "task "+t.Name)
 		split := func(items []data.Item) (softcpt.ProbeSplit, error) {
 			exs := taskExamples(b, ti, items)
 			x, err := e.features(ctx, b.Name, exs)

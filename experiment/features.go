@@ -19,6 +19,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/softcpt/softcpt-go/internal/atomicfile"
+	"github.com/softcpt/softcpt-go/internal/console"
 	"github.com/softcpt/softcpt-go/softcpt"
 	"github.com/softcpt/softcpt-go/tensor"
 )
@@ -209,7 +210,16 @@ func (e *Experiment) compute(ctx context.Context, exs []softcpt.Example) (*tenso
 	}
 	c.mu.Unlock()
 	if len(missing) > 0 {
-		f, err := e.featurizer().Features(ctx, missing, false, 0)
+		fz := e.featurizer()
+		bar := console.Stderr().Bar("encoding images", len(missing), "images")
+		encode := fz.Encode
+		fz.Encode = func(pix *tensor.Tensor) (*tensor.Tensor, error) {
+			f, err := encode(pix)
+			bar.Add(pix.Dim(0))
+			return f, err
+		}
+		f, err := fz.Features(ctx, missing, false, 0)
+		bar.Done()
 		if err != nil {
 			return nil, err
 		}

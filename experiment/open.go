@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,6 +16,7 @@ import (
 	"github.com/softcpt/softcpt-go/clip/tokenizer"
 	"github.com/softcpt/softcpt-go/data"
 	"github.com/softcpt/softcpt-go/realdata"
+	"github.com/softcpt/softcpt-go/realdata/assets"
 	"github.com/softcpt/softcpt-go/shipped"
 	"github.com/softcpt/softcpt-go/softcpt"
 )
@@ -89,43 +91,41 @@ func Run(ctx context.Context, o Options, g Grid) error {
 	return e.Run(ctx, g)
 }
 
-// Shipped assets, relative to the repository root.
+// Shipped assets, relative to the repository root (embedded in the
+// binary: package shipped).
 const (
-	ShippedBenchmark = "realdata/assets/benchmark.bin"
-	ShippedModel     = "pretrained/model.safetensors"
-	ShippedBPE       = "pretrained/bpe.txt.gz"
+	ShippedBenchmark = shipped.BenchmarkFile
+	ShippedModel     = shipped.ModelFile
+	ShippedBPE       = shipped.BPEFile
 )
 
 // regenerateHint says how to rebuild the shipped assets.
 const regenerateHint = "regenerate the benchmark with 'go run ./cmd/builddata -out realdata/assets' and the model with 'softcpt pretrain' (see README.md, 'Shipped model and data')"
 
-// OpenShipped opens the shipped benchmark, model and tokenizer (or others
-// of the same kinds), with errors that say how to regenerate a missing or
-// corrupt file.
+// OpenShipped opens a packed benchmark, a CLIP model and its tokenizer
+// with shipped.OpenBenchmark and shipped.OpenModel: an empty path selects
+// the copy embedded in the binary. It logs where each was read from; the
+// errors of a given file say how to regenerate it.
 func OpenShipped(benchPath, modelPath, bpePath string) (*realdata.Benchmark, *clip.Model, *tokenizer.Tokenizer, error) {
-	b, err := realdata.OpenBenchmark(benchPath)
+	b, bsrc, err := shipped.OpenBenchmark(benchPath)
 	if err != nil {
 		return nil, nil, nil, errors.Wrapf(err, "shipped benchmark (%s)", regenerateHint)
 	}
-	m, err := clip.Load(modelPath)
+	m, err := shipped.OpenModel(modelPath, bpePath)
 	if err != nil {
-		return nil, nil, nil, errors.Wrapf(err, "shipped model (%s)", regenerateHint)
+		return nil, nil, nil, errors.Wrapf(err, "shipped model or tokenizer (%s)", regenerateHint)
 	}
-	tok, err := tokenizer.Load(bpePath)
-	if err != nil {
-		return nil, nil, nil, errors.Wrapf(err, "shipped tokenizer (%s)", regenerateHint)
-	}
-	if tok.VocabSize() != m.Config.VocabSize {
-		return nil, nil, nil, errors.Errorf("tokenizer %s has %d tokens but model %s expects %d (%s)", bpePath, tok.VocabSize(), modelPath, m.Config.VocabSize, regenerateHint)
-	}
-	return b, m, tok, nil
+	Logf("model %s, tokenizer %s, benchmark %s", m.ModelSource, m.BPESource, bsrc)
+	return b, m.CLIP, m.Tokenizer, nil
 }
 
 // ShippedOptions are an experiment on a packed real-image benchmark
 // ('softcpt demo').
 type ShippedOptions struct {
 	// Benchmark, Model and BPE are the packed benchmark, the CLIP
-	// checkpoint and its tokenizer's merges.
+	// checkpoint and its tokenizer's merges; empty, the shipped ones
+	// embedded in the binary (package shipped; BPE: the one the model's
+	// metadata names, or the embedded one with the embedded model).
 	Benchmark, Model, BPE string
 	// Groups are the task groups to run, each an experiment of its own
 	// (benchmark "real-GROUP"); "all" is every group.
@@ -150,7 +150,7 @@ func RunShipped(ctx context.Context, o ShippedOptions, g Grid) error {
 		return err
 	}
 	defer dev.Close()
-	key, err := fileKey(o.Benchmark)
+	key, err := benchmarkKey(o.Benchmark)
 	if err != nil {
 		return err
 	}
@@ -160,7 +160,7 @@ func RunShipped(ctx context.Context, o ShippedOptions, g Grid) error {
 	}
 	for _, group := range groups {
 		if len(rb.TasksIn(group)) == 0 {
-			return errors.Errorf("benchmark %s has no task group %q (groups: %s)", o.Benchmark, group, strings.Join(rb.Groups, ", "))
+			return errors.Errorf("benchmark %s has no task group %q (groups: %s)", cmp.Or(o.Benchmark, "embedded "+ShippedBenchmark), group, strings.Join(rb.Groups, ", "))
 		}
 		// One experiment, so one feature cache, per group: its images
 		// are encoded once.
@@ -182,14 +182,19 @@ func RunShipped(ctx context.Context, o ShippedOptions, g Grid) error {
 // (±1) with 4.
 const DemoNCtx = 4
 
-// fileKey returns a short hash of a file's content.
-func fileKey(path string) (string, error) {
+// benchmarkKey returns a short hash of a benchmark pack's content: the
+// file at path, or the embedded one when path is empty.
+func benchmarkKey(path string) (string, error) {
+	h := sha256.New()
+	if path == "" {
+		io.WriteString(h, assets.Benchmark())
+		return hex.EncodeToString(h.Sum(nil))[:16], nil
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return "", errors.Wrap(err, "hashing the benchmark")
 	}
 	defer f.Close()
-	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
 		return "", errors.Wrapf(err, "hashing the benchmark %s", path)
 	}

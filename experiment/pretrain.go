@@ -16,6 +16,7 @@ import (
 	"github.com/softcpt/softcpt-go/clip"
 	"github.com/softcpt/softcpt-go/clip/tokenizer"
 	"github.com/softcpt/softcpt-go/internal/atomicfile"
+	"github.com/softcpt/softcpt-go/internal/console"
 	"github.com/softcpt/softcpt-go/pretrain"
 	"github.com/softcpt/softcpt-go/realdata"
 	"github.com/softcpt/softcpt-go/shipped"
@@ -59,9 +60,8 @@ func Pretrain(ctx context.Context, f PretrainOptions, logw io.Writer) error {
 	if f.Pairs == "" || f.Out == "" {
 		return errors.New("pretrain: --pairs and --out are required")
 	}
-	logf := func(format string, a ...any) {
-		fmt.Fprintf(logw, time.Now().Format("15:04:05")+" "+format+"\n", a...)
-	}
+	con := console.For(logw)
+	logf := con.Logf
 	cfg, err := f.config()
 	if err != nil {
 		return err
@@ -115,17 +115,22 @@ func Pretrain(ctx context.Context, f PretrainOptions, logw io.Writer) error {
 		logf("zero-shot evaluation on %d tasks of %s", len(tasks), f.Benchmark)
 		opt.Eval = pretrain.ZeroShotEval(tok, tasks)
 	}
-	bar := newPretrainProgress(logw, pretrainIsTerminal(logw), f.LogEvery)
-	opt.Progress = bar.update
-	opt.Log = func(format string, a ...any) {
-		bar.clear()
-		logf(format, a...)
+	bar := con.Bar("pretraining", opt.Steps, "steps")
+	every := max(1, f.LogEvery)
+	opt.Progress = func(pr pretrain.Progress) {
+		stats := fmt.Sprintf("loss %.4f (avg %.4f) lr %.2e T %.1f %.0f img/s", pr.Loss, pr.AvgLoss, pr.LR, pr.LogitScale, pr.ImagesPerS)
+		bar.SetTotal(pr.Steps)
+		bar.Set(pr.Step, stats)
+		if !con.Terminal() && (pr.Step%every == 0 || pr.Step == pr.Steps) {
+			logf("step %d/%d %s", pr.Step, pr.Steps, stats)
+		}
 	}
+	opt.Log = logf
 	logf("model: ResNet %v width %d at %d px, text %d×%d (%d heads, context %d, vocab %d), embedding %d; %d steps of %d, lr %g, wd %g",
 		cfg.VisionLayers, cfg.VisionWidth, cfg.ImageResolution, cfg.TransformerLayers, cfg.TransformerWidth, cfg.TransformerHeads,
 		cfg.ContextLength, cfg.VocabSize, cfg.EmbedDim, opt.Steps, opt.BatchSize, opt.LR, opt.WeightDecay)
 	res, err := pretrain.Train(ctx, pairs, tok, opt)
-	bar.clear()
+	bar.Done()
 	if err != nil {
 		return err
 	}
@@ -207,72 +212,6 @@ func pretrainTokenizer(f PretrainOptions, pairs pretrain.Pairs, path string, log
 	}
 	logf("tokenizer: learned %d merges from %d captions in %.1fs, wrote %s", len(merges), len(captions), time.Since(start).Seconds(), path)
 	return tok, nil
-}
-
-// pretrainIsTerminal reports whether w is a character device other than
-// /dev/null (a terminal), without a dependency on x/term.
-func pretrainIsTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok || os.Getenv("TERM") == "dumb" {
-		return false
-	}
-	st, err := f.Stat()
-	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
-		return false
-	}
-	if null, err := os.Stat(os.DevNull); err == nil && os.SameFile(st, null) {
-		return false
-	}
-	return true
-}
-
-// pretrainProgress renders training progress: a one-line bar redrawn in
-// place on a terminal, or a plain log line every `every` steps.
-type pretrainProgress struct {
-	w     io.Writer
-	tty   bool
-	every int
-	shown bool
-}
-
-func newPretrainProgress(w io.Writer, tty bool, every int) *pretrainProgress {
-	return &pretrainProgress{w: w, tty: tty, every: max(1, every)}
-}
-
-func (p *pretrainProgress) update(pr pretrain.Progress) {
-	stats := fmt.Sprintf("loss %.4f (avg %.4f) lr %.2e T %.1f %.0f img/s ETA %s",
-		pr.Loss, pr.AvgLoss, pr.LR, pr.LogitScale, pr.ImagesPerS, pretrainDuration(pr.ETA))
-	if !p.tty {
-		if pr.Step%p.every == 0 || pr.Step == pr.Steps {
-			fmt.Fprintf(p.w, "%s step %d/%d %s\n", time.Now().Format("15:04:05"), pr.Step, pr.Steps, stats)
-		}
-		return
-	}
-	const width = 30
-	done := width * pr.Step / max(1, pr.Steps)
-	bar := strings.Repeat("=", done) + strings.Repeat(" ", width-done)
-	if done < width {
-		bar = bar[:done] + ">" + bar[done+1:]
-	}
-	fmt.Fprintf(p.w, "\r\033[K[%s] %d/%d %s", bar, pr.Step, pr.Steps, stats)
-	p.shown = true
-}
-
-// clear ends the bar's line so that a log line can follow.
-func (p *pretrainProgress) clear() {
-	if p.shown {
-		fmt.Fprint(p.w, "\r\033[K")
-		p.shown = false
-	}
-}
-
-func pretrainDuration(d time.Duration) string {
-	d = d.Round(time.Second)
-	h, m, s := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
-	if h > 0 {
-		return fmt.Sprintf("%dh%02dm%02ds", h, m, s)
-	}
-	return fmt.Sprintf("%dm%02ds", m, s)
 }
 
 // pretrainedNCtx is the number of learned context tokens recommended for a

@@ -624,6 +624,9 @@ type ProbeOptions struct {
 	Steps int
 	// LBFGS configures every fit.
 	LBFGS LBFGSOptions
+	// Fitted, when set, is called after every distinct fit with its C
+	// (at most len(Grid) + 2·Steps per task), for progress.
+	Fitted func(c float64) `json:"-"`
 }
 
 // ProbeValShots returns the validation samples per class the authors'
@@ -783,6 +786,9 @@ func LinearProbe(train, val, test ProbeSplit, classes int, metric data.Metric, o
 		v := data.Score(metric, classes, m.Predict(val.X), val.Y)
 		f := &fitted{c: c, m: m, val: v, iters: m.Iter}
 		fits = append(fits, f)
+		if opt.Fitted != nil {
+			opt.Fitted(c)
+		}
 		return f, nil
 	}
 	// Coarse grid first, in ascending C: warm starts follow the

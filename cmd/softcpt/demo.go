@@ -16,9 +16,9 @@ func cmdDemo(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	quick := fs.Bool("quick", false, "a smaller run (one seed, shots 1 and 4, fewer epochs) that finishes in about two minutes")
 	out := fs.String("out", "demo-output", "output directory (results.json per run, tables, plots)")
-	benchPath := fs.String("benchmark-file", experiment.ShippedBenchmark, "packed real-image benchmark")
-	modelPath := fs.String("model", experiment.ShippedModel, "CLIP checkpoint")
-	bpePath := fs.String("bpe", experiment.ShippedBPE, "BPE merges of the model's tokenizer")
+	benchPath := fs.String("benchmark-file", "", "packed real-image benchmark (default: the shipped "+experiment.ShippedBenchmark+", embedded in the binary)")
+	modelPath := fs.String("model", "", "CLIP checkpoint (default: the shipped "+experiment.ShippedModel+", embedded in the binary)")
+	bpePath := fs.String("bpe", "", "BPE merges of the model's tokenizer (default: the file the model's metadata names beside it, or the embedded "+experiment.ShippedBPE+" with the embedded model)")
 	groups := fs.String("groups", "general", "comma-separated task groups of the benchmark: general (unrelated tasks, the General-10 analogue), nature (correlated tasks, the Plant-6 analogue), attributes (label sets over shared images, the Fashion-20 analogue), or all")
 	methods := fs.String("methods", "zeroshot,linprobe,coop-mt,coop-ca,nata,nats", "comma-separated methods")
 	var shots, seeds intList
@@ -38,7 +38,8 @@ func cmdDemo(ctx context.Context, args []string) error {
 		fmt.Fprintln(fs.Output(), `usage: softcpt demo [--quick] [--out DIR]
 
 Runs the paper's comparison on the shipped real-image benchmark with the
-small CLIP pretrained by this project (no download needed): zero-shot CLIP,
+small CLIP pretrained by this project, both embedded in the binary (no
+download, no other file needed; it says which it used): zero-shot CLIP,
 the linear probe, CoOp-MT, CoOp-CA, SoftCPT-NATA and SoftCPT-NATS, for
 each shot count and seed, on a task group of the benchmark (default: the
 general set). It prints per-task and averaged tables shaped like the

@@ -17,7 +17,7 @@ func TestDeviceCUDAWithoutTag(t *testing.T) {
 	if _, err := os.Stat(fixtureModel); err != nil {
 		t.Skip("fixture testdata/clip/rn.safetensors absent")
 	}
-	err := cmdEncode([]string{"--model", fixtureModel, "--vision-heads", "2", "--text-heads", "2", "--image", "../../testdata/imageproc/conv_gray.png", "--device", "cuda"})
+	err := cmdEncode(context.Background(), []string{"--model", fixtureModel, "--vision-heads", "2", "--text-heads", "2", "--image", "../../testdata/imageproc/conv_gray.png", "--device", "cuda"})
 	if err == nil || !strings.Contains(err.Error(), "scripts/setup-cuda.sh") {
 		t.Errorf("encode --device cuda: error %v", err)
 	}

@@ -1,10 +1,9 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/pkg/errors"
@@ -18,54 +17,69 @@ type stringList []string
 func (s *stringList) String() string     { return fmt.Sprint(*s) }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
-func cmdEncode(args []string) error {
+func cmdEncode(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("encode", flag.ContinueOnError)
-	model := fs.String("model", "", "CLIP checkpoint: OpenAI TorchScript archive (RN50.pt, ViT-B-32.pt, ...), torch.save state dict or safetensors (required)")
-	bpe := fs.String("bpe", "", "BPE merges file (bpe_simple_vocab_16e6.txt.gz); required with --text")
-	out := fs.String("out", "", "output JSON file (default: standard output)")
+	model := fs.String("model", "", "CLIP checkpoint: OpenAI TorchScript archive (RN50.pt, ViT-B-32.pt, ...), torch.save state dict or safetensors (default: the shipped small CLIP, embedded in the binary)")
+	bpe := fs.String("bpe", "", "BPE merges file (bpe_simple_vocab_16e6.txt.gz); required with texts and --model (default with the embedded model: its embedded tokenizer)")
+	out := fs.String("out", "", "output file: .npy (float32 [N, E] of the one kind encoded, row names in FILE.rows.json), .safetensors (image_features, text_features, similarity; row names in the metadata) or JSON (any other name); default: JSON on standard output")
 	normalize := fs.Bool("normalize", false, "L2-normalise the features in the output")
+	batch := fs.Int("batch-size", 64, "images or texts encoded at once")
+	truncate := fs.Bool("truncate", false, "cut texts too long for the model's context (clip.tokenize(truncate=True)) instead of failing")
 	visionHeads := fs.Int("vision-heads", 0, "override the inferred number of vision attention heads (models narrower than 64 per head)")
 	textHeads := fs.Int("text-heads", 0, "override the inferred number of text attention heads")
 	var device deviceFlag
 	device.register(fs)
-	var images, texts stringList
-	fs.Var(&images, "image", "image file (JPEG or PNG); repeatable")
+	var images, texts, imageSets, textFiles stringList
+	fs.Var(&images, "image", "image file (PNG, JPEG or GIF); repeatable")
 	fs.Var(&texts, "text", "text to encode; repeatable")
+	fs.Var(&imageSets, "images", "a folder of PNG, JPEG and GIF files (searched recursively, in sorted order), or a file listing image paths one a line (relative to its folder); repeatable")
+	fs.Var(&textFiles, "texts", "a file of texts (- for standard input): one a line, JSON lines {\"text\": ...}, or a JSON array of strings; repeatable")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), `usage: softcpt encode --model FILE [--bpe FILE] [--image FILE ...] [--text STRING ...] [--out FILE] [--normalize] [--device cpu|cuda]
+		fmt.Fprintln(fs.Output(), `usage: softcpt encode [--model FILE --bpe FILE] [--image FILE ...] [--images DIR|LIST] [--text STRING ...] [--texts FILE|-] [--out FILE] [--normalize] [--device cpu|cuda]
 
 Encodes images (CLIP's preprocessing: bicubic resize of the short side,
-centre crop, normalisation) and texts with a CLIP model and writes
-{"image_features", "text_features", "similarity"} as JSON; similarity is
-the cosine similarity, images × texts.`)
+centre crop, normalisation) and texts with a CLIP model (default: the
+shipped small CLIP), in batches with a progress bar, and writes
+{"images", "texts", "image_features", "text_features", "similarity",
+"model"} as JSON, or the features as .npy or .safetensors (--out);
+similarity is the cosine similarity, images × texts. Rows come in the
+order given: --image then --images, --text then --texts.`)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *model == "" {
-		fs.Usage()
-		return errors.New("encode: --model is required")
+	if fs.NArg() > 0 {
+		return errors.Errorf("encode: unexpected argument %q (texts go in --text or --texts, images in --image or --images)", fs.Arg(0))
+	}
+	for _, set := range imageSets {
+		paths, err := experiment.ListImages(set)
+		if err != nil {
+			return err
+		}
+		images = append(images, paths...)
+	}
+	for _, file := range textFiles {
+		t, err := experiment.ReadTexts(file, os.Stdin)
+		if err != nil {
+			return err
+		}
+		texts = append(texts, t...)
 	}
 	if len(images) == 0 && len(texts) == 0 {
-		return errors.New("encode: nothing to encode: give --image and/or --text")
+		return errors.New("encode: nothing to encode: give --image/--images and/or --text/--texts")
 	}
-	res, err := experiment.Encode(experiment.EncodeOptions{Model: *model, VisionHeads: *visionHeads, TextHeads: *textHeads, BPE: *bpe,
-		Device: string(device), Images: images, Texts: texts, Normalize: *normalize})
+	res, err := experiment.Encode(ctx, experiment.EncodeOptions{Model: *model, VisionHeads: *visionHeads, TextHeads: *textHeads, BPE: *bpe,
+		Device: string(device), Images: images, Texts: texts, BatchSize: *batch, Truncate: *truncate, Normalize: *normalize})
 	if err != nil {
 		return err
 	}
-	var w io.Writer = os.Stdout
-	if *out != "" {
-		f, err := os.Create(*out)
-		if err != nil {
-			return errors.Wrapf(err, "encode: creating %s", *out)
-		}
-		defer f.Close()
-		w = f
+	if *out == "" {
+		return res.WriteJSON(os.Stdout)
 	}
-	if err := json.NewEncoder(w).Encode(res); err != nil {
-		return errors.Wrap(err, "encode: writing JSON")
+	if err := res.WriteFile(*out); err != nil {
+		return err
 	}
+	experiment.Logf("encode: wrote %d image and %d text features to %s", len(res.ImageFeatures), len(res.TextFeatures), *out)
 	return nil
 }

@@ -13,10 +13,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"sort"
-	"strings"
 	"syscall"
 )
 
@@ -27,7 +27,7 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"encode":   {func(_ context.Context, a []string) error { return cmdEncode(a) }, "encode images and texts with a CLIP checkpoint, write features as JSON"},
+	"encode":   {cmdEncode, "encode images and texts (files, folders) with a CLIP checkpoint, write features as JSON, .npy or safetensors"},
 	"train":    {cmdTrain, "train and evaluate a prompt learner (SoftCPT variants, CoOp baselines) over shots and seeds"},
 	"eval":     {cmdEval, "evaluate the prompts of trained runs from their checkpoints (no training)"},
 	"zeroshot": {cmdZeroShot, "evaluate zero-shot CLIP with each task's template (or an ensemble)"},
@@ -37,34 +37,34 @@ var commands = map[string]command{
 	"demo":     {cmdDemo, "the paper's comparison on the shipped small CLIP and real-image benchmark (no download)"},
 }
 
-func usage() {
-	fmt.Fprintln(os.Stderr, "usage: softcpt <command> [flags]\n\ncommands:")
+// usage prints the commands and how to get each one's flags.
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: softcpt <command> [flags]\n\ncommands:")
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(os.Stderr, "  %-10s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintln(os.Stderr, "\nRun 'softcpt <command> -h' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'softcpt <command> -h' for a command's flags.")
 }
 
 func main() {
 	if len(os.Args) > 1 && (os.Args[1] == "help" || os.Args[1] == "-h" || os.Args[1] == "--help") {
-		usage()
+		usage(os.Stdout)
 		return
 	}
 	args := os.Args[1:]
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		// No command: the default run on the shipped model and data.
-		fmt.Fprintln(os.Stderr, "softcpt: no command given, running 'softcpt demo' on the shipped model and benchmark ('softcpt help' lists the commands)")
-		args = append([]string{"demo"}, args...)
+	if len(args) == 0 {
+		bareHelp(os.Stderr)
+		return
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "softcpt: unknown command %q\n\n", args[0])
-		usage()
+		fmt.Fprintf(os.Stderr, "softcpt: unknown command %q (the command comes first, e.g. '%s')\n\n", args[0], firstCommand)
+		usage(os.Stderr)
 		os.Exit(2)
 	}
 	// Ctrl-C cancels the context: training stops after the current step
@@ -76,6 +76,9 @@ func main() {
 			return
 		}
 		fmt.Fprintf(os.Stderr, "softcpt %s: %v\n", args[0], err)
+		if ctx.Err() != nil {
+			fmt.Fprintln(os.Stderr, resumeHint(os.Args))
+		}
 		os.Exit(1)
 	}
 }
