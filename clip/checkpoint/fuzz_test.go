@@ -41,7 +41,7 @@ func FuzzPickle(f *testing.F) {
 	f.Add(pklOf(f, "misc_views.pt"))
 	f.Add(pklOf(f, "misc_scripted.pt"))
 	f.Add([]byte("\x80\x04\x95\x0a\x00\x00\x00\x00\x00\x00\x00}\x94(K\x01]\x94(K\x02\x85eu."))
-	f.Add([]byte("(((((((t.")) // nested marks
+	f.Add([]byte("(((((((t."))  // nested marks
 	f.Add(sharedListPickle(60)) // 2^60 paths through shared lists
 	f.Add(dictPickle(1000))     // SETITEM one key at a time
 	f.Fuzz(func(t *testing.T, data []byte) {
