@@ -6,6 +6,7 @@ package hostile
 import (
 	"bytes"
 	"encoding/binary"
+	"hash"
 	"hash/adler32"
 	"hash/crc32"
 	"image"
@@ -49,8 +50,20 @@ func (w *bitWriter) flush() []byte {
 // DeflateZeros returns a raw DEFLATE stream (one fixed-Huffman block) that
 // inflates to n zero bytes: one literal, then copies of 258 bytes at
 // distance 1 (13 bits each, about 1:160).
-func DeflateZeros(n int64) []byte {
-	w := &bitWriter{out: make([]byte, 0, n/150+16)}
+func DeflateZeros(n int64) []byte { return DeflatePrefixZeros(nil, n) }
+
+// DeflatePrefixZeros returns a raw DEFLATE stream that inflates to prefix
+// (a stored block, at most 65535 bytes) followed by n zero bytes.
+func DeflatePrefixZeros(prefix []byte, n int64) []byte {
+	w := &bitWriter{out: make([]byte, 0, n/150+int64(len(prefix))+16)}
+	if len(prefix) > 0 {
+		w.bits(0, 1) // not final
+		w.bits(0, 2) // BTYPE 00: stored
+		w.flush()
+		w.out = binary.LittleEndian.AppendUint16(w.out, uint16(len(prefix)))
+		w.out = binary.LittleEndian.AppendUint16(w.out, ^uint16(len(prefix)))
+		w.out = append(w.out, prefix...)
+	}
 	w.bits(1, 1) // BFINAL
 	w.bits(1, 2) // BTYPE 01: fixed Huffman
 	lit0 := func() { w.code(0x30, 8) }
@@ -70,29 +83,31 @@ func DeflateZeros(n int64) []byte {
 }
 
 // ZlibZeros returns a zlib stream that inflates to n zero bytes.
-func ZlibZeros(n int64) []byte {
+func ZlibZeros(n int64) []byte { return ZlibPrefixZeros(nil, n) }
+
+// ZlibPrefixZeros returns a zlib stream that inflates to prefix followed
+// by n zero bytes.
+func ZlibPrefixZeros(prefix []byte, n int64) []byte {
 	b := []byte{0x78, 0x01}
-	b = append(b, DeflateZeros(n)...)
-	return binary.BigEndian.AppendUint32(b, adlerZeros(n))
+	b = append(b, DeflatePrefixZeros(prefix, n)...)
+	h := adler32.New()
+	h.Write(prefix)
+	writeZeros(h, n)
+	return binary.BigEndian.AppendUint32(b, h.Sum32())
 }
 
-// adlerZeros is the Adler-32 of n zero bytes.
-func adlerZeros(n int64) uint32 {
-	h := adler32.New()
+// writeZeros writes n zero bytes to h.
+func writeZeros(h hash.Hash, n int64) {
 	buf := make([]byte, 1<<20)
 	for ; n > 0; n -= int64(len(buf)) {
 		h.Write(buf[:min(n, int64(len(buf)))])
 	}
-	return h.Sum32()
 }
 
 // CRC32Zeros is the IEEE CRC-32 of n zero bytes (a zip entry's checksum).
 func CRC32Zeros(n int64) uint32 {
 	h := crc32.NewIEEE()
-	buf := make([]byte, 1<<20)
-	for ; n > 0; n -= int64(len(buf)) {
-		h.Write(buf[:min(n, int64(len(buf)))])
-	}
+	writeZeros(h, n)
 	return h.Sum32()
 }
 

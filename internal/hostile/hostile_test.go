@@ -15,13 +15,13 @@ func TestZerosInflate(t *testing.T) {
 		if err != nil || int64(len(got)) != n || bytes.Count(got, []byte{0}) != len(got) {
 			t.Errorf("DeflateZeros(%d): %d bytes, err %v", n, len(got), err)
 		}
-		zr, err := zlib.NewReader(bytes.NewReader(ZlibZeros(n)))
+		zr, err := zlib.NewReader(bytes.NewReader(ZlibPrefixZeros([]byte("tag!"), n)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		got, err = io.ReadAll(zr)
-		if err != nil || int64(len(got)) != n {
-			t.Errorf("ZlibZeros(%d): %d bytes, err %v", n, len(got), err)
+		if err != nil || int64(len(got)) != n+4 || string(got[:4]) != "tag!" {
+			t.Errorf("ZlibPrefixZeros(tag!, %d): %d bytes, err %v", n, len(got), err)
 		}
 	}
 }
