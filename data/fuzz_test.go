@@ -128,7 +128,10 @@ var officialLayouts = []struct {
 	{"ucf101", [3]string{"ucfTrainTestlist/classInd.txt", "ucfTrainTestlist/trainlist01.txt", "ucfTrainTestlist/testlist01.txt"},
 		func(base string) error { _, err := readUCF101Official(base, filepath.Join(base, "images")); return err }},
 	{"flowers", [3]string{"imagelabels.mat", "cat_to_name.json", ""},
-		func(base string) error { _, err := readFlowersOfficial(base, filepath.Join(base, "images")); return err }},
+		func(base string) error {
+			_, err := readFlowersOfficial(base, filepath.Join(base, "images"))
+			return err
+		}},
 	{"cars", [3]string{"devkit/cars_meta.mat", "devkit/cars_train_annos.mat", "cars_test_annos_withlabels.mat"},
 		func(base string) error { _, err := readCarsOfficial(base, filepath.Join(base, "images")); return err }},
 	{"fashion task_info", [3]string{"task_info.csv", "", ""},
