@@ -95,6 +95,18 @@ func FuzzTorchZip(f *testing.F) {
 		}
 		f.Add(b)
 	}
+	// Hostile archives, small: 2^60 paths through shared lists, and
+	// entries whose declared sizes (1000 MiB of pickle, 1 GiB of storage)
+	// are far beyond what the file holds.
+	f.Add(buildZip(f, zipEntry{name: "archive/data.pkl", data: sharedListPickle(60)}))
+	small := deflatedZeros("archive/data.pkl", 1000)
+	small.size = 1000 << 20
+	f.Add(buildZip(f, small))
+	storage := deflatedZeros("archive/data/0", 4000)
+	storage.size = 1 << 30
+	f.Add(buildZip(f, zipEntry{name: "archive/data.pkl", data: stateDictPickle(1 << 28)}, storage))
+	f.Add(buildZip(f, zipEntry{name: "archive/data.pkl", data: viewPickle(1<<28, 4)}, storage))
+	f.Add(buildZip(f, zipEntry{name: "archive/data.pkl", data: dictPickle(300)}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, err := Read(bytes.NewReader(data), int64(len(data)), "fuzz.pt")
 		if err != nil && !strings.Contains(err.Error(), "fuzz.pt") {
