@@ -6,10 +6,11 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/softcpt/softcpt-go/internal/hostile"
 )
 
 // gzipped returns b as a gzip stream.
@@ -44,14 +45,10 @@ func TestHostilePackHeader(t *testing.T) {
 		if err := os.WriteFile(p, gzipped(plain), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		runtime.GC()
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		start := time.Now()
-		_, err := OpenBenchmark(p)
-		el := time.Since(start)
-		runtime.ReadMemStats(&after)
-		alloc := after.TotalAlloc - before.TotalAlloc
+		el, alloc, err := hostile.Cost(func() error {
+			_, err := OpenBenchmark(p)
+			return err
+		})
 		t.Logf("%s: %v in %v, %d bytes allocated", name, err, el, alloc)
 		if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "budget") {
 			t.Errorf("%s: error %v, want one naming %s and the budget", name, err, p)

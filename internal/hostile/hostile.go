@@ -11,6 +11,8 @@ import (
 	"hash/crc32"
 	"image"
 	"image/png"
+	"runtime"
+	"time"
 )
 
 // bitWriter packs DEFLATE bits, least significant bit first.
@@ -125,4 +127,19 @@ func PNGHeader(w, h uint32) []byte {
 	binary.BigEndian.PutUint32(b[20:], h)
 	binary.BigEndian.PutUint32(b[29:], crc32.ChecksumIEEE(b[12:29]))
 	return b
+}
+
+// Cost runs f once and returns its wall time, the bytes it allocated
+// and its error (runtime.MemStats.TotalAlloc delta, after a GC; allocations of
+// other goroutines in the meantime count too, so bounds should be
+// generous).
+func Cost(f func() error) (elapsed time.Duration, alloc uint64, err error) {
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	err = f()
+	elapsed = time.Since(start)
+	runtime.ReadMemStats(&after)
+	return elapsed, after.TotalAlloc - before.TotalAlloc, err
 }
