@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/softcpt/softcpt-go/nn"
-	"github.com/softcpt/softcpt-go/tensor"
 )
 
 // FuzzReadCheckpoint reads arbitrary bytes as a training checkpoint's
@@ -16,18 +15,12 @@ import (
 // against the run as a resume would: errors must name the folder or a
 // file in it, never panic.
 func FuzzReadCheckpoint(f *testing.F) {
-	m := fixtureModel(f)
 	cfg, err := MethodConfig("nata")
 	if err != nil {
 		f.Fatal(err)
 	}
 	cfg.NCtx, cfg.TaskNCtx = 4, 2
-	l, err := NewLearner(cfg, m, wordTokenizer{m.Config.VocabSize}, testTasks, 1)
-	if err != nil {
-		f.Fatal(err)
-	}
-	train := []Example{{Task: 0, Label: 0}, {Task: 1, Label: 1}, {Task: 0, Label: 2}, {Task: 1, Label: 3}}
-	feats := tensor.RandN(tensor.NewRNG(3), 0, 1, len(train), m.Config.EmbedDim)
+	l, train, feats := fixtureRun(f, cfg, 4)
 	dir := f.TempDir()
 	opt := Defaults()
 	opt.Epochs, opt.BatchSize, opt.CheckpointDir = 1, 2, dir

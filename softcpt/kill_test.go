@@ -15,8 +15,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/softcpt/softcpt-go/tensor"
 )
 
 // Environment of the child process of TestKillResume.
@@ -49,17 +47,7 @@ func TestKillChild(t *testing.T) {
 			}
 		}
 	}
-	m := fixtureModel(t)
-	l, err := NewLearner(smallConfig(t, "nata"), m, wordTokenizer{m.Config.VocabSize}, testTasks, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var train []Example
-	for i := 0; i < 12; i++ {
-		task := i % 2
-		train = append(train, Example{Task: task, Label: i % len(testTasks[task].Classes)})
-	}
-	feats := tensor.RandN(tensor.NewRNG(3), 0, 1, len(train), m.Config.EmbedDim)
+	l, train, feats := fixtureRun(t, smallConfig(t, "nata"), 12)
 	opt := Defaults()
 	opt.Epochs, opt.BatchSize, opt.CheckpointDir, opt.Resume = killRunEpochs, 4, dir, true
 	opt.Log = func(format string, args ...any) { fmt.Printf(format+"\n", args...) }
