@@ -20,6 +20,13 @@
 // the file into their float32 destination, so loading needs about one copy
 // of the weights in memory. The pickle machine never runs Python callables:
 // it knows an allow-list of globals and rejects everything else by name.
+//
+// A hostile file fails with an error naming the file, the entry and the
+// limit, in bounded time and memory: the object graph is walked with a
+// visited set and a node budget, dict keys are indexed, and inflation and
+// decoded output are bounded by the declared sizes and by a budget
+// proportional to the file's size (see Limits; LoadWithLimits raises them
+// for genuinely huge files).
 package checkpoint
 
 import (
