@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/softcpt/softcpt-go/internal/hostile"
 )
@@ -46,4 +47,23 @@ func FuzzLoadMerges(f *testing.F) {
 			_ = tk.Decode(ids)
 		}
 	})
+}
+
+// TestMergesBlankLineBomb: a gzip stream of 1 GiB of blank lines (7 MB)
+// fails after maxMergesBytes instead of being scanned to the end.
+func TestMergesBlankLineBomb(t *testing.T) {
+	var bomb bytes.Buffer
+	bomb.Write([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff})
+	bomb.Write(hostile.DeflateRun([]byte("#version: 0.2\nh e\n"), '\n', 1<<30))
+	el, alloc, err := hostile.Cost(func() error {
+		_, err := LoadReader(bytes.NewReader(bomb.Bytes()))
+		return err
+	})
+	t.Logf("%v in %v, %d bytes allocated", err, el, alloc)
+	if err == nil || !strings.Contains(err.Error(), "maxMergesBytes") {
+		t.Fatalf("error %v, want one naming the limit", err)
+	}
+	if el > 10*time.Second || alloc > 16<<20 {
+		t.Errorf("took %v and %d bytes", el, alloc)
+	}
 }

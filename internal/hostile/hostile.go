@@ -56,7 +56,15 @@ func DeflateZeros(n int64) []byte { return DeflatePrefixZeros(nil, n) }
 
 // DeflatePrefixZeros returns a raw DEFLATE stream that inflates to prefix
 // (a stored block, at most 65535 bytes) followed by n zero bytes.
-func DeflatePrefixZeros(prefix []byte, n int64) []byte {
+func DeflatePrefixZeros(prefix []byte, n int64) []byte { return DeflateRun(prefix, 0, n) }
+
+// DeflateRun returns a raw DEFLATE stream that inflates to prefix (a
+// stored block, at most 65535 bytes) followed by n copies of the byte c
+// (below 144, as the fixed-Huffman literal code is written here).
+func DeflateRun(prefix []byte, c byte, n int64) []byte {
+	if c >= 144 {
+		panic("hostile.DeflateRun: byte above 143")
+	}
 	w := &bitWriter{out: make([]byte, 0, n/150+int64(len(prefix))+16)}
 	if len(prefix) > 0 {
 		w.bits(0, 1) // not final
@@ -68,7 +76,7 @@ func DeflatePrefixZeros(prefix []byte, n int64) []byte {
 	}
 	w.bits(1, 1) // BFINAL
 	w.bits(1, 2) // BTYPE 01: fixed Huffman
-	lit0 := func() { w.code(0x30, 8) }
+	lit0 := func() { w.code(0x30+uint64(c), 8) }
 	if n > 0 {
 		lit0()
 		n--

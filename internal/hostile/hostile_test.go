@@ -6,6 +6,7 @@ import (
 	"compress/zlib"
 	"image"
 	"io"
+	"strings"
 	"testing"
 )
 
@@ -23,6 +24,13 @@ func TestZerosInflate(t *testing.T) {
 		if err != nil || int64(len(got)) != n+4 || string(got[:4]) != "tag!" {
 			t.Errorf("ZlibPrefixZeros(tag!, %d): %d bytes, err %v", n, len(got), err)
 		}
+	}
+}
+
+func TestDeflateRun(t *testing.T) {
+	got, err := io.ReadAll(flate.NewReader(bytes.NewReader(DeflateRun([]byte("ab"), '\n', 1000))))
+	if err != nil || string(got) != "ab"+strings.Repeat("\n", 1000) {
+		t.Errorf("DeflateRun: %q, err %v", got, err)
 	}
 }
 
