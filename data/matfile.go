@@ -224,9 +224,19 @@ const (
 
 // Limits that keep bad bytes from exhausting memory or the stack.
 const (
-	matMaxDepth        = 64
-	matMaxDecompressed = 1 << 30
-	matMaxElements     = 1 << 40
+	matMaxDepth    = 64
+	matMaxElements = 1 << 40
+)
+
+// MatMinBudget and MatBudgetRatio bound decompression: the compressed
+// variables of a MAT-file of s bytes may inflate to at most
+// max(MatMinBudget, MatBudgetRatio × s) bytes in total (annotation files
+// compress 5–20×), and each one to at most the size its tag declares, so
+// a zlib bomb fails before it is inflated. ParseMatWithBudget raises the
+// budget for a genuinely huge file.
+const (
+	MatMinBudget   = 16 << 20
+	MatBudgetRatio = 64
 )
 
 // matHeaderLen is the size of the Level 5 file header.
@@ -235,13 +245,19 @@ const matHeaderLen = 128
 // ParseMat parses the bytes of a Level 5 MAT-file (see ReadMat); source
 // names it in errors.
 func ParseMat(b []byte, source string) (*MatFile, error) {
+	return ParseMatWithBudget(b, source, max(MatMinBudget, MatBudgetRatio*int64(len(b))))
+}
+
+// ParseMatWithBudget is ParseMat with the decompression budget (total bytes
+// inflated from compressed variables) set to budget.
+func ParseMatWithBudget(b []byte, source string, budget int64) (*MatFile, error) {
 	if len(b) < matHeaderLen {
 		if bytes.HasPrefix(b, []byte("\x89HDF")) {
 			return nil, errors.Errorf("mat file %s: HDF5 (MATLAB v7.3) files are not supported; re-save with save -v7", source)
 		}
 		return nil, errors.Errorf("mat file %s: %d bytes, shorter than the 128-byte Level 5 header (truncated, or not a MAT-file)", source, len(b))
 	}
-	p := &matParser{source: source}
+	p := &matParser{source: source, budget: budget}
 	switch string(b[126:128]) {
 	case "IM":
 		p.order = binary.LittleEndian
@@ -268,7 +284,7 @@ func ParseMat(b []byte, source string) (*MatFile, error) {
 		}
 		switch typ {
 		case miCOMPRESSED:
-			raw, err := inflate(data)
+			raw, err := p.inflate(data)
 			if err != nil {
 				return nil, p.errorf(err, where+": compressed element")
 			}
@@ -296,18 +312,31 @@ func ParseMat(b []byte, source string) (*MatFile, error) {
 	return m, nil
 }
 
-// inflate decompresses a zlib stream of at most matMaxDecompressed bytes.
-func inflate(data []byte) ([]byte, error) {
+// inflate decompresses the zlib stream of a compressed element: the tag
+// of the element it holds, then at most the size that tag declares, which
+// must fit in what is left of the budget. Nothing beyond the declared size
+// is inflated.
+func (p *matParser) inflate(data []byte) ([]byte, error) {
 	zr, err := zlib.NewReader(bytes.NewReader(data))
 	if err != nil {
 		return nil, errors.Wrap(err, "zlib")
 	}
-	raw, err := io.ReadAll(io.LimitReader(zr, matMaxDecompressed+1))
-	if err != nil {
-		return nil, errors.Wrap(err, "zlib")
+	var tag [8]byte
+	if _, err := io.ReadFull(zr, tag[:]); err != nil {
+		return nil, errors.Wrap(err, "zlib: reading the element tag")
 	}
-	if len(raw) > matMaxDecompressed {
-		return nil, errors.Errorf("decompresses to more than %d bytes", matMaxDecompressed)
+	n := int64(8)
+	if p.order.Uint32(tag[:])>>16 == 0 { // not a small data element
+		n += int64(p.order.Uint32(tag[4:]))
+	}
+	if n > p.budget-p.inflated {
+		return nil, errors.Errorf("compressed element declares %d bytes, beyond the decompression budget of %d bytes left of %d (data.MatMinBudget, data.MatBudgetRatio × file size; see ParseMatWithBudget)", n, p.budget-p.inflated, p.budget)
+	}
+	p.inflated += n
+	raw := make([]byte, n)
+	copy(raw, tag[:])
+	if _, err := io.ReadFull(zr, raw[8:]); err != nil {
+		return nil, errors.Wrapf(err, "zlib: inflating the %d bytes the element tag declares", n)
 	}
 	return raw, nil
 }
@@ -318,6 +347,9 @@ type matParser struct {
 	// top names the top-level variable being read before its name is
 	// known ("variable #k (byte b)").
 	top string
+	// budget bounds the bytes inflated from compressed elements, inflated
+	// counts them.
+	budget, inflated int64
 }
 
 // errorf wraps err with the file and the variable (or member) path.

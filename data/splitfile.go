@@ -59,6 +59,15 @@ func ReadSplitZhou(file, imageDir string) (classes []string, train, val, test []
 	if maxLabel < 0 {
 		return nil, nil, nil, nil, errors.Errorf("split file %s: no items", file)
 	}
+	if maxLabel >= len(names) { // some label below the largest is missing
+		c := 0
+		for ; c < maxLabel; c++ {
+			if _, ok := names[c]; !ok {
+				break
+			}
+		}
+		return nil, nil, nil, nil, errors.Errorf("split file %s: label %d never occurs (labels must be 0..%d)", file, c, maxLabel)
+	}
 	classes = make([]string, maxLabel+1)
 	seenName := map[string]int{}
 	for c := range classes {

@@ -102,10 +102,14 @@ func OpenBenchmark(path string) (*Benchmark, error) {
 }
 
 // ReadBenchmark reads and validates a benchmark pack from r (for example
-// the bytes of an embedded copy); name identifies it in errors.
-func ReadBenchmark(r io.Reader, name string) (*Benchmark, error) {
+// a strings.Reader or bytes.Reader over an embedded copy), whose Size
+// bounds what the pack may declare; name identifies it in errors.
+func ReadBenchmark(r interface {
+	io.Reader
+	Size() int64
+}, name string) (*Benchmark, error) {
 	b := &Benchmark{}
-	imgs, err := decodePack(r, name, b)
+	imgs, err := decodePack(r, r.Size(), name, b)
 	return b.finish(imgs, err, name)
 }
 

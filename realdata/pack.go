@@ -34,11 +34,17 @@ var (
 // packVersion is the only format version written and read.
 const packVersion = 1
 
-// Limits that protect the reader from corrupt headers.
+// Limits that protect the reader from corrupt headers. Besides them, the
+// metadata and pixels a pack declares may total at most
+// max(packMinBudget, packBudgetRatio × file size) bytes (the shipped packs
+// inflate 3.7×), so that a small corrupt or hostile file fails before a
+// large buffer is allocated.
 const (
-	maxMetaBytes = 256 << 20
-	maxSide      = 1024
-	maxPixBytes  = 4 << 30
+	maxMetaBytes    = 256 << 20
+	maxSide         = 1024
+	maxPixBytes     = 4 << 30
+	packMinBudget   = 64 << 20
+	packBudgetRatio = 64
 )
 
 // Pack kinds stored in the metadata.
@@ -147,11 +153,22 @@ func readPack(path string, meta any) (*Images, error) {
 		return nil, errors.Wrapf(err, "realdata: opening %s; %s", path, RegenerateHint)
 	}
 	defer f.Close()
-	return decodePack(f, path, meta)
+	st, err := f.Stat()
+	if err != nil {
+		return nil, errors.Wrapf(err, "realdata: %s", path)
+	}
+	return decodePack(f, st.Size(), path, meta)
 }
 
-// decodePack reads a pack from r; path names it in errors.
-func decodePack(r io.Reader, path string, meta any) (*Images, error) {
+// decodePack reads a pack of size bytes from r; path names it in errors.
+// What the pack declares (metadata, pixels) is checked against a budget
+// proportional to size before anything is allocated.
+func decodePack(r io.Reader, size int64, path string, meta any) (*Images, error) {
+	budget := max(packMinBudget, packBudgetRatio*size)
+	overBudget := func(n int64, what string) error {
+		return errors.Errorf("realdata: %s: %s of %d bytes from a file of %d bytes is beyond the budget of %d (%d × file size, at least %d; corrupt?); %s",
+			path, what, n, size, budget, packBudgetRatio, packMinBudget, RegenerateHint)
+	}
 	zr, err := gzip.NewReader(bufio.NewReaderSize(r, 1<<20))
 	if err != nil {
 		return nil, errors.Wrapf(err, "realdata: %s is not a gzip pack; %s", path, RegenerateHint)
@@ -179,6 +196,9 @@ func decodePack(r io.Reader, path string, meta any) (*Images, error) {
 	if h[1] > maxMetaBytes {
 		return nil, errors.Errorf("realdata: %s: metadata length %d too large (corrupt); %s", path, h[1], RegenerateHint)
 	}
+	if int64(h[1]) > budget {
+		return nil, overBudget(int64(h[1]), "metadata")
+	}
 	js := make([]byte, h[1])
 	if _, err := io.ReadFull(zr, js); err != nil {
 		return nil, bad(err, "metadata")
@@ -194,6 +214,9 @@ func decodePack(r io.Reader, path string, meta any) (*Images, error) {
 	if w <= 0 || hh <= 0 || w > maxSide || hh > maxSide || n*w*hh*3 > maxPixBytes {
 		return nil, errors.Errorf("realdata: %s: bad image header %d images of %dx%d (corrupt); %s", path, n, w, hh, RegenerateHint)
 	}
+	if n*w*hh*3+int64(h[1]) > budget {
+		return nil, overBudget(n*w*hh*3, fmt.Sprintf("%d images of %dx%d", n, w, hh))
+	}
 	imgs := &Images{W: int(w), H: int(hh), Pix: make([]uint8, n*w*hh*3)}
 	if _, err := io.ReadFull(zr, imgs.Pix); err != nil {
 		return nil, bad(err, "pixels")
@@ -205,11 +228,13 @@ func decodePack(r io.Reader, path string, meta any) (*Images, error) {
 	if tr != packTrailer {
 		return nil, errors.Errorf("realdata: %s: bad trailer (corrupt); %s", path, RegenerateHint)
 	}
-	// Reading to EOF makes gzip verify its CRC-32 and length.
-	if extra, err := io.Copy(io.Discard, zr); err != nil {
+	// Reading to EOF makes gzip verify its CRC-32 and length; one byte
+	// more is already corrupt (and a bomb after the trailer is not
+	// inflated).
+	if extra, err := io.CopyN(io.Discard, zr, 1); err != nil && err != io.EOF {
 		return nil, bad(err, "gzip checksum")
 	} else if extra != 0 {
-		return nil, errors.Errorf("realdata: %s: %d unexpected bytes after trailer (corrupt); %s", path, extra, RegenerateHint)
+		return nil, errors.Errorf("realdata: %s: unexpected bytes after trailer (corrupt); %s", path, RegenerateHint)
 	}
 	return imgs, nil
 }

@@ -96,6 +96,8 @@ type trainState struct {
 	// versions, which are not checked against them).
 	Config   *Config        `json:"config,omitempty"`
 	Settings *trainSettings `json:"settings,omitempty"`
+	// note reports a folder left by an interrupted save (see ckptNext).
+	note string
 }
 
 // trainSettings are the training options that a resumed run must share
@@ -379,14 +381,14 @@ const (
 
 // saveCheckpoint writes the learner's tensors and the optimiser state
 // optState (optim.SGD.State's names) as safetensors and the training state
-// as JSON, each atomically; the JSON is written last and names the epoch,
-// so a crash between the two leaves a consistent older pair or a newer
-// tensor file with an older state, which readCheckpoint detects through
-// the epoch recorded in both.
+// as JSON, so that the folder holds one consistent generation whenever the
+// process is killed (see ckptNext): new tensors beside the old ones, then
+// the JSON manifest (the commit point), then the tensors' rename.
 func saveCheckpoint(dir string, l *Learner, optState map[string]*tensor.Tensor, st *trainState) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return errors.Wrapf(err, "creating checkpoint directory %s", dir)
 	}
+	removeStaleTemps(dir)
 	ts := map[string]*tensor.Tensor{}
 	for k, v := range l.State() {
 		ts["learner."+k] = v
@@ -395,14 +397,28 @@ func saveCheckpoint(dir string, l *Learner, optState map[string]*tensor.Tensor, 
 		ts["optimizer."+k] = v
 	}
 	md := map[string]string{"epoch": fmt.Sprint(st.Epoch), "method": st.Method}
-	if err := checkpoint.WriteSafetensors(filepath.Join(dir, ckptTensors), ts, nil, md); err != nil {
+	next := filepath.Join(dir, ckptNext)
+	if err := checkpoint.WriteSafetensors(next, ts, nil, md); err != nil {
 		return errors.Wrapf(err, "writing checkpoint in %s", dir)
+	}
+	if ckptHook != nil {
+		ckptHook("tensors")
 	}
 	js, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return errors.Wrap(err, "encoding checkpoint state")
 	}
-	return atomicfile.Write(filepath.Join(dir, ckptState), js)
+	if err := atomicfile.Write(filepath.Join(dir, ckptState), js); err != nil {
+		return err
+	}
+	if ckptHook != nil {
+		ckptHook("manifest")
+	}
+	if err := os.Rename(next, filepath.Join(dir, ckptTensors)); err != nil {
+		return errors.Wrapf(err, "writing checkpoint in %s", dir)
+	}
+	syncDir(dir)
+	return nil
 }
 
 // loadCheckpoint restores a checkpoint if dir holds one that accept
@@ -420,7 +436,9 @@ func loadCheckpoint(dir string, l *Learner, sgd *optim.SGD, st *trainState, acce
 
 // readCheckpoint reads the checkpoint in dir, if there is one (ok), and
 // returns its training state. Unless accept rejects that state, it loads
-// the optimiser tensors into sgd and the learner tensors into l.
+// the optimiser tensors into sgd and the learner tensors into l. A folder
+// left by an interrupted save resumes from its last consistent
+// generation, with a note (trainState.note) for accept to log.
 func readCheckpoint(dir string, l *Learner, sgd *optim.SGD, accept func(*trainState) error) (ok bool, st trainState, err error) {
 	js, err := os.ReadFile(filepath.Join(dir, ckptState))
 	if os.IsNotExist(err) {
@@ -432,17 +450,15 @@ func readCheckpoint(dir string, l *Learner, sgd *optim.SGD, accept func(*trainSt
 	if err := json.Unmarshal(js, &st); err != nil {
 		return false, st, errors.Wrapf(err, "checkpoint state %s", filepath.Join(dir, ckptState))
 	}
+	sd, path, note, terr := ckptTensorsFor(dir, st.Epoch)
+	st.note = note
 	if err := accept(&st); err != nil {
 		return false, st, err
 	}
-	path := filepath.Join(dir, ckptTensors)
-	sd, err := checkpoint.Load(path)
-	if err != nil {
-		return false, st, err
+	if terr != nil {
+		return false, st, terr
 	}
-	if sd.Metadata["epoch"] != fmt.Sprint(st.Epoch) {
-		return false, st, errors.Errorf("checkpoint in %s is inconsistent: tensors from epoch %s, state from epoch %d", dir, sd.Metadata["epoch"], st.Epoch)
-	}
+	rollForward(dir, path)
 	learner, opt := map[string]*tensor.Tensor{}, map[string]*tensor.Tensor{}
 	for k, v := range sd.Tensors {
 		switch {
@@ -466,6 +482,17 @@ func readCheckpoint(dir string, l *Learner, sgd *optim.SGD, accept func(*trainSt
 // examples, seed or training settings (epochs, batch size, learning
 // rates, ...).
 func (st *trainState) check(dir string, l *Learner, examples int, opt TrainOptions) error {
+	if err := st.mismatch(dir, l, examples, opt); err != nil {
+		return err
+	}
+	if st.note != "" && opt.Log != nil {
+		opt.Log("%s", st.note)
+	}
+	return nil
+}
+
+// mismatch is check without the log.
+func (st *trainState) mismatch(dir string, l *Learner, examples int, opt TrainOptions) error {
 	if st.Examples != examples || st.Seed != opt.Seed || st.Method != l.Cfg.Name {
 		return errors.Errorf("checkpoint in %s is for %s with %d examples and seed %d, not %s with %d and %d",
 			dir, st.Method, st.Examples, st.Seed, l.Cfg.Name, examples, opt.Seed)

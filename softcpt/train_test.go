@@ -13,23 +13,30 @@ import (
 // checkpoint in dir and returns the examples, features and options.
 func checkpointRun(t *testing.T, cfg Config, dir string) ([]Example, *tensor.Tensor, TrainOptions) {
 	t.Helper()
-	m := fixtureModel(t)
-	l, err := NewLearner(cfg, m, wordTokenizer{m.Config.VocabSize}, testTasks, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var train []Example
-	for i := 0; i < 6; i++ {
-		task := i % 2
-		train = append(train, Example{Task: task, Label: i % len(testTasks[task].Classes)})
-	}
-	feats := tensor.RandN(tensor.NewRNG(3), 0, 1, len(train), m.Config.EmbedDim)
+	l, train, feats := fixtureRun(t, cfg, 6)
 	opt := Defaults()
 	opt.Epochs, opt.BatchSize, opt.CheckpointDir = 1, 3, dir
 	if _, err := TrainFeatures(context.Background(), l, feats, train, opt); err != nil {
 		t.Fatal(err)
 	}
 	return train, feats, opt
+}
+
+// fixtureRun returns a learner of cfg on the fixture model and n training
+// examples (alternating tasks) with random features.
+func fixtureRun(tb testing.TB, cfg Config, n int) (*Learner, []Example, *tensor.Tensor) {
+	tb.Helper()
+	m := fixtureModel(tb)
+	l, err := NewLearner(cfg, m, wordTokenizer{m.Config.VocabSize}, testTasks, 1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var train []Example
+	for i := 0; i < n; i++ {
+		task := i % 2
+		train = append(train, Example{Task: task, Label: i % len(testTasks[task].Classes)})
+	}
+	return l, train, tensor.RandN(tensor.NewRNG(3), 0, 1, len(train), m.Config.EmbedDim)
 }
 
 // TestResumeChecksConfig checks that a checkpoint is not resumed by a run

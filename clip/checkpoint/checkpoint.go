@@ -20,6 +20,13 @@
 // the file into their float32 destination, so loading needs about one copy
 // of the weights in memory. The pickle machine never runs Python callables:
 // it knows an allow-list of globals and rejects everything else by name.
+//
+// A hostile file fails with an error naming the file, the entry and the
+// limit, in bounded time and memory: the object graph is walked with a
+// visited set and a node budget, dict keys are indexed, and inflation and
+// decoded output are bounded by the declared sizes and by a budget
+// proportional to the file's size (see Limits; LoadWithLimits raises them
+// for genuinely huge files).
 package checkpoint
 
 import (
@@ -103,8 +110,13 @@ func DetectFormat(head []byte) (string, error) {
 	return "", errors.New("unknown checkpoint format (neither a zip archive nor safetensors)")
 }
 
-// Load reads the checkpoint at path in any supported format.
-func Load(path string) (*StateDict, error) {
+// Load reads the checkpoint at path in any supported format, within
+// DefaultLimits.
+func Load(path string) (*StateDict, error) { return LoadWithLimits(path, DefaultLimits) }
+
+// LoadWithLimits is Load within the given resource limits (unset fields
+// take their defaults): raise them to read a genuinely huge file.
+func LoadWithLimits(path string, lim Limits) (*StateDict, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, errors.Wrap(err, "checkpoint")
@@ -114,12 +126,18 @@ func Load(path string) (*StateDict, error) {
 	if err != nil {
 		return nil, errors.Wrapf(err, "checkpoint: stat %s", path)
 	}
-	return Read(f, st.Size(), path)
+	return ReadWithLimits(f, st.Size(), path, lim)
 }
 
-// Read reads a checkpoint of the given size from r; name is used in error
-// messages (usually the file name).
+// Read reads a checkpoint of the given size from r within DefaultLimits;
+// name is used in error messages (usually the file name).
 func Read(r io.ReaderAt, size int64, name string) (*StateDict, error) {
+	return ReadWithLimits(r, size, name, DefaultLimits)
+}
+
+// ReadWithLimits is Read within the given resource limits (unset fields
+// take their defaults).
+func ReadWithLimits(r io.ReaderAt, size int64, name string, lim Limits) (*StateDict, error) {
 	head := make([]byte, 16)
 	n, err := r.ReadAt(head, 0)
 	if err != nil && err != io.EOF {
@@ -133,7 +151,7 @@ func Read(r io.ReaderAt, size int64, name string) (*StateDict, error) {
 	if format == FormatSafetensors {
 		sd, err = readSafetensors(r, size)
 	} else {
-		sd, err = readTorchZip(r, size)
+		sd, err = readTorchZip(r, size, lim.withDefaults())
 	}
 	if err != nil {
 		return nil, errors.Wrapf(err, "checkpoint %s", name)

@@ -41,13 +41,15 @@ func FuzzPickle(f *testing.F) {
 	f.Add(pklOf(f, "misc_views.pt"))
 	f.Add(pklOf(f, "misc_scripted.pt"))
 	f.Add([]byte("\x80\x04\x95\x0a\x00\x00\x00\x00\x00\x00\x00}\x94(K\x01]\x94(K\x02\x85eu."))
-	f.Add([]byte("(((((((t.")) // nested marks
+	f.Add([]byte("(((((((t."))  // nested marks
+	f.Add(sharedListPickle(60)) // 2^60 paths through shared lists
+	f.Add(dictPickle(1000))     // SETITEM one key at a time
 	f.Fuzz(func(t *testing.T, data []byte) {
-		v, err := unpickleTorch(data)
+		v, err := unpickleTorch(data, DefaultLimits)
 		if err != nil {
 			return
 		}
-		_ = walkTensors(v, "", 0, func(string, *tensorRef) error { return nil })
+		_ = newWalker("fuzz.pkl", DefaultMaxNodes, func(string, *tensorRef) error { return nil }).walk(v, 0)
 	})
 }
 
@@ -93,6 +95,18 @@ func FuzzTorchZip(f *testing.F) {
 		}
 		f.Add(b)
 	}
+	// Hostile archives, small: 2^60 paths through shared lists, and
+	// entries whose declared sizes (1000 MiB of pickle, 1 GiB of storage)
+	// are far beyond what the file holds.
+	f.Add(buildZip(f, zipEntry{name: "archive/data.pkl", data: sharedListPickle(60)}))
+	small := deflatedZeros("archive/data.pkl", 1000)
+	small.size = 1000 << 20
+	f.Add(buildZip(f, small))
+	storage := deflatedZeros("archive/data/0", 4000)
+	storage.size = 1 << 30
+	f.Add(buildZip(f, zipEntry{name: "archive/data.pkl", data: stateDictPickle(1 << 28)}, storage))
+	f.Add(buildZip(f, zipEntry{name: "archive/data.pkl", data: viewPickle(1<<28, 4)}, storage))
+	f.Add(buildZip(f, zipEntry{name: "archive/data.pkl", data: dictPickle(300)}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, err := Read(bytes.NewReader(data), int64(len(data)), "fuzz.pt")
 		if err != nil && !strings.Contains(err.Error(), "fuzz.pt") {

@@ -22,6 +22,9 @@ type (
 	Dict struct {
 		Keys   []any
 		Values []any
+		// index maps each scalar key (string, int64, bool, float64,
+		// None) to its position, so that SETITEM is O(1).
+		index map[any]int
 	}
 	// Set is a Python set or frozenset.
 	Set struct{ Items []any }
@@ -41,6 +44,12 @@ func (g *Global) String() string { return g.Module + "." + g.Name }
 
 // Get returns the value stored under the string key k.
 func (d *Dict) Get(k string) (any, bool) {
+	if d.index != nil {
+		if i, ok := d.index[k]; ok {
+			return d.Values[i], true
+		}
+		return nil, false
+	}
 	for i, key := range d.Keys {
 		if s, ok := key.(string); ok && s == k {
 			return d.Values[i], true
@@ -49,15 +58,25 @@ func (d *Dict) Get(k string) (any, bool) {
 	return nil, false
 }
 
-// set stores v under k, replacing an equal scalar key.
+// set stores v under k, replacing an equal scalar key (in O(1) through
+// the index).
 func (d *Dict) set(k, v any) {
 	if isScalarKey(k) {
-		for i, key := range d.Keys {
-			if key == k {
-				d.Values[i] = v
-				return
+		if d.index == nil {
+			d.index = make(map[any]int, len(d.Keys)+1)
+			for i, key := range d.Keys {
+				if isScalarKey(key) {
+					if _, dup := d.index[key]; !dup {
+						d.index[key] = i
+					}
+				}
 			}
 		}
+		if i, ok := d.index[k]; ok {
+			d.Values[i] = v
+			return
+		}
+		d.index[k] = len(d.Keys)
 	}
 	d.Keys = append(d.Keys, k)
 	d.Values = append(d.Values, v)
@@ -74,15 +93,78 @@ func isScalarKey(k any) bool {
 // mark is the value pushed by MARK.
 type mark struct{}
 
-// Limits bounds the resources one Unpickler may use on hostile input.
+// Limits bounds the resources that reading one checkpoint may use, so that
+// a hostile file fails with an error naming the file, the entry and the
+// limit instead of hanging the process or exhausting its memory. The
+// defaults (DefaultLimits, built from the Default* constants) are far above
+// what real checkpoints need; raise a field to read a genuinely huge file
+// (LoadWithLimits, ReadWithLimits, Unpickler.SetLimits). A zero or
+// negative field takes its default.
 type Limits struct {
-	MaxStack int // most values on the stack (and marks)
-	MaxMemo  int // most memo entries
+	// MaxStack bounds the values (and marks) on the pickle stack.
+	MaxStack int
+	// MaxMemo bounds the pickle memo entries.
+	MaxMemo int
+	// MaxNodes bounds the values visited when the unpickled object graph
+	// is walked for tensors; a value shared by several parents (memo
+	// GET) counts once per path, so a small pickle of shared lists
+	// cannot make the walk exponential.
+	MaxNodes int
+	// MaxPickleBytes bounds the size of a checkpoint's data.pkl.
+	MaxPickleBytes int64
+	// BudgetRatio and MinBudget set a file's budget to
+	// max(MinBudget, BudgetRatio × file size) bytes. It bounds the bytes
+	// inflated from compressed zip entries (PyTorch stores its entries
+	// uncompressed, so only re-zipped or hostile files have any) and,
+	// separately, the float32 bytes of the decoded tensors (views may
+	// repeat a storage's elements).
+	BudgetRatio int64
+	MinBudget   int64
 }
 
+// The default limits (see Limits).
+const (
+	DefaultMaxStack       = 1 << 20
+	DefaultMaxMemo        = 1 << 22
+	DefaultMaxNodes       = 1 << 22
+	DefaultMaxPickleBytes = 1 << 30
+	DefaultBudgetRatio    = 16
+	DefaultMinBudget      = 64 << 20
+)
+
 // DefaultLimits are generous for PyTorch checkpoints and keep hostile input
-// from exhausting memory.
-var DefaultLimits = Limits{MaxStack: 1 << 20, MaxMemo: 1 << 22}
+// from hanging the reader or exhausting memory.
+var DefaultLimits = Limits{MaxStack: DefaultMaxStack, MaxMemo: DefaultMaxMemo, MaxNodes: DefaultMaxNodes,
+	MaxPickleBytes: DefaultMaxPickleBytes, BudgetRatio: DefaultBudgetRatio, MinBudget: DefaultMinBudget}
+
+// withDefaults returns l with every unset field set to its default.
+func (l Limits) withDefaults() Limits {
+	set := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	set64 := func(v *int64, d int64) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	set(&l.MaxStack, DefaultMaxStack)
+	set(&l.MaxMemo, DefaultMaxMemo)
+	set(&l.MaxNodes, DefaultMaxNodes)
+	set64(&l.MaxPickleBytes, DefaultMaxPickleBytes)
+	set64(&l.BudgetRatio, DefaultBudgetRatio)
+	set64(&l.MinBudget, DefaultMinBudget)
+	return l
+}
+
+// budget is the byte budget of a file of size bytes (see Limits).
+func (l Limits) budget(size int64) int64 {
+	if size > math.MaxInt64/l.BudgetRatio {
+		return math.MaxInt64
+	}
+	return max(l.MinBudget, l.BudgetRatio*size)
+}
 
 // Unpickler is a small pickle virtual machine for the opcodes of protocols
 // 0–5 that PyTorch writes. Callables are never executed: REDUCE, NEWOBJ and
@@ -109,8 +191,9 @@ func NewUnpickler(data []byte) *Unpickler {
 	return &Unpickler{data: data, memo: map[uint32]any{}, limits: DefaultLimits}
 }
 
-// SetLimits replaces the resource limits.
-func (u *Unpickler) SetLimits(l Limits) { u.limits = l }
+// SetLimits replaces the resource limits (MaxStack and MaxMemo apply to
+// the machine; unset fields take their defaults).
+func (u *Unpickler) SetLimits(l Limits) { u.limits = l.withDefaults() }
 
 func (u *Unpickler) errf(format string, args ...any) error {
 	return errors.Errorf("pickle: at byte %d: %s", u.pos, fmt.Sprintf(format, args...))

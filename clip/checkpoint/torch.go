@@ -12,9 +12,6 @@ import (
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
-// maxPickleBytes bounds the size of data.pkl read into memory.
-const maxPickleBytes = 1 << 30
-
 // maxTreeDepth bounds the nesting walked when collecting tensors.
 const maxTreeDepth = 128
 
@@ -40,14 +37,20 @@ type torchZip struct {
 	size   int64
 	files  map[string]*zip.File
 	prefix string // "<name>/" of data.pkl
+	lim    Limits
+	budget int64 // lim.budget(size)
+	// inflated counts the bytes inflated from compressed entries and
+	// output the float32 bytes of the decoded tensors, each against
+	// budget.
+	inflated, output int64
 }
 
-func readTorchZip(r io.ReaderAt, size int64) (*StateDict, error) {
+func readTorchZip(r io.ReaderAt, size int64, lim Limits) (*StateDict, error) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return nil, errors.Wrap(err, "open zip (truncated or corrupt file?)")
 	}
-	tz := &torchZip{r: r, size: size, files: map[string]*zip.File{}}
+	tz := &torchZip{r: r, size: size, files: map[string]*zip.File{}, lim: lim, budget: lim.budget(size)}
 	var pkl *zip.File
 	for _, f := range zr.File {
 		tz.files[f.Name] = f
@@ -69,19 +72,14 @@ func readTorchZip(r io.ReaderAt, size int64) (*StateDict, error) {
 	tz.prefix = strings.TrimSuffix(pkl.Name, "data.pkl")
 	_, scripted := tz.files[tz.prefix+"constants.pkl"]
 
-	if pkl.UncompressedSize64 > maxPickleBytes {
-		return nil, errors.Errorf("%s is too large (%d bytes)", pkl.Name, pkl.UncompressedSize64)
+	if pkl.UncompressedSize64 > uint64(lim.MaxPickleBytes) {
+		return nil, errors.Errorf("%s is too large (%d bytes, limit %d: Limits.MaxPickleBytes)", pkl.Name, pkl.UncompressedSize64, lim.MaxPickleBytes)
 	}
-	rc, err := pkl.Open()
+	data, err := tz.readEntry(pkl, pkl.UncompressedSize64)
 	if err != nil {
-		return nil, errors.Wrapf(err, "open %s", pkl.Name)
+		return nil, err
 	}
-	data, err := io.ReadAll(io.LimitReader(rc, maxPickleBytes))
-	rc.Close()
-	if err != nil {
-		return nil, errors.Wrapf(err, "read %s", pkl.Name)
-	}
-	root, err := unpickleTorch(data)
+	root, err := unpickleTorch(data, lim)
 	if err != nil {
 		return nil, errors.Wrapf(err, "unpickle %s", pkl.Name)
 	}
@@ -91,7 +89,7 @@ func readTorchZip(r io.ReaderAt, size int64) (*StateDict, error) {
 	}
 	sd := newStateDict(format)
 	decoded := map[*tensorRef]*tensor.Tensor{}
-	err = walkTensors(root, "", 0, func(key string, tr *tensorRef) error {
+	w := newWalker(pkl.Name, lim.MaxNodes, func(key string, tr *tensorRef) error {
 		t, ok := decoded[tr]
 		if !ok {
 			var err error
@@ -103,7 +101,7 @@ func readTorchZip(r io.ReaderAt, size int64) (*StateDict, error) {
 		}
 		return sd.add(key, tr.st.dt.name, t)
 	})
-	if err != nil {
+	if err := w.walk(root, 0); err != nil {
 		return nil, err
 	}
 	if len(sd.Keys) == 0 {
@@ -113,8 +111,9 @@ func readTorchZip(r io.ReaderAt, size int64) (*StateDict, error) {
 }
 
 // unpickleTorch runs the pickle machine with PyTorch's allow-list.
-func unpickleTorch(data []byte) (any, error) {
+func unpickleTorch(data []byte, lim Limits) (any, error) {
 	u := NewUnpickler(data)
+	u.SetLimits(lim)
 	storages := map[string]*storageRef{}
 	u.PersistentLoad = func(pid any) (any, error) { return torchPersistentLoad(pid, storages) }
 	u.Call = torchCall
@@ -250,27 +249,51 @@ func rebuildTensor(args Tuple) (any, error) {
 	return &tensorRef{st: st, offset: off, shape: shape, stride: stride}, nil
 }
 
-// walkTensors visits every tensor reachable from v: dict entries and
-// module attributes (Object states) give dotted names, list and tuple
-// items their index. Other values (ints, strings, flags) are skipped.
-func walkTensors(v any, prefix string, depth int, visit func(string, *tensorRef) error) error {
-	if depth > maxTreeDepth {
-		return errors.Errorf("object tree deeper than %d at %q", maxTreeDepth, prefix)
+// walker visits every tensor reachable from an unpickled value: dict
+// entries and module attributes (Object states) give dotted names, list and
+// tuple items their index. Other values (ints, strings, flags) are skipped.
+// The containers on the current path are kept in a visited set (a cycle is
+// an error), and every value visited counts against maxNodes, so that a
+// graph of shared references cannot make the walk exponential.
+type walker struct {
+	entry    string // the pickle's name, for errors
+	maxNodes int
+	nodes    int
+	onPath   map[any]bool // *Object, *Dict and *List on the current path
+	path     []string
+	visit    func(string, *tensorRef) error
+}
+
+func newWalker(entry string, maxNodes int, visit func(string, *tensorRef) error) *walker {
+	return &walker{entry: entry, maxNodes: maxNodes, onPath: map[any]bool{}, visit: visit}
+}
+
+func (w *walker) name() string { return strings.Join(w.path, ".") }
+
+func (w *walker) walk(v any, depth int) error {
+	w.nodes++
+	if w.nodes > w.maxNodes {
+		return errors.Errorf("%s: object graph has more than %d nodes (Limits.MaxNodes; shared references are walked once per path) at %q", w.entry, w.maxNodes, w.name())
 	}
-	join := func(k string) string {
-		if prefix == "" {
-			return k
+	if depth > maxTreeDepth {
+		return errors.Errorf("%s: object tree deeper than %d at %q", w.entry, maxTreeDepth, w.name())
+	}
+	switch v.(type) {
+	case *Object, *Dict, *List:
+		if w.onPath[v] {
+			return errors.Errorf("%s: object graph has a cycle at %q", w.entry, w.name())
 		}
-		return prefix + "." + k
+		w.onPath[v] = true
+		defer delete(w.onPath, v)
 	}
 	switch x := v.(type) {
 	case *tensorRef:
-		if prefix == "" {
+		if len(w.path) == 0 {
 			return errors.New("checkpoint is a single tensor, not a state dict")
 		}
-		return visit(prefix, x)
+		return w.visit(w.name(), x)
 	case *Object:
-		return walkTensors(x.State, prefix, depth+1, visit)
+		return w.walk(x.State, depth+1)
 	case *Dict:
 		for i, k := range x.Keys {
 			var name string
@@ -282,24 +305,65 @@ func walkTensors(v any, prefix string, depth int, visit func(string, *tensorRef)
 			default:
 				continue
 			}
-			if err := walkTensors(x.Values[i], join(name), depth+1, visit); err != nil {
+			if err := w.child(x.Values[i], name, depth); err != nil {
 				return err
 			}
 		}
 	case *List:
-		for i, it := range x.Items {
-			if err := walkTensors(it, join(strconv.Itoa(i)), depth+1, visit); err != nil {
-				return err
-			}
-		}
+		return w.items(x.Items, depth)
 	case Tuple:
-		for i, it := range x {
-			if err := walkTensors(it, join(strconv.Itoa(i)), depth+1, visit); err != nil {
-				return err
-			}
+		return w.items(x, depth)
+	}
+	return nil
+}
+
+func (w *walker) items(items []any, depth int) error {
+	for i, it := range items {
+		if err := w.child(it, strconv.Itoa(i), depth); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// child walks v under the name k.
+func (w *walker) child(v any, k string, depth int) error {
+	w.path = append(w.path, k)
+	err := w.walk(v, depth+1)
+	w.path = w.path[:len(w.path)-1]
+	return err
+}
+
+// readEntry reads the first n bytes of entry f (n at most its declared
+// size) into memory. A compressed entry is charged to the inflation
+// budget before anything is inflated, and a stored one must lie within the
+// file, so a small file cannot make the reader allocate much more than the
+// budget.
+func (tz *torchZip) readEntry(f *zip.File, n uint64) ([]byte, error) {
+	if n > f.UncompressedSize64 {
+		return nil, errors.Errorf("entry %s has %d bytes, %d needed", f.Name, f.UncompressedSize64, n)
+	}
+	if f.Method == zip.Store {
+		if f.CompressedSize64 > uint64(tz.size) || n > f.CompressedSize64 {
+			return nil, errors.Errorf("entry %s of %d bytes extends past the end of the file (truncated?)", f.Name, f.UncompressedSize64)
+		}
+	} else {
+		if n > uint64(tz.budget-tz.inflated) {
+			return nil, errors.Errorf("compressed entry %s inflates to %d bytes, beyond the inflation budget of %d bytes left of %d for a file of %d bytes (Limits.BudgetRatio %d × size, at least Limits.MinBudget %d); raise the limits to read it",
+				f.Name, n, tz.budget-tz.inflated, tz.budget, tz.size, tz.lim.BudgetRatio, tz.lim.MinBudget)
+		}
+		tz.inflated += int64(n)
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return nil, errors.Wrapf(err, "open %s", f.Name)
+	}
+	defer rc.Close()
+	b := make([]byte, n)
+	if _, err := io.ReadFull(rc, b); err != nil {
+		return nil, errors.Wrapf(err, "read %s", f.Name)
+	}
+	return b, nil
 }
 
 // decode reads a tensor's storage entry and converts the view to float32.
@@ -319,6 +383,14 @@ func (tz *torchZip) decode(tr *tensorRef) (*tensor.Tensor, error) {
 	if f.UncompressedSize64 < need {
 		return nil, errors.Errorf("storage entry %s has %d bytes, %d %s elements need %d", name, f.UncompressedSize64, tr.st.numel, tr.st.dt.name, need)
 	}
+	// The decoded tensor is charged to the output budget before it is
+	// allocated (views may repeat a storage's elements).
+	out := int64(4 * max(1, tensor.Numel(tr.shape)))
+	if out > tz.budget-tz.output {
+		return nil, errors.Errorf("storage entry %s: tensor of shape %v (%d bytes as float32) is beyond the output budget of %d bytes left of %d for a file of %d bytes (Limits.BudgetRatio %d × size, at least Limits.MinBudget %d); raise the limits to read it",
+			name, tr.shape, out, tz.budget-tz.output, tz.budget, tz.size, tz.lim.BudgetRatio, tz.lim.MinBudget)
+	}
+	tz.output += out
 	var ra io.ReaderAt
 	var base int64
 	if f.Method == zip.Store {
@@ -332,18 +404,10 @@ func (tz *torchZip) decode(tr *tensorRef) (*tensor.Tensor, error) {
 		ra, base = tz.r, off
 	} else {
 		// Compressed storages (not written by PyTorch) are inflated into
-		// memory; only small files use them.
-		if need > 1<<30 {
-			return nil, errors.Errorf("compressed storage entry %s is too large", name)
-		}
-		rc, err := f.Open()
+		// memory, within the inflation budget.
+		b, err := tz.readEntry(f, need)
 		if err != nil {
-			return nil, errors.Wrapf(err, "storage entry %s", name)
-		}
-		b, err := io.ReadAll(io.LimitReader(rc, int64(need)))
-		rc.Close()
-		if err != nil {
-			return nil, errors.Wrapf(err, "storage entry %s", name)
+			return nil, errors.Wrap(err, "storage")
 		}
 		ra, base = bytesReaderAt(b), 0
 	}

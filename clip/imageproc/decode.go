@@ -13,21 +13,57 @@ import (
 	"github.com/pkg/errors"
 )
 
+// DefaultMaxPixels is the default pixel budget (MaxPixels): Pillow's
+// Image.MAX_IMAGE_PIXELS, 0.25 GiB of 24-bit pixels (1024×1024×1024÷4÷3).
+const DefaultMaxPixels = 89_478_485
+
+// MaxPixels is the largest width×height that Decode, Load and LoadRGB
+// accept. The dimensions are read from the image header
+// (image.DecodeConfig) before any pixel is decoded, so a tiny file that
+// declares a huge image is an error instead of an out-of-memory crash.
+// Raise it (before decoding, not concurrently with it) to read genuinely
+// larger images.
+var MaxPixels int64 = DefaultMaxPixels
+
+// checkPixels reads the header of the image in br and reports an image
+// larger than MaxPixels; it returns a reader of the whole stream (the
+// header bytes read are replayed).
+func checkPixels(br *bufio.Reader) (io.Reader, error) {
+	var head bytes.Buffer
+	cfg, format, err := image.DecodeConfig(io.TeeReader(br, &head))
+	if err != nil {
+		if format == "" {
+			return nil, errors.Wrap(err, "imageproc: decode image header")
+		}
+		return nil, errors.Wrapf(err, "imageproc: decode %s header", format)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
+		return nil, errors.Errorf("imageproc: %s image of %d×%d pixels exceeds the pixel budget of %d (imageproc.MaxPixels)", format, cfg.Width, cfg.Height, MaxPixels)
+	}
+	return io.MultiReader(&head, br), nil
+}
+
 // Decode reads one image in any format registered with the image package
 // (JPEG, PNG and GIF are registered by this package). Colour JPEGs
 // (*image.YCbCr from image/jpeg) are converted to *RGB here with
 // libjpeg-turbo's fancy chroma upsampling and integer YCbCr→RGB conversion
 // (see DecodeJPEG), so the pixels match Pillow's far more closely than Go's
 // own conversion; other images are returned as decoded. Use ToRGB for
-// Pillow's .convert("RGB") of the result.
+// Pillow's .convert("RGB") of the result. Images of more than MaxPixels
+// pixels are an error, found from their header.
 func Decode(r io.Reader) (image.Image, error) {
 	br := bufio.NewReader(r)
 	head, _ := br.Peek(3)
-	if bytes.Equal(head, []byte{0xff, 0xd8, 0xff}) {
-		m, err := DecodeJPEG(br)
+	isJPEG := bytes.Equal(head, []byte{0xff, 0xd8, 0xff})
+	full, err := checkPixels(br)
+	if err != nil {
+		return nil, err
+	}
+	if isJPEG {
+		m, err := decodeJPEG(full)
 		return m, errors.Wrap(err, "imageproc: decode jpeg")
 	}
-	m, format, err := image.Decode(br)
+	m, format, err := image.Decode(full)
 	if err != nil {
 		if format == "" {
 			return nil, errors.Wrap(err, "imageproc: decode image")
@@ -43,8 +79,18 @@ func Decode(r io.Reader) (image.Image, error) {
 // 4:1:1 and 4:1:0 Go's YCbCr→RGB formula by libjpeg's 16-bit fixed-point
 // conversion, returning an *RGB. Other JPEGs (grey, CMYK, RGB) are returned
 // as image/jpeg decodes them. The inverse DCT is still Go's, so results differ from libjpeg by
-// small amounts (see the package documentation).
+// small amounts (see the package documentation). Images of more than
+// MaxPixels pixels are an error, found from their header.
 func DecodeJPEG(r io.Reader) (image.Image, error) {
+	full, err := checkPixels(bufio.NewReader(r))
+	if err != nil {
+		return nil, err
+	}
+	return decodeJPEG(full)
+}
+
+// decodeJPEG is DecodeJPEG without the pixel budget check.
+func decodeJPEG(r io.Reader) (image.Image, error) {
 	m, err := jpeg.Decode(r)
 	if err != nil {
 		return nil, err

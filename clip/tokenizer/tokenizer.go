@@ -111,6 +111,9 @@ func Load(path string) (*Tokenizer, error) {
 	return t, nil
 }
 
+// maxMergesBytes bounds the (decompressed) bytes read from a merges file.
+const maxMergesBytes = 16 << 20
+
 // LoadReader reads a merges file, gzip-compressed or not, from r (see Load).
 func LoadReader(r io.Reader) (*Tokenizer, error) {
 	br := bufio.NewReader(r)
@@ -124,8 +127,12 @@ func LoadReader(r io.Reader) (*Tokenizer, error) {
 		defer zr.Close()
 		src = zr
 	}
+	// A merges file that has not given CLIPMerges merges within
+	// maxMergesBytes (OpenAI's has them in its first 0.4 MB) is an error,
+	// so that a gzip stream of blank lines cannot run for long.
+	lr := &io.LimitedReader{R: src, N: maxMergesBytes + 1}
 	var merges []string
-	sc := bufio.NewScanner(src)
+	sc := bufio.NewScanner(lr)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	line := 0
 	for sc.Scan() && len(merges) < CLIPMerges {
@@ -144,6 +151,9 @@ func LoadReader(r io.Reader) (*Tokenizer, error) {
 	}
 	if err := sc.Err(); err != nil {
 		return nil, errors.Wrapf(err, "tokenizer: reading line %d", line+1)
+	}
+	if lr.N <= 0 && len(merges) < CLIPMerges {
+		return nil, errors.Errorf("tokenizer: %d merges in the first %d bytes (maxMergesBytes): not a merges file", len(merges), maxMergesBytes)
 	}
 	if len(merges) == 0 {
 		return nil, errors.New("tokenizer: no merges found")

@@ -42,6 +42,7 @@ var Floors = []Group{
 	{Path: "internal/atomicfile", Floor: 0},
 	{Path: "internal/layers", Floor: 0},
 	{Path: "internal/console", Floor: 0},
+	{Path: "internal/hostile", Floor: 0},
 	{Path: "pretrained", Floor: 0},
 	{Path: "realdata/assets", Floor: 0},
 	// The array-ops interface and its host implementation.
