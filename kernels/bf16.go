@@ -427,7 +427,7 @@ const bf16ParallelFlops = 4 << 20
 // asm selects the assembly kernel and conversions (else their Go twins).
 func gemmBF16Blocked(m int, a []float32, lda int, pb *BF16Matrix, c []float32, ldc int, ep BF16Epilogue, asm bool) {
 	k, n := pb.k, pb.n
-	lda2 := 2 * ((k + 1) / 2)
+	lda2 := bf16RowStride(k)
 	mPanels := (m + bf16Mr - 1) / bf16Mr
 	nPanels := pb.panels()
 	workers := runtime.GOMAXPROCS(0)
@@ -489,6 +489,19 @@ func gemmBF16Blocked(m int, a []float32, lda int, pb *BF16Matrix, c []float32, l
 		})
 	}
 	_ = eg.Wait()
+}
+
+// bf16RowStride returns the row stride (elements) of the bf16 copy of an
+// A with k columns: k rounded up to even, plus 32 elements (one cache line)
+// when that is a multiple of 256 (512 bytes), so that the 14 rows a kernel
+// reads do not all fall into the same L1 sets (at k = 2048 a 4 KiB stride
+// would put them into one 12-way set).
+func bf16RowStride(k int) int {
+	s := 2 * ((k + 1) / 2)
+	if s%256 == 0 {
+		s += 32
+	}
+	return s
 }
 
 // compute fills rows [i0, i1) (i0 a multiple of 14) × panels [jp0, jp1) of
