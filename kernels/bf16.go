@@ -504,31 +504,54 @@ func bf16RowStride(k int) int {
 	return s
 }
 
+// bf16Tiles describes one call's tiles for bf16Compute: bf16 A rows ab
+// (row stride lda2), B panels from panel(pcp, jp) (the panel jp of the
+// k-block starting at pair pcp, kbp pairs deep), the k-blocks [pcp0,
+// pcp1) of kcp pairs out of kp, n columns of C.
+type bf16Tiles struct {
+	ab          []uint16
+	lda2        int
+	panel       func(pcp, jp int) []uint32
+	kp, kcp     int
+	pcp0, pcp1  int
+	n           int
+	first, last bool // the call holds the first / last k-block
+}
+
 // compute fills rows [i0, i1) (i0 a multiple of 14) × panels [jp0, jp1) of
 // C from the bf16 rows ab (row stride lda2), through ep.
 func (pb *BF16Matrix) compute(ab []uint16, lda2, i0, i1, jp0, jp1, m int, c []float32, ldc int, ep BF16Epilogue, tmp []float32, asm bool) {
+	kp := (pb.k + 1) / 2
+	t := bf16Tiles{ab: ab, lda2: lda2, panel: pb.panel, kp: kp, kcp: pb.kcp, pcp0: 0, pcp1: kp, n: pb.n, first: true, last: true}
+	t.compute(i0, i1, jp0, jp1, c, ldc, ep, tmp, asm)
+}
+
+// compute runs the tiles' k-blocks over rows [i0, i1) × panels [jp0, jp1)
+// of C: the epilogue's initial value on the first k-block, ReLU after the
+// last.
+func (t *bf16Tiles) compute(i0, i1, jp0, jp1 int, c []float32, ldc int, ep BF16Epilogue, tmp []float32, asm bool) {
 	if i0 >= i1 || jp0 >= jp1 {
 		return
 	}
-	kp := (pb.k + 1) / 2
-	n := pb.n
+	n := t.n
 	j0, j1 := jp0*bf16Nr, min(n, jp1*bf16Nr)
 	init := ep.Accumulate || ep.Bias != nil
+	ab, lda2 := t.ab, t.lda2
 	mc := bf16Block.mc
 	for ic := i0; ic < i1; ic += mc {
 		ie := min(i1, ic+mc)
-		if init {
+		if init && t.first {
 			sub := ep
 			if sub.Bias != nil {
 				sub.Bias = sub.Bias[j0:j1]
 			}
 			initRows(ie-ic, j1-j0, c[ic*ldc+j0:], ldc, sub)
 		}
-		for pcp := 0; pcp < kp; pcp += pb.kcp {
-			kbp := min(pb.kcp, kp-pcp)
+		for pcp := t.pcp0; pcp < t.pcp1; pcp += t.kcp {
+			kbp := min(t.kcp, t.kp-pcp)
 			add := init || pcp > 0
 			for jp := jp0; jp < jp1; jp++ {
-				bpan := pb.panel(pcp, jp)
+				bpan := t.panel(pcp, jp)
 				j := jp * bf16Nr
 				nv := min(bf16Nr, n-j)
 				for i := ic; i < ie; i += bf16Mr {
@@ -553,7 +576,7 @@ func (pb *BF16Matrix) compute(ab []uint16, lda2, i0, i1, jp0, jp1, m int, c []fl
 				}
 			}
 		}
-		if ep.ReLU {
+		if ep.ReLU && t.last {
 			for i := ic; i < ie; i++ {
 				Relu(c[i*ldc+j0:i*ldc+j1], c[i*ldc+j0:i*ldc+j1])
 			}
