@@ -79,3 +79,26 @@ func TestPrecisionParse(t *testing.T) {
 		t.Error("ParsePrecision(fp16) gave no error")
 	}
 }
+
+// TestConv2dActBF16 checks the bf16 convolution against Conv2dAct (fp32)
+// within bf16's error, with bias, residual and ReLU, and that it follows a
+// replaced weight.
+func TestConv2dActBF16(t *testing.T) {
+	opt := Conv2dOptions{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}
+	x, w, b := Const(randT(1, 2, 9, 11, 10)), Const(randT(2, 13, 9, 3, 3)), Const(randT(3, 13))
+	pc := NewPackedConv(w)
+	var res *Var
+	NoGrad(func() { res = Const(randT(4, Conv2d(x, w, nil, opt).Shape()...)) })
+	for round := 0; round < 2; round++ {
+		var got, want *Var
+		NoGrad(func() {
+			got = Conv2dActBF16(x, pc, b, res, opt, ActRelu)
+			want = Conv2dAct(x, w, b, res, opt, ActRelu)
+		})
+		e := closeRel(t, fmt.Sprintf("round %d", round), got.Value, want.Value, 1.0/64)
+		if kernels.BF16Supported() && e == 0 {
+			t.Errorf("round %d: bf16 convolution equal to fp32 (bf16 path not taken?)", round)
+		}
+		w.Value = randT(5, 13, 9, 3, 3) // a replaced weight is noticed
+	}
+}

@@ -53,6 +53,9 @@ func (r *BF16Rows) Dims() (m, k int) { return r.m, r.k }
 // fallback).
 func (r *BF16Rows) IsBF16() bool { return r.bf16 }
 
+// Level returns the kernel level the rows were converted at.
+func (r *BF16Rows) Level() Level { return r.level }
+
 // bf16UseAsm selects the assembly kernels in the bf16 paths that have no
 // asm argument (the convolutions); tests clear it to run the Go twins.
 var bf16UseAsm = haveAsm
