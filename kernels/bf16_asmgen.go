@@ -66,6 +66,7 @@ func main() {
 	genCvt(&b)
 	genPairs(&b)
 	genPeak(&b)
+	genF16(&b)
 	genEncodingProbe(&b)
 	if err := os.WriteFile("bf16_avx512_amd64.s", b.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
@@ -261,6 +262,31 @@ func genPairs(b *bytes.Buffer) {
 	p("")
 }
 
+// genF16 writes f16ToF32AVX512: n half-precision values (n a multiple of
+// 16) widened to float32 with VCVTPH2PS (exact).
+func genF16(b *bytes.Buffer) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	p("// func f16ToF32AVX512(n int, src *uint16, dst *float32)")
+	p("// Requires: AVX-512F")
+	p("TEXT ·f16ToF32AVX512(SB), NOSPLIT, $0-24")
+	p("\tMOVQ n+0(FP), CX")
+	p("\tMOVQ src+8(FP), SI")
+	p("\tMOVQ dst+16(FP), DI")
+	p("\tSHRQ $4, CX")
+	p("\tJEQ f16done")
+	p("f16loop:")
+	p("\tVCVTPH2PS (SI), Z0")
+	p("\tVMOVUPS Z0, (DI)")
+	p("\tADDQ $32, SI")
+	p("\tADDQ $64, DI")
+	p("\tDECQ CX")
+	p("\tJNE f16loop")
+	p("f16done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
+}
+
 // genPeak writes dpbf16PeakAVX512: n iterations of 24 independent
 // VDPBF16PS on registers only (24·16·4 = 1536 flops per iteration).
 func genPeak(b *bytes.Buffer) {
@@ -356,6 +382,12 @@ func pairsBF16AVX512(n int, src *float32, dst *uint32)
 //
 //go:noescape
 func dpbf16PeakAVX512(n int)
+
+// f16ToF32AVX512 widens n half-precision values (n a multiple of 16) from
+// src to float32 in dst (VCVTPH2PS).
+//
+//go:noescape
+func f16ToF32AVX512(n int, src *uint16, dst *float32)
 
 // bf16EncodingProbe returns the address of the generator's encodings of
 // the instructions in probeTriples (6 bytes each), for TestBF16Encoding.

@@ -590,6 +590,25 @@ dppeakdone:
 	VZEROUPPER
 	RET
 
+// func f16ToF32AVX512(n int, src *uint16, dst *float32)
+// Requires: AVX-512F
+TEXT ·f16ToF32AVX512(SB), NOSPLIT, $0-24
+	MOVQ n+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ dst+16(FP), DI
+	SHRQ $4, CX
+	JEQ f16done
+f16loop:
+	VCVTPH2PS (SI), Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $32, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNE f16loop
+f16done:
+	VZEROUPPER
+	RET
+
 DATA bf16Probe<>+0(SB)/8, $0x1262cb52486ef262
 DATA bf16Probe<>+8(SB)/8, $0x401e0262ce524076
 DATA bf16Probe<>+16(SB)/8, $0xc052483ee262df52

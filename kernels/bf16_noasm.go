@@ -16,3 +16,7 @@ func cvtBF16AVX512(n int, src *float32, dst *uint16) {
 func pairsBF16AVX512(n int, src *float32, dst *uint32) {
 	panic("kernels: bf16 conversion called in a build without assembly")
 }
+
+func f16ToF32AVX512(n int, src *uint16, dst *float32) {
+	panic("kernels: fp16 conversion called in a build without assembly")
+}

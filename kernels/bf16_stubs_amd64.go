@@ -32,6 +32,12 @@ func pairsBF16AVX512(n int, src *float32, dst *uint32)
 //go:noescape
 func dpbf16PeakAVX512(n int)
 
+// f16ToF32AVX512 widens n half-precision values (n a multiple of 16) from
+// src to float32 in dst (VCVTPH2PS).
+//
+//go:noescape
+func f16ToF32AVX512(n int, src *uint16, dst *float32)
+
 // bf16EncodingProbe returns the address of the generator's encodings of
 // the instructions in probeTriples (6 bytes each), for TestBF16Encoding.
 func bf16EncodingProbe() *byte
