@@ -318,13 +318,15 @@ func (m *Model) foldBatchNorm() {
 		variance := m.buffers[bnp+".running_var"].Data()
 		out := w.Dim(0)
 		per := w.Numel() / out
-		fw := w.Clone()
+		// One pass: fw = w·s row by row (no copy of w first).
+		fw := tensor.New(w.Shape()...)
 		fb := tensor.New(out)
-		fd, bd := fw.Data(), fb.Data()
+		wd, fd, bd := w.Contiguous().Data(), fw.Data(), fb.Data()
 		for o := 0; o < out; o++ {
 			s := gamma[o] / float32(math.Sqrt(float64(variance[o])+bnEps))
-			for i := o * per; i < (o+1)*per; i++ {
-				fd[i] *= s
+			row := fd[o*per : (o+1)*per]
+			for i, v := range wd[o*per : (o+1)*per] {
+				row[i] = v * s
 			}
 			bd[o] = beta[o] - mean[o]*s
 		}
