@@ -122,41 +122,34 @@ func (p *PackedWeight) stale() {
 // packed16 returns Wᵀ (forward) or W (backward) converted to bf16 and
 // packed for kernels.GemmBF16, packing it if needed.
 func (p *PackedWeight) packed16(forward bool) *kernels.BF16Matrix {
+	return packedForm(p, &p.fwd16, &p.bwd16, forward, kernels.PackBF16)
+}
+
+// packedForm returns *fwd (Wᵀ: k = in, n = out) or *bwd (W: k = out,
+// n = in), made by pack if missing or stale.
+func packedForm[P comparable](p *PackedWeight, fwd, bwd *P, forward bool, pack func(transB bool, k, n int, b []float32, ldb int) P) P {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stale()
+	var zero P
 	v := p.w.Value
 	out, in := v.Dim(0), v.Dim(1)
 	if forward {
-		if p.fwd16 == nil {
-			p.fwd16 = kernels.PackBF16(true, in, out, v.Contiguous().Data(), in)
+		if *fwd == zero {
+			*fwd = pack(true, in, out, v.Contiguous().Data(), in)
 		}
-		return p.fwd16
+		return *fwd
 	}
-	if p.bwd16 == nil {
-		p.bwd16 = kernels.PackBF16(false, out, in, v.Contiguous().Data(), in)
+	if *bwd == zero {
+		*bwd = pack(false, out, in, v.Contiguous().Data(), in)
 	}
-	return p.bwd16
+	return *bwd
 }
 
 // packed returns Wᵀ (forward, k = in, n = out) or W (backward, k = out,
 // n = in) packed for the current kernel level, packing it if needed.
 func (p *PackedWeight) packed(forward bool) *kernels.PackedMatrix {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.stale()
-	v := p.w.Value
-	out, in := v.Dim(0), v.Dim(1)
-	if forward {
-		if p.fwd == nil {
-			p.fwd = kernels.PackB(true, in, out, v.Contiguous().Data(), in)
-		}
-		return p.fwd
-	}
-	if p.bwd == nil {
-		p.bwd = kernels.PackB(false, out, in, v.Contiguous().Data(), in)
-	}
-	return p.bwd
+	return packedForm(p, &p.fwd, &p.bwd, forward, kernels.PackB)
 }
 
 // LinearPacked returns x·wᵀ + b like Linear(x, pw.Weight(), b), with the

@@ -10,7 +10,6 @@ import (
 	"sync"
 
 	"github.com/klauspost/cpuid/v2"
-	"golang.org/x/sync/errgroup"
 )
 
 // bf16 GEMM: C = A·B with a constant B (frozen weights) converted to bf16
@@ -196,19 +195,7 @@ func packBF16(transB bool, k, n int, b []float32, ldb int, bf16, asm bool) *BF16
 			}
 		}
 	}
-	if workers == 1 {
-		pack(0, nPanels)
-		return p
-	}
-	var eg errgroup.Group
-	for w := 0; w < workers; w++ {
-		jp0, jp1 := w*nPanels/workers, (w+1)*nPanels/workers
-		eg.Go(func() error {
-			pack(jp0, jp1)
-			return nil
-		})
-	}
-	_ = eg.Wait()
+	splitPanels(workers, nPanels, func(_, jp0, jp1 int) { pack(jp0, jp1) })
 	return p
 }
 
@@ -463,32 +450,20 @@ func gemmBF16Blocked(m int, a []float32, lda int, pb *BF16Matrix, c []float32, l
 	run := func(w, i0, i1, jp0, jp1 int) {
 		pb.compute(ab, lda2, i0, i1, jp0, jp1, m, c, ldc, ep, sc.tmp[w], asm)
 	}
-	if workers == 1 {
-		convert(0, mPanels*bf16Mr)
-		run(0, 0, m, 0, nPanels)
+	splitPanels(workers, mPanels, func(_, ip0, ip1 int) { convert(ip0*bf16Mr, ip1*bf16Mr) })
+	splitTiles(workers, m, nPanels, run)
+}
+
+// splitTiles runs run(w, i0, i1, jp0, jp1) for workers goroutines w over
+// the m rows × nPanels panels of C: by rows (in whole 14-row panels) when
+// there are enough of them, else by panels.
+func splitTiles(workers, m, nPanels int, run func(w, i0, i1, jp0, jp1 int)) {
+	mPanels := (m + bf16Mr - 1) / bf16Mr
+	if workers > 1 && (mPanels >= 4*workers || nPanels < 2*workers) {
+		splitPanels(workers, mPanels, func(w, ip0, ip1 int) { run(w, min(m, ip0*bf16Mr), min(m, ip1*bf16Mr), 0, nPanels) })
 		return
 	}
-	var eg errgroup.Group
-	rows := mPanels * bf16Mr
-	for w := 0; w < workers; w++ {
-		eg.Go(func() error {
-			convert(w*mPanels/workers*bf16Mr, min(rows, (w+1)*mPanels/workers*bf16Mr))
-			return nil
-		})
-	}
-	_ = eg.Wait()
-	splitRows := mPanels >= 4*workers || nPanels < 2*workers
-	for w := 0; w < workers; w++ {
-		eg.Go(func() error {
-			if splitRows {
-				run(w, min(m, w*mPanels/workers*bf16Mr), min(m, (w+1)*mPanels/workers*bf16Mr), 0, nPanels)
-			} else {
-				run(w, 0, m, w*nPanels/workers, (w+1)*nPanels/workers)
-			}
-			return nil
-		})
-	}
-	_ = eg.Wait()
+	splitPanels(workers, nPanels, func(w, jp0, jp1 int) { run(w, 0, m, jp0, jp1) })
 }
 
 // bf16RowStride returns the row stride (elements) of the bf16 copy of an

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
-
-	"golang.org/x/sync/errgroup"
 )
 
 // BF16Rows is a constant left-hand operand A (m×k, such as a convolution's
@@ -82,7 +80,6 @@ func gemmBF16Rows(a *BF16Rows, n int, pack bPackFunc, c []float32, ldc int) {
 	kp := (k + 1) / 2
 	kcp := kcpFor(kp)
 	nPanels := (n + bf16Nr - 1) / bf16Nr
-	mPanels := (m + bf16Mr - 1) / bf16Mr
 	workers := runtime.GOMAXPROCS(0)
 	if 2*float64(m)*float64(n)*float64(k) < bf16ParallelFlops {
 		workers = 1
@@ -134,31 +131,10 @@ func gemmBF16Rows(a *BF16Rows, n int, pack bPackFunc, c []float32, ldc int) {
 		t.panel = func(_, jp int) []uint32 { return bb[jp*bf16Nr*kbp : (jp+1)*bf16Nr*kbp] }
 		t.pcp0, t.pcp1 = pcp, pcp+kbp
 		t.first, t.last = pcp == 0, pcp+kbp >= kp
-		if workers == 1 {
-			packBlock(0, 0, nPanels)
-			t.compute(0, m, 0, nPanels, c, ldc, BF16Epilogue{}, sc.tmp[0], asm)
-			continue
-		}
-		var eg errgroup.Group
-		for w := 0; w < workers; w++ {
-			eg.Go(func() error {
-				packBlock(w, w*nPanels/workers, (w+1)*nPanels/workers)
-				return nil
-			})
-		}
-		_ = eg.Wait()
-		splitRows := mPanels >= 4*workers || nPanels < 2*workers
-		for w := 0; w < workers; w++ {
-			eg.Go(func() error {
-				if splitRows {
-					t.compute(min(m, w*mPanels/workers*bf16Mr), min(m, (w+1)*mPanels/workers*bf16Mr), 0, nPanels, c, ldc, BF16Epilogue{}, sc.tmp[w], asm)
-				} else {
-					t.compute(0, m, w*nPanels/workers, (w+1)*nPanels/workers, c, ldc, BF16Epilogue{}, sc.tmp[w], asm)
-				}
-				return nil
-			})
-		}
-		_ = eg.Wait()
+		splitPanels(workers, nPanels, packBlock)
+		splitTiles(workers, m, nPanels, func(w, i0, i1, jp0, jp1 int) {
+			t.compute(i0, i1, jp0, jp1, c, ldc, BF16Epilogue{}, sc.tmp[w], asm)
+		})
 	}
 }
 

@@ -67,20 +67,26 @@ func PackB(transB bool, k, n int, b []float32, ldb int) *PackedMatrix {
 			packB(transB, b, ldb, pc, kb, 0, n, g.nr, p.data[pc*nPanels*g.nr:(pc+kb)*nPanels*g.nr], jp0, jp1)
 		}
 	}
-	if workers == 1 {
-		pack(0, nPanels)
-		return p
+	splitPanels(workers, nPanels, func(_, jp0, jp1 int) { pack(jp0, jp1) })
+	return p
+}
+
+// splitPanels runs f(w, jp0, jp1) for workers goroutines w, each with its
+// share [jp0, jp1) of nPanels panels (on the calling goroutine when
+// workers is 1), and waits for them.
+func splitPanels(workers, nPanels int, f func(w, jp0, jp1 int)) {
+	if workers <= 1 {
+		f(0, 0, nPanels)
+		return
 	}
 	var eg errgroup.Group
 	for w := 0; w < workers; w++ {
-		jp0, jp1 := w*nPanels/workers, (w+1)*nPanels/workers
 		eg.Go(func() error {
-			pack(jp0, jp1)
+			f(w, w*nPanels/workers, (w+1)*nPanels/workers)
 			return nil
 		})
 	}
 	_ = eg.Wait()
-	return p
 }
 
 // Dims returns op(B)'s k (rows) and n (columns).
