@@ -170,7 +170,7 @@ func packBF16(transB bool, k, n int, b []float32, ldb int, bf16, asm bool) *BF16
 		noteFallback()
 		return &BF16Matrix{k: k, n: n, level: current, fp32: PackB(transB, k, n, b, ldb)}
 	}
-	checkBF16B(transB, k, n, b, ldb)
+	checkPackArgs("PackBF16", transB, k, n, b, ldb)
 	kp := (k + 1) / 2
 	p := &BF16Matrix{k: k, n: n, level: current, bf16: true, kcp: kcpFor(kp)}
 	nPanels := p.panels()
@@ -199,21 +199,6 @@ func packBF16(transB bool, k, n int, b []float32, ldb int, bf16, asm bool) *BF16
 	return p
 }
 
-func checkBF16B(transB bool, k, n int, b []float32, ldb int) {
-	if k < 0 || n < 0 {
-		panic(fmt.Sprintf("kernels.PackBF16: negative size k=%d n=%d", k, n))
-	}
-	br, bc := k, n
-	if transB {
-		br, bc = n, k
-	}
-	if ldb < max(1, bc) {
-		panic(fmt.Sprintf("kernels.PackBF16: ldb=%d < %d columns of b (%d×%d, k=%d n=%d transB=%v)", ldb, bc, br, bc, k, n, transB))
-	}
-	if br > 0 && bc > 0 && len(b) < (br-1)*ldb+bc {
-		panic(fmt.Sprintf("kernels.PackBF16: len(b)=%d < %d needed for %d×%d with ldb=%d (k=%d n=%d transB=%v)", len(b), (br-1)*ldb+bc, br, bc, ldb, k, n, transB))
-	}
-}
 
 // pairsBF16 converts rows (even) rows of a 32-column fp32 panel into the
 // bf16-pair panel dst (rows/2 × 32 dwords).
