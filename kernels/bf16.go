@@ -199,7 +199,6 @@ func packBF16(transB bool, k, n int, b []float32, ldb int, bf16, asm bool) *BF16
 	return p
 }
 
-
 // pairsBF16 converts rows (even) rows of a 32-column fp32 panel into the
 // bf16-pair panel dst (rows/2 × 32 dwords).
 func pairsBF16(rows int, src []float32, dst []uint32, asm bool) {
