@@ -434,16 +434,30 @@ func gemmBF16Blocked(m int, a []float32, lda int, pb *BF16Matrix, c []float32, l
 	run := func(w, i0, i1, jp0, jp1 int) {
 		pb.compute(ab, lda2, i0, i1, jp0, jp1, m, c, ldc, ep, sc.tmp[w], asm)
 	}
+	if splitByRows(workers, mPanels, nPanels) {
+		// Each worker converts the rows it computes: no barrier between.
+		splitPanels(workers, mPanels, func(w, ip0, ip1 int) {
+			convert(ip0*bf16Mr, ip1*bf16Mr)
+			run(w, min(m, ip0*bf16Mr), min(m, ip1*bf16Mr), 0, nPanels)
+		})
+		return
+	}
 	splitPanels(workers, mPanels, func(_, ip0, ip1 int) { convert(ip0*bf16Mr, ip1*bf16Mr) })
 	splitTiles(workers, m, nPanels, run)
 }
 
+// splitByRows reports whether workers split a product over its mPanels
+// 14-row panels (else over its nPanels column panels): when there are
+// enough rows, or too few panels, or a single worker.
+func splitByRows(workers, mPanels, nPanels int) bool {
+	return workers <= 1 || mPanels >= 4*workers || nPanels < 2*workers
+}
+
 // splitTiles runs run(w, i0, i1, jp0, jp1) for workers goroutines w over
-// the m rows × nPanels panels of C: by rows (in whole 14-row panels) when
-// there are enough of them, else by panels.
+// the m rows × nPanels panels of C, split as splitByRows says.
 func splitTiles(workers, m, nPanels int, run func(w, i0, i1, jp0, jp1 int)) {
 	mPanels := (m + bf16Mr - 1) / bf16Mr
-	if workers > 1 && (mPanels >= 4*workers || nPanels < 2*workers) {
+	if splitByRows(workers, mPanels, nPanels) {
 		splitPanels(workers, mPanels, func(w, ip0, ip1 int) { run(w, min(m, ip0*bf16Mr), min(m, ip1*bf16Mr), 0, nPanels) })
 		return
 	}
