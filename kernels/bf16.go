@@ -265,6 +265,11 @@ func GemmBF16(m int, a []float32, lda int, pb *BF16Matrix, c []float32, ldc int,
 		gemmBF16Fallback(m, a, lda, pb, c, ldc, ep)
 		return
 	}
+	if pb.k == 0 {
+		initRows(m, pb.n, c, ldc, ep)
+		reluRows(m, pb.n, c, ldc, ep.ReLU, Relu)
+		return
+	}
 	gemmBF16Blocked(m, a, lda, pb, c, ldc, ep, true)
 }
 
@@ -301,10 +306,17 @@ func gemmBF16Fallback(m int, a []float32, lda int, pb *BF16Matrix, c []float32, 
 		initRows(m, pb.n, c, ldc, ep)
 	}
 	SgemmPacked(false, m, 1, a, lda, pb.fp32, beta, c, ldc)
-	if ep.ReLU {
-		for i := 0; i < m; i++ {
-			Relu(c[i*ldc:i*ldc+pb.n], c[i*ldc:i*ldc+pb.n])
-		}
+	reluRows(m, pb.n, c, ldc, ep.ReLU, Relu)
+}
+
+// reluRows applies relu (Relu or ReluGeneric) to rows [0, m) × columns
+// [0, n) of c when on is set.
+func reluRows(m, n int, c []float32, ldc int, on bool, relu func(dst, src []float32)) {
+	if !on {
+		return
+	}
+	for i := 0; i < m; i++ {
+		relu(c[i*ldc:i*ldc+n], c[i*ldc:i*ldc+n])
 	}
 }
 
@@ -337,7 +349,7 @@ func GemmBF16Generic(m int, a []float32, lda int, pb *BF16Matrix, c []float32, l
 	}
 	k, n := pb.k, pb.n
 	kp := (k + 1) / 2
-	init := ep.Accumulate || ep.Bias != nil
+	init := ep.Accumulate || ep.Bias != nil || k == 0 // k = 0: C = C₀ + Bias
 	if init {
 		initRows(m, n, c, ldc, ep)
 	}
@@ -371,11 +383,7 @@ func GemmBF16Generic(m int, a []float32, lda int, pb *BF16Matrix, c []float32, l
 			c[i*ldc+j] = s
 		}
 	}
-	if ep.ReLU {
-		for i := 0; i < m; i++ {
-			ReluGeneric(c[i*ldc:i*ldc+n], c[i*ldc:i*ldc+n])
-		}
-	}
+	reluRows(m, n, c, ldc, ep.ReLU, ReluGeneric)
 }
 
 // bf16Scratch holds one GemmBF16 call's bf16 copy of A (rows padded to a
