@@ -43,6 +43,12 @@ func (a Activation) String() string {
 // NoGrad) and any of x, w, b or residual requires gradients; use the
 // unfused ops there. Shape mismatches panic naming the op.
 func Conv2dAct(x, w, b, residual *Var, opt Conv2dOptions, act Activation) *Var {
+	return conv2dAct(x, w, b, residual, opt, act, nil)
+}
+
+// conv2dAct is Conv2dAct, with the bf16 filters of pc (whose weight is w)
+// when pc is non-nil and the convolution has one group.
+func conv2dAct(x, w, b, residual *Var, opt Conv2dOptions, act Activation, pc *PackedConv) *Var {
 	if GradEnabled() {
 		for _, v := range []*Var{x, w, b, residual} {
 			if v != nil && v.requiresGrad {
@@ -73,7 +79,11 @@ func Conv2dAct(x, w, b, residual *Var, opt Conv2dOptions, act Activation) *Var {
 	out := tensor.New(outShape...)
 	od := out.Data()
 	if g.groups == 1 {
-		kernels.Conv2dForwardFused(g.kshape(), xd, wd, ep, od)
+		if pc != nil {
+			kernels.Conv2dForwardBF16(g.kshape(), xd, pc.rows(), ep, od)
+		} else {
+			kernels.Conv2dForwardFused(g.kshape(), xd, wd, ep, od)
+		}
 		return &Var{Value: out}
 	}
 	// Grouped: the GEMMs run per group, so apply the epilogue afterwards.

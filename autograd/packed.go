@@ -22,9 +22,66 @@ import (
 type PackedWeight struct {
 	w *Var
 
-	mu       sync.Mutex
-	src      *tensor.Tensor // the w.Value the packed forms were made from
-	fwd, bwd *kernels.PackedMatrix
+	mu        sync.Mutex
+	precision Precision
+	src       *tensor.Tensor // the w.Value the packed forms were made from
+	fwd, bwd  *kernels.PackedMatrix
+	fwd16     *kernels.BF16Matrix // bf16 forms, used at precision BF16
+	bwd16     *kernels.BF16Matrix
+}
+
+// Precision is the number format of the products against a frozen
+// weight: FP32 (the default) or BF16 (weights and activations rounded to
+// bfloat16, products summed in fp32; see kernels.GemmBF16).
+type Precision int
+
+const (
+	// FP32 computes in float32 throughout.
+	FP32 Precision = iota
+	// BF16 multiplies bf16-rounded operands with fp32 sums and outputs.
+	BF16
+)
+
+// String returns "fp32" or "bf16".
+func (p Precision) String() string {
+	switch p {
+	case FP32:
+		return "fp32"
+	case BF16:
+		return "bf16"
+	}
+	return fmt.Sprintf("Precision(%d)", int(p))
+}
+
+// ParsePrecision parses "fp32" or "bf16" (as a --precision flag gives it).
+func ParsePrecision(s string) (Precision, error) {
+	switch s {
+	case "fp32", "float32":
+		return FP32, nil
+	case "bf16", "bfloat16":
+		return BF16, nil
+	}
+	return FP32, fmt.Errorf("autograd: unknown precision %q (want fp32 or bf16)", s)
+}
+
+// SetPrecision selects the number format of the products against the
+// weight (forward and input gradient); packed forms of the other format
+// are dropped. At BF16 on a CPU without AVX512-BF16 the products run in
+// fp32 (kernels.PackBF16's fallback).
+func (p *PackedWeight) SetPrecision(pr Precision) {
+	p.mu.Lock()
+	if p.precision != pr {
+		p.precision = pr
+		p.src, p.fwd, p.bwd, p.fwd16, p.bwd16 = nil, nil, nil, nil, nil
+	}
+	p.mu.Unlock()
+}
+
+// Precision returns the number format set by SetPrecision.
+func (p *PackedWeight) Precision() Precision {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.precision
 }
 
 // NewPackedWeight wraps the Linear weight w ([out, in]); nothing is packed
@@ -48,35 +105,58 @@ func (p *PackedWeight) Weight() *Var { return p.w }
 // storage in place.
 func (p *PackedWeight) Invalidate() {
 	p.mu.Lock()
-	p.src, p.fwd, p.bwd = nil, nil, nil
+	p.src, p.fwd, p.bwd, p.fwd16, p.bwd16 = nil, nil, nil, nil, nil
 	p.mu.Unlock()
+}
+
+// stale drops the packed forms if the weight tensor was replaced or the
+// kernel level changed since they were made. The caller holds p.mu.
+func (p *PackedWeight) stale() {
+	lv := kernels.Current()
+	if p.src != p.w.Value || p.fwd != nil && p.fwd.Level() != lv || p.bwd != nil && p.bwd.Level() != lv ||
+		p.fwd16 != nil && p.fwd16.Level() != lv || p.bwd16 != nil && p.bwd16.Level() != lv {
+		p.src, p.fwd, p.bwd, p.fwd16, p.bwd16 = p.w.Value, nil, nil, nil, nil
+	}
+}
+
+// packed16 returns Wᵀ (forward) or W (backward) converted to bf16 and
+// packed for kernels.GemmBF16, packing it if needed.
+func (p *PackedWeight) packed16(forward bool) *kernels.BF16Matrix {
+	return packedForm(p, &p.fwd16, &p.bwd16, forward, kernels.PackBF16)
+}
+
+// packedForm returns *fwd (Wᵀ: k = in, n = out) or *bwd (W: k = out,
+// n = in), made by pack if missing or stale.
+func packedForm[P comparable](p *PackedWeight, fwd, bwd *P, forward bool, pack func(transB bool, k, n int, b []float32, ldb int) P) P {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stale()
+	var zero P
+	v := p.w.Value
+	out, in := v.Dim(0), v.Dim(1)
+	if forward {
+		if *fwd == zero {
+			*fwd = pack(true, in, out, v.Contiguous().Data(), in)
+		}
+		return *fwd
+	}
+	if *bwd == zero {
+		*bwd = pack(false, out, in, v.Contiguous().Data(), in)
+	}
+	return *bwd
 }
 
 // packed returns Wᵀ (forward, k = in, n = out) or W (backward, k = out,
 // n = in) packed for the current kernel level, packing it if needed.
 func (p *PackedWeight) packed(forward bool) *kernels.PackedMatrix {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	v := p.w.Value
-	if p.src != v || p.fwd != nil && p.fwd.Level() != kernels.Current() || p.bwd != nil && p.bwd.Level() != kernels.Current() {
-		p.src, p.fwd, p.bwd = v, nil, nil
-	}
-	out, in := v.Dim(0), v.Dim(1)
-	if forward {
-		if p.fwd == nil {
-			p.fwd = kernels.PackB(true, in, out, v.Contiguous().Data(), in)
-		}
-		return p.fwd
-	}
-	if p.bwd == nil {
-		p.bwd = kernels.PackB(false, out, in, v.Contiguous().Data(), in)
-	}
-	return p.bwd
+	return packedForm(p, &p.fwd, &p.bwd, forward, kernels.PackB)
 }
 
 // LinearPacked returns x·wᵀ + b like Linear(x, pw.Weight(), b), with the
-// products against the weight taken from its packed forms (the results
-// are bit-identical to Linear's). Gradients flow to x and b. If the weight
+// products against the weight taken from its packed forms (at precision
+// FP32 the results are bit-identical to Linear's; at BF16 the forward
+// product and the input gradient g·w are bf16 products with fp32 sums,
+// and the bias and its gradient stay fp32). Gradients flow to x and b. If the weight
 // requires gradients (a trainable model), it is Linear and the packed
 // forms are dropped.
 func LinearPacked(x *Var, pw *PackedWeight, b *Var) *Var {
@@ -96,8 +176,20 @@ func LinearPacked(x *Var, pw *PackedWeight, b *Var) *Var {
 	in, outF := ws[1], ws[0]
 	rows := tensor.Numel(xs[:len(xs)-1])
 	xd := x.Value.Contiguous().Data()
-	out, beta := linearOutput(xs, b, rows, outF)
-	kernels.SgemmPacked(false, rows, 1, xd, in, pw.packed(true), beta, out.Data(), outF)
+	bf16 := pw.Precision() == BF16
+	var out *tensor.Tensor
+	if bf16 {
+		out = tensor.New(append(append([]int(nil), xs[:len(xs)-1]...), outF)...)
+		var ep kernels.BF16Epilogue
+		if b != nil {
+			ep.Bias = b.Value.Contiguous().Data()
+		}
+		kernels.GemmBF16(rows, xd, in, pw.packed16(true), out.Data(), outF, ep)
+	} else {
+		var beta float32
+		out, beta = linearOutput(xs, b, rows, outF)
+		kernels.SgemmPacked(false, rows, 1, xd, in, pw.packed(true), beta, out.Data(), outF)
+	}
 	parents := []*Var{x}
 	if b != nil {
 		parents = append(parents, b)
@@ -106,7 +198,11 @@ func LinearPacked(x *Var, pw *PackedWeight, b *Var) *Var {
 		gd := g.Contiguous().Data()
 		if x.requiresGrad { // dx = g · w
 			gx := tensor.New(xs...)
-			kernels.SgemmPacked(false, rows, 1, gd, outF, pw.packed(false), 0, gx.Data(), in)
+			if bf16 {
+				kernels.GemmBF16(rows, gd, outF, pw.packed16(false), gx.Data(), in, kernels.BF16Epilogue{})
+			} else {
+				kernels.SgemmPacked(false, rows, 1, gd, outF, pw.packed(false), 0, gx.Data(), in)
+			}
 			x.accumulate(gx)
 		}
 		if b != nil && b.requiresGrad {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/pkg/errors"
 
@@ -40,6 +41,12 @@ type Model struct {
 	// packed holds the frozen model's Linear weights with their lazily
 	// packed forms (cachePacked); nil when trainable.
 	packed map[*autograd.Var]*autograd.PackedWeight
+	// precision is the number format of the frozen towers' products
+	// (SetPrecision); convs holds the folded conv weights with their bf16
+	// filters, by conv key, at precision BF16 (built lazily).
+	precision autograd.Precision
+	convMu    sync.Mutex
+	convs     map[string]*autograd.PackedConv
 }
 
 // droppedKeys are entries of OpenAI's state dicts that are not parameters.
@@ -235,6 +242,7 @@ func (m *Model) SetTrainable(b bool) {
 	m.trainable = b
 	m.inproj = nil
 	m.packed = nil
+	m.convs = nil
 	for _, v := range m.params {
 		v.SetRequiresGrad(b)
 	}
@@ -246,6 +254,45 @@ func (m *Model) SetTrainable(b bool) {
 		m.foldBatchNorm()
 	}
 	m.cacheInProj()
+}
+
+// SetPrecision selects the number format of a frozen model's towers:
+// autograd.FP32 (the default) or autograd.BF16, where the products with
+// the frozen weights (the image tower's convolutions and linear layers,
+// the text transformer's linear layers, forward and the gradient with
+// respect to the activations) take bf16-rounded operands with fp32 sums
+// (kernels.GemmBF16). Everything else (attention, normalisation, the
+// projections, gradients reaching learned inputs, the loss) stays fp32.
+// It applies while the model is frozen (also after SetTrainable(false));
+// a trainable model computes in fp32. On a CPU without AVX512-BF16 the
+// bf16 products run in fp32 (with a note on stderr).
+func (m *Model) SetPrecision(p autograd.Precision) {
+	m.precision = p
+	m.convMu.Lock()
+	m.convs = nil
+	m.convMu.Unlock()
+	for _, pw := range m.packed {
+		pw.SetPrecision(p)
+	}
+}
+
+// Precision returns the number format set by SetPrecision.
+func (m *Model) Precision() autograd.Precision { return m.precision }
+
+// packedConv returns the bf16 filters of the folded conv convKey (weight
+// w), making them on first use.
+func (m *Model) packedConv(convKey string, w *tensor.Tensor) *autograd.PackedConv {
+	m.convMu.Lock()
+	defer m.convMu.Unlock()
+	if pc := m.convs[convKey]; pc != nil && pc.Weight().Value == w {
+		return pc
+	}
+	if m.convs == nil {
+		m.convs = map[string]*autograd.PackedConv{}
+	}
+	pc := autograd.NewPackedConv(autograd.Const(w))
+	m.convs[convKey] = pc
+	return pc
 }
 
 // Train switches BatchNorm between batch statistics with running-stat
@@ -284,13 +331,15 @@ func (m *Model) FoldedConv(convKey string) (w, b *tensor.Tensor, ok bool) {
 	variance := m.buffers[bnp+".running_var"].Data()
 	out := v.Value.Dim(0)
 	per := v.Value.Numel() / out
-	w = v.Value.Contiguous().Clone()
+	// One pass: w' = w·s row by row (no copy of w first).
+	w = tensor.New(v.Value.Shape()...)
 	b = tensor.New(out)
-	fd, bd := w.Data(), b.Data()
+	wd, fd, bd := v.Value.Contiguous().Data(), w.Data(), b.Data()
 	for o := 0; o < out; o++ {
 		s := gamma[o] / float32(math.Sqrt(float64(variance[o])+bnEps))
-		for i := o * per; i < (o+1)*per; i++ {
-			fd[i] *= s
+		row := fd[o*per : (o+1)*per]
+		for i, x := range wd[o*per : (o+1)*per] {
+			row[i] = x * s
 		}
 		bd[o] = beta[o] - mean[o]*s
 	}

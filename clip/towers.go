@@ -25,7 +25,8 @@ func (m *Model) convBN(x *autograd.Var, convKey string, stride, pad int) *autogr
 // convBNAct is convBN followed by adding res (nil for none) and, when relu
 // is set, a ReLU. A frozen tower (BatchNorm folded) whose inputs need no
 // gradient runs the three as one fused autograd.Conv2dAct, which gives the
-// same values without the separate bias, add and ReLU passes.
+// same values without the separate bias, add and ReLU passes (at precision
+// BF16, autograd.Conv2dActBF16 on the folded filters in bf16).
 func (m *Model) convBNAct(x *autograd.Var, convKey string, stride, pad int, res *autograd.Var, relu bool) *autograd.Var {
 	if f, ok := m.folded[convKey]; ok {
 		noGrad := !autograd.GradEnabled() || (!x.RequiresGrad() && (res == nil || !res.RequiresGrad()))
@@ -35,6 +36,9 @@ func (m *Model) convBNAct(x *autograd.Var, convKey string, stride, pad int, res 
 				act = autograd.ActRelu
 			}
 			opt := autograd.Conv2dOptions{StrideH: stride, StrideW: stride, PadH: pad, PadW: pad}
+			if m.precision == autograd.BF16 {
+				return autograd.Conv2dActBF16(x, m.packedConv(convKey, f[0]), autograd.Const(f[1]), res, opt, act)
+			}
 			return autograd.Conv2dAct(x, autograd.Const(f[0]), autograd.Const(f[1]), res, opt, act)
 		}
 	}
@@ -179,7 +183,11 @@ func (m *Model) cacheInProj() {
 // (SetTrainable(false)) to rebuild the cache.
 func (m *Model) cachePacked(blocks []string) {
 	m.packed = map[*autograd.Var]*autograd.PackedWeight{}
-	add := func(w *autograd.Var) { m.packed[w] = autograd.NewPackedWeight(w) }
+	add := func(w *autograd.Var) {
+		pw := autograd.NewPackedWeight(w)
+		pw.SetPrecision(m.precision)
+		m.packed[w] = pw
+	}
 	for _, p := range blocks {
 		w := m.inproj[p]
 		add(w[0])

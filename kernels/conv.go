@@ -264,7 +264,7 @@ func parallelImages(n0, g int, f func(img, slot int)) {
 // image). Buffers are pooled. It panics, naming Conv2dForward, on an invalid
 // shape or short slices.
 func Conv2dForward(s Conv2dShape, x, w, bias, out []float32) {
-	conv2dForwardEp(s, "Conv2dForward", x, w, ConvEpilogue{Bias: bias}, out)
+	conv2dForwardEp(s, "Conv2dForward", x, w, ConvEpilogue{Bias: bias}, out, nil)
 }
 
 // ConvEpilogue is what Conv2dForwardFused applies to every output element
@@ -286,7 +286,7 @@ type ConvEpilogue struct {
 // passes over it). out must not overlap x, w or ep.Residual. It panics, naming Conv2dForwardFused, on an invalid shape or
 // short slices.
 func Conv2dForwardFused(s Conv2dShape, x, w []float32, ep ConvEpilogue, out []float32) {
-	conv2dForwardEp(s, "Conv2dForwardFused", x, w, ep, out)
+	conv2dForwardEp(s, "Conv2dForwardFused", x, w, ep, out, nil)
 }
 
 // pointwiseDirectMin is the smallest OH·OW at which 1×1 stride-1
@@ -297,11 +297,15 @@ func Conv2dForwardFused(s Conv2dShape, x, w []float32, ep ConvEpilogue, out []fl
 // at 14×14 the copy costs more than it saves (−15%).
 const pointwiseDirectMin = 100
 
-func conv2dForwardEp(s Conv2dShape, op string, x, w []float32, ep ConvEpilogue, out []float32) {
+// conv2dForwardEp runs the convolution with the fp32 filters w, or, when
+// wb is non-nil, with the bf16 filters wb (w unused) through gemmBF16Rows.
+func conv2dForwardEp(s Conv2dShape, op string, x, w []float32, ep ConvEpilogue, out []float32, wb *BF16Rows) {
 	s.check(op)
 	crs, p := s.ColRows(), s.ColCols()
 	checkLen(op, "x", x, s.N*s.C*s.H*s.W)
-	checkLen(op, "w", w, s.K*crs)
+	if wb == nil {
+		checkLen(op, "w", w, s.K*crs)
+	}
 	checkLen(op, "out", out, s.N*s.K*p)
 	if ep.Bias != nil {
 		checkLen(op, "bias", ep.Bias, s.K)
@@ -316,14 +320,21 @@ func conv2dForwardEp(s Conv2dShape, op string, x, w []float32, ep ConvEpilogue, 
 	if s.isPointwise() && (p >= pointwiseDirectMin || s.N == 1) {
 		for n := 0; n < s.N; n++ {
 			o := out[n*imgOut : (n+1)*imgOut]
-			Sgemm(false, false, s.K, p, crs, 1, w, crs, x[n*imgIn:(n+1)*imgIn], p, 0, o, p)
+			xn := x[n*imgIn : (n+1)*imgIn]
+			if wb != nil {
+				gemmBF16Rows(wb, p, func(p0, kb, j0, nb, nr int, dst []float32, jp0, jp1 int) {
+					packB(false, xn, p, p0, kb, j0, nb, nr, dst, jp0, jp1)
+				}, o, p)
+			} else {
+				Sgemm(false, false, s.K, p, crs, 1, w, crs, xn, p, 0, o, p)
+			}
 			applyEpilogue(o, o, ep, n, s.K, p, p)
 		}
 		return
 	}
 	g := convGroup(s)
 	ncol := crs * g * p
-	if implicitIm2col {
+	if implicitIm2col || wb != nil {
 		ncol = 0
 	}
 	sc := getConvScratch(ncol, s.K*g*p)
@@ -333,6 +344,10 @@ func conv2dForwardEp(s Conv2dShape, op string, x, w []float32, ep ConvEpilogue, 
 		ld := gb * p
 		// gemm computes dst (K×ld, row stride ld) = w · the group's columns.
 		gemm := func(dst []float32) {
+			if wb != nil {
+				gemmBF16Rows(wb, ld, s.im2colPacker(x, n0), dst, ld)
+				return
+			}
 			if implicitIm2col {
 				sgemmPackB(s.K, ld, crs, w, crs, s.im2colPacker(x, n0), dst, ld)
 				return

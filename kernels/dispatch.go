@@ -1,5 +1,7 @@
-// Package kernels holds the numeric inner loops of the engine: an SGEMM and
-// vectorised element-wise, softmax and layer-norm kernels.
+// Package kernels holds the numeric inner loops of the engine: an SGEMM, a
+// bf16 GEMM for frozen weights (GemmBF16, Conv2dForwardBF16: AVX512-BF16,
+// with an fp32 fallback elsewhere) and vectorised element-wise, softmax and
+// layer-norm kernels.
 //
 // Every kernel has a readable pure-Go reference (the "generic" level). Fast
 // paths written in Go assembly sit beside it and are chosen once at start-up

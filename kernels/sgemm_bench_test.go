@@ -152,3 +152,37 @@ func BenchmarkSgemmPacked(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGemmBF16 times square products C = A·B with B packed once, at
+// bf16 (GemmBF16; the fp32 fallback where AVX512-BF16 is missing) beside
+// the fp32 SgemmPacked and Sgemm on the same operands, in GFLOP/s, with
+// GOMAXPROCS workers. Run with -count and compare medians.
+func BenchmarkGemmBF16(b *testing.B) {
+	for _, n := range []int{256, 1024, 2048} {
+		r := rand.New(rand.NewPCG(1, 1))
+		a := randSlice(r, n*n)
+		bm := randSlice(r, n*n)
+		c := make([]float32, n*n)
+		flops := 2 * float64(n) * float64(n) * float64(n)
+		run := func(b *testing.B, f func()) {
+			f()
+			b.ResetTimer()
+			cpu0 := processCPUTime()
+			for i := 0; i < b.N; i++ {
+				f()
+			}
+			reportGFLOPs(b, flops*float64(b.N), processCPUTime()-cpu0)
+		}
+		b.Run(fmt.Sprintf("bf16/n=%d", n), func(b *testing.B) {
+			pb := PackBF16(false, n, n, bm, n)
+			run(b, func() { GemmBF16(n, a, n, pb, c, n, BF16Epilogue{}) })
+		})
+		b.Run(fmt.Sprintf("fp32packed/n=%d", n), func(b *testing.B) {
+			pb := PackB(false, n, n, bm, n)
+			run(b, func() { SgemmPacked(false, n, 1, a, n, pb, 0, c, n) })
+		})
+		b.Run(fmt.Sprintf("fp32/n=%d", n), func(b *testing.B) {
+			run(b, func() { Sgemm(false, false, n, n, n, 1, a, n, bm, n, 0, c, n) })
+		})
+	}
+}

@@ -37,19 +37,7 @@ const packParallelElems = 1 << 16
 // matrices are packed by GOMAXPROCS goroutines. PackB panics with a message
 // naming the sizes if b is too short or ldb too small (a programming error).
 func PackB(transB bool, k, n int, b []float32, ldb int) *PackedMatrix {
-	if k < 0 || n < 0 {
-		panic(fmt.Sprintf("kernels.PackB: negative size k=%d n=%d", k, n))
-	}
-	br, bc := k, n
-	if transB {
-		br, bc = n, k
-	}
-	if ldb < max(1, bc) {
-		panic(fmt.Sprintf("kernels.PackB: ldb=%d < %d columns of b (%d×%d, k=%d n=%d transB=%v)", ldb, bc, br, bc, k, n, transB))
-	}
-	if br > 0 && bc > 0 && len(b) < (br-1)*ldb+bc {
-		panic(fmt.Sprintf("kernels.PackB: len(b)=%d < %d needed for %d×%d with ldb=%d (k=%d n=%d transB=%v)", len(b), (br-1)*ldb+bc, br, bc, ldb, k, n, transB))
-	}
+	checkPackArgs("PackB", transB, k, n, b, ldb)
 	g := implFor(current)
 	p := &PackedMatrix{k: k, n: n, level: current, nr: g.nr, kc: g.kcFor(k)}
 	nPanels := (n + g.nr - 1) / g.nr
@@ -67,20 +55,44 @@ func PackB(transB bool, k, n int, b []float32, ldb int) *PackedMatrix {
 			packB(transB, b, ldb, pc, kb, 0, n, g.nr, p.data[pc*nPanels*g.nr:(pc+kb)*nPanels*g.nr], jp0, jp1)
 		}
 	}
-	if workers == 1 {
-		pack(0, nPanels)
-		return p
+	splitPanels(workers, nPanels, func(_, jp0, jp1 int) { pack(jp0, jp1) })
+	return p
+}
+
+// splitPanels runs f(w, jp0, jp1) for workers goroutines w, each with its
+// share [jp0, jp1) of nPanels panels (on the calling goroutine when
+// workers is 1), and waits for them.
+func splitPanels(workers, nPanels int, f func(w, jp0, jp1 int)) {
+	if workers <= 1 {
+		f(0, 0, nPanels)
+		return
 	}
 	var eg errgroup.Group
 	for w := 0; w < workers; w++ {
-		jp0, jp1 := w*nPanels/workers, (w+1)*nPanels/workers
 		eg.Go(func() error {
-			pack(jp0, jp1)
+			f(w, w*nPanels/workers, (w+1)*nPanels/workers)
 			return nil
 		})
 	}
 	_ = eg.Wait()
-	return p
+}
+
+// checkPackArgs panics, naming op, if op(B) (k×n, stored k×n or n×k if
+// transB, leading dimension ldb) does not fit b.
+func checkPackArgs(op string, transB bool, k, n int, b []float32, ldb int) {
+	if k < 0 || n < 0 {
+		panic(fmt.Sprintf("kernels.%s: negative size k=%d n=%d", op, k, n))
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	if ldb < max(1, bc) {
+		panic(fmt.Sprintf("kernels.%s: ldb=%d < %d columns of b (%d×%d, k=%d n=%d transB=%v)", op, ldb, bc, br, bc, k, n, transB))
+	}
+	if br > 0 && bc > 0 && len(b) < (br-1)*ldb+bc {
+		panic(fmt.Sprintf("kernels.%s: len(b)=%d < %d needed for %d×%d with ldb=%d (k=%d n=%d transB=%v)", op, len(b), (br-1)*ldb+bc, br, bc, ldb, k, n, transB))
+	}
 }
 
 // Dims returns op(B)'s k (rows) and n (columns).

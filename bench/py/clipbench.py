@@ -15,7 +15,9 @@ Usage:
                                    OpenAI's convert_weights, torch.jit.save)
   clipbench.py load PATH           times torch.jit.load(PATH): prints "load_s X"
 
-Every mode runs with torch.set_num_threads(2) (override with --threads).
+Every mode runs with torch.set_num_threads(2) (override with --threads);
+--precision bf16 runs image and text under torch.autocast("cpu",
+dtype=torch.bfloat16).
 Weights are random (seeded), fp32 except in the archive.
 """
 import argparse
@@ -54,15 +56,20 @@ def main():
     ap.add_argument("path", nargs="?")
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                    help="bf16: run image/text under torch.autocast('cpu', dtype=torch.bfloat16)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
-    print("torch %s threads %d OPENBLAS_CORETYPE=%s" % (torch.__version__, torch.get_num_threads(),
-                                                        os.environ.get("OPENBLAS_CORETYPE", "unset")))
+    print("torch %s threads %d OPENBLAS_CORETYPE=%s precision %s" % (torch.__version__, torch.get_num_threads(),
+                                                                     os.environ.get("OPENBLAS_CORETYPE", "unset"), a.precision))
+    # autocast(bf16) runs convolutions and matmuls in bf16 through oneDNN;
+    # disabled it is a no-op context (fp32).
+    cast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16")
     if a.mode == "image":
         visual = clip_model.ModifiedResNet((3, 4, 6, 3), 1024, 32, 224, 64).eval()
         x = torch.randn(BATCH, 3, RES, RES, generator=torch.Generator().manual_seed(2))
-        with torch.no_grad():
+        with torch.no_grad(), cast:
             out = visual(x)
             assert torch.isfinite(out).all()
             dt = timed(lambda: visual(x), a.reps)
@@ -71,7 +78,7 @@ def main():
     elif a.mode == "text":
         model = clip_model.rn50()
         ids = text_ids()
-        with torch.no_grad():
+        with torch.no_grad(), cast:
             dt = timed(lambda: model.encode_text(ids), a.reps)
         print("seconds/batch %.4f" % dt)
         print("prompts/s %.3f" % (PROMPTS / dt))

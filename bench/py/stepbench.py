@@ -184,14 +184,16 @@ def main():
     ap.add_argument("--weights", help="safetensors from stepbench -write-weights")
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                    help="bf16: the forward pass under torch.autocast('cpu', dtype=torch.bfloat16)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
     with open(a.tasks) as fh:
         setup = json.load(fh)
     tasks = setup["tasks"]
-    print("torch %s threads %d OPENBLAS_CORETYPE=%s shape %s" % (
-        torch.__version__, torch.get_num_threads(), os.environ.get("OPENBLAS_CORETYPE", "unset"), setup["shape"]))
+    print("torch %s threads %d OPENBLAS_CORETYPE=%s shape %s precision %s" % (
+        torch.__version__, torch.get_num_threads(), os.environ.get("OPENBLAS_CORETYPE", "unset"), setup["shape"], a.precision))
     clip = clip_model.rn50()
     state = None
     if a.weights:
@@ -224,7 +226,10 @@ def main():
     opt = torch.optim.SGD(params, lr=0.002, momentum=0.9, weight_decay=5e-4)
 
     def step():
-        loss = model(feats, label)
+        # autocast(bf16) runs the matmuls in bf16 through oneDNN (a no-op
+        # context at fp32); the backward pass follows the forward's dtypes.
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+            loss = model(feats, label).float()
         opt.zero_grad()
         loss.backward()
         opt.step()

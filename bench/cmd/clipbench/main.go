@@ -25,7 +25,9 @@ import (
 
 	"github.com/pkg/errors"
 
+	"github.com/softcpt/softcpt-go/autograd"
 	"github.com/softcpt/softcpt-go/clip"
+	"github.com/softcpt/softcpt-go/kernels"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
@@ -40,8 +42,15 @@ func main() {
 	reps := flag.Int("reps", 1, "timed repetitions after one warm-up")
 	path := flag.String("path", "", "checkpoint for -mode load")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the timed repetitions to this file")
+	precision := flag.String("precision", "fp32", "number format of the frozen towers: fp32 or bf16 (clip.Model.SetPrecision)")
 	flag.Parse()
-	fmt.Printf("go %s GOMAXPROCS %d\n", runtime.Version(), runtime.GOMAXPROCS(0))
+	p, err := autograd.ParsePrecision(*precision)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "clipbench: -precision:", err)
+		os.Exit(2)
+	}
+	prec = p
+	fmt.Printf("go %s GOMAXPROCS %d precision %s bf16-kernels %v\n", runtime.Version(), runtime.GOMAXPROCS(0), prec, kernels.BF16Supported())
 	if err := run(*mode, *reps, *path, *cpuprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "clipbench:", err)
 		os.Exit(1)
@@ -116,9 +125,13 @@ func run(mode string, reps int, path, cpuprofile string) error {
 }
 
 // frozenRN50 returns a random full-size RN50 with frozen, folded weights.
+// prec is the -precision flag's number format for the frozen towers.
+var prec autograd.Precision
+
 func frozenRN50() *clip.Model {
 	m := clip.NewRandom(clip.RN50(), 1)
 	m.SetTrainable(false)
+	m.SetPrecision(prec)
 	return m
 }
 

@@ -39,8 +39,10 @@ import (
 
 	"github.com/pkg/errors"
 
+	"github.com/softcpt/softcpt-go/autograd"
 	"github.com/softcpt/softcpt-go/clip"
 	"github.com/softcpt/softcpt-go/clip/checkpoint"
+	"github.com/softcpt/softcpt-go/kernels"
 	"github.com/softcpt/softcpt-go/optim"
 	"github.com/softcpt/softcpt-go/softcpt"
 	"github.com/softcpt/softcpt-go/tensor"
@@ -152,7 +154,14 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	writeTasks := flag.String("write-tasks", "", "write the tasks and batch as JSON to this file and exit")
 	writeWeights := flag.String("write-weights", "", "write the text-tower weights, initial learner tensors and image features as safetensors to this file and exit")
+	precision := flag.String("precision", "fp32", "number format of the frozen text tower: fp32 or bf16 (clip.Model.SetPrecision)")
 	flag.Parse()
+	p, err := autograd.ParsePrecision(*precision)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "stepbench: -precision:", err)
+		os.Exit(2)
+	}
+	prec = p
 	if err := run(*full, *reps, *cpuprofile, *writeTasks, *writeWeights); err != nil {
 		fmt.Fprintln(os.Stderr, "stepbench:", err)
 		os.Exit(1)
@@ -193,6 +202,9 @@ func writeState(path string, m *clip.Model, l *softcpt.Learner, feats *tensor.Te
 	return errors.Wrapf(checkpoint.WriteSafetensors(path, out, nil, nil), "writing %s", path)
 }
 
+// prec is the -precision flag's number format for the frozen text tower.
+var prec autograd.Precision
+
 func run(full bool, reps int, cpuprofile, writeTasks, writeWeights string) error {
 	s := makeSetup(full)
 	if writeTasks != "" {
@@ -208,10 +220,11 @@ func run(full bool, reps int, cpuprofile, writeTasks, writeWeights string) error
 		return errors.Errorf("reps %d < 1", reps)
 	}
 	if writeTasks == "" && writeWeights == "" {
-		fmt.Printf("go %s GOMAXPROCS %d shape %s\n", runtime.Version(), runtime.GOMAXPROCS(0), s.Shape)
+		fmt.Printf("go %s GOMAXPROCS %d shape %s precision %s bf16-kernels %v\n", runtime.Version(), runtime.GOMAXPROCS(0), s.Shape, prec, kernels.BF16Supported())
 	}
 	m := clip.NewRandom(clip.RN50(), 1)
 	m.SetTrainable(false)
+	m.SetPrecision(prec)
 	cfg, err := softcpt.MethodConfig("nata")
 	if err != nil {
 		return err
