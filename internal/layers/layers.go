@@ -36,9 +36,10 @@ type Group struct {
 // Floors are the module's groups, floor by floor. Groups that do not
 // exist yet are allowed.
 var Floors = []Group{
-	// Tensors, CPU kernels, leaf utilities and the embedded assets.
+	// Tensors, leaf utilities and the embedded assets; the CPU kernels
+	// (which read tensor's element conversions) just above.
 	{Path: "tensor", Floor: 0},
-	{Path: "kernels", Floor: 0},
+	{Path: "kernels", Floor: 1},
 	{Path: "internal/atomicfile", Floor: 0},
 	{Path: "internal/layers", Floor: 0},
 	{Path: "internal/console", Floor: 0},
@@ -46,30 +47,30 @@ var Floors = []Group{
 	{Path: "pretrained", Floor: 0},
 	{Path: "realdata/assets", Floor: 0},
 	// The array-ops interface and its host implementation.
-	{Path: "backend", Floor: 1},
+	{Path: "backend", Floor: 2},
 	// The CUDA backend: device memory, streams, PTX kernels.
-	{Path: "cuda", Floor: 2, Only: []string{"tensor", "kernels", "backend"}},
-	{Path: "autograd", Floor: 3},
-	{Path: "optim", Floor: 4},
+	{Path: "cuda", Floor: 3, Only: []string{"tensor", "kernels", "backend"}},
+	{Path: "autograd", Floor: 4},
+	{Path: "optim", Floor: 5},
 	// CLIP: model, checkpoints, preprocessing, tokenizer, frozen forward.
-	{Path: "clip", Floor: 5},
+	{Path: "clip", Floor: 6},
 	// Dataset readers and report rendering (library leaves below the
 	// method: softcpt reads data's benchmarks; realdata draws into them).
-	{Path: "data", Floor: 6},
-	{Path: "report", Floor: 6},
-	{Path: "realdata", Floor: 7},
+	{Path: "data", Floor: 7},
+	{Path: "report", Floor: 7},
+	{Path: "realdata", Floor: 8},
 	// The shipped model and benchmark, opened from the embedded assets.
-	{Path: "shipped", Floor: 8},
+	{Path: "shipped", Floor: 9},
 	// The method: learners, training, evaluation, the backend step.
-	{Path: "softcpt", Floor: 9},
+	{Path: "softcpt", Floor: 10},
 	// Pretraining a small CLIP.
-	{Path: "pretrain", Floor: 10},
+	{Path: "pretrain", Floor: 11},
 	// Experiments and sweeps of experiments.
-	{Path: "experiment", Floor: 11},
-	{Path: "sweep", Floor: 12},
+	{Path: "experiment", Floor: 12},
+	{Path: "sweep", Floor: 13},
 	// Commands.
-	{Path: "cmd", Floor: 13},
-	{Path: "bench/cmd", Floor: 13},
+	{Path: "cmd", Floor: 14},
+	{Path: "bench/cmd", Floor: 14},
 }
 
 // group returns the group holding rel (a module-relative path), the
