@@ -161,14 +161,15 @@ func (s *Spec) Cells() ([]Cell, error) {
 
 // cellID names a cell by its method, shots and seed, plus the first 8
 // hex digits of the SHA-256 of everything that determines its result
-// (benchmark, tasks, data, model and the cell's settings).
+// (benchmark, group, tasks, data, model and the cell's settings).
 func (s *Spec) cellID(c Cell) (string, error) {
 	c.Index, c.ID = 0, ""
 	key := struct {
 		Benchmark, DataRoot, CacheDir, Model, BPE string
+		Group                                     string `json:",omitempty"`
 		Tasks                                     []string
 		Cell                                      Cell
-	}{s.Benchmark, s.DataRoot, s.CacheDir, s.Model, s.BPE, s.Tasks, c}
+	}{s.Benchmark, s.DataRoot, s.CacheDir, s.Model, s.BPE, s.Group, s.Tasks, c}
 	b, err := json.Marshal(key)
 	if err != nil {
 		return "", errors.Wrap(err, "sweep: hash cell")

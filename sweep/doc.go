@@ -14,13 +14,21 @@
 //
 //	name       label of the sweep, used in Slurm job names (default: the
 //	           sweep folder's base name)
-//	benchmark  shipped benchmark definition (general10, plant6, fashion20)
-//	           or a definition file (required)
+//	benchmark  "shipped" (default: the real-image benchmark embedded in
+//	           softcpt), a benchmark pack (*.bin), a shipped benchmark
+//	           definition (general10, plant6, fashion20) or a definition
+//	           file
+//	group      task group of a packed benchmark: general (default),
+//	           nature, attributes
 //	tasks      subset of the benchmark's tasks (default: all)
-//	data_root  folder of the datasets; cache_dir: generated splits and
-//	           few-shot samples (default data_root/.softcpt-cache)
-//	model      CLIP checkpoint (required); bpe: its tokenizer's merges file
-//	output     root of the cells' run folders (required)
+//	data_root  folder of a definition's datasets; cache_dir: generated
+//	           splits and few-shot samples (default
+//	           data_root/.softcpt-cache)
+//	model      CLIP checkpoint, or "shipped" (default: the small CLIP
+//	           embedded in softcpt); bpe: its tokenizer's merges file
+//	           (default: named by the model's metadata, or embedded)
+//	output     root of the cells' run folders (default: the sweep
+//	           folder's runs/)
 //	device     "cpu" (default) or "cuda"
 //	methods    learned-prompt methods: coop-mt, coop-ca, coop-cs, nata,
 //	           nats, cata, csta, cats, csts (case-insensitive, with or
