@@ -82,7 +82,8 @@
 //
 // A cell with a done marker is never run again. A cell runs under an
 // exclusive lock (flock) on its .lock file, so two processes never run
-// the same cell at once.
+// the same cell at once; a second process asking for the feature cache
+// waits for the first and finds it done, so the cache is computed once.
 //
 // # Preemption and requeue
 //

@@ -13,10 +13,11 @@ import (
 	"github.com/softcpt/softcpt-go/report"
 )
 
-// tinySpec is a sweep on the shipped data with short training: zero-shot,
+// tinySpec is a sweep on two tasks of the shipped data with short
+// training: zero-shot,
 // the linear probe and the given methods at the given shots and seeds.
 func tinySpec(methods []string, shots, seeds []int) *Spec {
-	return &Spec{Methods: methods, Shots: shots, Seeds: seeds, ZeroShot: true, LinProbe: true,
+	return &Spec{Tasks: []string{"general/vehicles", "general/handwritten-digits"}, Methods: methods, Shots: shots, Seeds: seeds, ZeroShot: true, LinProbe: true,
 		Params:    Params{Epochs: ptr(2), BatchSize: ptr(8), LR: ptr(0.01), NCtx: ptr(4)},
 		Overrides: map[string]Params{LinProbe: {MaxIter: ptr(30)}}}
 }

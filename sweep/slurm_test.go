@@ -18,13 +18,15 @@ import (
 // slurmTestEnv enables the real-Slurm test.
 const slurmTestEnv = "SOFTCPT_SLURM_TEST"
 
-// TestSlurm submits a 2 methods × 2 shots × 2 seeds sweep to a real
-// one-node Slurm started for the test (Debian's slurmctld, slurmd and
-// munge, installed with apt-get when missing), with the test binary as
-// a fake softcpt whose cells sleep a few seconds: it cancels one running
-// array task, checks that its status is failed, resubmits the failed
-// cells and checks that every cell ends done, each run to completion
-// exactly once, all after the one feature-cache job.
+// TestSlurm runs sweeps on a real one-node Slurm started for the test
+// (Debian's slurmctld, slurmd and munge, installed with apt-get when
+// missing). "softcpt" builds the softcpt binary and runs a 2 methods × 2
+// shots × 2 seeds sweep on the shipped data through it (slurmSoftcpt).
+// The other subtests use the test binary as a fake softcpt whose cells
+// sleep a few seconds: one cancels a running array task, checks that its
+// status is failed, resubmits the failed cells and checks that every cell
+// ends done, each run to completion exactly once, all after the one
+// feature-cache job; one checks the requeue after the time-limit signal.
 func TestSlurm(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping the real-Slurm test")
@@ -37,6 +39,7 @@ func TestSlurm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Run("softcpt", func(t *testing.T) { slurmSoftcpt(t, c) })
 	t.Run("cancel and resubmit", func(t *testing.T) { slurmCancelResubmit(t, c, exe) })
 	t.Run("time-limit requeue", func(t *testing.T) { slurmTimeLimit(t, c, exe) })
 }
