@@ -30,12 +30,15 @@ import (
 // cache (Experiment.CacheFeatures), so that no cell encodes an image. Run
 // runs one cell as a one-cell grid of the experiment (Experiment.Run),
 // into its run folder under the sweep's output root; a training cell
-// resumes from its checkpoint.
+// resumes from its checkpoint. Run runs one cell at a time (a process
+// trains one model at a time: the CPU path's autograd arena is
+// process-wide): RunProcesses runs cells in parallel processes.
 type Experiments struct {
 	mu   sync.Mutex
 	dir  string
 	open *opened
 	err  error
+	run  sync.Mutex // held by Run
 }
 
 // opened is what Experiments opens for a sweep.
@@ -236,6 +239,8 @@ func (r *Experiments) Cache(ctx context.Context, s *Sweep) error {
 // Run runs cell c of s into its run folder (a training cell resumes from
 // its checkpoint there).
 func (r *Experiments) Run(ctx context.Context, s *Sweep, c Cell) error {
+	r.run.Lock()
+	defer r.run.Unlock()
 	o, err := r.opened(s)
 	if err != nil {
 		return err

@@ -104,7 +104,8 @@ func RunCache(ctx context.Context, dir string, r Runner) error {
 // cells that are not done, n at a time. A failed cell does not stop the
 // others; the error lists the failures. Another process may run the same
 // sweep at once: the cache is computed once (one waits for the other),
-// and a cell that the other process is running is left to it. Cancelling ctx interrupts the
+// and a cell that the other process is running, or that failed there
+// since this run started, is left to it. Cancelling ctx interrupts the
 // running cells (their checkpoints are saved) and starts no more. logf
 // (nil: no log) receives one line as each cell starts and ends; its calls
 // never overlap.
@@ -128,12 +129,16 @@ func RunLocal(ctx context.Context, s *Sweep, n int, r Runner, logf func(format s
 	var g errgroup.Group
 	g.SetLimit(n)
 	var failed []string
+	start := time.Now().UTC()
 	for _, c := range s.Cells {
 		if ctx.Err() != nil {
 			break
 		}
 		if _, ok := s.marked(c.ID, markDone); ok {
 			continue
+		}
+		if m, ok := s.marked(c.ID, markFailed); ok && m.Time.After(start) {
+			continue // failed in another process since this run started
 		}
 		g.Go(func() error {
 			if ctx.Err() != nil { // cancelled while this one waited for a slot

@@ -36,7 +36,8 @@ runs on the shipped ones (benchmark "shipped", group general; model
 Given neither --file nor grid flags, an existing DIR is run again.
 
   --local N   runs the feature cache, then the cells that are not done,
-              N at a time, on this machine.
+              on this machine in N processes, one cell at a time in each
+              (more processes may join: softcpt sweep --local 1 --dir DIR).
   --slurm     writes DIR/slurm/{cache.sbatch,array.sbatch,submit.sh} and
               submits a feature-cache job and one job array of every cell
               after it (--dependency=afterok), one cell per array task;
@@ -96,7 +97,7 @@ type sweepFlags struct {
 func (f *sweepFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.file, "file", "", "the sweep file (JSON)")
 	fs.StringVar(&f.dir, "dir", "", "the sweep folder (or give it as the last argument)")
-	fs.IntVar(&f.local, "local", 0, "run the sweep on this machine, `N` cells at a time")
+	fs.IntVar(&f.local, "local", 0, "run the sweep on this machine in `N` processes, one cell at a time in each")
 	fs.BoolVar(&f.slurm, "slurm", false, "submit the sweep to Slurm: a feature-cache job and a job array of the cells")
 	fs.BoolVar(&f.resub, "resubmit-failed", false, "submit one new array of the sweep's failed and missing cells")
 	// The grid, without a sweep file.
@@ -237,7 +238,7 @@ func cmdSweep(ctx context.Context, args []string) error {
 	if f.local > 0 {
 		r := &sweep.Experiments{}
 		defer r.Close()
-		return sweep.RunLocal(ctx, s, f.local, r, experiment.Logf)
+		return sweep.RunProcesses(ctx, s, f.local, nil, r, experiment.Logf)
 	}
 	o, err := f.slurmOptions()
 	if err != nil {
