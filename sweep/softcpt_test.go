@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -195,12 +196,14 @@ func checkOnce(t *testing.T, s *Sweep, victim int) {
 				t.Errorf("cell %d started before the cache was done (%v)", cell.Index, m)
 			}
 		}
-		want := "running done"
+		want := []string{"running done"}
 		if cell.Index == victim {
-			want = "running interrupted running done"
+			// SIGTERM, then SIGKILL after KillWait (5 s): a cell still
+			// opening the model when cancelled writes no marker.
+			want = []string{"running interrupted running done", "running running done"}
 		}
-		if got := strings.Join(states, " "); err != nil || got != want {
-			t.Errorf("cell %d: history %q (%v), want %q", cell.Index, got, err, want)
+		if got := strings.Join(states, " "); err != nil || !slices.Contains(want, got) {
+			t.Errorf("cell %d: history %q (%v), want one of %q", cell.Index, got, err, want)
 		}
 	}
 }
