@@ -119,24 +119,7 @@ func slurmSoftcpt(t *testing.T, c *slurmCluster) {
 			victim = cand
 		}
 	}
-	c.waitFor(t, 10*time.Minute, "the first array to finish", func() bool {
-		n := status(t, s).Count()
-		return n[Pending] == 0 && n[Running] == 0
-	})
-	st := status(t, s)
-	t.Logf("status %v after submission (from %s):\n%s", time.Since(start).Round(time.Second), st.Source, statusTable(st))
-	for _, cs := range st.Cells {
-		want := Done
-		if cs.Index == victim {
-			want = Failed
-		}
-		if cs.State != want {
-			t.Errorf("cell %d: %+v, want %s", cs.Index, cs, want)
-		}
-	}
-	if cs := st.Cells[victim]; cs.Slurm != "CANCELLED" {
-		t.Errorf("cancelled cell %+v: want Slurm state CANCELLED", cs)
-	}
+	c.waitCancelled(t, s, victim, 10*time.Minute)
 	t.Log(runSoftcpt(t, bin, "sweep", "--resubmit-failed", "--dir", slurmDir))
 	c.waitFor(t, 5*time.Minute, "every cell done", func() bool { return status(t, s).Count()[Done] == len(s.Cells) })
 	t.Logf("Slurm sweep done %v after submission", time.Since(start).Round(time.Second))

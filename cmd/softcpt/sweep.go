@@ -294,12 +294,8 @@ or squeue and scontrol without accounting) and the reason of a failure,
 then a count of each state.`)
 		fs.PrintDefaults()
 	}
-	pos, err := parseInterleaved(fs, args)
+	dir, err := dirArg(fs, args)
 	if err != nil {
-		return err
-	}
-	var dir string
-	if err := oneDir(&dir, pos); err != nil {
 		return err
 	}
 	s, err := sweep.Open(dir)
@@ -332,15 +328,22 @@ DIR/slurm/resubmit-N.sbatch, after the feature-cache job (a new one when
 the cache failed). Resubmitted cells resume from their checkpoints.`)
 		fs.PrintDefaults()
 	}
-	pos, err := parseInterleaved(fs, args)
+	dir, err := dirArg(fs, args)
 	if err != nil {
 		return err
 	}
-	var dir string
-	if err := oneDir(&dir, pos); err != nil {
-		return err
-	}
 	return resubmit(ctx, dir)
+}
+
+// dirArg parses the flags of a subcommand whose one argument is the sweep
+// folder, and returns it.
+func dirArg(fs *flag.FlagSet, args []string) (string, error) {
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return "", err
+	}
+	var dir string
+	return dir, oneDir(&dir, pos)
 }
 
 func resubmit(ctx context.Context, dir string) error {
