@@ -181,13 +181,21 @@ func (f *sweepFlags) slurmOptions() (sweep.SlurmOptions, error) {
 		}
 		o.Gres = "gpu:" + f.gpus
 	}
-	if f.softcpt != "" {
-		exe, err := filepath.Abs(f.softcpt)
-		if err != nil {
-			return o, errors.Wrap(err, "sweep: --softcpt")
+	exe := f.softcpt
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return o, errors.Wrap(err, "sweep: the softcpt binary for the job scripts (--softcpt)")
 		}
-		o.Command = []string{exe}
+		if strings.Contains(exe, string(filepath.Separator)+"go-build") {
+			return o, errors.Errorf("sweep: this softcpt is go run's temporary copy (%s), which the jobs cannot run: build it (go build ./cmd/softcpt) or give --softcpt PATH", exe)
+		}
 	}
+	exe, err := filepath.Abs(exe)
+	if err != nil {
+		return o, errors.Wrap(err, "sweep: --softcpt")
+	}
+	o.Command = []string{exe}
 	return o, nil
 }
 
@@ -222,6 +230,12 @@ func cmdSweep(ctx context.Context, args []string) error {
 	if (f.local > 0) == f.slurm {
 		return errors.New("sweep: give --local N (run here, N cells at a time) or --slurm (submit to Slurm)")
 	}
+	var o sweep.SlurmOptions
+	if f.slurm {
+		if o, err = f.slurmOptions(); err != nil {
+			return err
+		}
+	}
 	spec, err := f.spec(fs)
 	if err != nil {
 		return err
@@ -239,10 +253,6 @@ func cmdSweep(ctx context.Context, args []string) error {
 		r := &sweep.Experiments{}
 		defer r.Close()
 		return sweep.RunProcesses(ctx, s, f.local, nil, r, experiment.Logf)
-	}
-	o, err := f.slurmOptions()
-	if err != nil {
-		return err
 	}
 	jobs, err := s.Submit(ctx, o)
 	printJobs(jobs)
