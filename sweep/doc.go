@@ -1,11 +1,14 @@
 // Package sweep runs the paper's grid (methods × shots × seeds, plus
 // zero-shot and the linear probe) as a sweep: a sweep file expanded into
 // cells with stable indices and ids, kept in a sweep folder, run on this
-// machine N cells at a time (RunLocal) or on a Slurm cluster as one
-// feature-cache job and one job array that depends on it (Submit,
-// Status, ResubmitFailed, and RunCell/RunCache inside the jobs). The
-// work of a job (the feature cache, one cell) is done by a Runner, which
-// the experiment layer implements.
+// machine (RunLocal: N cells at a time in this process; RunProcesses: in
+// N processes) or on a Slurm cluster as one feature-cache job and one job
+// array that depends on it (Submit, Status, ResubmitFailed, and
+// RunCell/RunCache inside the jobs). The work of a job (the feature
+// cache, one cell) is done by a Runner: Experiments runs it with the
+// experiment layer (the cache job computes the image features of every
+// draw of the cells into experiment's on-disk feature cache, so that no
+// cell encodes an image; a cell is a one-cell grid of an experiment).
 //
 // # The sweep file
 //
