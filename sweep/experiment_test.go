@@ -2,15 +2,20 @@ package sweep
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pkg/errors"
+
 	"github.com/softcpt/softcpt-go/report"
+	"github.com/softcpt/softcpt-go/softcpt"
 )
 
 // tinySpec is a sweep on two tasks of the shipped data with short
@@ -109,5 +114,108 @@ func TestExperimentsShipped(t *testing.T) {
 		if err != nil || len(h) != 2 {
 			t.Errorf("cell %s: history %+v (%v), want one run", c.ID, h, err)
 		}
+	}
+}
+
+// findFile returns the first file named name under root ("" if none).
+func findFile(root, name string) string {
+	var found string
+	filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err == nil && found == "" && d.Name() == name {
+			found = path
+		}
+		return nil
+	})
+	return found
+}
+
+// epochHistory reads the "history" of a checkpoint or of a result's
+// config.
+func epochHistory(t *testing.T, b []byte) []softcpt.EpochStats {
+	t.Helper()
+	var v struct {
+		History []softcpt.EpochStats `json:"history"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v.History
+}
+
+// TestExperimentsResume interrupts a training cell after its first
+// checkpoint and runs it again: it resumes (the epochs of the checkpoint
+// are kept as they were, timings included) and ends with the scores of
+// the same cell run without interruption in another sweep.
+func TestExperimentsResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping a sweep on the shipped model")
+	}
+	spec := func() *Spec {
+		return &Spec{Tasks: []string{"general/vehicles"}, Methods: []string{"nata"}, Shots: []int{2}, Seeds: []int{1},
+			Params: Params{Epochs: ptr(6), BatchSize: ptr(8), LR: ptr(0.01), NCtx: ptr(4)}}
+	}
+	whole, err := Create(filepath.Join(t.TempDir(), "whole"), spec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Experiments{}
+	defer r.Close()
+	if err := RunLocal(context.Background(), whole, 1, r, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Create(filepath.Join(t.TempDir(), "resumed"), spec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { // cancel once the first checkpoint is written
+		defer cancel()
+		for end := time.Now().Add(5 * time.Minute); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+			if p := findFile(s.Output, "checkpoint.json"); p != "" {
+				return
+			}
+		}
+	}()
+	first := &Experiments{}
+	defer first.Close()
+	err = RunLocal(ctx, s, 1, first, nil)
+	var in *Interrupted
+	if !errors.As(err, &in) {
+		t.Fatalf("first attempt: %v, want an interruption after the first checkpoint", err)
+	}
+	ckpt := findFile(s.Output, "checkpoint.json")
+	saved, err := os.ReadFile(ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := epochHistory(t, saved)
+	if len(before) == 0 || len(before) >= 6 {
+		t.Fatalf("checkpoint after the interruption holds %d epochs, want 1–5", len(before))
+	}
+	t.Logf("interrupted after %d of 6 epochs", len(before))
+	second := &Experiments{}
+	defer second.Close()
+	if err := RunLocal(context.Background(), s, 1, second, nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := report.Scan(s.Output)
+	if err != nil || len(res) != 1 {
+		t.Fatalf("results %v (%v), want one", res, err)
+	}
+	after := epochHistory(t, res[0].Config)
+	if len(after) != 6 || !reflect.DeepEqual(after[:len(before)], before) {
+		t.Errorf("history after resuming %+v, want 6 epochs starting with the checkpoint's %+v", after, before)
+	}
+	if a, b := scores(t, whole.Output), scores(t, s.Output); !reflect.DeepEqual(a, b) {
+		t.Errorf("resumed run scores %v, uninterrupted %v", b, a)
+	}
+	h, _ := s.history(s.Cells[0].ID)
+	var states []string
+	for _, m := range h {
+		states = append(states, m.State)
+	}
+	if got := strings.Join(states, " "); got != "running interrupted running done" {
+		t.Errorf("history %q, want one interrupted attempt and one to the end", got)
 	}
 }
