@@ -95,16 +95,17 @@ type trainState struct {
 	// shape the run's trajectory (both absent from checkpoints of earlier
 	// versions, which are not checked against them).
 	Config   *Config        `json:"config,omitempty"`
-	Settings *trainSettings `json:"settings,omitempty"`
+	Settings *TrainSettings `json:"settings,omitempty"`
 	// note reports a folder left by an interrupted save (see ckptNext).
 	note string
 }
 
-// trainSettings are the training options that a resumed run must share
-// with the checkpoint's: with any other epochs, batch size, learning
-// rates, schedule, optimiser or augmentation the resumed run would not
-// continue the same trajectory.
-type trainSettings struct {
+// TrainSettings are the training options that shape a run's trajectory,
+// which a resumed run must share with its checkpoint's: with any other
+// epochs, batch size, learning rates, schedule, optimiser or augmentation
+// it would not continue the same trajectory. The JSON keys are the flags
+// of 'softcpt train' with "_" for "-" (a sweep's cells use them too).
+type TrainSettings struct {
 	Epochs       int     `json:"epochs"`
 	BatchSize    int     `json:"batch_size"`
 	LR           float64 `json:"lr"`
@@ -116,10 +117,26 @@ type trainSettings struct {
 	Augment      bool    `json:"augment"`
 }
 
-func settingsOf(opt TrainOptions) *trainSettings {
-	return &trainSettings{Epochs: opt.Epochs, BatchSize: opt.BatchSize, LR: opt.LR, Momentum: opt.Momentum,
-		WeightDecay: opt.WeightDecay, WarmupEpochs: opt.WarmupEpochs, WarmupLR: opt.WarmupLR,
-		RepeatSteps: max(1, opt.RepeatSteps), Augment: opt.Augment}
+// Settings returns the options' TrainSettings.
+func (o TrainOptions) Settings() TrainSettings {
+	return TrainSettings{Epochs: o.Epochs, BatchSize: o.BatchSize, LR: o.LR, Momentum: o.Momentum,
+		WeightDecay: o.WeightDecay, WarmupEpochs: o.WarmupEpochs, WarmupLR: o.WarmupLR,
+		RepeatSteps: o.RepeatSteps, Augment: o.Augment}
+}
+
+// Apply returns o with the settings s.
+func (s TrainSettings) Apply(o TrainOptions) TrainOptions {
+	o.Epochs, o.BatchSize, o.LR, o.Momentum, o.WeightDecay = s.Epochs, s.BatchSize, s.LR, s.Momentum, s.WeightDecay
+	o.WarmupEpochs, o.WarmupLR, o.RepeatSteps, o.Augment = s.WarmupEpochs, s.WarmupLR, s.RepeatSteps, s.Augment
+	return o
+}
+
+// settingsOf returns the settings a checkpoint records (RepeatSteps 0 and
+// 1 both mean off).
+func settingsOf(opt TrainOptions) *TrainSettings {
+	s := opt.Settings()
+	s.RepeatSteps = max(1, s.RepeatSteps)
+	return &s
 }
 
 // Stepper takes optimiser steps of a prompt learner on batches of cached image features.

@@ -36,28 +36,21 @@ type Cell struct {
 
 // Settings are a training cell's resolved settings: the paper's defaults
 // (softcpt.Defaults, softcpt.MethodConfig), then the sweep's params, then
-// the method's overrides.
+// the method's overrides. The training settings are softcpt's (their
+// JSON keys inline); the others are the method's (softcpt.Config).
 type Settings struct {
-	Epochs       int     `json:"epochs"`
-	BatchSize    int     `json:"batch_size"`
-	LR           float64 `json:"lr"`
-	Momentum     float64 `json:"momentum"`
-	WeightDecay  float64 `json:"weight_decay"`
-	WarmupEpochs int     `json:"warmup_epochs"`
-	WarmupLR     float64 `json:"warmup_lr"`
-	RepeatSteps  int     `json:"repeat_steps"`
-	Augment      bool    `json:"augment"`
-	NCtx         int     `json:"n_ctx"`
-	CtxInit      string  `json:"ctx_init"`
-	Position     string  `json:"class_token_position"`
-	CSC          bool    `json:"csc"`
-	ClassNCtx    int     `json:"class_n_ctx"`
-	ClassCSC     bool    `json:"class_csc"`
-	TaskNCtx     int     `json:"task_n_ctx"`
-	TaskCSC      bool    `json:"task_csc"`
-	PGType       string  `json:"pg_type"`
-	ClassSample  float64 `json:"cls_sample_rate"`
-	FullPrompts  bool    `json:"full_prompts"`
+	softcpt.TrainSettings
+	NCtx        int     `json:"n_ctx"`
+	CtxInit     string  `json:"ctx_init"`
+	Position    string  `json:"class_token_position"`
+	CSC         bool    `json:"csc"`
+	ClassNCtx   int     `json:"class_n_ctx"`
+	ClassCSC    bool    `json:"class_csc"`
+	TaskNCtx    int     `json:"task_n_ctx"`
+	TaskCSC     bool    `json:"task_csc"`
+	PGType      string  `json:"pg_type"`
+	ClassSample float64 `json:"cls_sample_rate"`
+	FullPrompts bool    `json:"full_prompts"`
 }
 
 // Config returns the method configuration of a training cell.
@@ -83,9 +76,8 @@ func (c Cell) Config() (softcpt.Config, error) {
 // included; no checkpoint folder, no logging).
 func (c Cell) TrainOptions() softcpt.TrainOptions {
 	o := softcpt.Defaults()
-	if t := c.Train; t != nil {
-		o.Epochs, o.BatchSize, o.LR, o.Momentum, o.WeightDecay = t.Epochs, t.BatchSize, t.LR, t.Momentum, t.WeightDecay
-		o.WarmupEpochs, o.WarmupLR, o.RepeatSteps, o.Augment = t.WarmupEpochs, t.WarmupLR, t.RepeatSteps, t.Augment
+	if c.Train != nil {
+		o = c.Train.Apply(o)
 	}
 	o.Seed = uint64(c.Seed)
 	return o
@@ -97,9 +89,7 @@ func (s *Spec) trainSettings(m string) (*Settings, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := softcpt.Defaults()
-	t := &Settings{Epochs: d.Epochs, BatchSize: d.BatchSize, LR: d.LR, Momentum: d.Momentum, WeightDecay: d.WeightDecay,
-		WarmupEpochs: d.WarmupEpochs, WarmupLR: d.WarmupLR, RepeatSteps: d.RepeatSteps, Augment: d.Augment,
+	t := &Settings{TrainSettings: softcpt.Defaults().Settings(),
 		NCtx: cfg.NCtx, CtxInit: cfg.CtxInit, Position: "end", CSC: cfg.CSC, ClassNCtx: cfg.ClassNCtx, ClassCSC: cfg.ClassCSC,
 		TaskNCtx: cfg.TaskNCtx, TaskCSC: cfg.TaskCSC, PGType: cfg.PGType, ClassSample: cfg.ClassSample}
 	// The settings share Params' JSON keys; Params encodes only the set
@@ -171,14 +161,15 @@ func (s *Spec) Cells() ([]Cell, error) {
 
 // cellID names a cell by its method, shots and seed, plus the first 8
 // hex digits of the SHA-256 of everything that determines its result
-// (benchmark, tasks, data, model and the cell's settings).
+// (benchmark, group, tasks, data, model and the cell's settings).
 func (s *Spec) cellID(c Cell) (string, error) {
 	c.Index, c.ID = 0, ""
 	key := struct {
 		Benchmark, DataRoot, CacheDir, Model, BPE string
+		Group                                     string `json:",omitempty"`
 		Tasks                                     []string
 		Cell                                      Cell
-	}{s.Benchmark, s.DataRoot, s.CacheDir, s.Model, s.BPE, s.Tasks, c}
+	}{s.Benchmark, s.DataRoot, s.CacheDir, s.Model, s.BPE, s.Group, s.Tasks, c}
 	b, err := json.Marshal(key)
 	if err != nil {
 		return "", errors.Wrap(err, "sweep: hash cell")

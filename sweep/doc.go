@@ -1,11 +1,14 @@
 // Package sweep runs the paper's grid (methods × shots × seeds, plus
 // zero-shot and the linear probe) as a sweep: a sweep file expanded into
 // cells with stable indices and ids, kept in a sweep folder, run on this
-// machine N cells at a time (RunLocal) or on a Slurm cluster as one
-// feature-cache job and one job array that depends on it (Submit,
-// Status, ResubmitFailed, and RunCell/RunCache inside the jobs). The
-// work of a job (the feature cache, one cell) is done by a Runner, which
-// the experiment layer implements.
+// machine (RunLocal: N cells at a time in this process; RunProcesses: in
+// N processes) or on a Slurm cluster as one feature-cache job and one job
+// array that depends on it (Submit, Status, ResubmitFailed, and
+// RunCell/RunCache inside the jobs). The work of a job (the feature
+// cache, one cell) is done by a Runner: Experiments runs it with the
+// experiment layer (the cache job computes the image features of every
+// draw of the cells into experiment's on-disk feature cache, so that no
+// cell encodes an image; a cell is a one-cell grid of an experiment).
 //
 // # The sweep file
 //
@@ -14,13 +17,21 @@
 //
 //	name       label of the sweep, used in Slurm job names (default: the
 //	           sweep folder's base name)
-//	benchmark  shipped benchmark definition (general10, plant6, fashion20)
-//	           or a definition file (required)
+//	benchmark  "shipped" (default: the real-image benchmark embedded in
+//	           softcpt), a benchmark pack (*.bin), a shipped benchmark
+//	           definition (general10, plant6, fashion20) or a definition
+//	           file
+//	group      task group of a packed benchmark: general (default),
+//	           nature, attributes
 //	tasks      subset of the benchmark's tasks (default: all)
-//	data_root  folder of the datasets; cache_dir: generated splits and
-//	           few-shot samples (default data_root/.softcpt-cache)
-//	model      CLIP checkpoint (required); bpe: its tokenizer's merges file
-//	output     root of the cells' run folders (required)
+//	data_root  folder of a definition's datasets; cache_dir: generated
+//	           splits and few-shot samples (default
+//	           data_root/.softcpt-cache)
+//	model      CLIP checkpoint, or "shipped" (default: the small CLIP
+//	           embedded in softcpt); bpe: its tokenizer's merges file
+//	           (default: named by the model's metadata, or embedded)
+//	output     root of the cells' run folders (default: the sweep
+//	           folder's runs/)
 //	device     "cpu" (default) or "cuda"
 //	methods    learned-prompt methods: coop-mt, coop-ca, coop-cs, nata,
 //	           nats, cata, csta, cats, csts (case-insensitive, with or
@@ -74,7 +85,8 @@
 //
 // A cell with a done marker is never run again. A cell runs under an
 // exclusive lock (flock) on its .lock file, so two processes never run
-// the same cell at once.
+// the same cell at once; a second process asking for the feature cache
+// waits for the first and finds it done, so the cache is computed once.
 //
 // # Preemption and requeue
 //

@@ -35,7 +35,8 @@ const (
 )
 
 // Create makes (or reopens) the sweep folder dir for spec, whose paths
-// must already be resolved (Load and FromFlags do so): it writes
+// must already be resolved (Load and FromFlags do so; an empty Output
+// becomes dir/runs): it writes
 // sweep.json and cells.json, so that cell i means the same cell for
 // every later command. A folder that holds another sweep is an error.
 func Create(dir string, spec *Spec) (*Sweep, error) {
@@ -47,11 +48,14 @@ func Create(dir string, spec *Spec) (*Sweep, error) {
 	if sp.Name == "" {
 		sp.Name = filepath.Base(dir)
 	}
+	if sp.Output == "" {
+		sp.Output = filepath.Join(dir, "runs")
+	}
 	if err := sp.Validate(); err != nil {
 		return nil, errors.Wrap(err, "sweep")
 	}
 	for _, p := range []string{sp.DataRoot, sp.CacheDir, sp.Model, sp.BPE, sp.Output} {
-		if p != "" && !filepath.IsAbs(p) {
+		if p != "" && p != Shipped && !filepath.IsAbs(p) {
 			return nil, errors.Errorf("sweep: path %q is relative, and the jobs run elsewhere (Load and FromFlags make paths absolute)", p)
 		}
 	}

@@ -19,7 +19,7 @@ func lock(path string) (unlock func(), err error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if err == syscall.EWOULDBLOCK {
-			return nil, errors.Errorf("another process is running it (it holds %s)", path)
+			return nil, errors.WithStack(&busyError{path})
 		}
 		return nil, errors.Wrapf(err, "lock %s", path)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/pkg/errors"
 	"golang.org/x/sync/errgroup"
@@ -101,7 +102,10 @@ func RunCache(ctx context.Context, dir string, r Runner) error {
 
 // RunLocal runs the sweep in this process: the cache first, then the
 // cells that are not done, n at a time. A failed cell does not stop the
-// others; the error lists the failures. Cancelling ctx interrupts the
+// others; the error lists the failures. Another process may run the same
+// sweep at once: the cache is computed once (one waits for the other),
+// and a cell that the other process is running, or that failed there
+// since this run started, is left to it. Cancelling ctx interrupts the
 // running cells (their checkpoints are saved) and starts no more. logf
 // (nil: no log) receives one line as each cell starts and ends; its calls
 // never overlap.
@@ -125,6 +129,7 @@ func RunLocal(ctx context.Context, s *Sweep, n int, r Runner, logf func(format s
 	var g errgroup.Group
 	g.SetLimit(n)
 	var failed []string
+	start := time.Now().UTC()
 	for _, c := range s.Cells {
 		if ctx.Err() != nil {
 			break
@@ -132,12 +137,19 @@ func RunLocal(ctx context.Context, s *Sweep, n int, r Runner, logf func(format s
 		if _, ok := s.marked(c.ID, markDone); ok {
 			continue
 		}
+		if m, ok := s.marked(c.ID, markFailed); ok && m.Time.After(start) {
+			continue // failed in another process since this run started
+		}
 		g.Go(func() error {
 			if ctx.Err() != nil { // cancelled while this one waited for a slot
 				return nil
 			}
 			logf("cell %d %s: start", c.Index, c.ID)
 			err := s.runCell(ctx, c, r)
+			if busy(err) {
+				logf("cell %d %s: another process is running it; left to that one", c.Index, c.ID)
+				return nil
+			}
 			if err != nil {
 				logf("cell %d %s: %v", c.Index, c.ID, err)
 				mu.Lock()
@@ -159,9 +171,34 @@ func RunLocal(ctx context.Context, s *Sweep, n int, r Runner, logf func(format s
 	return nil
 }
 
-// runCache computes the cache unless its done marker exists.
+// busyError says that another process holds a lock.
+type busyError struct{ path string }
+
+func (e *busyError) Error() string {
+	return "another process is running it (it holds " + e.path + ")"
+}
+
+// busy reports whether err says that another process holds the lock.
+func busy(err error) bool {
+	var b *busyError
+	return errors.As(err, &b)
+}
+
+// runCache computes the cache unless its done marker exists; while
+// another process computes it, it waits for that one (polling its lock)
+// and then finds it done, so that the cache is computed once.
 func (s *Sweep) runCache(ctx context.Context, r Runner) error {
-	return s.runOnce(ctx, cacheID, "feature cache", func(ctx context.Context) error { return r.Cache(ctx, s) })
+	for {
+		err := s.runOnce(ctx, cacheID, "feature cache", func(ctx context.Context) error { return r.Cache(ctx, s) })
+		if !busy(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return &Interrupted{Err: errors.Wrap(ctx.Err(), "sweep: waiting for the feature cache of another process")}
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // runCell runs c unless it is done; the cache must be done.

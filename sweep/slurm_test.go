@@ -18,13 +18,15 @@ import (
 // slurmTestEnv enables the real-Slurm test.
 const slurmTestEnv = "SOFTCPT_SLURM_TEST"
 
-// TestSlurm submits a 2 methods × 2 shots × 2 seeds sweep to a real
-// one-node Slurm started for the test (Debian's slurmctld, slurmd and
-// munge, installed with apt-get when missing), with the test binary as
-// a fake softcpt whose cells sleep a few seconds: it cancels one running
-// array task, checks that its status is failed, resubmits the failed
-// cells and checks that every cell ends done, each run to completion
-// exactly once, all after the one feature-cache job.
+// TestSlurm runs sweeps on a real one-node Slurm started for the test
+// (Debian's slurmctld, slurmd and munge, installed with apt-get when
+// missing). "softcpt" builds the softcpt binary and runs a 2 methods × 2
+// shots × 2 seeds sweep on the shipped data through it (slurmSoftcpt).
+// The other subtests use the test binary as a fake softcpt whose cells
+// sleep a few seconds: one cancels a running array task, checks that its
+// status is failed, resubmits the failed cells and checks that every cell
+// ends done, each run to completion exactly once, all after the one
+// feature-cache job; one checks the requeue after the time-limit signal.
 func TestSlurm(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping the real-Slurm test")
@@ -37,6 +39,7 @@ func TestSlurm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Run("softcpt", func(t *testing.T) { slurmSoftcpt(t, c) })
 	t.Run("cancel and resubmit", func(t *testing.T) { slurmCancelResubmit(t, c, exe) })
 	t.Run("time-limit requeue", func(t *testing.T) { slurmTimeLimit(t, c, exe) })
 }
@@ -68,24 +71,7 @@ func slurmCancelResubmit(t *testing.T, c *slurmCluster, exe string) {
 	t.Logf("cancelling cell %d (%s_%d)", victim, array, victim)
 	c.run(t, "scancel", fmt.Sprintf("%s_%d", array, victim))
 
-	c.waitFor(t, 120*time.Second, "the first array to finish", func() bool {
-		n := status(t, s).Count()
-		return n[Pending] == 0 && n[Running] == 0
-	})
-	st := status(t, s)
-	t.Logf("status after the first array (from %s):\n%s", st.Source, statusTable(st))
-	for _, cs := range st.Cells {
-		want := Done
-		if cs.Index == victim {
-			want = Failed
-		}
-		if cs.State != want {
-			t.Errorf("cell %d: %+v, want %s", cs.Index, cs, want)
-		}
-	}
-	if cs := st.Cells[victim]; cs.Slurm != "CANCELLED" {
-		t.Errorf("cancelled cell %+v: want Slurm state CANCELLED", cs)
-	}
+	c.waitCancelled(t, s, victim, 120*time.Second)
 	if m, ok := s.marked(s.Cells[victim].ID, markInterrupted); !ok || m.Requeued {
 		t.Errorf("cancelled cell's marker %+v (%v): want interrupted, not requeued", m, ok)
 	}
@@ -170,6 +156,31 @@ func slurmTimeLimit(t *testing.T, c *slurmCluster, exe string) {
 	}
 	if err != nil || strings.Join(states, " ") != "running interrupted running done" || !h[1].Requeued || h[1].Signal != "USR1" {
 		t.Errorf("history %+v (%v), want running, interrupted (requeued after SIGUSR1), running, done", h, err)
+	}
+}
+
+// waitCancelled waits for the first array of s to finish and checks that
+// every cell is done but victim, which failed, cancelled.
+func (c *slurmCluster) waitCancelled(t *testing.T, s *Sweep, victim int, limit time.Duration) {
+	t.Helper()
+	start := time.Now()
+	c.waitFor(t, limit, "the first array to finish", func() bool {
+		n := status(t, s).Count()
+		return n[Pending] == 0 && n[Running] == 0
+	})
+	st := status(t, s)
+	t.Logf("status %v later (from %s):\n%s", time.Since(start).Round(time.Second), st.Source, statusTable(st))
+	for _, cs := range st.Cells {
+		want := Done
+		if cs.Index == victim {
+			want = Failed
+		}
+		if cs.State != want {
+			t.Errorf("cell %d: %+v, want %s", cs.Index, cs, want)
+		}
+	}
+	if cs := st.Cells[victim]; cs.Slurm != "CANCELLED" {
+		t.Errorf("cancelled cell %+v: want Slurm state CANCELLED", cs)
 	}
 }
 

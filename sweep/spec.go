@@ -21,19 +21,26 @@ type Spec struct {
 	// Name labels the sweep (Slurm job names); default: the sweep
 	// folder's base name.
 	Name string `json:"name,omitempty"`
-	// Benchmark is a shipped benchmark definition (general10, plant6,
+	// Benchmark is Shipped (the default: the real-image benchmark
+	// embedded in softcpt), a benchmark pack file (*.bin, the same
+	// format), a shipped benchmark definition (general10, plant6,
 	// fashion20) or a definition file.
 	Benchmark string `json:"benchmark"`
+	// Group is the task group of a packed benchmark (default "general").
+	Group string `json:"group,omitempty"`
 	// Tasks restricts the benchmark to these tasks (default: all).
 	Tasks []string `json:"tasks,omitempty"`
 	// DataRoot holds the datasets; CacheDir the generated splits and
 	// few-shot samples (default DataRoot/.softcpt-cache).
 	DataRoot string `json:"data_root,omitempty"`
 	CacheDir string `json:"cache_dir,omitempty"`
-	// Model is the CLIP checkpoint, BPE its tokenizer's merges file.
+	// Model is the CLIP checkpoint, or Shipped (the default: the small
+	// CLIP embedded in softcpt); BPE its tokenizer's merges file (default:
+	// the one the model's metadata names, or the embedded one).
 	Model string `json:"model"`
 	BPE   string `json:"bpe,omitempty"`
-	// Output is the root of the cells' run folders.
+	// Output is the root of the cells' run folders (default: the sweep
+	// folder's runs/).
 	Output string `json:"output"`
 	// Device runs the model: "cpu" (default) or "cuda".
 	Device string `json:"device,omitempty"`
@@ -88,6 +95,20 @@ const (
 	LinProbe = "linprobe"
 )
 
+// Shipped names the benchmark and the model embedded in softcpt (package
+// shipped) as a sweep's benchmark or model.
+const Shipped = "shipped"
+
+// DefaultGroup is the task group of a packed benchmark when none is
+// given: the general set, the analogue of the paper's General-10.
+const DefaultGroup = "general"
+
+// Packed reports whether the sweep's benchmark is a benchmark pack (the
+// shipped one or a *.bin file) rather than a definition.
+func (s *Spec) Packed() bool {
+	return s.Benchmark == Shipped || strings.HasSuffix(s.Benchmark, ".bin")
+}
+
 // Load reads and checks a sweep file; relative paths in it are taken
 // from the file's folder.
 func Load(path string) (*Spec, error) {
@@ -127,7 +148,7 @@ func Parse(b []byte, source string) (*Spec, error) {
 // Flags are the values of `softcpt sweep`'s flags that describe a sweep
 // without a sweep file.
 type Flags struct {
-	Name, Benchmark, Tasks, DataRoot, CacheDir, Model, BPE, Output, Device string
+	Name, Benchmark, Group, Tasks, DataRoot, CacheDir, Model, BPE, Output, Device string
 	// Methods is a comma-separated list of methods; "zeroshot" and
 	// "linprobe" in it add those cells.
 	Methods      string
@@ -140,7 +161,7 @@ type Flags struct {
 // FromFlags builds and checks a sweep from flag values; relative paths
 // are taken from the working directory.
 func FromFlags(f Flags) (*Spec, error) {
-	s := &Spec{Name: f.Name, Benchmark: f.Benchmark, DataRoot: f.DataRoot, CacheDir: f.CacheDir,
+	s := &Spec{Name: f.Name, Benchmark: f.Benchmark, Group: f.Group, DataRoot: f.DataRoot, CacheDir: f.CacheDir,
 		Model: f.Model, BPE: f.BPE, Output: f.Output, Device: f.Device, Shots: f.Shots, Seeds: f.Seeds}
 	s.Tasks = splitList(f.Tasks, ",")
 	for _, m := range splitList(f.Methods, ",") {
@@ -316,19 +337,23 @@ func onlyFor(key string) string {
 	return "train"
 }
 
-// Validate checks the sweep: required fields, known methods, positive
-// shots, distinct seeds, and every cell's settings (each method's
-// resolved configuration must pass softcpt.Config.Validate). It writes
-// the method names (and the overrides' keys) in canonical form.
+// Validate checks the sweep: known methods, positive shots, distinct
+// seeds, and every cell's settings (each method's resolved configuration
+// must pass softcpt.Config.Validate). It writes the defaults of the
+// benchmark, group and model, and the method names (and the overrides'
+// keys) in canonical form.
 func (s *Spec) Validate() error {
 	if s.Benchmark == "" {
-		return errors.New("benchmark is missing")
+		s.Benchmark = Shipped
 	}
 	if s.Model == "" {
-		return errors.New("model is missing")
+		s.Model = Shipped
 	}
-	if s.Output == "" {
-		return errors.New("output is missing")
+	switch {
+	case s.Packed() && s.Group == "":
+		s.Group = DefaultGroup
+	case !s.Packed() && s.Group != "":
+		return errors.Errorf("group %q: only a packed benchmark (%s or a *.bin file) has task groups; benchmark %s is a definition", s.Group, Shipped, s.Benchmark)
 	}
 	switch s.Device {
 	case "", "cpu", "cuda":
@@ -433,22 +458,32 @@ func (s *Spec) resolve(base string) error {
 		return err
 	}
 	bench := s.Benchmark
-	shipped := false
+	builtin := bench == Shipped
 	for _, n := range data.ShippedDefinitions() {
-		shipped = shipped || n == bench
+		builtin = builtin || n == bench
 	}
-	if !shipped {
-		if err := abs(&s.Benchmark); err != nil {
-			return err
-		}
+	paths := []*string{&s.DataRoot, &s.CacheDir, &s.BPE, &s.Output}
+	if !builtin {
+		paths = append(paths, &s.Benchmark)
 	}
-	for _, p := range []*string{&s.DataRoot, &s.CacheDir, &s.Model, &s.BPE, &s.Output} {
+	if s.Model != Shipped {
+		paths = append(paths, &s.Model)
+	}
+	for _, p := range paths {
 		if err := abs(p); err != nil {
 			return err
 		}
 	}
-	if _, err := data.LoadDefinition(s.Benchmark); err != nil {
-		return errors.Wrapf(err, "benchmark %q", bench)
+	switch {
+	case bench == Shipped:
+	case s.Packed():
+		if _, err := os.Stat(s.Benchmark); err != nil {
+			return errors.Wrapf(err, "benchmark pack %q", bench)
+		}
+	default:
+		if _, err := data.LoadDefinition(s.Benchmark); err != nil {
+			return errors.Wrapf(err, "benchmark %q", bench)
+		}
 	}
 	return nil
 }

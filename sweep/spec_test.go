@@ -127,7 +127,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad method", `{` + ok + `, "methods": ["nata", "cocoop"]}`, `methods[1]: unknown method "cocoop"`},
 		{"duplicate method", `{` + ok + `, "methods": ["nata", "SoftCPT-NATA"]}`, `listed twice`},
 		{"zeroshot as method", `{` + ok + `, "methods": ["zeroshot"]}`, `"zeroshot": true`},
-		{"no benchmark", `{"model": "m", "output": "o", "methods": ["nata"], "shots": [1], "seeds": [1]}`, "benchmark is missing"},
+		{"group of a definition", `{` + ok + `, "methods": ["nata"], "group": "nature"}`, `group "nature": only a packed benchmark`},
 		{"nothing", `{` + ok + `}`, "nothing to run"},
 		{"zero shots", `{"benchmark": "general10", "model": "m.pt", "output": "o", "shots": [0], "seeds": [1], "methods": ["nata"]}`, "shots[0] = 0"},
 		{"duplicate seed", `{"benchmark": "general10", "model": "m.pt", "output": "o", "shots": [1], "seeds": [1, 1], "methods": ["nata"]}`, "seeds[1]: 1 is listed twice"},
@@ -147,6 +147,36 @@ func TestParseErrors(t *testing.T) {
 				t.Fatalf("error %v, want one naming x.json and containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestShippedDefaults: without a benchmark and a model, a sweep runs on
+// the shipped ones (the general group), and its run folders go into the
+// sweep folder.
+func TestShippedDefaults(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "s.json")
+	os.WriteFile(path, []byte(`{"methods": ["nata"], "shots": [1], "seeds": [1]}`), 0o644)
+	spec, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.Benchmark != Shipped || spec.Model != Shipped || spec.Group != DefaultGroup || !spec.Packed() {
+		t.Errorf("defaults %+v, want the shipped benchmark (group %s) and model", spec, DefaultGroup)
+	}
+	s, err := Create(filepath.Join(dir, "sw"), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "sw", "runs"); s.Output != want {
+		t.Errorf("output %q, want %q", s.Output, want)
+	}
+	if _, err := Open(s.Dir); err != nil {
+		t.Errorf("reopening: %v", err)
+	}
+	os.WriteFile(path, []byte(`{"benchmark": "nosuch.bin", "methods": ["nata"], "shots": [1], "seeds": [1]}`), 0o644)
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), `benchmark pack "nosuch.bin"`) {
+		t.Errorf("missing pack: %v", err)
 	}
 }
 

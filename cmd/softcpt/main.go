@@ -34,6 +34,7 @@ var commands = map[string]command{
 	"linprobe": {cmdLinProbe, "the linear-probe baseline on frozen image features (C search as the authors do)"},
 	"report":   {cmdReport, "aggregate results folders: mean ± std over seeds, Markdown tables, accuracy-vs-shots plots"},
 	"pretrain": {cmdPretrain, "pretrain a small CLIP from scratch on image–caption pairs (BPE + contrastive loss)"},
+	"sweep":    {cmdSweep, "run a grid as a sweep: on this machine (--local N) or as Slurm job arrays (--slurm), status, resubmission"},
 	"demo":     {cmdDemo, "the paper's comparison on the shipped small CLIP and real-image benchmark (no download)"},
 }
 

@@ -21,10 +21,11 @@ tables as Markdown.
 
 Every run writes DIR/results.json ({"benchmark", "method", "shots", "seed",
 "overall", "tasks": [{"name", "metric", "value"}], ...}). report walks each
-ROOT (a directory, searched recursively, or a single file) for them, groups
-the results by (benchmark, method, configuration, shots) and averages over
-seeds (a method run with several configurations, the "run" of its
-results, gets a row "METHOD [CONFIG]" per configuration):
+ROOT (a directory, searched recursively, or a single file; a sweep folder
+stands for its cells' run folders, and report lists its unfinished cells)
+for them, groups the results by (benchmark, method, configuration, shots)
+and averages over seeds (a method run with several configurations, the
+"run" of its results, gets a row "METHOD [CONFIG]" per configuration):
 
   * overall score: mean ± population std over seeds (numpy's np.std,
     ddof=0, as the authors' parse_test_res.py), or with --ci95 the
@@ -77,6 +78,9 @@ func cmdReport(ctx context.Context, args []string) error {
 	if len(roots) == 0 {
 		fs.Usage()
 		return errors.New("report: give at least one ROOT directory")
+	}
+	if roots, err = sweepRoots(ctx, roots, os.Stderr); err != nil {
+		return errors.Wrap(err, "report")
 	}
 	if *digits < 1 || *digits > 6 {
 		return errors.Errorf("report: --digits %d: want 1..6", *digits)

@@ -1,0 +1,444 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/pkg/errors"
+
+	"github.com/softcpt/softcpt-go/experiment"
+	"github.com/softcpt/softcpt-go/sweep"
+)
+
+const sweepUsage = `usage:
+  softcpt sweep [--file SWEEP.json | GRID FLAGS] --dir DIR --local N
+  softcpt sweep [--file SWEEP.json | GRID FLAGS] --dir DIR --slurm [SLURM FLAGS]
+  softcpt sweep status DIR [--json]
+  softcpt sweep --resubmit-failed --dir DIR      (or: softcpt sweep resubmit DIR)
+  softcpt sweep cache DIR                        (inside the cache job)
+  softcpt sweep run-cell DIR INDEX               (inside array task INDEX)
+
+Runs the paper's grid (methods × shots × seeds, plus zero-shot and the
+linear probe) as a sweep. A sweep file (JSON; the keys are listed in
+'go doc github.com/softcpt/softcpt-go/sweep' and the README, "Running the
+paper's grid on a cluster"), or the same as GRID FLAGS, expands to cells,
+one run folder each, kept in the sweep folder DIR (sweep.json, cells.json;
+cell i is always the same run). Without a benchmark and a model the sweep
+runs on the shipped ones (benchmark "shipped", group general; model
+"shipped"); the run folders go into DIR/runs unless the sweep sets output.
+Given neither --file nor grid flags, an existing DIR is run again.
+
+  --local N   runs the feature cache, then the cells that are not done,
+              on this machine in N processes, one cell at a time in each
+              (more processes may join: softcpt sweep --local 1 --dir DIR).
+  --slurm     writes DIR/slurm/{cache.sbatch,array.sbatch,submit.sh} and
+              submits a feature-cache job and one job array of every cell
+              after it (--dependency=afterok), one cell per array task;
+              the job ids go to DIR/jobs.json and the jobs' output to
+              DIR/logs/.
+
+'sweep status' prints per cell pending / running / done / failed /
+missing, from the markers in DIR/state and from squeue/sacct when
+present. '--resubmit-failed' submits one new array of the failed and
+missing cells. An array task that receives SIGTERM or the --signal
+signal saves its checkpoint; on the time-limit signal it requeues itself
+(exit status 75) and resumes from its checkpoint. A finished cell is
+never run again. 'softcpt report DIR' merges the finished cells.
+
+flags:`
+
+// sweepParamHelp describes the cell settings flags (sweep.ParamNames with
+// "-" for "_"); unset ones are the paper's.
+var sweepParamHelp = map[string]string{
+	"epochs":               "training epochs (MAX_EPOCH, 50)",
+	"batch_size":           "training batch size (32)",
+	"lr":                   "SGD learning rate (0.002)",
+	"momentum":             "SGD momentum (0.9)",
+	"weight_decay":         "SGD weight decay (5e-4)",
+	"warmup_epochs":        "constant warm-up epochs (1)",
+	"warmup_lr":            "warm-up learning rate (1e-5)",
+	"repeat_steps":         "the authors' repeated optimiser steps (0 = off)",
+	"augment":              "re-encode augmented training images every epoch (true/false)",
+	"n_ctx":                "N_CTX: learned context length of the class prompts (16; 4 suits the shipped model)",
+	"ctx_init":             "CTX_INIT: initial context words, or \"template\"",
+	"class_token_position": "CLASS_TOKEN_POSITION: end, middle or front",
+	"csc":                  "CSC (true/false; default from the method)",
+	"class_n_ctx":          "CLASS_N_CTX (default from the method)",
+	"class_csc":            "CLASS_CSC (true/false; default from the method)",
+	"task_n_ctx":           "TASK_N_CTX (default 4)",
+	"task_csc":             "TASK_CSC (true/false; default from the method)",
+	"pg_type":              "PG_TYPE meta network: lin, linmean or lincls",
+	"cls_sample_rate":      "CLS_SAMPLE_RATE: class sampling rate in training (0 = off)",
+	"full_prompts":         "encode every class prompt in full (true/false)",
+	"max_iter":             "linear probe: L-BFGS iterations per fit (1000)",
+	"templates":            "zero-shot: extra templates separated by '|'",
+}
+
+// sweepFlags are the flags of 'softcpt sweep'.
+type sweepFlags struct {
+	file, dir     string
+	grid          sweep.Flags
+	shots, seeds  intList
+	params        map[string]*string
+	local         int
+	slurm, resub  bool
+	opts          sweep.SlurmOptions
+	gpus, softcpt string
+	extra         stringList
+}
+
+func (f *sweepFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.file, "file", "", "the sweep file (JSON)")
+	fs.StringVar(&f.dir, "dir", "", "the sweep folder (or give it as the last argument)")
+	fs.IntVar(&f.local, "local", 0, "run the sweep on this machine in `N` processes, one cell at a time in each")
+	fs.BoolVar(&f.slurm, "slurm", false, "submit the sweep to Slurm: a feature-cache job and a job array of the cells")
+	fs.BoolVar(&f.resub, "resubmit-failed", false, "submit one new array of the sweep's failed and missing cells")
+	// The grid, without a sweep file.
+	g := &f.grid
+	fs.StringVar(&g.Name, "name", "", "grid: label of the sweep in Slurm job names (default: the folder's name)")
+	fs.StringVar(&g.Benchmark, "benchmark", "", "grid: \"shipped\" (default), a benchmark pack (*.bin), a shipped definition (general10, plant6, fashion20) or a definition file")
+	fs.StringVar(&g.Group, "group", "", "grid: task group of a packed benchmark: general (default), nature, attributes")
+	fs.StringVar(&g.Tasks, "tasks", "", "grid: comma-separated subset of the benchmark's tasks")
+	fs.StringVar(&g.DataRoot, "data-root", "", "grid: folder of a definition's datasets")
+	fs.StringVar(&g.CacheDir, "cache-dir", "", "grid: generated splits and few-shot samples (default DATA-ROOT/.softcpt-cache)")
+	fs.StringVar(&g.Model, "model", "", "grid: CLIP checkpoint, or \"shipped\" (default)")
+	fs.StringVar(&g.BPE, "bpe", "", "grid: BPE merges of the model's tokenizer (default: named by the model, or embedded)")
+	fs.StringVar(&g.Output, "out", "", "grid: root of the cells' run folders (default DIR/runs)")
+	fs.StringVar(&g.Device, "device", "", "grid: cpu (default) or cuda")
+	fs.StringVar(&g.Methods, "methods", "", "grid: comma-separated methods (coop-mt, coop-ca, coop-cs, nata, nats, cata, csta, cats, csts), and zeroshot, linprobe")
+	f.shots, f.seeds = intList{1, 2, 4, 8, 16}, intList{1, 2, 3}
+	fs.Var(&f.shots, "shots", "grid: comma-separated shot counts")
+	fs.Var(&f.seeds, "seed", "grid: comma-separated seeds")
+	f.params = map[string]*string{}
+	for _, n := range sweep.ParamNames() {
+		name := strings.ReplaceAll(n, "_", "-")
+		f.params[name] = fs.String(name, "", "grid, cell setting: "+sweepParamHelp[n])
+	}
+	// Slurm.
+	fs.StringVar(&f.opts.Partition, "partition", "", "slurm: --partition of the jobs")
+	fs.StringVar(&f.opts.Account, "account", "", "slurm: --account of the jobs")
+	fs.StringVar(&f.opts.Time, "time", "", "slurm: --time limit of each job (e.g. 04:00:00)")
+	fs.IntVar(&f.opts.CPUsPerTask, "cpus-per-task", 0, "slurm: --cpus-per-task")
+	fs.StringVar(&f.opts.Mem, "mem", "", "slurm: --mem (e.g. 32G)")
+	fs.StringVar(&f.gpus, "gpus", "", "slurm: GPUs per job, passed as --gres=gpu:`G`")
+	fs.StringVar(&f.opts.Gres, "gres", "", "slurm: --gres, e.g. gpu:a100:1 (instead of --gpus)")
+	fs.IntVar(&f.opts.Throttle, "array-throttle", 0, "slurm: run at most `M` array tasks at once (--array=…%M)")
+	fs.StringVar(&f.opts.Signal, "signal", sweep.DefaultSignal, "slurm: [B:]SIG@SECS, the signal sent that many seconds before the time limit; the cell saves its checkpoint and requeues itself")
+	fs.Var(&f.extra, "sbatch-arg", "slurm: one more sbatch option for both jobs, e.g. --qos=high (repeatable)")
+	fs.StringVar(&f.softcpt, "softcpt", "", "slurm: the softcpt binary the jobs run (default: this one)")
+}
+
+// gridGiven lists the grid flags given on the command line.
+func (f *sweepFlags) gridGiven(fs *flag.FlagSet) []string {
+	var out []string
+	fs.Visit(func(fl *flag.Flag) {
+		if strings.HasPrefix(fl.Usage, "grid") {
+			out = append(out, "--"+fl.Name)
+		}
+	})
+	return out
+}
+
+// spec returns the sweep of the flags: the sweep file, the grid flags,
+// or nil for an existing sweep folder.
+func (f *sweepFlags) spec(fs *flag.FlagSet) (*sweep.Spec, error) {
+	given := f.gridGiven(fs)
+	switch {
+	case f.file != "" && len(given) > 0:
+		return nil, errors.Errorf("sweep: give --file or grid flags, not both (%s)", strings.Join(given, " "))
+	case f.file != "":
+		return sweep.Load(f.file)
+	case len(given) == 0:
+		return nil, nil
+	}
+	f.grid.Shots, f.grid.Seeds = f.shots, f.seeds
+	f.grid.Params = map[string]string{}
+	fs.Visit(func(fl *flag.Flag) {
+		if p, ok := f.params[fl.Name]; ok {
+			f.grid.Params[fl.Name] = *p
+		}
+	})
+	return sweep.FromFlags(f.grid)
+}
+
+// slurmOptions returns the Slurm options of the flags.
+func (f *sweepFlags) slurmOptions() (sweep.SlurmOptions, error) {
+	o := f.opts
+	o.Extra = f.extra
+	if f.gpus != "" {
+		if o.Gres != "" {
+			return o, errors.New("sweep: give --gpus or --gres, not both")
+		}
+		if n, err := strconv.Atoi(f.gpus); err != nil || n < 1 {
+			return o, errors.Errorf("sweep: --gpus %q: want a number of GPUs ≥ 1", f.gpus)
+		}
+		o.Gres = "gpu:" + f.gpus
+	}
+	exe := f.softcpt
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return o, errors.Wrap(err, "sweep: the softcpt binary for the job scripts (--softcpt)")
+		}
+		if strings.Contains(exe, string(filepath.Separator)+"go-build") {
+			return o, errors.Errorf("sweep: this softcpt is go run's temporary copy (%s), which the jobs cannot run: build it (go build ./cmd/softcpt) or give --softcpt PATH", exe)
+		}
+	}
+	exe, err := filepath.Abs(exe)
+	if err != nil {
+		return o, errors.Wrap(err, "sweep: --softcpt")
+	}
+	o.Command = []string{exe}
+	return o, nil
+}
+
+func cmdSweep(ctx context.Context, args []string) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "status":
+			return sweepStatus(ctx, args[1:])
+		case "resubmit":
+			return sweepResubmit(ctx, args[1:])
+		case "cache", "run-cell":
+			return sweepJob(args)
+		}
+	}
+	fs := flag.NewFlagSet("sweep", flag.ContinueOnError)
+	var f sweepFlags
+	f.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), sweepUsage)
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := oneDir(&f.dir, pos); err != nil {
+		return err
+	}
+	if f.resub {
+		return resubmit(ctx, f.dir)
+	}
+	if (f.local > 0) == f.slurm {
+		return errors.New("sweep: give --local N (run here, N cells at a time) or --slurm (submit to Slurm)")
+	}
+	var o sweep.SlurmOptions
+	if f.slurm {
+		if o, err = f.slurmOptions(); err != nil {
+			return err
+		}
+	}
+	spec, err := f.spec(fs)
+	if err != nil {
+		return err
+	}
+	var s *sweep.Sweep
+	if spec == nil {
+		if s, err = sweep.Open(f.dir); err != nil {
+			return errors.Wrap(err, "sweep: give --file or grid flags (--methods ...) for a new sweep")
+		}
+	} else if s, err = sweep.Create(f.dir, spec); err != nil {
+		return err
+	}
+	experiment.Logf("sweep %s: %d cells in %s, run folders under %s", s.Name, len(s.Cells), s.Dir, s.Output)
+	if f.local > 0 {
+		r := &sweep.Experiments{}
+		defer r.Close()
+		return sweep.RunProcesses(ctx, s, f.local, nil, r, experiment.Logf)
+	}
+	jobs, err := s.Submit(ctx, o)
+	printJobs(jobs)
+	if err == nil {
+		fmt.Printf("scripts in %s; 'softcpt sweep status %s' follows the cells\n", filepath.Join(s.Dir, "slurm"), s.Dir)
+	}
+	return err
+}
+
+// oneDir sets dir from the positional arguments: at most one, and not
+// beside --dir.
+func oneDir(dir *string, pos []string) error {
+	switch {
+	case len(pos) > 1 || len(pos) == 1 && *dir != "":
+		return errors.Errorf("sweep: one sweep folder, please (got %q and --dir %q)", pos, *dir)
+	case len(pos) == 1:
+		*dir = pos[0]
+	case *dir == "":
+		return errors.New("sweep: give the sweep folder (--dir DIR)")
+	}
+	return nil
+}
+
+func printJobs(jobs []sweep.Job) {
+	for _, j := range jobs {
+		after := ""
+		if j.After != "" {
+			after = " after job " + j.After
+		}
+		if j.Kind == "array" {
+			fmt.Printf("submitted job array %s (%d cells)%s: %s\n", j.ID, len(j.Indices), after, j.Script)
+		} else {
+			fmt.Printf("submitted %s job %s%s: %s\n", j.Kind, j.ID, after, j.Script)
+		}
+	}
+}
+
+func sweepStatus(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("sweep status", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print the status as JSON")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), `usage: softcpt sweep status [--json] DIR
+
+Prints the state of the feature cache and of every cell of the sweep in
+DIR: pending (queued or requeued), running, done, failed (error,
+cancelled, time limit, node failure) or missing (never submitted, or
+gone without a trace), with its latest Slurm job and state (from sacct,
+or squeue and scontrol without accounting) and the reason of a failure,
+then a count of each state.`)
+		fs.PrintDefaults()
+	}
+	dir, err := dirArg(fs, args)
+	if err != nil {
+		return err
+	}
+	s, err := sweep.Open(dir)
+	if err != nil {
+		return err
+	}
+	st, err := s.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		b, err := json.MarshalIndent(st, "", "  ")
+		if err != nil {
+			return errors.Wrap(err, "sweep status")
+		}
+		_, err = os.Stdout.Write(append(b, '\n'))
+		return err
+	}
+	return st.Write(os.Stdout)
+}
+
+func sweepResubmit(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("sweep resubmit", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), `usage: softcpt sweep resubmit DIR   (the same as softcpt sweep --resubmit-failed --dir DIR)
+
+Submits one new job array of the cells of the Slurm sweep in DIR whose
+status is failed or missing (array task id = cell index), written as
+DIR/slurm/resubmit-N.sbatch, after the feature-cache job (a new one when
+the cache failed). Resubmitted cells resume from their checkpoints.`)
+		fs.PrintDefaults()
+	}
+	dir, err := dirArg(fs, args)
+	if err != nil {
+		return err
+	}
+	return resubmit(ctx, dir)
+}
+
+// dirArg parses the flags of a subcommand whose one argument is the sweep
+// folder, and returns it.
+func dirArg(fs *flag.FlagSet, args []string) (string, error) {
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return "", err
+	}
+	var dir string
+	return dir, oneDir(&dir, pos)
+}
+
+func resubmit(ctx context.Context, dir string) error {
+	s, err := sweep.Open(dir)
+	if err != nil {
+		return err
+	}
+	jobs, err := s.ResubmitFailed(ctx)
+	if err == nil && len(jobs) == 0 {
+		fmt.Println("no failed or missing cell: nothing to resubmit")
+	}
+	printJobs(jobs)
+	return err
+}
+
+// sweepJob runs the in-job entry points 'sweep cache DIR' and 'sweep
+// run-cell DIR INDEX' and exits with sweep.ExitCode (75 after an
+// interruption that saved the checkpoint).
+func sweepJob(args []string) error {
+	usage := `usage: softcpt sweep cache DIR | softcpt sweep run-cell DIR INDEX
+
+The entry points of a sweep's Slurm jobs (any scheduler's array can call
+them): 'cache' computes the sweep's feature cache; 'run-cell' runs cell
+INDEX of DIR/cells.json into its run folder unless it is done. SIGTERM,
+SIGINT and the sweep's --signal make them save the checkpoint and exit
+with status 75 (after 'scontrol requeue' on the time-limit signal).`
+	if len(args) > 1 && (args[1] == "-h" || args[1] == "--help") {
+		fmt.Fprintln(os.Stderr, usage)
+		return flag.ErrHelp
+	}
+	r := &sweep.Experiments{}
+	var err error
+	switch {
+	case args[0] == "cache" && len(args) == 2:
+		// The jobs handle their signals themselves (sweep.RunCache), so
+		// they do not run under the command's context, whose
+		// cancellation by SIGTERM would hide which signal came.
+		err = sweep.RunCache(context.Background(), args[1], r)
+	case args[0] == "run-cell" && len(args) == 3:
+		i, aerr := strconv.Atoi(args[2])
+		if aerr != nil {
+			return errors.Errorf("sweep run-cell: INDEX %q is not a cell index", args[2])
+		}
+		err = sweep.RunCell(context.Background(), args[1], i, r)
+	default:
+		fmt.Fprintln(os.Stderr, usage)
+		return errors.Errorf("sweep %s: bad arguments %q", args[0], args[1:])
+	}
+	r.Close()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "softcpt sweep %s: %v\n", args[0], err)
+		os.Exit(sweep.ExitCode(err))
+	}
+	return nil
+}
+
+// sweepRoots replaces the sweep folders among report's roots by their
+// output roots and writes to w which cells of each are not finished.
+func sweepRoots(ctx context.Context, roots []string, w io.Writer) ([]string, error) {
+	out := make([]string, len(roots))
+	for i, root := range roots {
+		out[i] = root
+		if _, err := os.Stat(filepath.Join(root, "sweep.json")); err != nil {
+			continue
+		}
+		s, err := sweep.Open(root)
+		if err != nil {
+			return nil, err
+		}
+		st, err := s.Status(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = s.Output
+		n := st.Count()
+		if n[sweep.Done] == len(st.Cells) {
+			fmt.Fprintf(w, "report: sweep %s: all %d cells done\n", s.Dir, len(st.Cells))
+			continue
+		}
+		fmt.Fprintf(w, "report: sweep %s: %d of %d cells done; missing from the tables:\n", s.Dir, n[sweep.Done], len(st.Cells))
+		for _, c := range st.Cells {
+			if c.State != sweep.Done {
+				fmt.Fprintf(w, "  cell %d %s: %s %s\n", c.Index, c.ID, c.State, c.Detail)
+			}
+		}
+	}
+	return out, nil
+}
