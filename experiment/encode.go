@@ -38,6 +38,9 @@ type Encoded struct {
 // Encode encodes images (CLIP's preprocessing: bicubic resize of the
 // short side, centre crop, normalisation) and texts with a CLIP model.
 func Encode(o EncodeOptions) (*Encoded, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	m, err := clip.LoadWith(o.Model, clip.Options{VisionHeads: o.VisionHeads, TransformerHeads: o.TextHeads})
 	if err != nil {
 		return nil, err

@@ -86,9 +86,9 @@ type Grid struct {
 }
 
 // RunDir is the folder of one (method, shots, seed) cell under an output
-// root: OUT/BENCHMARK/METHOD/shots_K/seed_S.
+// root: OUT/BENCHMARK/METHOD/shots_K/seed_S (shots_all for AllShots).
 func RunDir(out, benchmark, method string, shots, seed int) string {
-	return filepath.Join(out, benchmark, method, fmt.Sprintf("shots_%d", shots), fmt.Sprintf("seed_%d", seed))
+	return filepath.Join(out, benchmark, method, "shots_"+shotsName(shots), fmt.Sprintf("seed_%d", seed))
 }
 
 // backend returns the backend that runs the model.
@@ -101,6 +101,12 @@ func (e *Experiment) backend() Backend {
 
 // Run runs every cell of the grid, writing each one's results.
 func (e *Experiment) Run(ctx context.Context, g Grid) error {
+	if err := g.Validate(); err != nil {
+		return err
+	}
+	if err := g.CheckModel(e.Model.Config.ContextLength); err != nil {
+		return err
+	}
 	for _, method := range g.Methods {
 		method = strings.TrimSpace(method)
 		if method == "zeroshot" {

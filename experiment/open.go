@@ -13,6 +13,7 @@ import (
 	"github.com/softcpt/softcpt-go/clip"
 	"github.com/softcpt/softcpt-go/clip/tokenizer"
 	"github.com/softcpt/softcpt-go/data"
+	"github.com/softcpt/softcpt-go/internal/setting"
 	"github.com/softcpt/softcpt-go/realdata"
 	"github.com/softcpt/softcpt-go/softcpt"
 )
@@ -43,8 +44,11 @@ type Options struct {
 // device and runs the grid; each cell loads the benchmark's data and
 // draws its shots.
 func Run(ctx context.Context, o Options, g Grid) error {
-	if o.Benchmark == "" || o.Model == "" || o.BPE == "" {
-		return errors.New("--benchmark, --model and --bpe are required (or run 'softcpt demo' for the shipped model and data)")
+	if err := setting.First(o.Validate(), g.Validate()); err != nil {
+		return err
+	}
+	if err := CheckOutDir("Options.Out", o.Out); err != nil {
+		return err
 	}
 	def, err := data.LoadDefinition(o.Benchmark)
 	if err != nil {
@@ -130,6 +134,12 @@ type ShippedOptions struct {
 // shots from the group's training pools (realdata.Benchmark.FewShot,
 // with softcpt.ProbeValShots validation shots for the linear probe).
 func RunShipped(ctx context.Context, o ShippedOptions, g Grid) error {
+	if err := setting.First(o.Validate(), g.Validate()); err != nil {
+		return err
+	}
+	if err := CheckOutDir("ShippedOptions.Out", o.Out); err != nil {
+		return err
+	}
 	rb, m, tok, err := OpenShipped(o.Benchmark, o.Model, o.BPE)
 	if err != nil {
 		return err
