@@ -375,7 +375,7 @@ func (e *Experiment) LinearProbe(ctx context.Context, b *data.Benchmark, k, seed
 			va = tr
 			valOnTrain = append(valOnTrain, t.Name)
 		}
-		res, err := softcpt.LinearProbe(tr, va, te, len(t.Classes), t.Metric, probe)
+		res, err := softcpt.LinearProbeContext(ctx, tr, va, te, len(t.Classes), t.Metric, probe)
 		if err != nil {
 			return errors.Wrapf(err, "linear probe on %s task %s, %d shots, seed %d", b.Name, t.Name, k, seed)
 		}

@@ -46,7 +46,8 @@ func (l *intList) Set(v string) error {
 // commonFlags are the flags shared by train, zeroshot, linprobe and eval.
 type commonFlags struct {
 	benchmark, tasks, dataRoot, cacheDir, model, bpe, out string
-	shots, seeds                                          intList
+	shots                                                 shotList
+	seeds                                                 intList
 	visionHeads, textHeads                                int
 	device                                                deviceFlag
 }
@@ -59,9 +60,9 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.model, "model", "", "CLIP checkpoint (RN50.pt, ViT-B-32.pt, ... or safetensors)")
 	fs.StringVar(&c.bpe, "bpe", "", "BPE merges file of the model's tokenizer (bpe_simple_vocab_16e6.txt.gz for OpenAI's models)")
 	fs.StringVar(&c.out, "out", "output", "output directory")
-	c.shots = intList{1, 2, 4, 8, 16}
+	c.shots = shotList{intList{1, 2, 4, 8, 16}}
 	c.seeds = intList{1, 2, 3}
-	fs.Var(&c.shots, "shots", "comma-separated shot counts")
+	fs.Var(&c.shots, "shots", "comma-separated shot counts per class; \"all\" trains on all the training data (Dassl's NUM_SHOTS 0, run folder shots_all)")
 	fs.Var(&c.seeds, "seed", "comma-separated seeds")
 	fs.IntVar(&c.visionHeads, "vision-heads", 0, "override the inferred number of vision attention heads")
 	fs.IntVar(&c.textHeads, "text-heads", 0, "override the inferred number of text attention heads")
@@ -80,7 +81,7 @@ func (c *commonFlags) options(fullPrompts bool) experiment.Options {
 
 // grid returns the shots and seeds of the flags as a grid of one method.
 func (c *commonFlags) grid(method string) experiment.Grid {
-	return experiment.Grid{Methods: []string{method}, Shots: c.shots, Seeds: c.seeds}
+	return experiment.Grid{Methods: []string{method}, Shots: c.shots.intList, Seeds: c.seeds}
 }
 
 // methodFlags are SoftCPT's and CoOp's knobs (the authors' script

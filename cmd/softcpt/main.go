@@ -14,10 +14,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"sort"
 	"strings"
-	"syscall"
 )
 
 // command is one subcommand of the driver.
@@ -67,15 +65,22 @@ func main() {
 		usage()
 		os.Exit(2)
 	}
-	// Ctrl-C cancels the context: training stops after the current step
-	// and keeps the last epoch's checkpoint.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := cmd.run(ctx, args[1:]); err != nil {
-		if err == flag.ErrHelp {
-			return
-		}
-		fmt.Fprintf(os.Stderr, "softcpt %s: %v\n", args[0], err)
+	// SIGINT/SIGTERM cancel the context (signals.go): the running phase
+	// stops, keeping what was saved, and the driver exits with 128 + the
+	// signal's number; a second signal exits at once.
+	ctx, in, stop := signalContext(context.Background())
+	err := cmd.run(ctx, args[1:])
+	stop()
+	if err == flag.ErrHelp {
+		return
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "softcpt %s: %v\n", args[0], inFlagTerms(args[0], err))
+	}
+	if s := in.signal(); s != nil {
+		os.Exit(exitCode(s))
+	}
+	if err != nil {
 		os.Exit(1)
 	}
 }
