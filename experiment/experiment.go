@@ -21,6 +21,7 @@ import (
 	"github.com/softcpt/softcpt-go/clip"
 	"github.com/softcpt/softcpt-go/data"
 	"github.com/softcpt/softcpt-go/softcpt"
+	"github.com/softcpt/softcpt-go/tensor"
 )
 
 // Experiment is a benchmark and a frozen CLIP model with an output root.
@@ -332,7 +333,15 @@ func (e *Experiment) zeroShot(ctx context.Context, b *data.Benchmark, extra []st
 	for i, t := range b.Tasks {
 		tmpl[i] = templates(t, extra)
 	}
-	w, err := softcpt.ZeroShotFeatures(e.Model, e.backend().encodeTexts, e.Tok, specs(b), tmpl)
+	// Stop between text batches (one per task and template) when ctx is
+	// cancelled.
+	encode := func(ids []int, batch, length int) (*tensor.Tensor, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, errors.Wrap(err, "encoding class-name prompts")
+		}
+		return e.backend().encodeTexts(ids, batch, length)
+	}
+	w, err := softcpt.ZeroShotFeatures(e.Model, encode, e.Tok, specs(b), tmpl)
 	if err != nil {
 		return nil, 0, err
 	}
