@@ -140,10 +140,10 @@ func (m *methodFlags) config() (softcpt.Config, error) {
 			return c, err
 		}
 	}
-	if m.classNCtx >= 0 {
+	if m.classNCtx != -1 { // -1: the method's default; other negatives fail Validate
 		c.ClassNCtx = m.classNCtx
 	}
-	if m.taskNCtx >= 0 {
+	if m.taskNCtx != -1 {
 		c.TaskNCtx = m.taskNCtx
 	}
 	if m.pgType != "" {
