@@ -12,22 +12,25 @@ import (
 )
 
 // abandonAfter bounds how long the driver waits, after the first SIGINT
-// or SIGTERM, for the running phase to stop on its own: the library
-// checks for cancellation between training steps, encoding batches,
-// L-BFGS iterations and pretraining steps (well under this bound), and
-// this is the backstop for work that cannot be interrupted (reading a
-// model file). Every file the driver writes is written atomically, so
-// exiting at any instant leaves only whole files.
-const abandonAfter = 3 * time.Second
+// or SIGTERM, for the running phase to stop on its own. The library
+// checks for cancellation between encoding batches, training steps and
+// L-BFGS iterations (a fraction of a second each) and between
+// pretraining steps (1–4 s each on two busy cores), and then saves what
+// it can (pretraining writes a checkpoint); this is the backstop for work
+// that cannot be interrupted (reading a model file, a hostile input). Every
+// file the driver writes is written atomically, so exiting at any instant
+// leaves only whole files.
+const abandonAfter = 10 * time.Second
 
 // interrupts turns SIGINT and SIGTERM into the cancellation of a
 // context: the first cancels it (the running phase stops within a second
 // or two, keeping what was saved: see README, "Interrupting a run"), a
-// second one, or the phase not stopping within abandonAfter, exits at
+// second one, or the phase not stopping within grace, exits at
 // once with 128 + the signal's number (130 for SIGINT, 143 for SIGTERM).
 type interrupts struct {
 	stderr io.Writer
 	exit   func(code int)
+	grace  time.Duration // abandonAfter
 	mu     sync.Mutex
 	sig    os.Signal // the first signal, nil before
 }
@@ -35,7 +38,7 @@ type interrupts struct {
 // signalContext returns a context that the first SIGINT or SIGTERM
 // cancels, and a function that stops listening.
 func signalContext(parent context.Context) (context.Context, *interrupts, func()) {
-	in := &interrupts{stderr: os.Stderr, exit: os.Exit}
+	in := &interrupts{stderr: os.Stderr, exit: os.Exit, grace: abandonAfter}
 	ctx, cancel := context.WithCancel(parent)
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
@@ -69,10 +72,10 @@ func (in *interrupts) watch(ch <-chan os.Signal, cancel func(), done <-chan stru
 			}
 			fmt.Fprintf(in.stderr, "softcpt: %s: stopping (again to exit at once)\n", signalName(s))
 			cancel()
-			abandon = time.After(abandonAfter)
+			abandon = time.After(in.grace)
 		case <-abandon:
 			s := in.signal()
-			fmt.Fprintf(in.stderr, "softcpt: %s: the current phase did not stop within %s, exiting now\n", signalName(s), abandonAfter)
+			fmt.Fprintf(in.stderr, "softcpt: %s: the current phase did not stop within %s, exiting now\n", signalName(s), in.grace)
 			in.exit(exitCode(s))
 			return
 		}
