@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/pkg/errors"
 
@@ -49,6 +50,11 @@ the cosine similarity, images × texts.`)
 	}
 	if len(images) == 0 && len(texts) == 0 {
 		return errors.New("encode: nothing to encode: give --image and/or --text")
+	}
+	if *out != "" { // before the model is read: the output file's folder must be writable
+		if err := experiment.CheckOutDir("EncodeOptions.Out", filepath.Dir(*out)); err != nil {
+			return err
+		}
 	}
 	res, err := experiment.Encode(experiment.EncodeOptions{Model: *model, VisionHeads: *visionHeads, TextHeads: *textHeads, BPE: *bpe,
 		Device: string(device), Images: images, Texts: texts, Normalize: *normalize})

@@ -75,6 +75,9 @@ func cmdReport(ctx context.Context, args []string) error {
 		fs.Usage()
 		return errors.New("report: give at least one ROOT directory")
 	}
+	if *shotsTable < -1 {
+		return errors.Errorf("report: --shots-table %d: want a shot setting >= 0, or -1 for no per-task table", *shotsTable)
+	}
 	if *digits < 1 || *digits > 6 {
 		return errors.Errorf("report: --digits %d: want 1..6", *digits)
 	}

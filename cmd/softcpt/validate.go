@@ -25,7 +25,7 @@ var flagNames = map[string]string{
 	"Options.Out":          "out", "Options.Tasks": "tasks", "Options.VisionHeads": "vision-heads", "Options.TextHeads": "text-heads",
 	"ShippedOptions.Out": "out", "ShippedOptions.Groups": "groups",
 	"EncodeOptions.Model": "model", "EncodeOptions.BPE": "bpe", "EncodeOptions.Images": "image",
-	"EncodeOptions.VisionHeads": "vision-heads", "EncodeOptions.TextHeads": "text-heads",
+	"EncodeOptions.Out": "out", "EncodeOptions.VisionHeads": "vision-heads", "EncodeOptions.TextHeads": "text-heads",
 	"PretrainOptions.Out": "out", "PretrainOptions.Steps": "steps", "PretrainOptions.Batch": "batch",
 	"PretrainOptions.LR": "lr", "PretrainOptions.MinLR": "min-lr", "PretrainOptions.Warmup": "warmup", "PretrainOptions.WD": "wd",
 	"PretrainOptions.Vocab": "vocab", "PretrainOptions.CropMin": "crop-min", "PretrainOptions.EvalMax": "eval-max-images",

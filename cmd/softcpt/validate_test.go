@@ -87,6 +87,9 @@ func TestBadFlagsRejectedFirst(t *testing.T) {
 		{"encode", []string{"--model", missing + ".pt", "--text", "a", "--bpe", missing, "--vision-heads", "-2"}, `--vision-heads -2: must be at least 0`},
 		{"encode", []string{"--model", missing + ".pt", "--text", "a", "--bpe", missing, "--device", "tpu"}, `--device "tpu"`},
 		{"encode", []string{"--model", missing + ".pt", "--text", "a"}, `--bpe "": is required to encode texts`},
+		{"encode", []string{"--model", missing + ".pt", "--text", "a", "--bpe", missing, "--out", filepath.Join(file, "f.json")}, `--out "` + file + `": must be a writable folder`},
+		{"report", []string{"--shots-table", "-2", tmp}, `--shots-table -2: want a shot setting >= 0, or -1`},
+		{"report", []string{"--digits", "9", tmp}, `--digits 9: want 1..6`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.cmd+" "+strings.Join(tc.args, " "), func(t *testing.T) {
@@ -99,8 +102,8 @@ func TestBadFlagsRejectedFirst(t *testing.T) {
 				args = append(args, shipped...)
 			case "pretrain":
 				args = append(args, pretrainArgs...)
-			case "encode":
-				args = nil // --out is a file there
+			case "encode", "report":
+				args = nil // --out is a file (encode) or optional (report)
 			}
 			start := time.Now()
 			err := inFlagTerms(tc.cmd, commands[tc.cmd].run(context.Background(), append(args, tc.args...)))
