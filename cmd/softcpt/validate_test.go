@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/softcpt/softcpt-go/experiment"
 )
 
 // TestBadFlagsRejectedFirst runs every command with one bad flag each and
@@ -142,5 +144,23 @@ func TestReadOnlyOutFailsFast(t *testing.T) {
 	}
 	if d := time.Since(start); d > 100*time.Millisecond {
 		t.Errorf("took %v", d)
+	}
+}
+
+// TestShotList: "all" is experiment.AllShots (all the training data, run
+// folder shots_all), and its code -1 is not accepted as a count.
+func TestShotList(t *testing.T) {
+	var l shotList
+	if err := l.Set("1, all,16"); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.String(); got != "1,all,16" || l.intList[1] != experiment.AllShots {
+		t.Errorf("parsed %v (%s)", l.intList, got)
+	}
+	if err := l.Set("-1"); err == nil {
+		t.Error("--shots -1 accepted: all the training data is spelt \"all\"")
+	}
+	if d := experiment.RunDir("out", "b", "m", experiment.AllShots, 1); d != filepath.Join("out", "b", "m", "shots_all", "seed_1") {
+		t.Errorf("run folder %s", d)
 	}
 }
