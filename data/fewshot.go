@@ -81,6 +81,12 @@ func FewShotCachePath(cacheDir, benchmark, task string, k int, seed uint64) stri
 	return filepath.Join(cacheDir, "fewshot", benchmark, task, fmt.Sprintf("shot_%d-seed_%d.json", k, seed))
 }
 
+// AllShots, as a number of shots per class, asks for all the training
+// data instead of a few-shot draw (Dassl's NUM_SHOTS 0 or less); run
+// folders name it shots_all and results.json records it as shots -1
+// (report.AllShots). 0 shots is zero-shot (no training data).
+const AllShots = -1
+
 // SampleFewShot returns a copy of t whose Train holds k images per class
 // and whose Val holds min(k, 4) per class (FewShot with seeds derived by
 // TaskSeed from t.Name and seed); Test is unchanged. With cacheDir set the

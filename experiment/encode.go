@@ -67,6 +67,9 @@ type Encoded struct {
 // short side, centre crop, normalisation) and texts with a CLIP model, in
 // batches, with a progress bar on the console.
 func Encode(ctx context.Context, o EncodeOptions) (*Encoded, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	m, tok, src, err := openEncodeModel(o)
 	if err != nil {
 		return nil, err

@@ -21,6 +21,7 @@ import (
 	"github.com/softcpt/softcpt-go/clip"
 	"github.com/softcpt/softcpt-go/data"
 	"github.com/softcpt/softcpt-go/softcpt"
+	"github.com/softcpt/softcpt-go/tensor"
 )
 
 // Experiment is a benchmark and a frozen CLIP model with an output root.
@@ -126,6 +127,12 @@ func (e *Experiment) backend() Backend {
 
 // Run runs every cell of the grid, writing each one's results.
 func (e *Experiment) Run(ctx context.Context, g Grid) error {
+	if err := g.Validate(); err != nil {
+		return err
+	}
+	if err := g.CheckModel(e.Model.Config.ContextLength); err != nil {
+		return err
+	}
 	for _, method := range g.Methods {
 		method = strings.TrimSpace(method)
 		if method == "zeroshot" {
@@ -484,7 +491,15 @@ func (e *Experiment) zeroShot(ctx context.Context, b *data.Benchmark, extra []st
 	for i, t := range b.Tasks {
 		tmpl[i] = templates(t, extra)
 	}
-	w, err := softcpt.ZeroShotFeatures(e.Model, e.backend().encodeTexts, e.Tok, specs(b), tmpl)
+	// Stop between text batches (one per task and template) when ctx is
+	// cancelled.
+	encode := func(ids []int, batch, length int) (*tensor.Tensor, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, errors.Wrap(err, "encoding class-name prompts")
+		}
+		return e.backend().encodeTexts(ids, batch, length)
+	}
+	w, err := softcpt.ZeroShotFeatures(e.Model, encode, e.Tok, specs(b), tmpl)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -538,7 +553,7 @@ func (e *Experiment) LinearProbe(ctx context.Context, b *data.Benchmark, k, seed
 			va = tr
 			valOnTrain = append(valOnTrain, t.Name)
 		}
-		res, err := softcpt.LinearProbe(tr, va, te, len(t.Classes), t.Metric, probe)
+		res, err := softcpt.LinearProbeContext(ctx, tr, va, te, len(t.Classes), t.Metric, probe)
 		if err != nil {
 			return errors.Wrapf(err, "linear probe on %s task %s, %d shots, seed %d", b.Name, t.Name, k, seed)
 		}

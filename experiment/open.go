@@ -15,6 +15,7 @@ import (
 	"github.com/softcpt/softcpt-go/clip/checkpoint"
 	"github.com/softcpt/softcpt-go/clip/tokenizer"
 	"github.com/softcpt/softcpt-go/data"
+	"github.com/softcpt/softcpt-go/internal/setting"
 	"github.com/softcpt/softcpt-go/realdata"
 	"github.com/softcpt/softcpt-go/realdata/assets"
 	"github.com/softcpt/softcpt-go/shipped"
@@ -48,8 +49,11 @@ type Options struct {
 // draws its shots. The model's default N_CTX (Grid.NCtxFromModel) is
 // shipped.Model.DefaultNCtx's: its file's metadata, or 16.
 func Run(ctx context.Context, o Options, g Grid) error {
-	if o.Benchmark == "" || o.Model == "" || o.BPE == "" {
-		return errors.New("--benchmark, --model and --bpe are required (or run 'softcpt demo' for the shipped model and data)")
+	if err := setting.First(o.Validate(), g.Validate()); err != nil {
+		return err
+	}
+	if err := CheckOutDir("Options.Out", o.Out); err != nil {
+		return err
 	}
 	def, err := data.LoadDefinition(o.Benchmark)
 	if err != nil {
@@ -141,6 +145,12 @@ type ShippedOptions struct {
 // shots from the group's training pools (realdata.Benchmark.FewShot,
 // with softcpt.ProbeValShots validation shots for the linear probe).
 func RunShipped(ctx context.Context, o ShippedOptions, g Grid) error {
+	if err := setting.First(o.Validate(), g.Validate()); err != nil {
+		return err
+	}
+	if err := CheckOutDir("ShippedOptions.Out", o.Out); err != nil {
+		return err
+	}
 	rb, m, tok, err := OpenShipped(o.Benchmark, o.Model, o.BPE)
 	if err != nil {
 		return err

@@ -57,17 +57,17 @@ type PretrainOptions struct {
 // (pretrain.Train), checkpointing into OUT/checkpoint, and writes
 // OUT/model.safetensors; log lines and progress go to logw.
 func Pretrain(ctx context.Context, f PretrainOptions, logw io.Writer) error {
-	if f.Pairs == "" || f.Out == "" {
-		return errors.New("pretrain: --pairs and --out are required")
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	if err := CheckOutDir("PretrainOptions.Out", f.Out); err != nil {
+		return err
 	}
 	con := console.For(logw)
 	logf := con.Logf
 	cfg, err := f.config()
 	if err != nil {
 		return err
-	}
-	if f.CropMin <= 0 || f.CropMin > 1 {
-		return errors.Errorf("pretrain: --crop-min %v outside (0, 1]", f.CropMin)
 	}
 	pp, err := realdata.OpenPairs(f.Pairs)
 	if err != nil {

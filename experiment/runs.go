@@ -165,12 +165,12 @@ func (c RunConfig) Name() string {
 }
 
 // RunDir is the folder of one cell under an output root:
-// OUT/BENCHMARK/METHOD/CONFIG/shots_K/seed_S, where CONFIG is the run
+// OUT/BENCHMARK/METHOD/CONFIG/shots_K/seed_S (shots_all for AllShots), where CONFIG is the run
 // configuration's name (RunConfig.Name: a short readable part and a hash
 // of every setting that changes results), as CoOp's
 // ".../nctx16_cscFalse_ctpend/seed1". Zero-shot cells are shots_0/seed_0.
 func RunDir(out, benchmark, method, config string, shots, seed int) string {
-	return filepath.Join(out, benchmark, method, config, fmt.Sprintf("shots_%d", shots), fmt.Sprintf("seed_%d", seed))
+	return filepath.Join(out, benchmark, method, config, "shots_"+shotsName(shots), fmt.Sprintf("seed_%d", seed))
 }
 
 // RunFile is the file, in a configuration's folder
@@ -261,16 +261,16 @@ func (g Grid) skip(dir, method string, k, seed int, run RunConfig) (bool, error)
 // taken from a saved run); tests capture it.
 var runLog = Logf
 
-// setting is a result-changing setting as the driver's flag names it.
-type setting struct {
+// runSetting is a result-changing setting as the driver's flag names it.
+type runSetting struct {
 	flag string
 	get  func(RunConfig) string
 }
 
 // methodSetting and trainSetting read a field of the method configuration
 // or the training settings ("" when the configuration has none).
-func methodSetting(flag string, f func(*softcpt.Config) any) setting {
-	return setting{flag, func(c RunConfig) string {
+func methodSetting(flag string, f func(*softcpt.Config) any) runSetting {
+	return runSetting{flag, func(c RunConfig) string {
 		if c.Method == nil {
 			return ""
 		}
@@ -278,8 +278,8 @@ func methodSetting(flag string, f func(*softcpt.Config) any) setting {
 	}}
 }
 
-func trainSetting(flag string, f func(*TrainConfig) any) setting {
-	return setting{flag, func(c RunConfig) string {
+func trainSetting(flag string, f func(*TrainConfig) any) runSetting {
+	return runSetting{flag, func(c RunConfig) string {
 		if c.Train == nil {
 			return ""
 		}
@@ -302,7 +302,7 @@ func positionName(p softcpt.Position) string {
 
 // settings are the settings that a flag given explicitly to 'softcpt
 // train --resume' or 'softcpt eval' is checked against.
-var settings = []setting{
+var settings = []runSetting{
 	methodSetting("n-ctx", func(c *softcpt.Config) any { return c.NCtx }),
 	methodSetting("ctx-init", func(c *softcpt.Config) any { return strconv.Quote(c.CtxInit) }),
 	methodSetting("class-token-position", func(c *softcpt.Config) any { return positionName(c.Position) }),

@@ -28,6 +28,11 @@ type LBFGSOptions struct {
 	// MaxEval bounds the total number of function evaluations, the one at
 	// the start included (default 15000, scipy's maxfun).
 	MaxEval int
+	// Interrupt, when set, is called before every iteration; a non-nil
+	// error stops the solver, which returns it (wrapped) with the result
+	// so far (e.g. context.Context.Err, to cancel a long fit). It does
+	// not change the iterates.
+	Interrupt func() error
 }
 
 // withDefaults checks o and fills its zero fields.
@@ -182,6 +187,12 @@ func LBFGS(f func(x, g []float64) float64, x []float64, opt LBFGSOptions) (LBFGS
 	gt := make([]float64, n)
 
 	for {
+		if o.Interrupt != nil {
+			if err := o.Interrupt(); err != nil {
+				res.F = fx
+				return res, errors.Wrapf(err, "optim.LBFGS: interrupted after %d iterations", res.Iter)
+			}
+		}
 		if res.Iter >= o.MaxIter {
 			res.Stop = StopMaxIter
 			break

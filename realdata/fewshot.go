@@ -20,7 +20,8 @@ const imagePrefix = "img:"
 // task's pool with seed (data.FewShot, seeded by data.TaskSeed of the task
 // id), valShots validation shots per class drawn from the rest of the
 // pool (seeded by the task id + "/val"), and the whole test set. K = 0
-// gives no training or validation images.
+// gives no training or validation images, K = data.AllShots the whole
+// pool for training and none for validation.
 func (b *Benchmark) FewShot(group string, k, valShots int, seed uint64) *data.Benchmark {
 	out := &data.Benchmark{Name: "real-" + group, Load: b.load}
 	for _, rt := range b.TasksIn(group) {
@@ -36,7 +37,10 @@ func (b *Benchmark) FewShot(group string, k, valShots int, seed uint64) *data.Be
 		if rt.Metric == MetricMeanPerClass {
 			t.Metric = data.MeanPerClass
 		}
-		if k > 0 {
+		if k == data.AllShots {
+			// All the training data; no image is left for validation.
+			t.Train = items(rt.Train)
+		} else if k > 0 {
 			pool := items(rt.Train)
 			t.Train = data.FewShot(pool, len(rt.Classes), k, data.TaskSeed(rt.ID, seed))
 			picked := map[string]bool{}

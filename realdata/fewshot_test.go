@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/softcpt/softcpt-go/data"
 )
 
 // TestFewShot checks the data.Benchmark of a group of the shipped
@@ -77,6 +79,12 @@ func TestFewShot(t *testing.T) {
 	}
 	if zs := b.FewShot(group, 0, 0, 0); len(zs.Tasks[0].Train) != 0 || len(zs.Tasks[0].Val) != 0 {
 		t.Error("0 shots gave training or validation images")
+	}
+	all := b.FewShot(group, data.AllShots, 4, 1)
+	for i, rt := range b.TasksIn(group) {
+		if tt := all.Tasks[i]; len(tt.Train) != len(rt.Train) || len(tt.Val) != 0 {
+			t.Errorf("all shots, task %s: %d training and %d validation images, want the pool's %d and none", rt.ID, len(tt.Train), len(tt.Val), len(rt.Train))
+		}
 	}
 	for _, p := range []string{"img:-1", "img:x", "0", "img:99999999"} {
 		if _, err := db.Image(p); err == nil || !strings.Contains(err.Error(), p) {

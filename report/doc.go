@@ -9,7 +9,7 @@
 //	{
 //	  "benchmark": "general10",          // required, non-empty
 //	  "method": "SoftCPT-NATA",          // required, non-empty
-//	  "shots": 16,                       // required, >= 0; 0 means zero-shot
+//	  "shots": 16,                       // required, >= 0; 0 means zero-shot, -1 all the training data
 //	  "seed": 1,                         // required
 //	  "overall": 74.2,                   // required, percent in [0, 100]
 //	  "tasks": [                         // optional; names unique
@@ -50,7 +50,9 @@
 // their own "0" column, first, shown only when some method has one; a
 // zero-shot-only method shows "–" in every other column, including Avg.
 // (the paper prints ZS-CLIP's single value under Avg.; here Avg. always
-// means the five-setting average). [TaskTable] renders per-task scores for
+// means the five-setting average). Runs on all the training data
+// ([AllShots], shots = -1; Dassl's NUM_SHOTS 0) get an "all" column of
+// their own, after the few-shot columns, never the zero-shot one. [TaskTable] renders per-task scores for
 // one shot setting (rows = tasks, columns = methods).
 //
 // # Plots

@@ -109,16 +109,21 @@ func PlotShots(groups []Group, benchmark, path string) error {
 			if g.Method != m {
 				continue
 			}
-			if g.Shots == 0 {
+			if g.Shots == 0 || g.Shots == AllShots {
+				// Zero-shot (dashed) and all-data (dotted) runs have no
+				// place on the shots axis: horizontal lines.
 				line, err := plotter.NewLine(plotter.XYs{{X: xmin, Y: g.Overall.Mean}, {X: xmax, Y: g.Overall.Mean}})
 				if err != nil {
-					return errors.Wrapf(err, "plot %s: zero-shot line of %s", path, m)
+					return errors.Wrapf(err, "plot %s: %s-shot line of %s", path, shotsLabel(g.Shots), m)
 				}
 				line.Color = lineColors[i%len(lineColors)]
 				line.Width = vg.Points(1.5)
 				line.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
+				if g.Shots == AllShots {
+					line.Dashes = []vg.Length{vg.Points(1.5), vg.Points(2)}
+				}
 				p.Add(line)
-				p.Legend.Add(fmt.Sprintf("%s (0-shot, %.2f)", m, g.Overall.Mean), line)
+				p.Legend.Add(fmt.Sprintf("%s (%s-shot, %.2f)", m, shotsLabel(g.Shots), g.Overall.Mean), line)
 				continue
 			}
 			spread := g.Overall.Spread
@@ -171,7 +176,7 @@ func PlotShots(groups []Group, benchmark, path string) error {
 	p.Y.Min = math.Max(0, ymin-0.05*span)
 	under := p.Y.Min
 	for _, g := range gs {
-		if g.Shots == 0 || float64(g.Shots) <= xUnder {
+		if g.Shots <= 0 || float64(g.Shots) <= xUnder {
 			v := g.Overall.Mean
 			if g.Shots > 0 && !math.IsNaN(g.Overall.Spread) {
 				v += g.Overall.Spread

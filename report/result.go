@@ -47,7 +47,8 @@ type Result struct {
 	// with different configurations are aggregated separately. Empty for
 	// results that do not say.
 	Run string `json:"run,omitempty"`
-	// Shots is the number of training images per class; 0 is zero-shot.
+	// Shots is the number of training images per class; 0 is zero-shot
+	// and AllShots (-1) all the training data.
 	Shots int `json:"shots"`
 	// Seed is the run's random seed.
 	Seed int `json:"seed"`
@@ -67,6 +68,12 @@ type Result struct {
 	Path string `json:"-"`
 }
 
+// AllShots in Result.Shots marks a run on all the training data
+// (Dassl's NUM_SHOTS 0; data.AllShots): tables show it in an "all"
+// column of its own, after the few-shot columns, and plots as a dotted
+// horizontal line.
+const AllShots = -1
+
 // requiredKeys are the keys a results.json must contain.
 var requiredKeys = []string{"benchmark", "method", "shots", "seed", "overall"}
 
@@ -80,8 +87,8 @@ func (r *Result) Validate() error {
 	if strings.TrimSpace(r.Method) == "" {
 		return errors.New("method is empty")
 	}
-	if r.Shots < 0 {
-		return errors.Errorf("shots is %d, want >= 0", r.Shots)
+	if r.Shots < 0 && r.Shots != AllShots {
+		return errors.Errorf("shots is %d, want >= 0 (or %d: all the training data)", r.Shots, AllShots)
 	}
 	if err := checkScore(r.Overall); err != nil {
 		return errors.Wrap(err, "overall")

@@ -64,7 +64,7 @@ func TestValidateRejects(t *testing.T) {
 	cases := map[string]func(r *Result){
 		"no benchmark":    func(r *Result) { r.Benchmark = " " },
 		"no method":       func(r *Result) { r.Method = "" },
-		"negative shots":  func(r *Result) { r.Shots = -1 },
+		"negative shots":  func(r *Result) { r.Shots = -2 }, // -1 is AllShots,
 		"fraction":        func(r *Result) { r.Overall = 0.742 },
 		"negative":        func(r *Result) { r.Overall = -1; r.Tasks = nil },
 		"NaN":             func(r *Result) { r.Overall = math.NaN(); r.Tasks = nil },

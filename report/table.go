@@ -49,15 +49,18 @@ func BenchmarkTable(groups []Group, benchmark string, f TableFormat) string {
 		return ""
 	}
 	d := f.digits()
-	zero := false
+	zero, all := false, false
 	shotSet := map[int]bool{}
 	for _, s := range StandardShots {
 		shotSet[s] = true
 	}
 	for _, g := range gs {
-		if g.Shots == 0 {
+		switch g.Shots {
+		case 0:
 			zero = true
-		} else {
+		case AllShots:
+			all = true
+		default:
 			shotSet[g.Shots] = true
 		}
 	}
@@ -69,6 +72,9 @@ func BenchmarkTable(groups []Group, benchmark string, f TableFormat) string {
 	if zero {
 		shots = append([]int{0}, shots...)
 	}
+	if all {
+		shots = append(shots, AllShots)
+	}
 	n := typicalN(gs)
 
 	var sb strings.Builder
@@ -77,9 +83,12 @@ func BenchmarkTable(groups []Group, benchmark string, f TableFormat) string {
 	if zero {
 		sb.WriteString(" Column 0 is zero-shot.")
 	}
+	if all {
+		sb.WriteString(" Column all is training on all the training data.")
+	}
 	sb.WriteString("\n\n| Method |")
 	for _, s := range shots {
-		fmt.Fprintf(&sb, " %d |", s)
+		fmt.Fprintf(&sb, " %s |", shotsLabel(s))
 	}
 	sb.WriteString(" Avg. |\n|---|")
 	for range shots {
@@ -283,6 +292,15 @@ func findGroup(gs []Group, method string, shots int) (Group, bool) {
 func escapeCell(s string) string {
 	s = strings.ReplaceAll(s, "|", `\|`)
 	return strings.ReplaceAll(s, "\n", " ")
+}
+
+// shotsLabel names a shot setting in table headers: "all" for
+// AllShots, else the number.
+func shotsLabel(k int) string {
+	if k == AllShots {
+		return "all"
+	}
+	return fmt.Sprint(k)
 }
 
 func joinInts(xs []int, sep string) string {

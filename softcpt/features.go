@@ -98,6 +98,9 @@ func (f *Featurizer) Features(ctx context.Context, exs []Example, augment bool, 
 				go func() {
 					defer wg.Done()
 					for i := range next {
+						if ctx.Err() != nil {
+							continue // drain: the batch is dropped
+						}
 						var rng *rand.Rand
 						if augment {
 							rng = tensor.NewRNG(seed*0x9e3779b1 + uint64(start+i) + 1)
@@ -128,7 +131,17 @@ func (f *Featurizer) Features(ctx context.Context, exs []Example, augment bool, 
 		}
 	}()
 	od := out.Data()
-	for j := range jobs {
+	for {
+		var j job
+		var ok bool
+		select {
+		case j, ok = <-jobs:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if !ok {
+			break
+		}
 		if j.err != nil {
 			return nil, j.err
 		}

@@ -7,6 +7,7 @@ package softcpt
 // by a coarse grid and a log-space bisection.
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sort"
@@ -51,11 +52,15 @@ type LBFGSOptions struct {
 	// what multi_class='auto', the default the authors ran with, selects;
 	// the two objectives have different optima.
 	BinaryAsMultinomial bool
+	// Interrupt, when set, is called before every L-BFGS iteration; a
+	// non-nil error stops the fit and is returned (LinearProbeContext sets
+	// it to the context's Err).
+	Interrupt func() error `json:"-"`
 }
 
 // solver returns the optim.LBFGS options with sklearn's defaults filled in.
 func (o LBFGSOptions) solver() optim.LBFGSOptions {
-	s := optim.LBFGSOptions{MaxIter: 1000, GradTol: 1e-4, FTol: 64 * 0x1p-52, Memory: 10, MaxLineSearch: 50, MaxEval: 15000}
+	s := optim.LBFGSOptions{MaxIter: 1000, GradTol: 1e-4, FTol: 64 * 0x1p-52, Memory: 10, MaxLineSearch: 50, MaxEval: 15000, Interrupt: o.Interrupt}
 	if o.MaxIter > 0 {
 		s.MaxIter = o.MaxIter
 	}
@@ -719,6 +724,16 @@ type ProbeResult struct {
 // outside [0, classes), empty splits, fewer than two training classes,
 // unknown metric) returns an error.
 func LinearProbe(train, val, test ProbeSplit, classes int, metric data.Metric, opt ProbeOptions) (ProbeResult, error) {
+	return LinearProbeContext(context.Background(), train, val, test, classes, metric, opt)
+}
+
+// LinearProbeContext is LinearProbe stopped by ctx: cancelling it stops
+// the search before the next fit or L-BFGS iteration with an error that
+// wraps ctx.Err(). An uncancelled run gives LinearProbe's result.
+func LinearProbeContext(ctx context.Context, train, val, test ProbeSplit, classes int, metric data.Metric, opt ProbeOptions) (ProbeResult, error) {
+	if opt.LBFGS.Interrupt == nil {
+		opt.LBFGS.Interrupt = ctx.Err
+	}
 	var res ProbeResult
 	if metric != data.Accuracy && metric != data.MeanPerClass {
 		return res, errors.Errorf("LinearProbe: unknown metric %q (want %q or %q)", metric, data.Accuracy, data.MeanPerClass)
@@ -776,6 +791,9 @@ func LinearProbe(train, val, test ProbeSplit, classes int, metric data.Metric, o
 			if d < bestDist {
 				warm, bestDist = f.m, d
 			}
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, errors.Wrapf(err, "LinearProbe: interrupted before the fit with C=%g", c)
 		}
 		m, err := fitLogReg(xs, train.X.Dim(0), e, train.Y, classes, c, opt.LBFGS, warm)
 		if err != nil {

@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/pkg/errors"
+	"github.com/softcpt/softcpt-go/internal/setting"
 )
 
 // Sharing says how CoOp's hard-sharing baselines share contexts.
@@ -79,16 +79,24 @@ func MethodConfig(name string) (Config, error) {
 			c.ClassNCtx = 0
 		}
 	default:
-		return c, errors.Errorf("unknown method %q (want one of %s)", name, strings.Join(Methods(), ", "))
+		return c, setting.Errorf("Method", name, "unknown method, want one of %s", strings.Join(Methods(), ", "))
 	}
 	return c, nil
 }
 
 // Validate checks that the knobs are consistent, as the authors' code
-// asserts.
+// asserts. Errors are *setting.Error values named "Config.FIELD".
 func (c Config) Validate() error {
-	if c.NCtx < 0 || c.TaskNCtx < 0 || c.ClassNCtx < 0 {
-		return errors.New("context lengths must not be negative")
+	for _, f := range []struct {
+		name string
+		n    int
+	}{{"Config.NCtx", c.NCtx}, {"Config.TaskNCtx", c.TaskNCtx}, {"Config.ClassNCtx", c.ClassNCtx}} {
+		if f.n < 0 {
+			return setting.Errorf(f.name, f.n, "must be a context length >= 0")
+		}
+	}
+	if c.Position < End || c.Position > Front {
+		return setting.Errorf("Config.Position", int(c.Position), "must be end, middle or front")
 	}
 	if c.Hard {
 		return nil
@@ -97,16 +105,16 @@ func (c Config) Validate() error {
 	case "lin":
 	case "linmean", "lincls":
 		if !c.CSC {
-			return errors.Errorf("meta network %q needs class features (CSC)", c.PGType)
+			return setting.Errorf("Config.PGType", c.PGType, "needs class features (CSC true)")
 		}
 	default:
-		return errors.Errorf("unknown meta network %q (want lin, linmean or lincls)", c.PGType)
+		return setting.Errorf("Config.PGType", c.PGType, "must be lin, linmean or lincls")
+	}
+	if !(c.ClassSample >= 0 && c.ClassSample <= 1) {
+		return setting.Errorf("Config.ClassSample", c.ClassSample, "must be a class sampling rate in [0, 1]")
 	}
 	if c.ClassSample > 0 && !c.CSC {
-		return errors.New("class sampling needs class features (CSC), as in the authors' code")
-	}
-	if c.ClassSample < 0 || c.ClassSample > 1 {
-		return errors.Errorf("class sampling rate %g outside [0, 1]", c.ClassSample)
+		return setting.Errorf("Config.ClassSample", c.ClassSample, "needs class features (CSC true), as in the authors' code")
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/softcpt/softcpt-go/autograd"
 	"github.com/softcpt/softcpt-go/clip"
+	"github.com/softcpt/softcpt-go/internal/setting"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
@@ -42,7 +43,7 @@ func ParsePosition(s string) (Position, error) {
 	case "front":
 		return Front, nil
 	}
-	return End, errors.Errorf("unknown class token position %q (want end, middle or front)", s)
+	return End, setting.Errorf("Config.Position", s, "must be end, middle or front (where the class name goes)")
 }
 
 // PromptGroup is a set of prompts "<n learned vectors> <name>." that are

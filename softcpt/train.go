@@ -292,7 +292,9 @@ func trainLoop(ctx context.Context, l *Learner, st Stepper, train []Example, opt
 	if bs <= 0 {
 		bs = 32
 	}
-	if err := (&optim.SGD{LR: opt.LR, Momentum: opt.Momentum, WeightDecay: opt.WeightDecay}).Validate(); err != nil {
+	checked := opt
+	checked.BatchSize = bs
+	if err := checked.Validate(); err != nil {
 		return nil, err
 	}
 	var ck TrainCheckpoint

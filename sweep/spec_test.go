@@ -124,7 +124,7 @@ func TestParseErrors(t *testing.T) {
 	for _, tc := range []struct{ name, json, want string }{
 		{"unknown field", `{` + ok + `, "methods": ["nata"], "epoch": 3}`, `unknown field "epoch"`},
 		{"unknown param", `{` + ok + `, "methods": ["nata"], "params": {"learning_rate": 1}}`, `unknown field "learning_rate"`},
-		{"bad method", `{` + ok + `, "methods": ["nata", "cocoop"]}`, `methods[1]: unknown method "cocoop"`},
+		{"bad method", `{` + ok + `, "methods": ["nata", "cocoop"]}`, `methods[1]: Method "cocoop": unknown method`},
 		{"duplicate method", `{` + ok + `, "methods": ["nata", "SoftCPT-NATA"]}`, `listed twice`},
 		{"zeroshot as method", `{` + ok + `, "methods": ["zeroshot"]}`, `"zeroshot": true`},
 		{"group of a definition", `{` + ok + `, "methods": ["nata"], "group": "nature"}`, `group "nature": only a packed benchmark`},
@@ -133,7 +133,7 @@ func TestParseErrors(t *testing.T) {
 		{"duplicate seed", `{"benchmark": "general10", "model": "m.pt", "output": "o", "shots": [1], "seeds": [1, 1], "methods": ["nata"]}`, "seeds[1]: 1 is listed twice"},
 		{"negative lr", `{` + ok + `, "methods": ["nata"], "params": {"lr": -1}}`, "params: lr = -1"},
 		{"bad position", `{` + ok + `, "methods": ["nata"], "params": {"class_token_position": "top"}}`, "class_token_position"},
-		{"bad meta net", `{` + ok + `, "methods": ["nata"], "params": {"pg_type": "linmean"}}`, `method nata: meta network "linmean" needs class features`},
+		{"bad meta net", `{` + ok + `, "methods": ["nata"], "params": {"pg_type": "linmean"}}`, `method nata: Config.PGType "linmean": needs class features`},
 		{"override of absent method", `{` + ok + `, "methods": ["nata"], "overrides": {"nats": {"lr": 1}}}`, `overrides.nats: "nats" is not one of the sweep's methods`},
 		{"max_iter on a method", `{` + ok + `, "methods": ["nata"], "overrides": {"nata": {"max_iter": 5}}}`, "overrides.nata.max_iter: only linprobe cells use it"},
 		{"zeroshot override without zeroshot", `{` + ok + `, "methods": ["nata"], "overrides": {"zeroshot": {"templates": ["a {}"]}}}`, "the sweep has no zeroshot cells"},

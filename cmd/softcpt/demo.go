@@ -21,9 +21,8 @@ func cmdDemo(ctx context.Context, args []string) error {
 	bpePath := fs.String("bpe", "", "BPE merges of the model's tokenizer (default: the file the model's metadata names beside it, or the embedded "+experiment.ShippedBPE+" with the embedded model)")
 	groups := fs.String("groups", "general", "comma-separated task groups of the benchmark: general (unrelated tasks, the General-10 analogue), nature (correlated tasks, the Plant-6 analogue), attributes (label sets over shared images, the Fashion-20 analogue), or all")
 	methods := fs.String("methods", "zeroshot,linprobe,coop-mt,coop-ca,nata,nats", "comma-separated methods")
-	var shots, seeds intList
-	shots, seeds = intList{1, 2, 4, 8, 16}, intList{1, 2, 3}
-	fs.Var(&shots, "shots", "comma-separated shot counts")
+	shots, seeds := shotList{intList{1, 2, 4, 8, 16}}, intList{1, 2, 3}
+	fs.Var(&shots, "shots", "comma-separated shot counts per class (\"all\": all the training data)")
 	fs.Var(&seeds, "seed", "comma-separated seeds")
 	epochs := fs.Int("epochs", 0, "training epochs per run, the first at the warm-up rate (default: 10, 6 with --quick)")
 	lr := fs.Float64("lr", 0.01, "SGD learning rate (the paper's 0.002 is for 50 epochs of batch 32; the demo's short schedule of larger batches uses 0.01)")
@@ -65,7 +64,7 @@ one (see README.md).`)
 	ep := *epochs
 	if *quick {
 		if !flagSet(fs, "shots") {
-			shots = intList{1, 4}
+			shots = shotList{intList{1, 4}}
 		}
 		if !flagSet(fs, "seed") {
 			seeds = intList{1}
@@ -77,7 +76,7 @@ one (see README.md).`)
 	if ep == 0 {
 		ep = 10
 	}
-	g := experiment.Grid{Methods: strings.Split(*methods, ","), Shots: shots, Seeds: seeds, Train: softcpt.Defaults(), StepsPerEpoch: *stepsPerEpoch,
+	g := experiment.Grid{Methods: strings.Split(*methods, ","), Shots: shots.intList, Seeds: seeds, Train: softcpt.Defaults(), StepsPerEpoch: *stepsPerEpoch,
 		Probe: softcpt.ProbeOptions{LBFGS: softcpt.LBFGSOptions{MaxIter: *probeIter}},
 		Config: func(method string) (softcpt.Config, error) {
 			cfg, err := softcpt.MethodConfig(method)

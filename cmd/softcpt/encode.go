@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/pkg/errors"
 
@@ -68,6 +69,11 @@ order given: --image then --images, --text then --texts.`)
 	}
 	if len(images) == 0 && len(texts) == 0 {
 		return errors.New("encode: nothing to encode: give --image/--images and/or --text/--texts")
+	}
+	if *out != "" { // before the model is read: the output file's folder must be writable
+		if err := experiment.CheckOutDir("EncodeOptions.Out", filepath.Dir(*out)); err != nil {
+			return err
+		}
 	}
 	res, err := experiment.Encode(ctx, experiment.EncodeOptions{Model: *model, VisionHeads: *visionHeads, TextHeads: *textHeads, BPE: *bpe,
 		Device: string(device), Images: images, Texts: texts, BatchSize: *batch, Truncate: *truncate, Normalize: *normalize})

@@ -48,7 +48,8 @@ func (l *intList) Set(v string) error {
 // commonFlags are the flags shared by train, zeroshot, linprobe and eval.
 type commonFlags struct {
 	benchmark, tasks, dataRoot, cacheDir, model, bpe, out string
-	shots, seeds                                          intList
+	shots                                                 shotList
+	seeds                                                 intList
 	visionHeads, textHeads                                int
 	device                                                deviceFlag
 	force                                                 bool
@@ -71,9 +72,9 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 // registerCells registers --shots and --seed (not for zero-shot, which
 // has one cell).
 func (c *commonFlags) registerCells(fs *flag.FlagSet) {
-	c.shots = intList{1, 2, 4, 8, 16}
+	c.shots = shotList{intList{1, 2, 4, 8, 16}}
 	c.seeds = intList{1, 2, 3}
-	fs.Var(&c.shots, "shots", "comma-separated shot counts")
+	fs.Var(&c.shots, "shots", "comma-separated shot counts per class; \"all\" trains on all the training data (Dassl's NUM_SHOTS 0, run folder shots_all)")
 	fs.Var(&c.seeds, "seed", "comma-separated seeds")
 }
 
@@ -97,7 +98,7 @@ func (c *commonFlags) options(fullPrompts bool) experiment.Options {
 // grid returns the shots and seeds of the flags as a grid of one method,
 // with the flags given on the command line (fs).
 func (c *commonFlags) grid(method string, fs *flag.FlagSet) experiment.Grid {
-	return experiment.Grid{Methods: []string{method}, Shots: c.shots, Seeds: c.seeds, Force: c.force, Given: given(fs)}
+	return experiment.Grid{Methods: []string{method}, Shots: c.shots.intList, Seeds: c.seeds, Force: c.force, Given: given(fs)}
 }
 
 // methodFlags are SoftCPT's and CoOp's knobs (the authors' script

@@ -15,9 +15,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sort"
-	"syscall"
 )
 
 // command is one subcommand of the driver.
@@ -68,18 +66,41 @@ func main() {
 		usage(os.Stderr)
 		os.Exit(2)
 	}
-	// Ctrl-C cancels the context: training stops after the current step
-	// and keeps the last epoch's checkpoint.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := cmd.run(ctx, args[1:]); err != nil {
-		if err == flag.ErrHelp {
-			return
+	if ownSignals(args) {
+		// A sweep's job entry points handle SIGTERM and the sweep's
+		// --signal themselves (save, requeue, exit 75).
+		err := cmd.run(context.Background(), args[1:])
+		if err != nil && err != flag.ErrHelp {
+			fmt.Fprintf(os.Stderr, "softcpt %s: %v\n", args[0], err)
+			os.Exit(1)
 		}
-		fmt.Fprintf(os.Stderr, "softcpt %s: %v\n", args[0], err)
-		if ctx.Err() != nil {
-			fmt.Fprintln(os.Stderr, resumeHint(os.Args))
-		}
+		return
+	}
+	// SIGINT/SIGTERM cancel the context (signals.go): the running phase
+	// stops, keeping what was saved, the command that resumes is printed,
+	// and the driver exits with 128 + the signal's number; a second
+	// signal exits at once.
+	ctx, in, stop := signalContext(context.Background())
+	err := cmd.run(ctx, args[1:])
+	stop()
+	if err == flag.ErrHelp {
+		return
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "softcpt %s: %v\n", args[0], inFlagTerms(args[0], err))
+	}
+	if s := in.signal(); s != nil {
+		fmt.Fprintln(os.Stderr, resumeHint(os.Args))
+		os.Exit(exitCode(s))
+	}
+	if err != nil {
 		os.Exit(1)
 	}
+}
+
+// ownSignals reports whether the command line is one of a sweep's job
+// entry points ('sweep cache', 'sweep run-cell'), which handle their
+// signals themselves.
+func ownSignals(args []string) bool {
+	return len(args) > 1 && args[0] == "sweep" && (args[1] == "cache" || args[1] == "run-cell")
 }

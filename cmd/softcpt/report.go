@@ -79,6 +79,9 @@ func cmdReport(ctx context.Context, args []string) error {
 		fs.Usage()
 		return errors.New("report: give at least one ROOT directory")
 	}
+	if *shotsTable < -1 {
+		return errors.Errorf("report: --shots-table %d: want a shot setting >= 0, or -1 for no per-task table", *shotsTable)
+	}
 	if roots, err = sweepRoots(ctx, roots, os.Stderr); err != nil {
 		return errors.Wrap(err, "report")
 	}
