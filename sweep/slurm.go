@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/pkg/errors"
+
+	"github.com/softcpt/softcpt-go/internal/cmdline"
 )
 
 // SlurmOptions are the settings of a sweep's Slurm jobs. They are kept
@@ -200,7 +201,7 @@ func (s *Sweep) cacheScript(o SlurmOptions) string {
 	b.WriteString("# The cells' array job (array.sbatch) runs after it succeeds:\n")
 	b.WriteString("#   sbatch --dependency=afterok:<this job's id> array.sbatch\n")
 	s.header(&b, o, s.jobName()+"-cache", "cache-%j")
-	fmt.Fprintf(&b, "\nexec %s sweep cache %s\n", shellWords(o.Command), shellQuote(s.Dir))
+	fmt.Fprintf(&b, "\nexec %s sweep cache %s\n", cmdline.Join(o.Command), cmdline.Quote(s.Dir))
 	return b.String()
 }
 
@@ -220,7 +221,7 @@ func (s *Sweep) arrayScript(o SlurmOptions, indices []int, note string) string {
 	}
 	fmt.Fprintf(&b, "#SBATCH --array=%s\n", arr)
 	s.header(&b, o, s.jobName(), "cell-%a-%A")
-	fmt.Fprintf(&b, "\nexec %s sweep run-cell %s \"$SLURM_ARRAY_TASK_ID\"\n", shellWords(o.Command), shellQuote(s.Dir))
+	fmt.Fprintf(&b, "\nexec %s sweep run-cell %s \"$SLURM_ARRAY_TASK_ID\"\n", cmdline.Join(o.Command), cmdline.Quote(s.Dir))
 	return b.String()
 }
 
@@ -234,7 +235,7 @@ set -euo pipefail
 cd %s
 cache=$(%s --parsable cache.sbatch)
 %s --parsable --dependency=afterok:"${cache%%%%;*}" array.sbatch
-`, s.Name, shellQuote(s.path(slurmDir)), shellQuote(o.Tools.Sbatch), shellQuote(o.Tools.Sbatch))
+`, s.Name, cmdline.Quote(s.path(slurmDir)), cmdline.Quote(o.Tools.Sbatch), cmdline.Quote(o.Tools.Sbatch))
 }
 
 // arrayList writes sorted indices as Slurm's --array list ("0-7,9,12-15").
@@ -255,24 +256,6 @@ func arrayList(indices []int) string {
 		i = j + 1
 	}
 	return strings.Join(parts, ",")
-}
-
-var plainWord = regexp.MustCompile(`^[A-Za-z0-9_./:=@%+,-]+$`)
-
-// shellQuote quotes w for bash when it needs it.
-func shellQuote(w string) string {
-	if plainWord.MatchString(w) {
-		return w
-	}
-	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
-}
-
-func shellWords(ws []string) string {
-	q := make([]string, len(ws))
-	for i, w := range ws {
-		q[i] = shellQuote(w)
-	}
-	return strings.Join(q, " ")
 }
 
 // WriteScripts writes the job scripts into the sweep folder's slurm/
