@@ -15,7 +15,7 @@ import (
 var plain = regexp.MustCompile(`^[A-Za-z0-9_./:=@%+,-]+$`)
 
 // Quote returns w as one word for a POSIX shell: unchanged when it needs
-// no quoting, otherwise in single quotes (an empty word becomes ”).
+// no quoting, otherwise in single quotes (an empty word becomes two single quotes).
 func Quote(w string) string {
 	if plain.MatchString(w) {
 		return w
