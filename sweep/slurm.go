@@ -142,6 +142,40 @@ func (o *SlurmOptions) check() error {
 	return nil
 }
 
+// SetGPUs sets o.Gres to "gpu:G" for a number of GPUs G ≥ 1 (the --gpus
+// flag; "" leaves o as it is). Both --gpus and --gres are an error.
+func (o *SlurmOptions) SetGPUs(gpus string) error {
+	if gpus == "" {
+		return nil
+	}
+	if o.Gres != "" {
+		return errors.New("sweep: give --gpus or --gres, not both")
+	}
+	if n, err := strconv.Atoi(gpus); err != nil || n < 1 {
+		return errors.Errorf("sweep: --gpus %q: want a number of GPUs ≥ 1", gpus)
+	}
+	o.Gres = "gpu:" + gpus
+	return nil
+}
+
+// Binary returns the absolute path of the softcpt binary that a sweep's
+// jobs run: path (the --softcpt flag), or the running executable when
+// path is empty, which must not be go run's temporary copy.
+func Binary(path string) (string, error) {
+	if path == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return "", errors.Wrap(err, "sweep: the softcpt binary for the job scripts (--softcpt)")
+		}
+		if cmdline.IsGoRun(exe) {
+			return "", errors.Errorf("sweep: this softcpt is go run's temporary copy (%s), which the jobs cannot run: build it (go build ./cmd/softcpt) or give --softcpt PATH", exe)
+		}
+		path = exe
+	}
+	abs, err := filepath.Abs(path)
+	return abs, errors.Wrap(err, "sweep: --softcpt")
+}
+
 // slurmOptions reads the options kept in the sweep folder.
 func (s *Sweep) slurmOptions() (SlurmOptions, error) {
 	var o SlurmOptions
@@ -301,6 +335,19 @@ type Job struct {
 	// After is the job this one waits for (afterok).
 	After string    `json:"after,omitempty"`
 	Time  time.Time `json:"time"`
+}
+
+// String describes a submitted job: "job array ID (N cells) after job
+// ID: SCRIPT" or "cache job ID: SCRIPT".
+func (j Job) String() string {
+	after := ""
+	if j.After != "" {
+		after = " after job " + j.After
+	}
+	if j.Kind == "array" {
+		return fmt.Sprintf("job array %s (%d cells)%s: %s", j.ID, len(j.Indices), after, j.Script)
+	}
+	return fmt.Sprintf("%s job %s%s: %s", j.Kind, j.ID, after, j.Script)
 }
 
 // Jobs reads the sweep's submissions (none before the first).

@@ -10,6 +10,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/softcpt/softcpt-go/report"
+	"github.com/softcpt/softcpt-go/sweep"
 )
 
 const reportUsage = `usage: softcpt report [--ci95] [--out DIR] [--shots-table K] [-v] ROOT...
@@ -77,7 +78,7 @@ func cmdReport(ctx context.Context, args []string) error {
 		fs.Usage()
 		return errors.New("report: give at least one ROOT directory")
 	}
-	if roots, err = sweepRoots(ctx, roots, os.Stderr); err != nil {
+	if roots, err = sweep.ResultRoots(ctx, roots, os.Stderr); err != nil {
 		return errors.Wrap(err, "report")
 	}
 	if *digits < 1 || *digits > 6 {
