@@ -94,41 +94,8 @@ func cmdReport(ctx context.Context, args []string) error {
 		return errors.Errorf("report: no results.json found under %s", strings.Join(roots, ", "))
 	}
 
-	groups, warnings, err := report.Aggregate(results, report.Options{CI95: *ci95})
-	if err != nil {
-		return errors.Wrap(err, "report")
-	}
-	if len(warnings) > 0 {
-		// The warnings themselves close each benchmark's Markdown.
-		fmt.Fprintf(os.Stderr, "report: %d warning(s), listed under the tables\n", len(warnings))
-	}
-	f := report.TableFormat{Digits: *digits}
-	benchmarks := report.Benchmarks(groups)
-	var dirs []string
-	if *out != "" {
-		if dirs, err = report.SummaryDirs(*out, benchmarks); err != nil {
-			return err
-		}
-	}
-	for i, b := range benchmarks {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if i > 0 {
-			fmt.Println()
-		}
-		if *out == "" {
-			fmt.Print(report.MarkdownReport(groups, warnings, b, *shotsTable, f))
-			continue
-		}
-		md, err := report.WriteSummaryFiles(dirs[i], groups, warnings, b, *shotsTable, f)
-		if err != nil {
-			return errors.Wrap(err, "report")
-		}
-		fmt.Print(md)
-		fmt.Fprintf(os.Stderr, "report: wrote %s/{summary.json,summary.md,shots.png,shots.svg}\n", dirs[i])
-	}
-	return nil
+	o := report.Output{Options: report.Options{CI95: *ci95}, Dir: *out, TaskShots: *shotsTable, Format: report.TableFormat{Digits: *digits}}
+	return report.Write(ctx, os.Stdout, os.Stderr, results, o)
 }
 
 // parseInterleaved parses flags that may follow positional arguments

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,5 +60,41 @@ func TestSummaryDirs(t *testing.T) {
 	}
 	if _, err := SummaryDirs("out", []string{"a/b", "a b"}); err == nil || !strings.Contains(err.Error(), `"a/b" and "a b"`) {
 		t.Errorf("shared folder: error %v, want one naming both benchmarks", err)
+	}
+}
+
+// TestWrite: every benchmark's Markdown goes to w, the same as
+// MarkdownReport, and with Dir its summary files are written; a
+// cancelled context stops it.
+func TestWrite(t *testing.T) {
+	rs := tableFixture()
+	groups, warnings, err := Aggregate(rs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := TableFormat{Digits: 2}
+	want := MarkdownReport(groups, warnings, "general10", 16, f) + "\n" + MarkdownReport(groups, warnings, "plant6", 16, f)
+	dir := t.TempDir()
+	for _, out := range []string{"", dir} {
+		var w, log bytes.Buffer
+		if err := Write(context.Background(), &w, &log, rs, Output{Dir: out, TaskShots: 16, Format: f}); err != nil {
+			t.Fatal(err)
+		}
+		if w.String() != want {
+			t.Errorf("Dir %q: Markdown\n%s\nwant\n%s", out, w.String(), want)
+		}
+		if out != "" && !strings.Contains(log.String(), "report: wrote "+filepath.Join(dir, "plant6")+"/{summary.json") {
+			t.Errorf("log: %q", log.String())
+		}
+	}
+	for _, name := range []string{"general10/summary.json", "general10/shots.svg", "plant6/summary.md"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Error(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := Write(ctx, io.Discard, io.Discard, rs, Output{}); err == nil {
+		t.Error("cancelled context: no error")
 	}
 }

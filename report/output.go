@@ -93,3 +93,57 @@ func SummaryDirs(root string, benchmarks []string) ([]string, error) {
 	}
 	return dirs, nil
 }
+
+// Output says how Write renders the report of results.
+type Output struct {
+	// Options are those of Aggregate.
+	Options
+	// Dir, when not empty, also receives every benchmark's summary files
+	// in Dir/DirName(benchmark) (WriteSummaryFiles).
+	Dir string
+	// TaskShots is the shot setting of the per-task tables (-1: none).
+	TaskShots int
+	// Format is the tables' number format.
+	Format TableFormat
+}
+
+// Write aggregates the results and writes to w every benchmark's
+// Markdown report (MarkdownReport), separated by blank lines, and with
+// o.Dir its summary files; log gets the number of warnings (which close
+// each benchmark's Markdown) and the files written. It stops between
+// benchmarks when ctx is done.
+func Write(ctx context.Context, w, log io.Writer, results []Result, o Output) error {
+	groups, warnings, err := Aggregate(results, o.Options)
+	if err != nil {
+		return errors.Wrap(err, "report")
+	}
+	if len(warnings) > 0 {
+		fmt.Fprintf(log, "report: %d warning(s), listed under the tables\n", len(warnings))
+	}
+	benchmarks := Benchmarks(groups)
+	var dirs []string
+	if o.Dir != "" {
+		if dirs, err = SummaryDirs(o.Dir, benchmarks); err != nil {
+			return err
+		}
+	}
+	for i, b := range benchmarks {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		if o.Dir == "" {
+			fmt.Fprint(w, MarkdownReport(groups, warnings, b, o.TaskShots, o.Format))
+			continue
+		}
+		md, err := WriteSummaryFiles(dirs[i], groups, warnings, b, o.TaskShots, o.Format)
+		if err != nil {
+			return errors.Wrap(err, "report")
+		}
+		fmt.Fprint(w, md)
+		fmt.Fprintf(log, "report: wrote %s/{summary.json,summary.md,shots.png,shots.svg}\n", dirs[i])
+	}
+	return nil
+}
