@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/pkg/errors"
+
+	"github.com/softcpt/softcpt-go/internal/cmdline"
 )
 
 // SlurmOptions are the settings of a sweep's Slurm jobs. They are kept
@@ -141,6 +142,40 @@ func (o *SlurmOptions) check() error {
 	return nil
 }
 
+// SetGPUs sets o.Gres to "gpu:G" for a number of GPUs G ≥ 1 (the --gpus
+// flag; "" leaves o as it is). Both --gpus and --gres are an error.
+func (o *SlurmOptions) SetGPUs(gpus string) error {
+	if gpus == "" {
+		return nil
+	}
+	if o.Gres != "" {
+		return errors.New("sweep: give --gpus or --gres, not both")
+	}
+	if n, err := strconv.Atoi(gpus); err != nil || n < 1 {
+		return errors.Errorf("sweep: --gpus %q: want a number of GPUs ≥ 1", gpus)
+	}
+	o.Gres = "gpu:" + gpus
+	return nil
+}
+
+// Binary returns the absolute path of the softcpt binary that a sweep's
+// jobs run: path (the --softcpt flag), or the running executable when
+// path is empty, which must not be go run's temporary copy.
+func Binary(path string) (string, error) {
+	if path == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return "", errors.Wrap(err, "sweep: the softcpt binary for the job scripts (--softcpt)")
+		}
+		if cmdline.IsGoRun(exe) {
+			return "", errors.Errorf("sweep: this softcpt is go run's temporary copy (%s), which the jobs cannot run: build it (go build ./cmd/softcpt) or give --softcpt PATH", exe)
+		}
+		path = exe
+	}
+	abs, err := filepath.Abs(path)
+	return abs, errors.Wrap(err, "sweep: --softcpt")
+}
+
 // slurmOptions reads the options kept in the sweep folder.
 func (s *Sweep) slurmOptions() (SlurmOptions, error) {
 	var o SlurmOptions
@@ -200,7 +235,7 @@ func (s *Sweep) cacheScript(o SlurmOptions) string {
 	b.WriteString("# The cells' array job (array.sbatch) runs after it succeeds:\n")
 	b.WriteString("#   sbatch --dependency=afterok:<this job's id> array.sbatch\n")
 	s.header(&b, o, s.jobName()+"-cache", "cache-%j")
-	fmt.Fprintf(&b, "\nexec %s sweep cache %s\n", shellWords(o.Command), shellQuote(s.Dir))
+	fmt.Fprintf(&b, "\nexec %s sweep cache %s\n", cmdline.Join(o.Command), cmdline.Quote(s.Dir))
 	return b.String()
 }
 
@@ -220,7 +255,7 @@ func (s *Sweep) arrayScript(o SlurmOptions, indices []int, note string) string {
 	}
 	fmt.Fprintf(&b, "#SBATCH --array=%s\n", arr)
 	s.header(&b, o, s.jobName(), "cell-%a-%A")
-	fmt.Fprintf(&b, "\nexec %s sweep run-cell %s \"$SLURM_ARRAY_TASK_ID\"\n", shellWords(o.Command), shellQuote(s.Dir))
+	fmt.Fprintf(&b, "\nexec %s sweep run-cell %s \"$SLURM_ARRAY_TASK_ID\"\n", cmdline.Join(o.Command), cmdline.Quote(s.Dir))
 	return b.String()
 }
 
@@ -234,7 +269,7 @@ set -euo pipefail
 cd %s
 cache=$(%s --parsable cache.sbatch)
 %s --parsable --dependency=afterok:"${cache%%%%;*}" array.sbatch
-`, s.Name, shellQuote(s.path(slurmDir)), shellQuote(o.Tools.Sbatch), shellQuote(o.Tools.Sbatch))
+`, s.Name, cmdline.Quote(s.path(slurmDir)), cmdline.Quote(o.Tools.Sbatch), cmdline.Quote(o.Tools.Sbatch))
 }
 
 // arrayList writes sorted indices as Slurm's --array list ("0-7,9,12-15").
@@ -255,24 +290,6 @@ func arrayList(indices []int) string {
 		i = j + 1
 	}
 	return strings.Join(parts, ",")
-}
-
-var plainWord = regexp.MustCompile(`^[A-Za-z0-9_./:=@%+,-]+$`)
-
-// shellQuote quotes w for bash when it needs it.
-func shellQuote(w string) string {
-	if plainWord.MatchString(w) {
-		return w
-	}
-	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
-}
-
-func shellWords(ws []string) string {
-	q := make([]string, len(ws))
-	for i, w := range ws {
-		q[i] = shellQuote(w)
-	}
-	return strings.Join(q, " ")
 }
 
 // WriteScripts writes the job scripts into the sweep folder's slurm/
@@ -318,6 +335,19 @@ type Job struct {
 	// After is the job this one waits for (afterok).
 	After string    `json:"after,omitempty"`
 	Time  time.Time `json:"time"`
+}
+
+// String describes a submitted job: "job array ID (N cells) after job
+// ID: SCRIPT" or "cache job ID: SCRIPT".
+func (j Job) String() string {
+	after := ""
+	if j.After != "" {
+		after = " after job " + j.After
+	}
+	if j.Kind == "array" {
+		return fmt.Sprintf("job array %s (%d cells)%s: %s", j.ID, len(j.Indices), after, j.Script)
+	}
+	return fmt.Sprintf("%s job %s%s: %s", j.Kind, j.ID, after, j.Script)
 }
 
 // Jobs reads the sweep's submissions (none before the first).

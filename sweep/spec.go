@@ -156,6 +156,8 @@ type Flags struct {
 	// Params maps the flags given on the command line (name → value, e.g.
 	// "batch-size" → "16", "templates" → "a|b") to cell settings.
 	Params map[string]string
+	// params are the cell-setting flags of Register.
+	params map[string]*string
 }
 
 // FromFlags builds and checks a sweep from flag values; relative paths

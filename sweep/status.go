@@ -2,8 +2,11 @@ package sweep
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -72,6 +75,51 @@ func (st *Status) Write(w io.Writer) error {
 	_, err := fmt.Fprintf(w, "%d cells: %d done, %d running, %d pending, %d failed, %d missing\n",
 		len(st.Cells), n[Done], n[Running], n[Pending], n[Failed], n[Missing])
 	return err
+}
+
+// WriteJSON writes the status as indented JSON.
+func (st *Status) WriteJSON(w io.Writer) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return errors.Wrap(err, "sweep status")
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// ResultRoots returns the result roots for 'softcpt report': roots with
+// every sweep folder (one holding sweep.json) replaced by its cells'
+// output root; it writes to w which cells of each sweep are not done
+// (they are missing from the tables).
+func ResultRoots(ctx context.Context, roots []string, w io.Writer) ([]string, error) {
+	out := make([]string, len(roots))
+	for i, root := range roots {
+		out[i] = root
+		if _, err := os.Stat(filepath.Join(root, "sweep.json")); err != nil {
+			continue
+		}
+		s, err := Open(root)
+		if err != nil {
+			return nil, err
+		}
+		st, err := s.Status(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = s.Output
+		n := st.Count()
+		if n[Done] == len(st.Cells) {
+			fmt.Fprintf(w, "report: sweep %s: all %d cells done\n", s.Dir, len(st.Cells))
+			continue
+		}
+		fmt.Fprintf(w, "report: sweep %s: %d of %d cells done; missing from the tables:\n", s.Dir, n[Done], len(st.Cells))
+		for _, c := range st.Cells {
+			if c.State != Done {
+				fmt.Fprintf(w, "  cell %d %s: %s %s\n", c.Index, c.ID, c.State, c.Detail)
+			}
+		}
+	}
+	return out, nil
 }
 
 // jobInfo is what Slurm says about one job or array task.

@@ -4,14 +4,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/pkg/errors"
 
 	"github.com/softcpt/softcpt-go/report"
+	"github.com/softcpt/softcpt-go/sweep"
 )
 
 const reportUsage = `usage: softcpt report [--ci95] [--out DIR] [--shots-table K] [-v] ROOT...
@@ -82,57 +81,24 @@ func cmdReport(ctx context.Context, args []string) error {
 	if *shotsTable < -1 {
 		return errors.Errorf("report: --shots-table %d: want a shot setting >= 0, or -1 for no per-task table", *shotsTable)
 	}
-	if roots, err = sweepRoots(ctx, roots, os.Stderr); err != nil {
+	if roots, err = sweep.ResultRoots(ctx, roots, os.Stderr); err != nil {
 		return errors.Wrap(err, "report")
 	}
 	if *digits < 1 || *digits > 6 {
 		return errors.Errorf("report: --digits %d: want 1..6", *digits)
 	}
 
-	results, skipped, err := scanRoots(ctx, roots)
+	results, skipped, err := report.ScanRoots(ctx, roots)
 	if err != nil {
 		return errors.Wrap(err, "report")
 	}
-	reportSkipped(os.Stderr, skipped, *verbose)
+	report.WriteSkipped(os.Stderr, skipped, *verbose)
 	if len(results) == 0 {
 		return errors.Errorf("report: no results.json found under %s", strings.Join(roots, ", "))
 	}
 
-	groups, warnings, err := report.Aggregate(results, report.Options{CI95: *ci95})
-	if err != nil {
-		return errors.Wrap(err, "report")
-	}
-	if len(warnings) > 0 {
-		// The warnings themselves close each benchmark's Markdown.
-		fmt.Fprintf(os.Stderr, "report: %d warning(s), listed under the tables\n", len(warnings))
-	}
-	f := report.TableFormat{Digits: *digits}
-	dirs := map[string]string{}
-	for i, b := range report.Benchmarks(groups) {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if i > 0 {
-			fmt.Println()
-		}
-		if *out == "" {
-			fmt.Print(report.MarkdownReport(groups, warnings, b, *shotsTable, f))
-			continue
-		}
-		sub := safeName(b)
-		if prev, ok := dirs[sub]; ok {
-			return errors.Errorf("report: benchmarks %q and %q would share the output directory %s", prev, b, filepath.Join(*out, sub))
-		}
-		dirs[sub] = b
-		dir := filepath.Join(*out, sub)
-		md, err := report.WriteSummaryFiles(dir, groups, warnings, b, *shotsTable, f)
-		if err != nil {
-			return errors.Wrap(err, "report")
-		}
-		fmt.Print(md)
-		fmt.Fprintf(os.Stderr, "report: wrote %s/{summary.json,summary.md,shots.png,shots.svg}\n", dir)
-	}
-	return nil
+	o := report.Output{Options: report.Options{CI95: *ci95}, Dir: *out, TaskShots: *shotsTable, Format: report.TableFormat{Digits: *digits}}
+	return report.Write(ctx, os.Stdout, os.Stderr, results, o)
 }
 
 // parseInterleaved parses flags that may follow positional arguments
@@ -150,65 +116,4 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
-}
-
-// scanRoots reads the results under every root, dropping files reached
-// through more than one root, and returns the skip warnings.
-func scanRoots(ctx context.Context, roots []string) ([]report.Result, []string, error) {
-	var results []report.Result
-	var skipped []string
-	seen := map[string]bool{}
-	for _, root := range roots {
-		if err := ctx.Err(); err != nil {
-			return nil, nil, err
-		}
-		if _, err := os.Stat(root); err != nil {
-			return nil, nil, errors.Wrapf(err, "root %s", root)
-		}
-		rs, err := report.ScanWarn(root, func(msg string) { skipped = append(skipped, msg) })
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, r := range rs {
-			abs, err := filepath.Abs(r.Path)
-			if err != nil {
-				abs = r.Path
-			}
-			if seen[abs] {
-				continue
-			}
-			seen[abs] = true
-			results = append(results, r)
-		}
-	}
-	return results, skipped, nil
-}
-
-func reportSkipped(w io.Writer, skipped []string, verbose bool) {
-	if len(skipped) == 0 {
-		return
-	}
-	if verbose {
-		for _, s := range skipped {
-			fmt.Fprintln(w, "warning:", s)
-		}
-		return
-	}
-	fmt.Fprintf(w, "warning: %d JSON file(s) skipped as not results, e.g. %s (-v lists all)\n", len(skipped), skipped[0])
-}
-
-// safeName turns a benchmark name into a single path element.
-func safeName(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
-		if !ok {
-			b[i] = '_'
-		}
-	}
-	n := string(b)
-	if n == "" || n == "." || n == ".." {
-		n = "_" + n
-	}
-	return n
 }

@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	"github.com/pkg/errors"
 
@@ -54,39 +51,11 @@ never run again. 'softcpt report DIR' merges the finished cells.
 
 flags:`
 
-// sweepParamHelp describes the cell settings flags (sweep.ParamNames with
-// "-" for "_"); unset ones are the paper's.
-var sweepParamHelp = map[string]string{
-	"epochs":               "training epochs (MAX_EPOCH, 50)",
-	"batch_size":           "training batch size (32)",
-	"lr":                   "SGD learning rate (0.002)",
-	"momentum":             "SGD momentum (0.9)",
-	"weight_decay":         "SGD weight decay (5e-4)",
-	"warmup_epochs":        "constant warm-up epochs (1)",
-	"warmup_lr":            "warm-up learning rate (1e-5)",
-	"repeat_steps":         "the authors' repeated optimiser steps (0 = off)",
-	"augment":              "re-encode augmented training images every epoch (true/false)",
-	"n_ctx":                "N_CTX: learned context length of the class prompts (16; 4 suits the shipped model)",
-	"ctx_init":             "CTX_INIT: initial context words, or \"template\"",
-	"class_token_position": "CLASS_TOKEN_POSITION: end, middle or front",
-	"csc":                  "CSC (true/false; default from the method)",
-	"class_n_ctx":          "CLASS_N_CTX (default from the method)",
-	"class_csc":            "CLASS_CSC (true/false; default from the method)",
-	"task_n_ctx":           "TASK_N_CTX (default 4)",
-	"task_csc":             "TASK_CSC (true/false; default from the method)",
-	"pg_type":              "PG_TYPE meta network: lin, linmean or lincls",
-	"cls_sample_rate":      "CLS_SAMPLE_RATE: class sampling rate in training (0 = off)",
-	"full_prompts":         "encode every class prompt in full (true/false)",
-	"max_iter":             "linear probe: L-BFGS iterations per fit (1000)",
-	"templates":            "zero-shot: extra templates separated by '|'",
-}
-
 // sweepFlags are the flags of 'softcpt sweep'.
 type sweepFlags struct {
 	file, dir     string
 	grid          sweep.Flags
 	shots, seeds  intList
-	params        map[string]*string
 	local         int
 	slurm, resub  bool
 	opts          sweep.SlurmOptions
@@ -101,26 +70,10 @@ func (f *sweepFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.slurm, "slurm", false, "submit the sweep to Slurm: a feature-cache job and a job array of the cells")
 	fs.BoolVar(&f.resub, "resubmit-failed", false, "submit one new array of the sweep's failed and missing cells")
 	// The grid, without a sweep file.
-	g := &f.grid
-	fs.StringVar(&g.Name, "name", "", "grid: label of the sweep in Slurm job names (default: the folder's name)")
-	fs.StringVar(&g.Benchmark, "benchmark", "", "grid: \"shipped\" (default), a benchmark pack (*.bin), a shipped definition (general10, plant6, fashion20) or a definition file")
-	fs.StringVar(&g.Group, "group", "", "grid: task group of a packed benchmark: general (default), nature, attributes")
-	fs.StringVar(&g.Tasks, "tasks", "", "grid: comma-separated subset of the benchmark's tasks")
-	fs.StringVar(&g.DataRoot, "data-root", "", "grid: folder of a definition's datasets")
-	fs.StringVar(&g.CacheDir, "cache-dir", "", "grid: generated splits and few-shot samples (default DATA-ROOT/.softcpt-cache)")
-	fs.StringVar(&g.Model, "model", "", "grid: CLIP checkpoint, or \"shipped\" (default)")
-	fs.StringVar(&g.BPE, "bpe", "", "grid: BPE merges of the model's tokenizer (default: named by the model, or embedded)")
-	fs.StringVar(&g.Output, "out", "", "grid: root of the cells' run folders (default DIR/runs)")
-	fs.StringVar(&g.Device, "device", "", "grid: cpu (default) or cuda")
-	fs.StringVar(&g.Methods, "methods", "", "grid: comma-separated methods (coop-mt, coop-ca, coop-cs, nata, nats, cata, csta, cats, csts), and zeroshot, linprobe")
+	f.grid.Register(fs)
 	f.shots, f.seeds = intList{1, 2, 4, 8, 16}, intList{1, 2, 3}
 	fs.Var(&f.shots, "shots", "grid: comma-separated shot counts")
 	fs.Var(&f.seeds, "seed", "grid: comma-separated seeds")
-	f.params = map[string]*string{}
-	for _, n := range sweep.ParamNames() {
-		name := strings.ReplaceAll(n, "_", "-")
-		f.params[name] = fs.String(name, "", "grid, cell setting: "+sweepParamHelp[n])
-	}
 	// Slurm.
 	fs.StringVar(&f.opts.Partition, "partition", "", "slurm: --partition of the jobs")
 	fs.StringVar(&f.opts.Account, "account", "", "slurm: --account of the jobs")
@@ -135,68 +88,23 @@ func (f *sweepFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.softcpt, "softcpt", "", "slurm: the softcpt binary the jobs run (default: this one)")
 }
 
-// gridGiven lists the grid flags given on the command line.
-func (f *sweepFlags) gridGiven(fs *flag.FlagSet) []string {
-	var out []string
-	fs.Visit(func(fl *flag.Flag) {
-		if strings.HasPrefix(fl.Usage, "grid") {
-			out = append(out, "--"+fl.Name)
-		}
-	})
-	return out
-}
-
 // spec returns the sweep of the flags: the sweep file, the grid flags,
 // or nil for an existing sweep folder.
 func (f *sweepFlags) spec(fs *flag.FlagSet) (*sweep.Spec, error) {
-	given := f.gridGiven(fs)
-	switch {
-	case f.file != "" && len(given) > 0:
-		return nil, errors.Errorf("sweep: give --file or grid flags, not both (%s)", strings.Join(given, " "))
-	case f.file != "":
-		return sweep.Load(f.file)
-	case len(given) == 0:
-		return nil, nil
-	}
 	f.grid.Shots, f.grid.Seeds = f.shots, f.seeds
-	f.grid.Params = map[string]string{}
-	fs.Visit(func(fl *flag.Flag) {
-		if p, ok := f.params[fl.Name]; ok {
-			f.grid.Params[fl.Name] = *p
-		}
-	})
-	return sweep.FromFlags(f.grid)
+	return f.grid.FromFlagSet(fs, f.file)
 }
 
 // slurmOptions returns the Slurm options of the flags.
 func (f *sweepFlags) slurmOptions() (sweep.SlurmOptions, error) {
 	o := f.opts
 	o.Extra = f.extra
-	if f.gpus != "" {
-		if o.Gres != "" {
-			return o, errors.New("sweep: give --gpus or --gres, not both")
-		}
-		if n, err := strconv.Atoi(f.gpus); err != nil || n < 1 {
-			return o, errors.Errorf("sweep: --gpus %q: want a number of GPUs ≥ 1", f.gpus)
-		}
-		o.Gres = "gpu:" + f.gpus
+	if err := o.SetGPUs(f.gpus); err != nil {
+		return o, err
 	}
-	exe := f.softcpt
-	if exe == "" {
-		var err error
-		if exe, err = os.Executable(); err != nil {
-			return o, errors.Wrap(err, "sweep: the softcpt binary for the job scripts (--softcpt)")
-		}
-		if strings.Contains(exe, string(filepath.Separator)+"go-build") {
-			return o, errors.Errorf("sweep: this softcpt is go run's temporary copy (%s), which the jobs cannot run: build it (go build ./cmd/softcpt) or give --softcpt PATH", exe)
-		}
-	}
-	exe, err := filepath.Abs(exe)
-	if err != nil {
-		return o, errors.Wrap(err, "sweep: --softcpt")
-	}
+	exe, err := sweep.Binary(f.softcpt)
 	o.Command = []string{exe}
-	return o, nil
+	return o, err
 }
 
 func cmdSweep(ctx context.Context, args []string) error {
@@ -278,15 +186,7 @@ func oneDir(dir *string, pos []string) error {
 
 func printJobs(jobs []sweep.Job) {
 	for _, j := range jobs {
-		after := ""
-		if j.After != "" {
-			after = " after job " + j.After
-		}
-		if j.Kind == "array" {
-			fmt.Printf("submitted job array %s (%d cells)%s: %s\n", j.ID, len(j.Indices), after, j.Script)
-		} else {
-			fmt.Printf("submitted %s job %s%s: %s\n", j.Kind, j.ID, after, j.Script)
-		}
+		fmt.Println("submitted", j)
 	}
 }
 
@@ -317,12 +217,7 @@ then a count of each state.`)
 		return err
 	}
 	if *asJSON {
-		b, err := json.MarshalIndent(st, "", "  ")
-		if err != nil {
-			return errors.Wrap(err, "sweep status")
-		}
-		_, err = os.Stdout.Write(append(b, '\n'))
-		return err
+		return st.WriteJSON(os.Stdout)
 	}
 	return st.Write(os.Stdout)
 }
@@ -408,37 +303,4 @@ with status 75 (after 'scontrol requeue' on the time-limit signal).`
 		os.Exit(sweep.ExitCode(err))
 	}
 	return nil
-}
-
-// sweepRoots replaces the sweep folders among report's roots by their
-// output roots and writes to w which cells of each are not finished.
-func sweepRoots(ctx context.Context, roots []string, w io.Writer) ([]string, error) {
-	out := make([]string, len(roots))
-	for i, root := range roots {
-		out[i] = root
-		if _, err := os.Stat(filepath.Join(root, "sweep.json")); err != nil {
-			continue
-		}
-		s, err := sweep.Open(root)
-		if err != nil {
-			return nil, err
-		}
-		st, err := s.Status(ctx)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = s.Output
-		n := st.Count()
-		if n[sweep.Done] == len(st.Cells) {
-			fmt.Fprintf(w, "report: sweep %s: all %d cells done\n", s.Dir, len(st.Cells))
-			continue
-		}
-		fmt.Fprintf(w, "report: sweep %s: %d of %d cells done; missing from the tables:\n", s.Dir, n[sweep.Done], len(st.Cells))
-		for _, c := range st.Cells {
-			if c.State != sweep.Done {
-				fmt.Fprintf(w, "  cell %d %s: %s %s\n", c.Index, c.ID, c.State, c.Detail)
-			}
-		}
-	}
-	return out, nil
 }

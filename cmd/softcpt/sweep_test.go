@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"os"
@@ -77,26 +76,5 @@ func TestSweepFlagsSpec(t *testing.T) {
 		if a, b := fromFile.Cells[i].ID, fromFlags.Cells[i].ID; a != b {
 			t.Errorf("cell %d: %s from the file, %s from the flags", i, a, b)
 		}
-	}
-}
-
-// TestReportSweepMissing: report given a sweep folder reads its output
-// root and lists the cells that are not done.
-func TestReportSweepMissing(t *testing.T) {
-	s, err := sweep.Create(filepath.Join(t.TempDir(), "s"), &sweep.Spec{Methods: []string{"nata"}, Shots: []int{1}, Seeds: []int{1, 2}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var w bytes.Buffer
-	roots, err := sweepRoots(context.Background(), []string{s.Dir, "other"}, &w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if roots[0] != s.Output || roots[1] != "other" {
-		t.Errorf("roots %q, want the sweep's output root and the other root", roots)
-	}
-	out := w.String()
-	if !strings.Contains(out, "0 of 2 cells done") || !strings.Contains(out, s.Cells[0].ID+": missing") || !strings.Contains(out, s.Cells[1].ID) {
-		t.Errorf("report's note:\n%s\nwant both cells listed as missing", out)
 	}
 }

@@ -43,6 +43,7 @@ var Floors = []Group{
 	{Path: "internal/atomicfile", Floor: 0},
 	{Path: "internal/layers", Floor: 0},
 	{Path: "internal/console", Floor: 0},
+	{Path: "internal/cmdline", Floor: 0},
 	{Path: "internal/hostile", Floor: 0},
 	{Path: "internal/setting", Floor: 0},
 	{Path: "pretrained", Floor: 0},
