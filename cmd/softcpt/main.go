@@ -16,6 +16,8 @@ import (
 	"io"
 	"os"
 	"sort"
+
+	"github.com/softcpt/softcpt-go/internal/interrupt"
 )
 
 // command is one subcommand of the driver.
@@ -76,11 +78,11 @@ func main() {
 		}
 		return
 	}
-	// SIGINT/SIGTERM cancel the context (signals.go): the running phase
+	// SIGINT/SIGTERM cancel the context (internal/interrupt): the running phase
 	// stops, keeping what was saved, the command that resumes is printed,
 	// and the driver exits with 128 + the signal's number; a second
 	// signal exits at once.
-	ctx, in, stop := signalContext(context.Background())
+	ctx, in, stop := interrupt.Context(context.Background(), "softcpt")
 	err := cmd.run(ctx, args[1:])
 	stop()
 	if err == flag.ErrHelp {
@@ -89,9 +91,9 @@ func main() {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "softcpt %s: %v\n", args[0], inFlagTerms(args[0], err))
 	}
-	if s := in.signal(); s != nil {
+	if s := in.Signal(); s != nil {
 		fmt.Fprintln(os.Stderr, resumeHint(os.Args))
-		os.Exit(exitCode(s))
+		os.Exit(interrupt.ExitCode(s))
 	}
 	if err != nil {
 		os.Exit(1)

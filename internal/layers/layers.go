@@ -46,6 +46,7 @@ var Floors = []Group{
 	{Path: "internal/cmdline", Floor: 0},
 	{Path: "internal/hostile", Floor: 0},
 	{Path: "internal/setting", Floor: 0},
+	{Path: "internal/interrupt", Floor: 0},
 	{Path: "pretrained", Floor: 0},
 	{Path: "realdata/assets", Floor: 0},
 	// The array-ops interface and its host implementation.
