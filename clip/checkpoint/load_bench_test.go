@@ -3,8 +3,8 @@ package checkpoint_test
 import (
 	"archive/zip"
 	"bufio"
-	"io"
 	"encoding/binary"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -117,7 +117,8 @@ func itoa(i int) string {
 // BenchmarkLoadRN50 loads an RN50-shaped archive of fp16 storages
 // (writeFP16Archive: ~102M parameters, ~205 MB, in the page cache after
 // it is written) with checkpoint.Load: ns/op is the load time, MB/s the
-// file's bytes per second.
+// file's bytes per second, user-ms/op and sys-ms/op the process's CPU
+// time per load (all goroutines).
 func BenchmarkLoadRN50(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "rn50_fp16.pt")
 	n := writeFP16Archive(b, path, clip.RN50())
@@ -127,7 +128,7 @@ func BenchmarkLoadRN50(b *testing.B) {
 	}
 	b.SetBytes(st.Size())
 	b.ReportAllocs()
-	b.ResetTimer()
+	u0, s0 := processTimes()
 	for b.Loop() {
 		sd, err := checkpoint.Load(path)
 		if err != nil {
@@ -138,6 +139,10 @@ func BenchmarkLoadRN50(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)/1e6, "Mparams")
+	if u1, s1 := processTimes(); u1 > 0 {
+		b.ReportMetric(float64(u1-u0)/float64(b.N)/1e6, "user-ms/op")
+		b.ReportMetric(float64(s1-s0)/float64(b.N)/1e6, "sys-ms/op")
+	}
 }
 
 // TestFP16Archive loads a small archive of writeFP16Archive's layout
