@@ -127,12 +127,25 @@ func readTorchZip(r io.ReaderAt, size int64, lim Limits) (*StateDict, error) {
 	return sd, nil
 }
 
-// allocate makes the tensors of jobs, asking the kernel to back large
-// ones with huge pages (adviseHugePages) before they are touched.
+// allocate makes the tensors of jobs: views of one allocation (within
+// the output budget that prepare charged), which the kernel is asked to
+// back with huge pages (adviseHugePages) before anything touches it.
+// Decoding touches every page of the tensors once; on fresh 4 KiB pages
+// the page faults were most of the system time of loading an RN50, whose
+// many small tensors would not fill a huge page each. Sharing one
+// allocation, the tensors' memory is freed when the last of them is
+// unreachable.
 func allocate(jobs []*storageJob) {
+	total := 0
 	for _, j := range jobs {
-		j.t = tensor.New(j.tr.shape...)
-		adviseHugePages(j.t.Data())
+		total += tensor.Numel(j.tr.shape)
+	}
+	arena := make([]float32, total)
+	adviseHugePages(arena)
+	for _, j := range jobs {
+		n := tensor.Numel(j.tr.shape)
+		j.t = tensor.FromSlice(arena[:n:n], j.tr.shape...)
+		arena = arena[n:]
 	}
 }
 
