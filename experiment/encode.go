@@ -36,6 +36,8 @@ type EncodeOptions struct {
 	BPE string
 	// Device is a --device value (ParseDevice).
 	Device string
+	// Precision is a --precision value (Options.Precision).
+	Precision string
 	// Images are image files (PNG, JPEG, GIF; ListImages) and Texts
 	// strings (ReadTexts) to encode.
 	Images, Texts []string
@@ -59,8 +61,10 @@ type Encoded struct {
 	ImageFeatures [][]float32 `json:"image_features"`
 	TextFeatures  [][]float32 `json:"text_features"`
 	Similarity    [][]float32 `json:"similarity"`
-	// Model says where the model was read from.
-	Model string `json:"model"`
+	// Model says where the model was read from; Precision is the number
+	// format its towers ran in ("fp32" or "bf16").
+	Model     string `json:"model"`
+	Precision string `json:"precision"`
 }
 
 // Encode encodes images (CLIP's preprocessing: bicubic resize of the
@@ -74,6 +78,10 @@ func Encode(ctx context.Context, o EncodeOptions) (*Encoded, error) {
 	if err != nil {
 		return nil, err
 	}
+	pr, err := setPrecision(o.Precision, m, o.Device)
+	if err != nil {
+		return nil, err
+	}
 	dev, err := Open(o.Device, m)
 	if err != nil {
 		return nil, err
@@ -83,7 +91,7 @@ func Encode(ctx context.Context, o EncodeOptions) (*Encoded, error) {
 	if bs <= 0 {
 		bs = 64
 	}
-	res := &Encoded{Images: o.Images, Texts: o.Texts, ImageFeatures: [][]float32{}, TextFeatures: [][]float32{}, Similarity: [][]float32{}, Model: src}
+	res := &Encoded{Images: o.Images, Texts: o.Texts, ImageFeatures: [][]float32{}, TextFeatures: [][]float32{}, Similarity: [][]float32{}, Model: src, Precision: pr.String()}
 	if res.Images == nil {
 		res.Images = []string{}
 	}
@@ -219,10 +227,10 @@ func (r *Encoded) WriteJSON(w io.Writer) error {
 //
 //   - .npy: the features of the one kind encoded (images or texts), float32
 //     [N, E], with their row names in PATH-without-.npy + ".rows.json"
-//     ({"kind": "images"|"texts", "rows": [...], "model": ...});
+//     ({"kind": "images"|"texts", "rows": [...], "model": ..., "precision": ...});
 //   - .safetensors: tensors "image_features" and "text_features" (those
 //     encoded) and "similarity" (with both), the row names as JSON arrays
-//     in the metadata keys "images" and "texts", and "model";
+//     in the metadata keys "images" and "texts", "model" and "precision";
 //   - anything else: JSON (WriteJSON).
 //
 // Files are written atomically.
@@ -237,7 +245,7 @@ func (r *Encoded) WriteFile(path string) error {
 			feats, names, kind = r.TextFeatures, r.Texts, "texts"
 		}
 		side := strings.TrimSuffix(path, filepath.Ext(path)) + ".rows.json"
-		rowsJSON, err := json.Marshal(map[string]any{"kind": kind, "rows": names, "model": r.Model})
+		rowsJSON, err := json.Marshal(map[string]any{"kind": kind, "rows": names, "model": r.Model, "precision": r.Precision})
 		if err != nil {
 			return errors.Wrap(err, "encode: row names")
 		}
@@ -248,7 +256,7 @@ func (r *Encoded) WriteFile(path string) error {
 		return errors.Wrapf(err, "encode: writing %s", path)
 	case ".safetensors":
 		ts := map[string]*tensor.Tensor{}
-		md := map[string]string{"model": r.Model}
+		md := map[string]string{"model": r.Model, "precision": r.Precision}
 		for _, s := range []struct {
 			key, names string
 			feats      [][]float32

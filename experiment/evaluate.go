@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -139,6 +140,7 @@ func writeResult(dir, benchmark, method string, shots, seed int, overall float64
 	}
 	config["test_images"] = sizes
 	config["run"] = run
+	config["precision"] = cmp.Or(run.Precision, "fp32")
 	b, err := json.Marshal(config)
 	if err != nil {
 		return errors.Wrap(err, "encoding the run's configuration")

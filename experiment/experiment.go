@@ -249,11 +249,14 @@ func (e *Experiment) Learned(ctx context.Context, b *data.Benchmark, cfg softcpt
 	if g.BaseToNew {
 		method += "-base"
 	}
-	run := RunConfig{Tasks: taskNames(b), Method: &cfg, Train: g.trainConfig(), BaseToNew: g.BaseToNew}
+	run := RunConfig{Tasks: taskNames(b), Method: &cfg, Train: g.trainConfig(), BaseToNew: g.BaseToNew, Precision: precisionName(e.Model)}
 	if g.Train.Resume {
 		saved, err := savedConfig(e.Out, b.Name, method, k, seed, run, g.Given)
 		if err != nil {
 			return errors.Errorf("--resume: %v\n(without --resume, a new run starts with the settings given)", err)
+		}
+		if err := samePrecision(saved, run, "--resume"); err != nil {
+			return err
 		}
 		if saved != nil && saved.Name() != run.Name() {
 			runLog("--resume: %s shots %d seed %d: taking the settings of %s", method, k, seed, saved.Name())
@@ -419,10 +422,13 @@ func HarmonicMean(base, novel float64) float64 {
 // explicitly (g.Given) and against the checkpoint before any tensor is
 // read; cfg only names the method (and holds the given settings).
 func (e *Experiment) Eval(ctx context.Context, b *data.Benchmark, cfg softcpt.Config, k, seed int, g Grid) error {
-	want := RunConfig{Tasks: taskNames(b), Method: &cfg, Train: g.trainConfig()}
+	want := RunConfig{Tasks: taskNames(b), Method: &cfg, Train: g.trainConfig(), Precision: precisionName(e.Model)}
 	saved, err := savedConfig(g.From, b.Name, cfg.Name, k, seed, want, g.Given)
 	if err != nil {
 		return errors.Wrap(err, "eval")
+	}
+	if err := samePrecision(saved, want, "eval"); err != nil {
+		return err
 	}
 	if saved == nil {
 		return errors.Errorf("eval: no training checkpoint of %s %d shots seed %d under %s (train it first, or give --from)",
@@ -462,7 +468,7 @@ func (e *Experiment) Eval(ctx context.Context, b *data.Benchmark, cfg softcpt.Co
 // 0, seed 0), unless they are there already (g.Force: rewrites them).
 func (e *Experiment) ZeroShot(ctx context.Context, b *data.Benchmark, g Grid) error {
 	const method = "ZeroShot"
-	run := RunConfig{Tasks: taskNames(b), Templates: g.Templates}
+	run := RunConfig{Tasks: taskNames(b), Templates: g.Templates, Precision: precisionName(e.Model)}
 	dir := RunDir(e.Out, b.Name, method, run.Name(), 0, 0)
 	if done, err := g.skip(dir, method, 0, 0, run); done || err != nil {
 		return err
@@ -512,7 +518,7 @@ func (e *Experiment) zeroShot(ctx context.Context, b *data.Benchmark, extra []st
 func (e *Experiment) LinearProbe(ctx context.Context, b *data.Benchmark, k, seed int, g Grid) error {
 	const method = "LinearProbe"
 	probe := g.Probe
-	run := RunConfig{Tasks: taskNames(b), Probe: &probe}
+	run := RunConfig{Tasks: taskNames(b), Probe: &probe, Precision: precisionName(e.Model)}
 	dir := RunDir(e.Out, b.Name, method, run.Name(), k, seed)
 	if done, err := g.skip(dir, method, k, seed, run); done || err != nil {
 		return err

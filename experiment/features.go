@@ -28,8 +28,8 @@ import (
 // at two levels: in memory by example name, shared by every cell of an
 // experiment, and on disk, one file per set of examples asked for at once
 // (a split of a few-shot draw, a test set), keyed by the model (a hash of
-// its weights), the benchmark (its name and DataKey), the preprocessing
-// and the device kind, and
+// its weights), the benchmark (its name and DataKey), the preprocessing,
+// the device kind and the towers' precision (clip.Model.Precision), and
 // named by a hash of the examples' names, so another process (another
 // shots/seed cell, a resumed run, another subcommand) reads the features
 // instead of computing them. Files are written atomically and computed
@@ -88,6 +88,11 @@ func namesHash(exs []softcpt.Example) [32]byte {
 func (e *Experiment) cachePath(benchmark string, exs []softcpt.Example) string {
 	dev, _, _ := strings.Cut(e.backend().String(), ":")
 	prep := fmt.Sprintf("clip-test-%d-%s", e.Model.Config.ImageResolution, dev)
+	if p := precisionName(e.Model); p != "" {
+		// bf16 features never share a file with fp32 ones (whose
+		// names are those from before the setting existed).
+		prep += "-" + p
+	}
 	if e.DataKey != "" {
 		prep += "-" + e.DataKey
 	}

@@ -38,6 +38,9 @@ type Options struct {
 	VisionHeads, TextHeads int
 	// Device is a --device value (ParseDevice).
 	Device string
+	// Precision is a --precision value: "fp32" (or "") or "bf16", the
+	// number format of the frozen towers (clip.Model.SetPrecision).
+	Precision string
 	// Out is the output root.
 	Out string
 	// FullPrompts disables the shared-prefix text encoding.
@@ -73,6 +76,9 @@ func Run(ctx context.Context, o Options, g Grid) error {
 	}
 	tok, err := tokenizer.Load(o.BPE)
 	if err != nil {
+		return err
+	}
+	if _, err := setPrecision(o.Precision, m, o.Device); err != nil {
 		return err
 	}
 	dev, err := Open(o.Device, m)
@@ -136,6 +142,8 @@ type ShippedOptions struct {
 	Groups []string
 	// Device is a --device value (ParseDevice).
 	Device string
+	// Precision is a --precision value (Options.Precision).
+	Precision string
 	// Out is the output root.
 	Out string
 }
@@ -153,6 +161,9 @@ func RunShipped(ctx context.Context, o ShippedOptions, g Grid) error {
 	}
 	rb, m, tok, err := OpenShipped(o.Benchmark, o.Model, o.BPE)
 	if err != nil {
+		return err
+	}
+	if _, err := setPrecision(o.Precision, m, o.Device); err != nil {
 		return err
 	}
 	dev, err := Open(o.Device, m)

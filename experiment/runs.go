@@ -40,6 +40,11 @@ type RunConfig struct {
 	Templates []string `json:"templates,omitempty"`
 	// Probe are the linear probe's settings.
 	Probe *softcpt.ProbeOptions `json:"probe,omitempty"`
+	// Precision is the number format of the frozen towers that computed
+	// the results (features, training's frozen parts, evaluation): empty
+	// for fp32, so that fp32 runs keep the names they had before the
+	// setting existed, else "bf16".
+	Precision string `json:"precision,omitempty"`
 }
 
 // TrainConfig are the training settings that change a learned cell's
@@ -134,7 +139,8 @@ func pruneZero(v any) any {
 // part and the hash, e.g. "nctx4_ep10_bs32_lr0.002-1a2b3c4d" (learned
 // methods: N_CTX, epochs, batch size or "steps" per epoch, learning
 // rate), "iter1000-…" (linear probe: L-BFGS iterations) or
-// "templates1-…" (zero-shot: number of templates per task). Settings
+// "templates1-…" (zero-shot: number of templates per task), followed by
+// the precision where it is not fp32 ("…_bf16-…"). Settings
 // outside the readable part (class and task contexts, CSC, position,
 // CTX_INIT, optimiser, schedule, augmentation, tasks, ...) are in the hash
 // only.
@@ -160,6 +166,9 @@ func (c RunConfig) Name() string {
 		parts = append(parts, fmt.Sprintf("iter%d", it))
 	default:
 		parts = append(parts, fmt.Sprintf("templates%d", 1+len(c.Templates)))
+	}
+	if c.Precision != "" {
+		parts = append(parts, c.Precision)
 	}
 	return strings.Join(parts, "_") + "-" + c.Hash()
 }

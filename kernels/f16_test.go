@@ -50,3 +50,23 @@ func BenchmarkFloat16ToFloat32s(b *testing.B) {
 		Float16ToFloat32s(dst, src)
 	}
 }
+
+// TestBFloat16ToFloat32s checks the bulk bf16 conversion against the
+// scalar one for all 65536 values, bit for bit, with a guard element.
+func TestBFloat16ToFloat32s(t *testing.T) {
+	src := make([]uint16, 1<<16)
+	for i := range src {
+		src[i] = uint16(i)
+	}
+	dst := make([]float32, len(src)+1)
+	dst[len(src)] = 12345
+	BFloat16ToFloat32s(dst, src)
+	if dst[len(src)] != 12345 {
+		t.Fatal("wrote past the end")
+	}
+	for i, h := range src {
+		if got, want := math.Float32bits(dst[i]), math.Float32bits(tensor.BFloat16ToFloat32(h)); got != want {
+			t.Fatalf("%#04x: got %#08x, want %#08x", h, got, want)
+		}
+	}
+}

@@ -18,7 +18,9 @@
 // (float16, bfloat16, float64, integer and bool storages included); the
 // original dtype is kept in StateDict.DTypes. Storages are streamed from
 // the file into their float32 destination, so loading needs about one copy
-// of the weights in memory. The pickle machine never runs Python callables:
+// of the weights in memory. A zip archive's storages are read on up to
+// GOMAXPROCS goroutines after its pickle has been checked, into tensors
+// that are views of one shared allocation (see allocate). The pickle machine never runs Python callables:
 // it knows an allow-list of globals and rejects everything else by name.
 //
 // A hostile file fails with an error naming the file, the entry and the

@@ -4,9 +4,12 @@ import (
 	"encoding/binary"
 	"io"
 	"math"
+	"sync"
+	"unsafe"
 
 	"github.com/pkg/errors"
 
+	"github.com/softcpt/softcpt-go/kernels"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
@@ -96,22 +99,76 @@ func (d dtype) decode(src []byte, dst []float32) {
 // chunkBytes is the read buffer size used when streaming storages.
 const chunkBytes = 1 << 18
 
+// littleEndian reports whether the host stores numbers little-endian, as
+// every checkpoint format does: then float32 storages are read straight
+// into their destination and float16 and bfloat16 ones widened in bulk
+// (readElems' fast paths).
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// halfBufs holds read buffers of chunkBytes for 2-byte storages.
+var halfBufs = sync.Pool{New: func() any {
+	b := make([]uint16, chunkBytes/2)
+	return &b
+}}
+
 // readElems decodes len(dst) elements of type d from r starting at byte
-// offset off, streaming through a bounded buffer.
+// offset off. On a little-endian host float32 data is read straight into
+// dst and float16 and bfloat16 data widened in bulk
+// (kernels.Float16ToFloat32s, kernels.BFloat16ToFloat32s) from a pooled
+// buffer; other types stream through a bounded buffer and dtype.decode,
+// the reference of every conversion.
 func readElems(r io.ReaderAt, off int64, d dtype, dst []float32) error {
+	if littleEndian && len(dst) > 0 {
+		switch d {
+		case dtFloat32:
+			return readAt(r, unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), 4*len(dst)), off)
+		case dtFloat16, dtBFloat16:
+			return readHalves(r, off, d, dst)
+		}
+	}
 	per := chunkBytes / d.size
 	buf := make([]byte, min(len(dst), per)*d.size)
 	for done := 0; done < len(dst); {
 		n := min(len(dst)-done, per)
 		b := buf[:n*d.size]
-		if _, err := r.ReadAt(b, off+int64(done)*int64(d.size)); err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return errors.Wrap(err, "read storage data")
+		if err := readAt(r, b, off+int64(done)*int64(d.size)); err != nil {
+			return err
 		}
 		d.decode(b, dst[done:done+n])
 		done += n
+	}
+	return nil
+}
+
+// readHalves is readElems of float16 or bfloat16 data on a
+// little-endian host.
+func readHalves(r io.ReaderAt, off int64, d dtype, dst []float32) error {
+	bp := halfBufs.Get().(*[]uint16)
+	defer halfBufs.Put(bp)
+	buf := *bp
+	for done := 0; done < len(dst); {
+		n := min(len(dst)-done, len(buf))
+		h := buf[:n]
+		if err := readAt(r, unsafe.Slice((*byte)(unsafe.Pointer(&h[0])), 2*n), off+2*int64(done)); err != nil {
+			return err
+		}
+		if d == dtFloat16 {
+			kernels.Float16ToFloat32s(dst[done:done+n], h)
+		} else {
+			kernels.BFloat16ToFloat32s(dst[done:done+n], h)
+		}
+		done += n
+	}
+	return nil
+}
+
+// readAt fills b from r at off; a short read is io.ErrUnexpectedEOF.
+func readAt(r io.ReaderAt, b []byte, off int64) error {
+	if _, err := r.ReadAt(b, off); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return errors.Wrap(err, "read storage data")
 	}
 	return nil
 }
@@ -169,28 +226,27 @@ func isContiguous(shape, stride []int) bool {
 }
 
 // readStrided decodes the view (offset, shape, stride) of a storage of
-// type d that starts at byte base of r into a new contiguous tensor.
-func readStrided(r io.ReaderAt, base int64, d dtype, numel int64, offset int64, shape, stride []int) (*tensor.Tensor, error) {
+// type d that starts at byte base of r into dst, contiguous (len(dst) is
+// the view's number of elements).
+func readStrided(r io.ReaderAt, base int64, d dtype, numel int64, offset int64, shape, stride []int, dst []float32) error {
 	lo, hi, err := stridedSpan(offset, shape, stride, numel)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	n := tensor.Numel(shape)
 	if n == 0 {
-		return tensor.New(shape...), nil
+		return nil
+	}
+	if len(dst) != n {
+		return errors.Errorf("view of shape %v has %d elements, not %d", shape, n, len(dst))
 	}
 	if isContiguous(shape, stride) {
-		dst := make([]float32, n)
-		if err := readElems(r, base+lo*int64(d.size), d, dst); err != nil {
-			return nil, err
-		}
-		return tensor.FromSlice(dst, shape...), nil
+		return readElems(r, base+lo*int64(d.size), d, dst)
 	}
 	span := make([]float32, hi-lo)
 	if err := readElems(r, base+lo*int64(d.size), d, span); err != nil {
-		return nil, err
+		return err
 	}
-	dst := make([]float32, n)
 	idx := make([]int, len(shape))
 	for i := range dst {
 		p := 0
@@ -206,5 +262,5 @@ func readStrided(r io.ReaderAt, base int64, d dtype, numel int64, offset int64, 
 			idx[k] = 0
 		}
 	}
-	return tensor.FromSlice(dst, shape...), nil
+	return nil
 }

@@ -4,10 +4,12 @@ import (
 	"archive/zip"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
 
 	"github.com/pkg/errors"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/softcpt/softcpt-go/tensor"
 )
@@ -88,18 +90,26 @@ func readTorchZip(r io.ReaderAt, size int64, lim Limits) (*StateDict, error) {
 		format = FormatTorchScript
 	}
 	sd := newStateDict(format)
-	decoded := map[*tensorRef]*tensor.Tensor{}
+	// The walk checks every tensor against its storage and the budgets,
+	// in file order; then the tensors are allocated and their storages
+	// read, in parallel (readStorages).
+	prepared := map[*tensorRef]*storageJob{}
+	var jobs []*storageJob
+	keyJobs := map[string]*storageJob{}
 	w := newWalker(pkl.Name, lim.MaxNodes, func(key string, tr *tensorRef) error {
-		t, ok := decoded[tr]
+		j, ok := prepared[tr]
 		if !ok {
 			var err error
-			t, err = tz.decode(tr)
+			j, err = tz.prepare(tr)
 			if err != nil {
 				return errors.Wrapf(err, "tensor %q", key)
 			}
-			decoded[tr] = t
+			j.key = key
+			prepared[tr] = j
+			jobs = append(jobs, j)
 		}
-		return sd.add(key, tr.st.dt.name, t)
+		keyJobs[key] = j
+		return sd.add(key, tr.st.dt.name, nil)
 	})
 	if err := w.walk(root, 0); err != nil {
 		return nil, err
@@ -107,7 +117,36 @@ func readTorchZip(r io.ReaderAt, size int64, lim Limits) (*StateDict, error) {
 	if len(sd.Keys) == 0 {
 		return nil, errors.Errorf("%s holds no tensors", pkl.Name)
 	}
+	allocate(jobs)
+	for k, j := range keyJobs {
+		sd.Tensors[k] = j.t
+	}
+	if err := readStorages(jobs); err != nil {
+		return nil, err
+	}
 	return sd, nil
+}
+
+// allocate makes the tensors of jobs: views of one allocation (within
+// the output budget that prepare charged), which the kernel is asked to
+// back with huge pages (adviseHugePages) before anything touches it.
+// Decoding touches every page of the tensors once; on fresh 4 KiB pages
+// the page faults were most of the system time of loading an RN50, whose
+// many small tensors would not fill a huge page each. Sharing one
+// allocation, the tensors' memory is freed when the last of them is
+// unreachable.
+func allocate(jobs []*storageJob) {
+	total := 0
+	for _, j := range jobs {
+		total += tensor.Numel(j.tr.shape)
+	}
+	arena := make([]float32, total)
+	adviseHugePages(arena)
+	for _, j := range jobs {
+		n := tensor.Numel(j.tr.shape)
+		j.t = tensor.FromSlice(arena[:n:n], j.tr.shape...)
+		arena = arena[n:]
+	}
 }
 
 // unpickleTorch runs the pickle machine with PyTorch's allow-list.
@@ -335,25 +374,39 @@ func (w *walker) child(v any, k string, depth int) error {
 }
 
 // readEntry reads the first n bytes of entry f (n at most its declared
-// size) into memory. A compressed entry is charged to the inflation
-// budget before anything is inflated, and a stored one must lie within the
-// file, so a small file cannot make the reader allocate much more than the
-// budget.
+// size) into memory (chargeEntry, then inflateEntry).
 func (tz *torchZip) readEntry(f *zip.File, n uint64) ([]byte, error) {
+	if err := tz.chargeEntry(f, n); err != nil {
+		return nil, err
+	}
+	return inflateEntry(f, n)
+}
+
+// chargeEntry checks that the first n bytes of entry f can be read: a
+// compressed entry is charged to the inflation budget before anything is
+// inflated, and a stored one must lie within the file, so a small file
+// cannot make the reader allocate much more than the budget.
+func (tz *torchZip) chargeEntry(f *zip.File, n uint64) error {
 	if n > f.UncompressedSize64 {
-		return nil, errors.Errorf("entry %s has %d bytes, %d needed", f.Name, f.UncompressedSize64, n)
+		return errors.Errorf("entry %s has %d bytes, %d needed", f.Name, f.UncompressedSize64, n)
 	}
 	if f.Method == zip.Store {
 		if f.CompressedSize64 > uint64(tz.size) || n > f.CompressedSize64 {
-			return nil, errors.Errorf("entry %s of %d bytes extends past the end of the file (truncated?)", f.Name, f.UncompressedSize64)
+			return errors.Errorf("entry %s of %d bytes extends past the end of the file (truncated?)", f.Name, f.UncompressedSize64)
 		}
 	} else {
 		if n > uint64(tz.budget-tz.inflated) {
-			return nil, errors.Errorf("compressed entry %s inflates to %d bytes, beyond the inflation budget of %d bytes left of %d for a file of %d bytes (Limits.BudgetRatio %d × size, at least Limits.MinBudget %d); raise the limits to read it",
+			return errors.Errorf("compressed entry %s inflates to %d bytes, beyond the inflation budget of %d bytes left of %d for a file of %d bytes (Limits.BudgetRatio %d × size, at least Limits.MinBudget %d); raise the limits to read it",
 				f.Name, n, tz.budget-tz.inflated, tz.budget, tz.size, tz.lim.BudgetRatio, tz.lim.MinBudget)
 		}
 		tz.inflated += int64(n)
 	}
+	return nil
+}
+
+// inflateEntry reads the first n bytes of entry f, checked by
+// chargeEntry.
+func inflateEntry(f *zip.File, n uint64) ([]byte, error) {
 	rc, err := f.Open()
 	if err != nil {
 		return nil, errors.Wrapf(err, "open %s", f.Name)
@@ -366,8 +419,25 @@ func (tz *torchZip) readEntry(f *zip.File, n uint64) ([]byte, error) {
 	return b, nil
 }
 
-// decode reads a tensor's storage entry and converts the view to float32.
-func (tz *torchZip) decode(tr *tensorRef) (*tensor.Tensor, error) {
+// storageJob is a tensor to be read from its storage entry: checked and
+// charged to the budgets by prepare, allocated by allocate, filled by
+// readStorages.
+type storageJob struct {
+	key, name string // the first key naming the tensor, its storage entry
+	tr        *tensorRef
+	t         *tensor.Tensor
+	// ra holds the storage from byte base: the file, for a stored entry;
+	// nil for a compressed one, whose first need bytes are inflated
+	// from entry when the job runs.
+	ra    io.ReaderAt
+	base  int64
+	entry *zip.File
+	need  uint64
+}
+
+// prepare checks a tensor's storage entry and view and charges the
+// decoded tensor (and a compressed entry's inflation) to the budgets.
+func (tz *torchZip) prepare(tr *tensorRef) (*storageJob, error) {
 	name := tz.prefix + "data/" + tr.st.key
 	if strings.Contains(tr.st.key, "/") {
 		name = tz.prefix + tr.st.key
@@ -383,6 +453,9 @@ func (tz *torchZip) decode(tr *tensorRef) (*tensor.Tensor, error) {
 	if f.UncompressedSize64 < need {
 		return nil, errors.Errorf("storage entry %s has %d bytes, %d %s elements need %d", name, f.UncompressedSize64, tr.st.numel, tr.st.dt.name, need)
 	}
+	if _, _, err := stridedSpan(tr.offset, tr.shape, tr.stride, tr.st.numel); err != nil {
+		return nil, errors.Wrapf(err, "storage entry %s", name)
+	}
 	// The decoded tensor is charged to the output budget before it is
 	// allocated (views may repeat a storage's elements).
 	out := int64(4 * max(1, tensor.Numel(tr.shape)))
@@ -391,8 +464,7 @@ func (tz *torchZip) decode(tr *tensorRef) (*tensor.Tensor, error) {
 			name, tr.shape, out, tz.budget-tz.output, tz.budget, tz.size, tz.lim.BudgetRatio, tz.lim.MinBudget)
 	}
 	tz.output += out
-	var ra io.ReaderAt
-	var base int64
+	j := &storageJob{name: name, tr: tr, entry: f, need: need}
 	if f.Method == zip.Store {
 		off, err := f.DataOffset()
 		if err != nil {
@@ -401,21 +473,76 @@ func (tz *torchZip) decode(tr *tensorRef) (*tensor.Tensor, error) {
 		if off < 0 || uint64(off)+f.UncompressedSize64 > uint64(tz.size) {
 			return nil, errors.Errorf("storage entry %s extends past the end of the file (truncated?)", name)
 		}
-		ra, base = tz.r, off
-	} else {
+		j.ra, j.base = tz.r, off
+	} else if err := tz.chargeEntry(f, need); err != nil {
 		// Compressed storages (not written by PyTorch) are inflated into
 		// memory, within the inflation budget.
-		b, err := tz.readEntry(f, need)
-		if err != nil {
-			return nil, errors.Wrap(err, "storage")
+		return nil, errors.Wrap(err, "storage")
+	}
+	return j, nil
+}
+
+// pieceElems is the most elements of a contiguous stored view that one
+// goroutine of readStorages reads at a time.
+const pieceElems = 1 << 20
+
+// readStorages fills the tensors of jobs from their storages on up to
+// GOMAXPROCS goroutines, large contiguous views of stored entries split
+// into pieces of pieceElems. The error is that of the first failing job
+// in file order, naming its tensor and entry.
+func readStorages(jobs []*storageJob) error {
+	type piece struct {
+		j      *storageJob
+		lo, hi int // elements of a contiguous stored view; hi 0: whole
+	}
+	var pieces []piece
+	for _, j := range jobs {
+		n := j.t.Numel()
+		if j.ra == nil || n <= pieceElems || !isContiguous(j.tr.shape, j.tr.stride) {
+			pieces = append(pieces, piece{j: j})
+			continue
 		}
-		ra, base = bytesReaderAt(b), 0
+		for lo := 0; lo < n; lo += pieceElems {
+			pieces = append(pieces, piece{j, lo, min(n, lo+pieceElems)})
+		}
 	}
-	t, err := readStrided(ra, base, tr.st.dt, tr.st.numel, tr.offset, tr.shape, tr.stride)
-	if err != nil {
-		return nil, errors.Wrapf(err, "storage entry %s", name)
+	errs := make([]error, len(pieces))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, p := range pieces {
+		g.Go(func() error {
+			j, tr := p.j, p.j.tr
+			if p.hi > 0 {
+				size := int64(tr.st.dt.size)
+				errs[i] = readElems(j.ra, j.base+(tr.offset+int64(p.lo))*size, tr.st.dt, j.t.Data()[p.lo:p.hi])
+				return nil
+			}
+			ra, base := j.ra, j.base
+			if ra == nil {
+				b, err := inflateEntry(j.entry, j.need)
+				if err != nil {
+					errs[i] = errors.Wrap(err, "storage")
+					return nil
+				}
+				ra, base = bytesReaderAt(b), 0
+			}
+			if err := readStrided(ra, base, tr.st.dt, tr.st.numel, tr.offset, tr.shape, tr.stride, j.t.Data()); err != nil {
+				errs[i] = errors.Wrapf(err, "storage entry %s", j.name)
+			}
+			return nil
+		})
 	}
-	return t, nil
+	g.Wait()
+	for i, err := range errs {
+		if err != nil {
+			j := pieces[i].j
+			if pieces[i].hi > 0 {
+				err = errors.Wrapf(err, "storage entry %s", j.name)
+			}
+			return errors.Wrapf(err, "tensor %q", j.key)
+		}
+	}
+	return nil
 }
 
 type bytesReaderAt []byte

@@ -31,6 +31,8 @@ func cmdDemo(ctx context.Context, args []string) error {
 	stepsPerEpoch := fs.Int("steps-per-epoch", 6, "with no --batch-size: batches per epoch (the batch size grows with the number of shots, which keeps the demo's cost per run fixed; text features are computed once per step whatever the batch size)")
 	var device deviceFlag
 	device.register(fs)
+	var precision precisionFlag
+	precision.register(fs)
 	nCtx := fs.Int("n-ctx", experiment.DemoNCtx, "N_CTX: learned context length of the class prompts (the paper's 16 suits OpenAI's CLIP; the shipped small CLIP was pretrained on short captions, in a context of 32 tokens, and learns best with 4, see README.md)")
 	ctxInit := fs.String("ctx-init", "", "CTX_INIT: initialise the learned contexts from these words (e.g. \"a photo of a\"), or from each task's zero-shot template (\"template\"; see 'softcpt train -h'); default N(0, 0.02)")
 	probeIter := fs.Int("probe-max-iter", 50, "L-BFGS iterations per linear-probe fit (the authors use 1000; 50 keeps the demo short, at the price of fits that stop before convergence)")
@@ -86,7 +88,7 @@ one (see README.md).`)
 		}}
 	g.Train.Epochs, g.Train.LR, g.Train.BatchSize, g.AutoResume = ep, *lr, *batch, true
 	start := time.Now()
-	o := experiment.ShippedOptions{Benchmark: *benchPath, Model: *modelPath, BPE: *bpePath, Groups: strings.Split(*groups, ","), Device: string(device), Out: *out}
+	o := experiment.ShippedOptions{Benchmark: *benchPath, Model: *modelPath, BPE: *bpePath, Groups: strings.Split(*groups, ","), Device: string(device), Precision: string(precision), Out: *out}
 	if err := experiment.RunShipped(ctx, o, g); err != nil {
 		return err
 	}

@@ -30,6 +30,8 @@ func cmdEncode(ctx context.Context, args []string) error {
 	textHeads := fs.Int("text-heads", 0, "override the inferred number of text attention heads")
 	var device deviceFlag
 	device.register(fs)
+	var precision precisionFlag
+	precision.register(fs)
 	var images, texts, imageSets, textFiles stringList
 	fs.Var(&images, "image", "image file (PNG, JPEG or GIF); repeatable")
 	fs.Var(&texts, "text", "text to encode; repeatable")
@@ -76,7 +78,7 @@ order given: --image then --images, --text then --texts.`)
 		}
 	}
 	res, err := experiment.Encode(ctx, experiment.EncodeOptions{Model: *model, VisionHeads: *visionHeads, TextHeads: *textHeads, BPE: *bpe,
-		Device: string(device), Images: images, Texts: texts, BatchSize: *batch, Truncate: *truncate, Normalize: *normalize})
+		Device: string(device), Precision: string(precision), Images: images, Texts: texts, BatchSize: *batch, Truncate: *truncate, Normalize: *normalize})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package checkpoint
+
+// adviseHugePages does nothing outside Linux.
+func adviseHugePages([]float32) {}
