@@ -60,7 +60,7 @@ func worst(xs []float64) float64 {
 //
 // The stricter gate, every task within 0.3 points, is logged
 // (largest difference) but not asserted because it does not hold (see
-// bench/results-bf16.md): on the shipped benchmark a single changed
+// bench/RESULTS.md ("bf16 frozen towers")): on the shipped benchmark a single changed
 // prediction moves a task of fewer than 334 test images by more than 0.3
 // points (one of nature/fruit's 20 images is 5 points).
 func TestBF16AccuracyShipped(t *testing.T) {
