@@ -15,6 +15,8 @@ package backend
 
 import (
 	"fmt"
+
+	"github.com/softcpt/softcpt-go/kernels"
 )
 
 // Backend holds arrays of type A (a pointer type; the zero value is "no
@@ -153,36 +155,10 @@ func (p AttnParams) Check(lenQ, lenK, lenV, lenO int) error {
 // statistics (lse, dsum): Batch*Heads*Tq.
 func (p AttnParams) StatRows() int { return p.Batch * p.Heads * p.Tq }
 
-// CheckSgemm validates Sgemm's sizes and leading dimensions the same way as
-// the CPU kernels.Sgemm (row-major): lda >= (transA ? m : k), ldb >=
-// (transB ? k : n), ldc >= n, each at least 1, and the buffers (lengths
-// in elements) long enough. It returns a description of the first problem.
+// CheckSgemm validates Sgemm's sizes, leading dimensions and buffer
+// lengths (in elements) as the CPU kernels.Sgemm does (kernels.CheckSgemm).
 func CheckSgemm(transA, transB bool, m, n, k, lda, ldb, ldc, lenA, lenB, lenC int) error {
-	if m < 0 || n < 0 || k < 0 {
-		return fmt.Errorf("negative size m=%d n=%d k=%d", m, n, k)
-	}
-	ar, ac := m, k
-	if transA {
-		ar, ac = k, m
-	}
-	br, bc := k, n
-	if transB {
-		br, bc = n, k
-	}
-	if lda < max(1, ac) || ldb < max(1, bc) || ldc < max(1, n) {
-		return fmt.Errorf("leading dimension too small: lda=%d (need %d) ldb=%d (need %d) ldc=%d (need %d)", lda, max(1, ac), ldb, max(1, bc), ldc, max(1, n))
-	}
-	need := func(rows, cols, ld int) int {
-		if rows == 0 || cols == 0 {
-			return 0
-		}
-		return (rows-1)*ld + cols
-	}
-	if lenA < need(ar, ac, lda) || lenB < need(br, bc, ldb) || lenC < need(m, n, ldc) {
-		return fmt.Errorf("buffer too short: len(a)=%d (need %d) len(b)=%d (need %d) len(c)=%d (need %d)",
-			lenA, need(ar, ac, lda), lenB, need(br, bc, ldb), lenC, need(m, n, ldc))
-	}
-	return nil
+	return kernels.CheckSgemm(transA, transB, m, n, k, lda, ldb, ldc, lenA, lenB, lenC)
 }
 
 // CheckRowIndices reports an index outside [0, rows) in idx, or (unique)

@@ -119,8 +119,19 @@ func SgemmGeneric(transA, transB bool, m, n, k int, alpha float32, a []float32, 
 // checkSgemmArgs panics if the sizes, leading dimensions or slice lengths
 // passed to Sgemm are inconsistent.
 func checkSgemmArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if err := CheckSgemm(transA, transB, m, n, k, lda, ldb, ldc, len(a), len(b), len(c)); err != nil {
+		panic("kernels.Sgemm: " + err.Error())
+	}
+}
+
+// CheckSgemm validates Sgemm's sizes and leading dimensions (row-major):
+// lda >= (transA ? m : k), ldb >= (transB ? k : n), ldc >= n, each at
+// least 1, and the buffers (lengths in elements) long enough for their
+// matrices. It returns a description of the first problem, or nil. A
+// backend that runs Sgemm elsewhere (a GPU) checks its arguments with it.
+func CheckSgemm(transA, transB bool, m, n, k, lda, ldb, ldc, lenA, lenB, lenC int) error {
 	if m < 0 || n < 0 || k < 0 {
-		panic(fmt.Sprintf("kernels.Sgemm: negative size m=%d n=%d k=%d", m, n, k))
+		return fmt.Errorf("negative size m=%d n=%d k=%d", m, n, k)
 	}
 	ar, ac := m, k
 	if transA {
@@ -130,19 +141,20 @@ func checkSgemmArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []
 	if transB {
 		br, bc = n, k
 	}
-	checkMat := func(name string, x []float32, rows, cols, ld int) {
-		if ld < max(1, cols) {
-			panic(fmt.Sprintf("kernels.Sgemm: ld%s=%d < %d columns of %s (%d×%d, m=%d n=%d k=%d transA=%v transB=%v)",
-				name, ld, cols, name, rows, cols, m, n, k, transA, transB))
+	for _, x := range []struct {
+		name              string
+		n, rows, cols, ld int
+	}{{"a", lenA, ar, ac, lda}, {"b", lenB, br, bc, ldb}, {"c", lenC, m, n, ldc}} {
+		if x.ld < max(1, x.cols) {
+			return fmt.Errorf("ld%s=%d < %d columns of %s (%d×%d, m=%d n=%d k=%d transA=%v transB=%v)",
+				x.name, x.ld, x.cols, x.name, x.rows, x.cols, m, n, k, transA, transB)
 		}
-		if rows > 0 && cols > 0 && len(x) < (rows-1)*ld+cols {
-			panic(fmt.Sprintf("kernels.Sgemm: len(%s)=%d < %d needed for %d×%d with ld%s=%d (m=%d n=%d k=%d transA=%v transB=%v)",
-				name, len(x), (rows-1)*ld+cols, rows, cols, name, ld, m, n, k, transA, transB))
+		if x.rows > 0 && x.cols > 0 && x.n < (x.rows-1)*x.ld+x.cols {
+			return fmt.Errorf("len(%s)=%d < %d needed for %d×%d with ld%s=%d (m=%d n=%d k=%d transA=%v transB=%v)",
+				x.name, x.n, (x.rows-1)*x.ld+x.cols, x.rows, x.cols, x.name, x.ld, m, n, k, transA, transB)
 		}
 	}
-	checkMat("a", a, ar, ac, lda)
-	checkMat("b", b, br, bc, ldb)
-	checkMat("c", c, m, n, ldc)
+	return nil
 }
 
 // scaleC sets C = beta*C (C = 0 when beta == 0, even over NaN).
