@@ -2,7 +2,7 @@
 
 package cuda
 
-import "github.com/softcpt/softcpt-go/backend"
+import "github.com/softcpt/softcpt-go/kernels/backend"
 
 // Backend returns the device as a backend.Backend of device arrays, on
 // which the model code runs: frozen.New(d.Backend(), m) is CLIP's frozen

@@ -8,8 +8,8 @@ import (
 	"github.com/pkg/errors"
 	"gorgonia.org/cu"
 
-	"github.com/softcpt/softcpt-go/backend"
 	"github.com/softcpt/softcpt-go/cuda/kernels"
+	"github.com/softcpt/softcpt-go/kernels/backend"
 )
 
 // The launches of the backward kernels of train.cu (references in package

@@ -3,7 +3,7 @@
 package cuda
 
 // The backward kernels (train.cu) on the device against their Go
-// references in package backend. The training step on the device against
+// references in package kernels/backend. The training step on the device against
 // the CPU learner and its benchmarks are in softcpt/step
 // (step_cuda_test.go).
 
@@ -12,7 +12,7 @@ import (
 	"math/rand"
 	"testing"
 
-	"github.com/softcpt/softcpt-go/backend"
+	"github.com/softcpt/softcpt-go/kernels/backend"
 )
 
 func TestTrainKernels(t *testing.T) {

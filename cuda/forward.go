@@ -7,8 +7,8 @@ import (
 
 	"gorgonia.org/cu"
 
-	"github.com/softcpt/softcpt-go/backend"
 	"github.com/softcpt/softcpt-go/cuda/kernels"
+	"github.com/softcpt/softcpt-go/kernels/backend"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 

@@ -3,7 +3,7 @@
 package cuda
 
 // The forward kernels (clip.cu) on the device against their Go references
-// in package backend. The towers on the device against the CPU clip.Model
+// in package kernels/backend. The towers on the device against the CPU clip.Model
 // and their benchmarks are in clip/frozen (frozen_cuda_test.go).
 
 import (
@@ -12,7 +12,7 @@ import (
 	"math/rand"
 	"testing"
 
-	"github.com/softcpt/softcpt-go/backend"
+	"github.com/softcpt/softcpt-go/kernels/backend"
 )
 
 // exact checks bit equality (data movement kernels).

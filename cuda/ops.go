@@ -9,8 +9,8 @@ import (
 
 	"github.com/pkg/errors"
 
-	"github.com/softcpt/softcpt-go/backend"
 	"github.com/softcpt/softcpt-go/cuda/kernels"
+	"github.com/softcpt/softcpt-go/kernels/backend"
 )
 
 // Kernel arguments: every parameter is passed as an 8-byte word (see

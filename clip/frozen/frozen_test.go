@@ -6,8 +6,8 @@ import (
 	"os"
 	"testing"
 
-	"github.com/softcpt/softcpt-go/backend"
 	"github.com/softcpt/softcpt-go/clip"
+	"github.com/softcpt/softcpt-go/kernels/backend"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 

@@ -16,7 +16,7 @@ import (
 	"embed"
 	"fmt"
 
-	"github.com/softcpt/softcpt-go/backend"
+	"github.com/softcpt/softcpt-go/kernels/backend"
 )
 
 //go:embed *.ptx

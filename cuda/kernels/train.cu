@@ -9,7 +9,7 @@
 // l2norm_bwd_rows_f32): one block per row as in rows.cu (RowBlock in
 // kernels.go). The other kernels are element-wise over their outputs with a
 // grid-stride loop (Grid1D) and no block cooperation. The Go references
-// are in package backend (refgrad.go).
+// are in package kernels/backend (refgrad.go).
 #include "common.cuh"
 
 #define GRID_STRIDE(i, n) for (i64 i = ctaid_x() * ntid_x() + tid_x(); i < (n); i += nctaid_x() * ntid_x())

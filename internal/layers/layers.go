@@ -6,7 +6,8 @@
 // packages of its own group (a path and its subpackages, e.g. clip and
 // clip/frozen) and the groups on lower floors. A group may also name the
 // only module packages it may import (the CUDA backend imports nothing
-// above tensor, kernels and backend). A package that no group holds is an
+// above tensor and kernels; the interface it implements is
+// kernels/backend). A package that no group holds is an
 // error, so a new package must be placed here. Test files are not
 // checked.
 package layers
@@ -39,6 +40,8 @@ var Floors = []Group{
 	// Tensors, leaf utilities and the embedded assets; the CPU kernels
 	// (which read tensor's element conversions) just above.
 	{Path: "tensor", Floor: 0},
+	// kernels/backend, the array-ops interface that a backend implements
+	// and its host implementation, is part of the kernels floor.
 	{Path: "kernels", Floor: 1},
 	{Path: "internal/atomicfile", Floor: 0},
 	{Path: "internal/layers", Floor: 0},
@@ -49,10 +52,8 @@ var Floors = []Group{
 	{Path: "internal/interrupt", Floor: 0},
 	{Path: "pretrained", Floor: 0},
 	{Path: "realdata/assets", Floor: 0},
-	// The array-ops interface and its host implementation.
-	{Path: "backend", Floor: 2},
 	// The CUDA backend: device memory, streams, PTX kernels.
-	{Path: "cuda", Floor: 3, Only: []string{"tensor", "kernels", "backend"}},
+	{Path: "cuda", Floor: 3, Only: []string{"tensor", "kernels"}},
 	{Path: "autograd", Floor: 4},
 	{Path: "optim", Floor: 5},
 	// CLIP: model, checkpoints, preprocessing, tokenizer, frozen forward.

@@ -3,7 +3,7 @@ package step
 import (
 	"testing"
 
-	"github.com/softcpt/softcpt-go/backend"
+	"github.com/softcpt/softcpt-go/kernels/backend"
 	"github.com/softcpt/softcpt-go/softcpt"
 	"github.com/softcpt/softcpt-go/softcpt/step/steptest"
 	"github.com/softcpt/softcpt-go/tensor"

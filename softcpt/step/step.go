@@ -37,8 +37,8 @@ import (
 
 	"github.com/pkg/errors"
 
-	"github.com/softcpt/softcpt-go/backend"
 	"github.com/softcpt/softcpt-go/clip"
+	"github.com/softcpt/softcpt-go/kernels/backend"
 	"github.com/softcpt/softcpt-go/softcpt"
 	"github.com/softcpt/softcpt-go/tensor"
 )
