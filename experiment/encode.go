@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -435,4 +436,26 @@ func ListImages(path string) ([]string, error) {
 		return nil, errors.Errorf("encode: image list %s names no image", path)
 	}
 	return out, nil
+}
+
+// Inputs returns the rows of an encoding in the order given: images, then
+// the images of each set (ListImages); texts, then the texts of each file
+// (ReadTexts, "-" for stdin).
+func Inputs(images, imageSets, texts, textFiles []string, stdin io.Reader) ([]string, []string, error) {
+	images, texts = slices.Clone(images), slices.Clone(texts)
+	for _, set := range imageSets {
+		paths, err := ListImages(set)
+		if err != nil {
+			return nil, nil, err
+		}
+		images = append(images, paths...)
+	}
+	for _, file := range textFiles {
+		t, err := ReadTexts(file, stdin)
+		if err != nil {
+			return nil, nil, err
+		}
+		texts = append(texts, t...)
+	}
+	return images, texts, nil
 }

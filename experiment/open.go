@@ -195,14 +195,6 @@ func RunShipped(ctx context.Context, o ShippedOptions, g Grid) error {
 	return nil
 }
 
-// DemoNCtx is the demo's default N_CTX. On the shipped small CLIP the
-// paper's 16 context tokens push the class names to positions that its
-// pretraining captions (a few words long) hardly used: averaged over
-// shots 1–16 and seeds 1–3 on the general set, CoOp-CA scored 34.97% and
-// SoftCPT-NATA 28.71% (±10 over seeds) with 16 tokens, 44.99% and 46.21%
-// (±1) with 4.
-const DemoNCtx = 4
-
 // benchmarkKey returns a short hash of a benchmark pack's content: the
 // file at path, or the embedded one when path is empty.
 func benchmarkKey(path string) (string, error) {

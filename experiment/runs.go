@@ -296,25 +296,12 @@ func trainSetting(flag string, f func(*TrainConfig) any) runSetting {
 	}}
 }
 
-// positionName is a softcpt.Position as --class-token-position spells it.
-func positionName(p softcpt.Position) string {
-	switch p {
-	case softcpt.End:
-		return "end"
-	case softcpt.Middle:
-		return "middle"
-	case softcpt.Front:
-		return "front"
-	}
-	return fmt.Sprint(int(p))
-}
-
 // settings are the settings that a flag given explicitly to 'softcpt
 // train --resume' or 'softcpt eval' is checked against.
 var settings = []runSetting{
 	methodSetting("n-ctx", func(c *softcpt.Config) any { return c.NCtx }),
 	methodSetting("ctx-init", func(c *softcpt.Config) any { return strconv.Quote(c.CtxInit) }),
-	methodSetting("class-token-position", func(c *softcpt.Config) any { return positionName(c.Position) }),
+	methodSetting("class-token-position", func(c *softcpt.Config) any { return c.Position.String() }),
 	methodSetting("csc", func(c *softcpt.Config) any { return c.CSC }),
 	methodSetting("class-n-ctx", func(c *softcpt.Config) any { return c.ClassNCtx }),
 	methodSetting("class-csc", func(c *softcpt.Config) any { return c.ClassCSC }),

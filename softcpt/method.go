@@ -127,3 +127,43 @@ func (c Config) String() string {
 	return fmt.Sprintf("%s(n_ctx=%d csc=%v class_n_ctx=%d class_csc=%v task_n_ctx=%d task_csc=%v pg=%s sample=%g)",
 		c.Name, c.NCtx, c.CSC, c.ClassNCtx, c.ClassCSC, c.TaskNCtx, c.TaskCSC, c.PGType, c.ClassSample)
 }
+
+// MethodSettings are the knobs of a method's configuration as the driver's
+// flags and a sweep's keys spell them (the JSON keys are the flags of
+// 'softcpt train' with "_" for "-"). Config.Settings returns a
+// configuration's; MethodSettings.Config resolves them.
+type MethodSettings struct {
+	NCtx        int     `json:"n_ctx"`
+	CtxInit     string  `json:"ctx_init"`
+	Position    string  `json:"class_token_position"`
+	CSC         bool    `json:"csc"`
+	ClassNCtx   int     `json:"class_n_ctx"`
+	ClassCSC    bool    `json:"class_csc"`
+	TaskNCtx    int     `json:"task_n_ctx"`
+	TaskCSC     bool    `json:"task_csc"`
+	PGType      string  `json:"pg_type"`
+	ClassSample float64 `json:"cls_sample_rate"`
+}
+
+// Settings returns the configuration's knobs.
+func (c Config) Settings() MethodSettings {
+	return MethodSettings{NCtx: c.NCtx, CtxInit: c.CtxInit, Position: c.Position.String(), CSC: c.CSC, ClassNCtx: c.ClassNCtx,
+		ClassCSC: c.ClassCSC, TaskNCtx: c.TaskNCtx, TaskCSC: c.TaskCSC, PGType: c.PGType, ClassSample: c.ClassSample}
+}
+
+// Config returns the configuration of the named method (MethodConfig)
+// with the knobs s, checked by Config.Validate. Errors are the
+// *setting.Error values of MethodConfig ("Method"), ParsePosition and
+// Validate ("Config.FIELD").
+func (s MethodSettings) Config(method string) (Config, error) {
+	c, err := MethodConfig(method)
+	if err != nil {
+		return c, err
+	}
+	c.NCtx, c.CtxInit, c.CSC, c.ClassNCtx, c.ClassCSC = s.NCtx, s.CtxInit, s.CSC, s.ClassNCtx, s.ClassCSC
+	c.TaskNCtx, c.TaskCSC, c.PGType, c.ClassSample = s.TaskNCtx, s.TaskCSC, s.PGType, s.ClassSample
+	if c.Position, err = ParsePosition(s.Position); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}

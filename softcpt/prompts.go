@@ -3,6 +3,7 @@ package softcpt
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/pkg/errors"
@@ -32,6 +33,20 @@ const (
 	// Front is "[SOS][name][ctx][.][EOS]".
 	Front
 )
+
+// String returns the position as ParsePosition reads it: "end", "middle"
+// or "front" (a number for an unknown position).
+func (p Position) String() string {
+	switch p {
+	case End:
+		return "end"
+	case Middle:
+		return "middle"
+	case Front:
+		return "front"
+	}
+	return strconv.Itoa(int(p))
+}
 
 // ParsePosition parses "end", "middle" or "front".
 func ParsePosition(s string) (Position, error) {

@@ -36,40 +36,22 @@ type Cell struct {
 
 // Settings are a training cell's resolved settings: the paper's defaults
 // (softcpt.Defaults, softcpt.MethodConfig), then the sweep's params, then
-// the method's overrides. The training settings are softcpt's (their
-// JSON keys inline); the others are the method's (softcpt.Config).
+// the method's overrides. The training settings and the method's knobs
+// are softcpt's (their JSON keys inline).
 type Settings struct {
 	softcpt.TrainSettings
-	NCtx        int     `json:"n_ctx"`
-	CtxInit     string  `json:"ctx_init"`
-	Position    string  `json:"class_token_position"`
-	CSC         bool    `json:"csc"`
-	ClassNCtx   int     `json:"class_n_ctx"`
-	ClassCSC    bool    `json:"class_csc"`
-	TaskNCtx    int     `json:"task_n_ctx"`
-	TaskCSC     bool    `json:"task_csc"`
-	PGType      string  `json:"pg_type"`
-	ClassSample float64 `json:"cls_sample_rate"`
-	FullPrompts bool    `json:"full_prompts"`
+	softcpt.MethodSettings
+	FullPrompts bool `json:"full_prompts"`
 }
 
-// Config returns the method configuration of a training cell.
+// Config returns the method configuration of a training cell
+// (softcpt.MethodSettings.Config).
 func (c Cell) Config() (softcpt.Config, error) {
 	if c.Train == nil {
 		return softcpt.Config{}, errors.Errorf("sweep: cell %s is not a training cell", c.ID)
 	}
-	cfg, err := softcpt.MethodConfig(c.Method)
-	if err != nil {
-		return cfg, errors.Wrapf(err, "sweep: cell %s", c.ID)
-	}
-	t := c.Train
-	cfg.NCtx, cfg.CtxInit, cfg.CSC = t.NCtx, t.CtxInit, t.CSC
-	cfg.ClassNCtx, cfg.ClassCSC, cfg.TaskNCtx, cfg.TaskCSC = t.ClassNCtx, t.ClassCSC, t.TaskNCtx, t.TaskCSC
-	cfg.PGType, cfg.ClassSample = t.PGType, t.ClassSample
-	if cfg.Position, err = softcpt.ParsePosition(t.Position); err != nil {
-		return cfg, errors.Wrapf(err, "sweep: cell %s", c.ID)
-	}
-	return cfg, errors.Wrapf(cfg.Validate(), "sweep: cell %s", c.ID)
+	cfg, err := c.Train.MethodSettings.Config(c.Method)
+	return cfg, errors.Wrapf(err, "sweep: cell %s", c.ID)
 }
 
 // TrainOptions returns the training options of a training cell (seed
@@ -89,9 +71,7 @@ func (s *Spec) trainSettings(m string) (*Settings, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Settings{TrainSettings: softcpt.Defaults().Settings(),
-		NCtx: cfg.NCtx, CtxInit: cfg.CtxInit, Position: "end", CSC: cfg.CSC, ClassNCtx: cfg.ClassNCtx, ClassCSC: cfg.ClassCSC,
-		TaskNCtx: cfg.TaskNCtx, TaskCSC: cfg.TaskCSC, PGType: cfg.PGType, ClassSample: cfg.ClassSample}
+	t := &Settings{TrainSettings: softcpt.Defaults().Settings(), MethodSettings: cfg.Settings()}
 	// The settings share Params' JSON keys; Params encodes only the set
 	// ones, and the linear-probe and zero-shot keys are not Settings'.
 	b, err := json.Marshal(s.Params.merge(s.Overrides[m]))

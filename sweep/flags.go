@@ -2,73 +2,49 @@ package sweep
 
 import (
 	"flag"
+	"slices"
 	"strings"
 
 	"github.com/pkg/errors"
+
+	"github.com/softcpt/softcpt-go/internal/cliflag"
 )
-
-// paramHelp describes the cell settings (ParamNames) as flags; unset
-// ones are the paper's.
-var paramHelp = map[string]string{
-	"epochs":               "training epochs (MAX_EPOCH, 50)",
-	"batch_size":           "training batch size (32)",
-	"lr":                   "SGD learning rate (0.002)",
-	"momentum":             "SGD momentum (0.9)",
-	"weight_decay":         "SGD weight decay (5e-4)",
-	"warmup_epochs":        "constant warm-up epochs (1)",
-	"warmup_lr":            "warm-up learning rate (1e-5)",
-	"repeat_steps":         "the authors' repeated optimiser steps (0 = off)",
-	"augment":              "re-encode augmented training images every epoch (true/false)",
-	"n_ctx":                "N_CTX: learned context length of the class prompts (16; 4 suits the shipped model)",
-	"ctx_init":             "CTX_INIT: initial context words, or \"template\"",
-	"class_token_position": "CLASS_TOKEN_POSITION: end, middle or front",
-	"csc":                  "CSC (true/false; default from the method)",
-	"class_n_ctx":          "CLASS_N_CTX (default from the method)",
-	"class_csc":            "CLASS_CSC (true/false; default from the method)",
-	"task_n_ctx":           "TASK_N_CTX (default 4)",
-	"task_csc":             "TASK_CSC (true/false; default from the method)",
-	"pg_type":              "PG_TYPE meta network: lin, linmean or lincls",
-	"cls_sample_rate":      "CLS_SAMPLE_RATE: class sampling rate in training (0 = off)",
-	"full_prompts":         "encode every class prompt in full (true/false)",
-	"max_iter":             "linear probe: L-BFGS iterations per fit (1000)",
-	"templates":            "zero-shot: extra templates separated by '|'",
-}
-
-// gridUsage starts the usage of every grid flag (GridGiven finds them by
-// it).
-const gridUsage = "grid"
 
 // Register registers on fs the flags of a grid given without a sweep
 // file, into f: --name, --benchmark, --group, --tasks, --data-root,
-// --cache-dir, --model, --bpe, --out, --device, --methods and one string
-// flag per cell setting (ParamNames with "-" for "_"). Their usage starts
-// with "grid"; so must that of the caller's --shots and --seed, lists of
-// integers it keeps in f.Shots and f.Seeds.
+// --cache-dir, --model, --bpe, --out, --device, --methods, --shots,
+// --seed and every cell setting (cliflag.Settings, the flags of 'softcpt
+// train', 'linprobe' and 'zeroshot': ParamNames with "-" for "_").
 func (f *Flags) Register(fs *flag.FlagSet) {
-	fs.StringVar(&f.Name, "name", "", "grid: label of the sweep in Slurm job names (default: the folder's name)")
-	fs.StringVar(&f.Benchmark, "benchmark", "", "grid: \"shipped\" (default), a benchmark pack (*.bin), a shipped definition (general10, plant6, fashion20) or a definition file")
-	fs.StringVar(&f.Group, "group", "", "grid: task group of a packed benchmark: general (default), nature, attributes")
-	fs.StringVar(&f.Tasks, "tasks", "", "grid: comma-separated subset of the benchmark's tasks")
-	fs.StringVar(&f.DataRoot, "data-root", "", "grid: folder of a definition's datasets")
-	fs.StringVar(&f.CacheDir, "cache-dir", "", "grid: generated splits and few-shot samples (default DATA-ROOT/.softcpt-cache)")
-	fs.StringVar(&f.Model, "model", "", "grid: CLIP checkpoint, or \"shipped\" (default)")
-	fs.StringVar(&f.BPE, "bpe", "", "grid: BPE merges of the model's tokenizer (default: named by the model, or embedded)")
-	fs.StringVar(&f.Output, "out", "", "grid: root of the cells' run folders (default DIR/runs)")
-	fs.StringVar(&f.Device, "device", "", "grid: cpu (default) or cuda")
-	fs.StringVar(&f.Methods, "methods", "", "grid: comma-separated methods (coop-mt, coop-ca, coop-cs, nata, nats, cata, csta, cats, csts), and zeroshot, linprobe")
-	f.params = map[string]*string{}
-	for _, n := range ParamNames() {
-		name := strings.ReplaceAll(n, "_", "-")
-		f.params[name] = fs.String(name, "", gridUsage+", cell setting: "+paramHelp[n])
+	grid := func(p *string, name, usage string) {
+		f.names = append(f.names, name)
+		fs.StringVar(p, name, "", "grid: "+usage)
 	}
+	grid(&f.Name, "name", "label of the sweep in Slurm job names (default: the folder's name)")
+	grid(&f.Benchmark, "benchmark", "\"shipped\" (default), a benchmark pack (*.bin), a shipped definition (general10, plant6, fashion20) or a definition file")
+	grid(&f.Group, "group", "task group of a packed benchmark: general (default), nature, attributes")
+	grid(&f.Tasks, "tasks", "comma-separated subset of the benchmark's tasks")
+	grid(&f.DataRoot, "data-root", "folder of a definition's datasets")
+	grid(&f.CacheDir, "cache-dir", "generated splits and few-shot samples (default DATA-ROOT/.softcpt-cache)")
+	grid(&f.Model, "model", "CLIP checkpoint, or \"shipped\" (default)")
+	grid(&f.BPE, "bpe", "BPE merges of the model's tokenizer (default: named by the model, or embedded)")
+	grid(&f.Output, "out", "root of the cells' run folders (default DIR/runs)")
+	grid(&f.Device, "device", "cpu (default) or cuda")
+	grid(&f.Methods, "methods", "comma-separated methods (coop-mt, coop-ca, coop-cs, nata, nats, cata, csta, cats, csts), and zeroshot, linprobe")
+	f.Shots, f.Seeds = []int{1, 2, 4, 8, 16}, []int{1, 2, 3}
+	fs.Var((*cliflag.IntList)(&f.Shots), "shots", "grid: comma-separated shot counts")
+	fs.Var((*cliflag.IntList)(&f.Seeds), "seed", "grid: comma-separated seeds")
+	f.names = append(f.names, "shots", "seed")
+	f.cell.Register(fs, cliflag.AllSettings, "grid, cell setting: ", true)
 }
 
-// GridGiven lists the grid flags (Register's, and --shots and --seed)
-// given on fs's command line, as "--name".
-func GridGiven(fs *flag.FlagSet) []string {
+// Given lists the grid flags (Register's) given on fs's command line, as
+// "--name".
+func (f *Flags) Given(fs *flag.FlagSet) []string {
+	cells := f.cell.Given(fs)
 	var out []string
 	fs.Visit(func(fl *flag.Flag) {
-		if strings.HasPrefix(fl.Usage, gridUsage) {
+		if _, ok := cells[fl.Name]; ok || slices.Contains(f.names, fl.Name) {
 			out = append(out, "--"+fl.Name)
 		}
 	})
@@ -80,7 +56,7 @@ func GridGiven(fs *flag.FlagSet) []string {
 // may be given), the grid flags given (FromFlags, with the cell settings
 // given as f.Params), or nil when neither is (an existing sweep folder).
 func (f *Flags) FromFlagSet(fs *flag.FlagSet, file string) (*Spec, error) {
-	given := GridGiven(fs)
+	given := f.Given(fs)
 	switch {
 	case file != "" && len(given) > 0:
 		return nil, errors.Errorf("sweep: give --file or grid flags, not both (%s)", strings.Join(given, " "))
@@ -89,11 +65,41 @@ func (f *Flags) FromFlagSet(fs *flag.FlagSet, file string) (*Spec, error) {
 	case len(given) == 0:
 		return nil, nil
 	}
-	f.Params = map[string]string{}
-	fs.Visit(func(fl *flag.Flag) {
-		if p, ok := f.params[fl.Name]; ok {
-			f.Params[fl.Name] = *p
-		}
-	})
+	f.Params = f.cell.Given(fs)
 	return FromFlags(*f)
+}
+
+// SlurmFlags are the flags of 'softcpt sweep --slurm' (Register).
+type SlurmFlags struct {
+	opts          SlurmOptions
+	gpus, softcpt string
+	extra         cliflag.StringList
+}
+
+// Register registers the Slurm flags on fs.
+func (f *SlurmFlags) Register(fs *flag.FlagSet) {
+	fs.StringVar(&f.opts.Partition, "partition", "", "slurm: --partition of the jobs")
+	fs.StringVar(&f.opts.Account, "account", "", "slurm: --account of the jobs")
+	fs.StringVar(&f.opts.Time, "time", "", "slurm: --time limit of each job (e.g. 04:00:00)")
+	fs.IntVar(&f.opts.CPUsPerTask, "cpus-per-task", 0, "slurm: --cpus-per-task")
+	fs.StringVar(&f.opts.Mem, "mem", "", "slurm: --mem (e.g. 32G)")
+	fs.StringVar(&f.gpus, "gpus", "", "slurm: GPUs per job, passed as --gres=gpu:`G`")
+	fs.StringVar(&f.opts.Gres, "gres", "", "slurm: --gres, e.g. gpu:a100:1 (instead of --gpus)")
+	fs.IntVar(&f.opts.Throttle, "array-throttle", 0, "slurm: run at most `M` array tasks at once (--array=…%M)")
+	fs.StringVar(&f.opts.Signal, "signal", DefaultSignal, "slurm: [B:]SIG@SECS, the signal sent that many seconds before the time limit; the cell saves its checkpoint and requeues itself")
+	fs.Var(&f.extra, "sbatch-arg", "slurm: one more sbatch option for both jobs, e.g. --qos=high (repeatable)")
+	fs.StringVar(&f.softcpt, "softcpt", "", "slurm: the softcpt binary the jobs run (default: this one)")
+}
+
+// Options returns the Slurm options of the parsed flags: --gpus as
+// --gres (SetGPUs), the binary the jobs run (Binary).
+func (f *SlurmFlags) Options() (SlurmOptions, error) {
+	o := f.opts
+	o.Extra = f.extra
+	if err := o.SetGPUs(f.gpus); err != nil {
+		return o, err
+	}
+	exe, err := Binary(f.softcpt)
+	o.Command = []string{exe}
+	return o, err
 }

@@ -19,24 +19,24 @@ func TestRegisterFlags(t *testing.T) {
 	f.Register(fs)
 	for _, n := range ParamNames() {
 		fl := fs.Lookup(strings.ReplaceAll(n, "_", "-"))
-		if fl == nil || paramHelp[n] == "" || !strings.HasSuffix(fl.Usage, paramHelp[n]) {
-			t.Errorf("cell setting %s: flag %v, help %q", n, fl, paramHelp[n])
+		if fl == nil || !strings.HasPrefix(fl.Usage, "grid, cell setting: ") || len(fl.Usage) < len("grid, cell setting: ")+10 {
+			t.Errorf("cell setting %s: flag %v", n, fl)
 		}
 	}
-	if len(paramHelp) != len(ParamNames()) {
-		t.Errorf("%d help lines for %d cell settings", len(paramHelp), len(ParamNames()))
+	if err := fs.Parse([]string{"--local", "--methods", "nata,zeroshot", "--batch-size", "8", "--seed", "4,5"}); err != nil {
+		t.Fatal(err)
 	}
-	if err := fs.Parse([]string{"--local", "--methods", "nata", "--batch-size", "8", "--shots", "1"}); err == nil {
-		t.Error("--shots is the caller's flag, but parsing accepted it")
+	if len(f.Shots) != 5 || len(f.Seeds) != 2 || f.Seeds[1] != 5 {
+		t.Errorf("shots %v, seeds %v: want the default shots and seeds 4,5", f.Shots, f.Seeds)
 	}
 	fs = flag.NewFlagSet("sweep", flag.ContinueOnError)
 	fs.Bool("local", false, "not a grid flag")
-	f = Flags{Shots: []int{1}, Seeds: []int{1}}
+	f = Flags{}
 	f.Register(fs)
 	if err := fs.Parse([]string{"--local", "--methods", "nata,zeroshot", "--batch-size", "8"}); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(GridGiven(fs), " "); got != "--batch-size --methods" {
+	if got := strings.Join(f.Given(fs), " "); got != "--batch-size --methods" {
 		t.Errorf("GridGiven = %q", got)
 	}
 	spec, err := f.FromFlagSet(fs, "")

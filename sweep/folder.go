@@ -266,3 +266,14 @@ func slurmJobName() string {
 	}
 	return os.Getenv("SLURM_JOB_ID")
 }
+
+// OpenOrCreate creates the sweep folder dir of spec (Create), or opens
+// the existing one (Open) when spec is nil: then an error says that a new
+// sweep needs a sweep file or grid flags.
+func OpenOrCreate(dir string, spec *Spec) (*Sweep, error) {
+	if spec != nil {
+		return Create(dir, spec)
+	}
+	s, err := Open(dir)
+	return s, errors.Wrap(err, "sweep: give --file or grid flags (--methods ...) for a new sweep")
+}

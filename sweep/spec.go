@@ -12,6 +12,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/softcpt/softcpt-go/data"
+	"github.com/softcpt/softcpt-go/internal/cliflag"
 	"github.com/softcpt/softcpt-go/softcpt"
 )
 
@@ -156,8 +157,9 @@ type Flags struct {
 	// Params maps the flags given on the command line (name → value, e.g.
 	// "batch-size" → "16", "templates" → "a|b") to cell settings.
 	Params map[string]string
-	// params are the cell-setting flags of Register.
-	params map[string]*string
+	// names are Register's grid flags, cell its cell settings.
+	names []string
+	cell  cliflag.Settings
 }
 
 // FromFlags builds and checks a sweep from flag values; relative paths

@@ -354,3 +354,20 @@ func addJob(m map[string]jobInfo, id string, info jobInfo) error {
 	}
 	return nil
 }
+
+// WriteStatus writes the status of the sweep in dir to w: as a table
+// (Status.Write), or as JSON (Status.WriteJSON).
+func WriteStatus(ctx context.Context, dir string, w io.Writer, asJSON bool) error {
+	s, err := Open(dir)
+	if err != nil {
+		return err
+	}
+	st, err := s.Status(ctx)
+	switch {
+	case err != nil:
+		return err
+	case asJSON:
+		return st.WriteJSON(w)
+	}
+	return st.Write(w)
+}

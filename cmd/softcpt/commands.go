@@ -7,18 +7,18 @@ import (
 	"strings"
 
 	"github.com/softcpt/softcpt-go/experiment"
+	"github.com/softcpt/softcpt-go/internal/cliflag"
 	"github.com/softcpt/softcpt-go/softcpt"
 )
 
 func cmdTrain(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	var c commonFlags
-	var mf methodFlags
-	var tf trainFlags
 	c.register(fs)
-	c.registerCells(fs)
-	mf.register(fs)
-	tf.register(fs)
+	c.registerCells(fs, cliflag.Training|cliflag.Method)
+	method := registerMethod(fs)
+	resume := fs.Bool("resume", false, "continue each run from the checkpoint in its folder, with the settings it was trained with (flags given that contradict them are an error); says from which epoch, or that there was nothing to resume")
+	base2new := fs.Bool("base2new", false, "base-to-new: train on the first half of each task's classes, evaluate on them and on the other half with prompts rebuilt from the new class names")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `usage: softcpt train --benchmark NAME|FILE --data-root DIR --model FILE --bpe FILE [--method NATA] [--shots 1,2,4,8,16] [--seed 1,2,3] [flags]
 
@@ -38,25 +38,22 @@ N_CTX is the model's default (see --n-ctx). Aggregate with
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	g := c.grid("", fs)
-	cfg, err := mf.config(g.Given)
+	g, err := c.methodGrid(*method, fs)
 	if err != nil {
 		return err
 	}
-	g.Methods = []string{cfg.Name}
-	g.Config = func(string) (softcpt.Config, error) { return cfg, nil }
 	g.NCtxFromModel = !flagSet(fs, "n-ctx")
-	g.Train, g.BaseToNew = tf.options(), tf.base2new
-	return experiment.Run(ctx, c.options(mf.fullPrompts), g)
+	g.Train, g.BaseToNew = c.cell.TrainOptions(), *base2new
+	g.Train.Resume = *resume
+	return experiment.Run(ctx, c.options(c.cell.FullPrompts), g)
 }
 
 func cmdEval(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	var c commonFlags
-	var mf methodFlags
 	c.register(fs)
-	c.registerCells(fs)
-	mf.register(fs)
+	c.registerCells(fs, cliflag.Method)
+	method := registerMethod(fs)
 	from := fs.String("from", "", "output directory of the training runs (default: --out); each run's checkpoint is read from FROM/<benchmark>/<method>/<config>/shots_K/seed_S")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `usage: softcpt eval --benchmark NAME|FILE --data-root DIR --model FILE --bpe FILE --method NATA [--shots ...] [--seed ...] [--from DIR] [--out DIR]
@@ -78,13 +75,10 @@ when it is there, unless --force).`)
 	if *from == "" {
 		*from = c.out
 	}
-	g := c.grid("", fs)
-	cfg, err := mf.config(g.Given)
+	g, err := c.methodGrid(*method, fs)
 	if err != nil {
 		return err
 	}
-	g.Methods = []string{cfg.Name}
-	g.Config = func(string) (softcpt.Config, error) { return cfg, nil }
 	g.From = *from
 	return experiment.Run(ctx, c.options(false), g)
 }
@@ -93,7 +87,7 @@ func cmdZeroShot(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("zeroshot", flag.ContinueOnError)
 	var c commonFlags
 	c.register(fs)
-	templates := fs.String("templates", "", "extra zero-shot templates separated by '|' (\"{}\" is the class name), ensembled with each task's own template")
+	c.cell.Register(fs, cliflag.ZeroShot, "", false)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `usage: softcpt zeroshot --benchmark NAME|FILE --data-root DIR --model FILE --bpe FILE [--templates T1|T2...]
 
@@ -108,8 +102,8 @@ is there, unless --force.`)
 		return err
 	}
 	g := c.grid("zeroshot", fs)
-	if *templates != "" {
-		g.Templates = strings.Split(*templates, "|")
+	if c.cell.Templates != "" {
+		g.Templates = strings.Split(c.cell.Templates, "|")
 	}
 	return experiment.Run(ctx, c.options(false), g)
 }
@@ -118,8 +112,7 @@ func cmdLinProbe(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("linprobe", flag.ContinueOnError)
 	var c commonFlags
 	c.register(fs)
-	c.registerCells(fs)
-	maxIter := fs.Int("max-iter", 1000, "L-BFGS iterations per fit (the authors' sklearn max_iter)")
+	c.registerCells(fs, cliflag.Probe)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `usage: softcpt linprobe --benchmark NAME|FILE --data-root DIR --model FILE --bpe FILE [--shots 1,2,4,8,16] [--seed 1,2,3]
 
@@ -136,6 +129,6 @@ results.json is there is skipped, unless --force.`)
 		return err
 	}
 	g := c.grid("linprobe", fs)
-	g.Probe = softcpt.ProbeOptions{LBFGS: softcpt.LBFGSOptions{MaxIter: *maxIter}}
+	g.Probe = softcpt.ProbeOptions{LBFGS: softcpt.LBFGSOptions{MaxIter: c.cell.MaxIter}}
 	return experiment.Run(ctx, c.options(false), g)
 }

@@ -10,13 +10,8 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/softcpt/softcpt-go/experiment"
+	"github.com/softcpt/softcpt-go/internal/cliflag"
 )
-
-// stringList is a repeatable string flag.
-type stringList []string
-
-func (s *stringList) String() string     { return fmt.Sprint(*s) }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func cmdEncode(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("encode", flag.ContinueOnError)
@@ -28,11 +23,11 @@ func cmdEncode(ctx context.Context, args []string) error {
 	truncate := fs.Bool("truncate", false, "cut texts too long for the model's context (clip.tokenize(truncate=True)) instead of failing")
 	visionHeads := fs.Int("vision-heads", 0, "override the inferred number of vision attention heads (models narrower than 64 per head)")
 	textHeads := fs.Int("text-heads", 0, "override the inferred number of text attention heads")
-	var device deviceFlag
-	device.register(fs)
-	var precision precisionFlag
-	precision.register(fs)
-	var images, texts, imageSets, textFiles stringList
+	var device cliflag.Device
+	device.Register(fs)
+	var precision cliflag.Precision
+	precision.Register(fs)
+	var images, texts, imageSets, textFiles cliflag.StringList
 	fs.Var(&images, "image", "image file (PNG, JPEG or GIF); repeatable")
 	fs.Var(&texts, "text", "text to encode; repeatable")
 	fs.Var(&imageSets, "images", "a folder of PNG, JPEG and GIF files (searched recursively, in sorted order), or a file listing image paths one a line (relative to its folder); repeatable")
@@ -55,19 +50,9 @@ order given: --image then --images, --text then --texts.`)
 	if fs.NArg() > 0 {
 		return errors.Errorf("encode: unexpected argument %q (texts go in --text or --texts, images in --image or --images)", fs.Arg(0))
 	}
-	for _, set := range imageSets {
-		paths, err := experiment.ListImages(set)
-		if err != nil {
-			return err
-		}
-		images = append(images, paths...)
-	}
-	for _, file := range textFiles {
-		t, err := experiment.ReadTexts(file, os.Stdin)
-		if err != nil {
-			return err
-		}
-		texts = append(texts, t...)
+	images, texts, err := experiment.Inputs(images, imageSets, texts, textFiles, os.Stdin)
+	if err != nil {
+		return err
 	}
 	if len(images) == 0 && len(texts) == 0 {
 		return errors.New("encode: nothing to encode: give --image/--images and/or --text/--texts")

@@ -17,6 +17,7 @@ import (
 	"os"
 	"sort"
 
+	"github.com/softcpt/softcpt-go/internal/cliflag"
 	"github.com/softcpt/softcpt-go/internal/interrupt"
 )
 
@@ -89,7 +90,7 @@ func main() {
 		return
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "softcpt %s: %v\n", args[0], inFlagTerms(args[0], err))
+		fmt.Fprintf(os.Stderr, "softcpt %s: %v\n", args[0], cliflag.Rename(args[0], err))
 	}
 	if s := in.Signal(); s != nil {
 		fmt.Fprintln(os.Stderr, resumeHint(os.Args))

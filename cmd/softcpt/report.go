@@ -9,6 +9,7 @@ import (
 
 	"github.com/pkg/errors"
 
+	"github.com/softcpt/softcpt-go/internal/cliflag"
 	"github.com/softcpt/softcpt-go/report"
 	"github.com/softcpt/softcpt-go/sweep"
 )
@@ -70,7 +71,7 @@ func cmdReport(ctx context.Context, args []string) error {
 		fmt.Fprintln(fs.Output(), reportUsage)
 		fs.PrintDefaults()
 	}
-	roots, err := parseInterleaved(fs, args)
+	roots, err := cliflag.ParseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
@@ -99,21 +100,4 @@ func cmdReport(ctx context.Context, args []string) error {
 
 	o := report.Output{Options: report.Options{CI95: *ci95}, Dir: *out, TaskShots: *shotsTable, Format: report.TableFormat{Digits: *digits}}
 	return report.Write(ctx, os.Stdout, os.Stderr, results, o)
-}
-
-// parseInterleaved parses flags that may follow positional arguments
-// ("softcpt report runs/ --ci95") and returns the positional ones.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
 }

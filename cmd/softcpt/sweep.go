@@ -11,6 +11,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/softcpt/softcpt-go/experiment"
+	"github.com/softcpt/softcpt-go/internal/cliflag"
 	"github.com/softcpt/softcpt-go/sweep"
 )
 
@@ -53,14 +54,11 @@ flags:`
 
 // sweepFlags are the flags of 'softcpt sweep'.
 type sweepFlags struct {
-	file, dir     string
-	grid          sweep.Flags
-	shots, seeds  intList
-	local         int
-	slurm, resub  bool
-	opts          sweep.SlurmOptions
-	gpus, softcpt string
-	extra         stringList
+	file, dir    string
+	grid         sweep.Flags
+	local        int
+	slurm, resub bool
+	slurmFlags   sweep.SlurmFlags
 }
 
 func (f *sweepFlags) register(fs *flag.FlagSet) {
@@ -69,42 +67,8 @@ func (f *sweepFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.local, "local", 0, "run the sweep on this machine in `N` processes, one cell at a time in each")
 	fs.BoolVar(&f.slurm, "slurm", false, "submit the sweep to Slurm: a feature-cache job and a job array of the cells")
 	fs.BoolVar(&f.resub, "resubmit-failed", false, "submit one new array of the sweep's failed and missing cells")
-	// The grid, without a sweep file.
-	f.grid.Register(fs)
-	f.shots, f.seeds = intList{1, 2, 4, 8, 16}, intList{1, 2, 3}
-	fs.Var(&f.shots, "shots", "grid: comma-separated shot counts")
-	fs.Var(&f.seeds, "seed", "grid: comma-separated seeds")
-	// Slurm.
-	fs.StringVar(&f.opts.Partition, "partition", "", "slurm: --partition of the jobs")
-	fs.StringVar(&f.opts.Account, "account", "", "slurm: --account of the jobs")
-	fs.StringVar(&f.opts.Time, "time", "", "slurm: --time limit of each job (e.g. 04:00:00)")
-	fs.IntVar(&f.opts.CPUsPerTask, "cpus-per-task", 0, "slurm: --cpus-per-task")
-	fs.StringVar(&f.opts.Mem, "mem", "", "slurm: --mem (e.g. 32G)")
-	fs.StringVar(&f.gpus, "gpus", "", "slurm: GPUs per job, passed as --gres=gpu:`G`")
-	fs.StringVar(&f.opts.Gres, "gres", "", "slurm: --gres, e.g. gpu:a100:1 (instead of --gpus)")
-	fs.IntVar(&f.opts.Throttle, "array-throttle", 0, "slurm: run at most `M` array tasks at once (--array=…%M)")
-	fs.StringVar(&f.opts.Signal, "signal", sweep.DefaultSignal, "slurm: [B:]SIG@SECS, the signal sent that many seconds before the time limit; the cell saves its checkpoint and requeues itself")
-	fs.Var(&f.extra, "sbatch-arg", "slurm: one more sbatch option for both jobs, e.g. --qos=high (repeatable)")
-	fs.StringVar(&f.softcpt, "softcpt", "", "slurm: the softcpt binary the jobs run (default: this one)")
-}
-
-// spec returns the sweep of the flags: the sweep file, the grid flags,
-// or nil for an existing sweep folder.
-func (f *sweepFlags) spec(fs *flag.FlagSet) (*sweep.Spec, error) {
-	f.grid.Shots, f.grid.Seeds = f.shots, f.seeds
-	return f.grid.FromFlagSet(fs, f.file)
-}
-
-// slurmOptions returns the Slurm options of the flags.
-func (f *sweepFlags) slurmOptions() (sweep.SlurmOptions, error) {
-	o := f.opts
-	o.Extra = f.extra
-	if err := o.SetGPUs(f.gpus); err != nil {
-		return o, err
-	}
-	exe, err := sweep.Binary(f.softcpt)
-	o.Command = []string{exe}
-	return o, err
+	f.grid.Register(fs) // the grid, without a sweep file
+	f.slurmFlags.Register(fs)
 }
 
 func cmdSweep(ctx context.Context, args []string) error {
@@ -125,7 +89,7 @@ func cmdSweep(ctx context.Context, args []string) error {
 		fmt.Fprintln(fs.Output(), sweepUsage)
 		fs.PrintDefaults()
 	}
-	pos, err := parseInterleaved(fs, args)
+	pos, err := cliflag.ParseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
@@ -140,20 +104,16 @@ func cmdSweep(ctx context.Context, args []string) error {
 	}
 	var o sweep.SlurmOptions
 	if f.slurm {
-		if o, err = f.slurmOptions(); err != nil {
+		if o, err = f.slurmFlags.Options(); err != nil {
 			return err
 		}
 	}
-	spec, err := f.spec(fs)
+	spec, err := f.grid.FromFlagSet(fs, f.file)
 	if err != nil {
 		return err
 	}
-	var s *sweep.Sweep
-	if spec == nil {
-		if s, err = sweep.Open(f.dir); err != nil {
-			return errors.Wrap(err, "sweep: give --file or grid flags (--methods ...) for a new sweep")
-		}
-	} else if s, err = sweep.Create(f.dir, spec); err != nil {
+	s, err := sweep.OpenOrCreate(f.dir, spec)
+	if err != nil {
 		return err
 	}
 	experiment.Logf("sweep %s: %d cells in %s, run folders under %s", s.Name, len(s.Cells), s.Dir, s.Output)
@@ -208,18 +168,7 @@ then a count of each state.`)
 	if err != nil {
 		return err
 	}
-	s, err := sweep.Open(dir)
-	if err != nil {
-		return err
-	}
-	st, err := s.Status(ctx)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return st.WriteJSON(os.Stdout)
-	}
-	return st.Write(os.Stdout)
+	return sweep.WriteStatus(ctx, dir, os.Stdout, *asJSON)
 }
 
 func sweepResubmit(ctx context.Context, args []string) error {
@@ -243,7 +192,7 @@ the cache failed). Resubmitted cells resume from their checkpoints.`)
 // dirArg parses the flags of a subcommand whose one argument is the sweep
 // folder, and returns it.
 func dirArg(fs *flag.FlagSet, args []string) (string, error) {
-	pos, err := parseInterleaved(fs, args)
+	pos, err := cliflag.ParseInterleaved(fs, args)
 	if err != nil {
 		return "", err
 	}

@@ -62,7 +62,7 @@ func TestSweepFlagsSpec(t *testing.T) {
 	if err := fs.Parse([]string{"--methods", "zeroshot,nata", "--shots", "1,4", "--seed", "1", "--epochs", "3", "--n-ctx", "4", "--templates", "a {}|b {}"}); err != nil {
 		t.Fatal(err)
 	}
-	if spec, err = f.spec(fs); err != nil {
+	if spec, err = f.grid.FromFlagSet(fs, f.file); err != nil {
 		t.Fatal(err)
 	}
 	fromFlags, err := sweep.Create(filepath.Join(dir, "b"), spec)

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/softcpt/softcpt-go/experiment"
+	"github.com/softcpt/softcpt-go/internal/cliflag"
 )
 
 // TestBadFlagsRejectedFirst runs every command with one bad flag each and
@@ -107,7 +107,7 @@ func TestBadFlagsRejectedFirst(t *testing.T) {
 				args = nil // --out is a file (encode) or optional (report)
 			}
 			start := time.Now()
-			err := inFlagTerms(tc.cmd, commands[tc.cmd].run(context.Background(), append(args, tc.args...)))
+			err := cliflag.Rename(tc.cmd, commands[tc.cmd].run(context.Background(), append(args, tc.args...)))
 			took := time.Since(start)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
@@ -137,29 +137,11 @@ func TestReadOnlyOutFailsFast(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	err := inFlagTerms("train", cmdTrain(context.Background(), []string{"--benchmark", "x.json", "--model", "missing.pt", "--bpe", "missing.gz", "--out", ro}))
+	err := cliflag.Rename("train", cmdTrain(context.Background(), []string{"--benchmark", "x.json", "--model", "missing.pt", "--bpe", "missing.gz", "--out", ro}))
 	if err == nil || !strings.Contains(err.Error(), `--out "`+ro+`": must be a writable folder`) {
 		t.Fatalf("error %v, want a not-writable --out", err)
 	}
 	if d := time.Since(start); d > 100*time.Millisecond {
 		t.Errorf("took %v", d)
-	}
-}
-
-// TestShotList: "all" is experiment.AllShots (all the training data, run
-// folder shots_all), and its code -1 is not accepted as a count.
-func TestShotList(t *testing.T) {
-	var l shotList
-	if err := l.Set("1, all,16"); err != nil {
-		t.Fatal(err)
-	}
-	if got := l.String(); got != "1,all,16" || l.intList[1] != experiment.AllShots {
-		t.Errorf("parsed %v (%s)", l.intList, got)
-	}
-	if err := l.Set("-1"); err == nil {
-		t.Error("--shots -1 accepted: all the training data is spelt \"all\"")
-	}
-	if d := experiment.RunDir("out", "b", "m", "c", experiment.AllShots, 1); d != filepath.Join("out", "b", "m", "c", "shots_all", "seed_1") {
-		t.Errorf("run folder %s", d)
 	}
 }

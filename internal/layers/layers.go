@@ -67,8 +67,10 @@ var Floors = []Group{
 	{Path: "shipped", Floor: 9},
 	// The method: learners, training, evaluation, the backend step.
 	{Path: "softcpt", Floor: 10},
-	// Pretraining a small CLIP.
+	// Pretraining a small CLIP; the flags that the driver's commands and
+	// the sweep share (cell settings, lists, setting names → flags).
 	{Path: "pretrain", Floor: 11},
+	{Path: "internal/cliflag", Floor: 11},
 	// Experiments and sweeps of experiments.
 	{Path: "experiment", Floor: 12},
 	{Path: "sweep", Floor: 13},

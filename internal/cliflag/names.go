@@ -1,18 +1,10 @@
-package main
+package cliflag
 
-import (
-	"strconv"
-	"strings"
-
-	"github.com/pkg/errors"
-
-	"github.com/softcpt/softcpt-go/experiment"
-	"github.com/softcpt/softcpt-go/internal/setting"
-)
+import "github.com/softcpt/softcpt-go/internal/setting"
 
 // flagNames maps the library's setting names (setting.Error.Name) to the
-// driver's flags; flagOverrides holds the commands whose flag for a
-// setting differs.
+// flags of the driver's commands; commandFlags holds the commands whose
+// flag for a setting differs.
 var flagNames = map[string]string{
 	"Grid.Shots": "shots", "Grid.Seeds": "seed", "Grid.Methods": "method", "Method": "method",
 	"Grid.StepsPerEpoch":  "steps-per-epoch",
@@ -33,57 +25,20 @@ var flagNames = map[string]string{
 	"PretrainOptions.Workers": "workers", "PretrainOptions.LogEvery": "log-every",
 }
 
-var flagOverrides = map[string]map[string]string{
+var commandFlags = map[string]map[string]string{
 	"demo": {"Grid.Methods": "methods", "Method": "methods", "LBFGSOptions.MaxIter": "probe-max-iter"},
 }
 
-// inFlagTerms names the setting of a *setting.Error in err by the flag
-// of the command that sets it ("TrainOptions.Epochs" → "--epochs").
-func inFlagTerms(command string, err error) error {
+// Rename names the setting of a *setting.Error in err by the flag of the
+// command that sets it ("TrainOptions.Epochs" → "--epochs"); other errors
+// are returned as they are.
+func Rename(command string, err error) error {
 	names := make(map[string]string, len(flagNames))
 	for k, v := range flagNames {
 		names[k] = "--" + v
 	}
-	for k, v := range flagOverrides[command] {
+	for k, v := range commandFlags[command] {
 		names[k] = "--" + v
 	}
 	return setting.Rename(err, names)
-}
-
-// shotList is the --shots flag: comma-separated shot counts, "all" for
-// all the training data (experiment.AllShots).
-type shotList struct{ intList }
-
-func (l *shotList) String() string {
-	if l == nil {
-		return ""
-	}
-	s := make([]string, len(l.intList))
-	for i, k := range l.intList {
-		s[i] = strconv.Itoa(k)
-		if k == experiment.AllShots {
-			s[i] = "all"
-		}
-	}
-	return strings.Join(s, ",")
-}
-
-func (l *shotList) Set(v string) error {
-	l.intList = nil
-	for _, f := range strings.Split(v, ",") {
-		f = strings.TrimSpace(f)
-		if f == "all" {
-			l.intList = append(l.intList, experiment.AllShots)
-			continue
-		}
-		n, err := strconv.Atoi(f)
-		if err != nil {
-			return errors.Errorf("%q is not a comma-separated list of shot counts (or \"all\")", v)
-		}
-		if n == experiment.AllShots { // the code of "all", not a count
-			return errors.Errorf("%d is not a number of shots per class: want a positive count (or \"all\")", n)
-		}
-		l.intList = append(l.intList, n)
-	}
-	return nil
 }
