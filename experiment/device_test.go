@@ -15,24 +15,14 @@ import (
 	"github.com/softcpt/softcpt-go/clip"
 	"github.com/softcpt/softcpt-go/clip/checkpoint"
 	"github.com/softcpt/softcpt-go/clip/imageproc"
+	"github.com/softcpt/softcpt-go/internal/fixture"
 	"github.com/softcpt/softcpt-go/optim"
 	"github.com/softcpt/softcpt-go/softcpt"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
-const fixtureModel = "../testdata/clip/rn.safetensors"
-
-func loadFixtureModel(t *testing.T) *clip.Model {
-	t.Helper()
-	if _, err := os.Stat(fixtureModel); err != nil {
-		t.Skip("fixture testdata/clip/rn.safetensors absent")
-	}
-	m, err := clip.LoadWith(fixtureModel, clip.Options{VisionHeads: 2, TransformerHeads: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
+// loadFixtureModel loads the ResNet CLIP fixture (fixture.RN).
+func loadFixtureModel(t *testing.T) *clip.Model { return fixture.RN(t) }
 
 // wordTokenizer hashes words into the vocabulary (no BPE file needed).
 type wordTokenizer struct{ vocab int }

@@ -4,12 +4,12 @@ import (
 	"context"
 	"hash/fnv"
 	"math"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/softcpt/softcpt-go/autograd"
 	"github.com/softcpt/softcpt-go/clip"
+	"github.com/softcpt/softcpt-go/internal/fixture"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
@@ -30,14 +30,8 @@ func (w wordTokenizer) Encode(text string) []int {
 func (w wordTokenizer) SOT() int { return w.vocab - 2 }
 func (w wordTokenizer) EOT() int { return w.vocab - 1 }
 
-func fixtureModel(t testing.TB) *clip.Model {
-	t.Helper()
-	m, err := clip.LoadWith(filepath.Join("..", "testdata", "clip", "rn.safetensors"), clip.Options{VisionHeads: 2, TransformerHeads: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
+// fixtureModel loads the ResNet CLIP fixture (fixture.RN).
+func fixtureModel(t testing.TB) *clip.Model { return fixture.RN(t) }
 
 var testTasks = []TaskSpec{
 	{Name: "pets", TaskName: "pet image classification", Classes: []string{"cat", "dog", "golden retriever"}},

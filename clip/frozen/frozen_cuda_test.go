@@ -10,12 +10,12 @@ package frozen
 
 import (
 	"math/rand"
-	"os"
 	"sync"
 	"testing"
 
 	"github.com/softcpt/softcpt-go/clip"
 	"github.com/softcpt/softcpt-go/cuda/cudatest"
+	"github.com/softcpt/softcpt-go/internal/fixture"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
@@ -58,27 +58,13 @@ func compareCLIP(t *testing.T, name string, m *clip.Model, images *tensor.Tensor
 }
 
 func TestDeviceFixtureRN(t *testing.T) {
-	path := "../../testdata/clip/rn.safetensors"
-	if _, err := os.Stat(path); err != nil {
-		t.Skip("fixture testdata/clip/rn.safetensors absent")
-	}
-	m, err := clip.LoadWith(path, clip.Options{VisionHeads: 2, TransformerHeads: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := fixture.RN(t)
 	r := m.Config.ImageResolution
 	compareCLIP(t, "rn fixture", m, tensor.RandN(tensor.NewRNG(23), 0, 1, 3, 3, r, r), []int{5, 12, 3, 76})
 }
 
 func TestDeviceFixtureViT(t *testing.T) {
-	path := "../../testdata/clip/vit_jit_fp16.pt"
-	if _, err := os.Stat(path); err != nil {
-		t.Skip("fixture testdata/clip/vit_jit_fp16.pt absent")
-	}
-	m, err := clip.LoadWith(path, clip.Options{VisionHeads: 2, TransformerHeads: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := fixture.CLIP(t, "vit_jit_fp16.pt")
 	r := m.Config.ImageResolution
 	compareCLIP(t, "vit fixture", m, tensor.RandN(tensor.NewRNG(27), 0, 1, 3, 3, r, r), []int{9, 2, 40})
 }

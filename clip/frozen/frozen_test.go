@@ -3,27 +3,13 @@ package frozen
 import (
 	"math"
 	"math/rand"
-	"os"
 	"testing"
 
 	"github.com/softcpt/softcpt-go/clip"
+	"github.com/softcpt/softcpt-go/internal/fixture"
 	"github.com/softcpt/softcpt-go/kernels/backend"
 	"github.com/softcpt/softcpt-go/tensor"
 )
-
-const fixture = "../../testdata/clip/rn.safetensors"
-
-func loadFixture(t *testing.T) *clip.Model {
-	t.Helper()
-	if _, err := os.Stat(fixture); err != nil {
-		t.Skip("fixture testdata/clip/rn.safetensors absent")
-	}
-	m, err := clip.LoadWith(fixture, clip.Options{VisionHeads: 2, TransformerHeads: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
 
 // RowRelErr returns the largest over rows of max|got-want| / max|want|.
 func RowRelErr(got, want *tensor.Tensor) float64 {
@@ -60,7 +46,7 @@ func prompts(rng *rand.Rand, vocab, length int, eot []int) []int {
 }
 
 func TestHostMatchesCPUModel(t *testing.T) {
-	m := loadFixture(t)
+	m := fixture.RN(t)
 	net, err := New(backend.Host{}, m)
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +119,7 @@ func TestHostRandomResNet(t *testing.T) {
 }
 
 func TestHostBadInput(t *testing.T) {
-	m := loadFixture(t)
+	m := fixture.RN(t)
 	net, err := New(backend.Host{}, m)
 	if err != nil {
 		t.Fatal(err)
@@ -194,14 +180,7 @@ func TestHostRN50(t *testing.T) {
 // TestHostViTFixture runs the ViT fixture's towers (patch size 8 on 32x32
 // images: 17 tokens, two heads) against the CPU model.
 func TestHostViTFixture(t *testing.T) {
-	const path = "../../testdata/clip/vit_jit_fp16.pt"
-	if _, err := os.Stat(path); err != nil {
-		t.Skip("fixture testdata/clip/vit_jit_fp16.pt absent")
-	}
-	m, err := clip.LoadWith(path, clip.Options{VisionHeads: 2, TransformerHeads: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := fixture.CLIP(t, "vit_jit_fp16.pt")
 	net, err := New(backend.Host{}, m)
 	if err != nil {
 		t.Fatal(err)

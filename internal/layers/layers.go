@@ -61,6 +61,8 @@ var Floors = []Group{
 	// Dataset readers and report rendering (library leaves below the
 	// method: softcpt reads data's benchmarks; realdata draws into them).
 	{Path: "data", Floor: 7},
+	// The test fixtures (testdata/), loaded for any package's tests.
+	{Path: "internal/fixture", Floor: 7},
 	{Path: "report", Floor: 7},
 	{Path: "realdata", Floor: 8},
 	// The shipped model and benchmark, opened from the embedded assets.

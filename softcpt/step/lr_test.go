@@ -3,6 +3,7 @@ package step
 import (
 	"testing"
 
+	"github.com/softcpt/softcpt-go/internal/fixture"
 	"github.com/softcpt/softcpt-go/kernels/backend"
 	"github.com/softcpt/softcpt-go/softcpt"
 	"github.com/softcpt/softcpt-go/softcpt/step/steptest"
@@ -14,7 +15,7 @@ import (
 // match those of a step built with 0.002 whose rate is set before each
 // step, and differ from a step left at 0.002.
 func TestSetLR(t *testing.T) {
-	m := loadFixture(t)
+	m := fixture.RN(t)
 	l := steptest.Learner(t, m, 0.5)
 	tok := steptest.WordTokenizer{Vocab: m.Config.VocabSize}
 	newStep := func(lr float64) *Step[*backend.HostArray] {

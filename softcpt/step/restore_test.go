@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/softcpt/softcpt-go/clip"
+	"github.com/softcpt/softcpt-go/internal/fixture"
 	"github.com/softcpt/softcpt-go/kernels/backend"
 	"github.com/softcpt/softcpt-go/softcpt"
 	"github.com/softcpt/softcpt-go/softcpt/step/steptest"
@@ -37,13 +38,37 @@ func sameTensors(t *testing.T, what string, got, want map[string]*tensor.Tensor)
 	}
 }
 
+// sameNextStep steps the uninterrupted step a and the restored step b on
+// the batch and fails unless their losses, correct counts, tensors and
+// momentum buffers are the same to the bit.
+func sameNextStep[A comparable](t *testing.T, a, b *Step[A], batch softcpt.Batch) {
+	t.Helper()
+	la, ca, err := a.Step(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb, cb, err := b.Step(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if la != lb || ca != cb {
+		t.Errorf("resumed step's loss %v (%d correct), uninterrupted %v (%d correct)", lb, cb, la, ca)
+	}
+	wantP, _ := a.Params()
+	wantM, _ := a.Momentum()
+	gotP, _ := b.Params()
+	gotM, _ := b.Momentum()
+	sameTensors(t, "params after the resumed step", gotP, wantP)
+	sameTensors(t, "momentum after the resumed step", gotM, wantM)
+}
+
 // TestRestoreResumes checks, for every method on the Host backend, that
 // Momentum and Params after two steps, restored into a fresh step, round
 // trip bit for bit, and that the restored step's third step gives the
 // same tensors and loss as the uninterrupted step's. Bad restores are
 // errors that leave the step unchanged.
 func TestRestoreResumes(t *testing.T) {
-	m := loadFixture(t)
+	m := fixture.RN(t)
 	for _, method := range steptest.Methods {
 		t.Run(method, func(t *testing.T) { restoreResumes(t, backend.Host{}, m, method) })
 	}
@@ -143,29 +168,13 @@ func restoreResumes[A comparable](t *testing.T, be backend.Backend[A], m *clip.M
 	sameTensors(t, "restored params", gotP, params)
 	sameTensors(t, "restored momentum", gotM, mom)
 
-	la, ca, err := a.Step(bs[2])
-	if err != nil {
-		t.Fatal(err)
-	}
-	lb, cb, err := b.Step(bs[2])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if la != lb || ca != cb {
-		t.Errorf("resumed step's loss %v (%d correct), uninterrupted %v (%d correct)", lb, cb, la, ca)
-	}
-	wantP, _ := a.Params()
-	wantM, _ := a.Momentum()
-	gotP, _ = b.Params()
-	gotM, _ = b.Momentum()
-	sameTensors(t, "params after the resumed step", gotP, wantP)
-	sameTensors(t, "momentum after the resumed step", gotM, wantM)
+	sameNextStep(t, a, b, bs[2])
 }
 
 // TestMomentumWithoutMomentum checks that a step without momentum has no
 // buffers to save and resumes from none.
 func TestMomentumWithoutMomentum(t *testing.T) {
-	m := loadFixture(t)
+	m := fixture.RN(t)
 	tok := steptest.WordTokenizer{Vocab: m.Config.VocabSize}
 	opt := softcpt.Defaults()
 	opt.Momentum = 0
@@ -197,7 +206,7 @@ func TestMomentumWithoutMomentum(t *testing.T) {
 // the step saves no momentum for the task context, refuses one on
 // Restore, and resumes bit for bit from the others.
 func TestRestoreLinclsTaskContext(t *testing.T) {
-	m := loadFixture(t)
+	m := fixture.RN(t)
 	tok := steptest.WordTokenizer{Vocab: m.Config.VocabSize}
 	bs := steptest.Batches(m.Config.EmbedDim)
 	l := steptest.PGLearner(t, m, "SoftCPT-CATS", "lincls", 0)
@@ -241,23 +250,7 @@ func TestRestoreLinclsTaskContext(t *testing.T) {
 	if err := b.Restore(params, mom, a.Steps()); err != nil {
 		t.Fatal(err)
 	}
-	la, ca, err := a.Step(bs[2])
-	if err != nil {
-		t.Fatal(err)
-	}
-	lb, cb, err := b.Step(bs[2])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if la != lb || ca != cb {
-		t.Errorf("resumed step's loss %v (%d correct), uninterrupted %v (%d correct)", lb, cb, la, ca)
-	}
-	wantP, _ := a.Params()
-	wantM, _ := a.Momentum()
-	gotP, _ := b.Params()
-	gotM, _ := b.Momentum()
-	sameTensors(t, "params after the resumed step", gotP, wantP)
-	sameTensors(t, "momentum after the resumed step", gotM, wantM)
+	sameNextStep(t, a, b, bs[2])
 }
 
 func keys(m map[string]*tensor.Tensor) []string {

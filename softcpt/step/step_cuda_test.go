@@ -18,6 +18,7 @@ import (
 
 	"github.com/softcpt/softcpt-go/clip"
 	"github.com/softcpt/softcpt-go/cuda/cudatest"
+	"github.com/softcpt/softcpt-go/internal/fixture"
 	"github.com/softcpt/softcpt-go/softcpt"
 	"github.com/softcpt/softcpt-go/softcpt/step/steptest"
 	"github.com/softcpt/softcpt-go/tensor"
@@ -29,7 +30,7 @@ import (
 // learner (every prompt encoded in full) on the fixture CLIP, with the
 // default and a large initialisation.
 func TestTrainStepFixture(t *testing.T) {
-	m := loadFixture(t)
+	m := fixture.RN(t)
 	for _, method := range steptest.Methods {
 		for _, initStd := range []float32{0, 0.5} {
 			t.Run(fmt.Sprintf("%s,init=%v", method, initStd), func(t *testing.T) {
@@ -127,7 +128,7 @@ func BenchmarkCoOpCAStepRN50(b *testing.B) { benchStep(b, "CoOp-CA") }
 // the same tensors and loss as the uninterrupted step's; bad restores are
 // errors that leave the step unchanged.
 func TestTrainStepResume(t *testing.T) {
-	m := loadFixture(t)
+	m := fixture.RN(t)
 	for _, method := range steptest.Methods {
 		t.Run(method, func(t *testing.T) { restoreResumes(t, cudatest.Device(t).Backend(), m, method) })
 	}

@@ -8,25 +8,12 @@ import (
 	"testing"
 
 	"github.com/softcpt/softcpt-go/clip"
+	"github.com/softcpt/softcpt-go/internal/fixture"
 	"github.com/softcpt/softcpt-go/kernels/backend"
 	"github.com/softcpt/softcpt-go/softcpt"
 	"github.com/softcpt/softcpt-go/softcpt/step/steptest"
 	"github.com/softcpt/softcpt-go/tensor"
 )
-
-const fixture = "../../testdata/clip/rn.safetensors"
-
-func loadFixture(t *testing.T) *clip.Model {
-	t.Helper()
-	if _, err := os.Stat(fixture); err != nil {
-		t.Skip("fixture testdata/clip/rn.safetensors absent")
-	}
-	m, err := clip.LoadWith(fixture, clip.Options{VisionHeads: 2, TransformerHeads: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
 
 // TestHostStepMatchesLearner runs three steps of every method on the Host
 // backend and on the CPU learner (full prompts, and the learner's
@@ -34,7 +21,7 @@ func loadFixture(t *testing.T) *clip.Model {
 // large initialisation, and of the class-feature methods with the meta
 // networks linmean and lincls.
 func TestHostStepMatchesLearner(t *testing.T) {
-	m := loadFixture(t)
+	m := fixture.RN(t)
 	type run struct {
 		method, pg string
 		full       bool
@@ -87,7 +74,7 @@ func matchesLearner[A comparable](t *testing.T, be backend.Backend[A], m *clip.M
 }
 
 func TestSpecRejects(t *testing.T) {
-	m := loadFixture(t)
+	m := fixture.RN(t)
 	tok := steptest.WordTokenizer{Vocab: m.Config.VocabSize}
 	for _, c := range []struct {
 		name string
@@ -148,7 +135,7 @@ func TestSpecRejects(t *testing.T) {
 // TestCanTrain checks that CanTrain accepts a method the step implements
 // and refuses repeated optimiser steps and class sampling, saying why.
 func TestCanTrain(t *testing.T) {
-	m := loadFixture(t)
+	m := fixture.RN(t)
 	opt := softcpt.Defaults()
 	if err := CanTrain(steptest.Learner(t, m, 0), opt); err != nil {
 		t.Errorf("CanTrain(NATA, defaults) = %v", err)
