@@ -31,6 +31,31 @@ func RowRelErr(got, want *tensor.Tensor) float64 {
 	return worst
 }
 
+// matchesCPU checks net's towers against the CPU model m on the images
+// and on the prompts ids (rows of length n): a relative error of at most
+// 1e-5 in every row.
+func matchesCPU(t *testing.T, net *Model[*backend.HostArray], m *clip.Model, images *tensor.Tensor, ids []int, rows, n int) {
+	t.Helper()
+	got, err := net.EncodeImage(images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := RowRelErr(got, m.EncodeImage(images)); !(e <= 1e-5) {
+		t.Errorf("image features: relative error %.3g", e)
+	} else {
+		t.Logf("image features %v: relative error %.3g", got.Shape(), e)
+	}
+	gotT, err := net.EncodeText(ids, rows, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := RowRelErr(gotT, m.EncodeText(ids, rows, n)); !(e <= 1e-5) {
+		t.Errorf("text features: relative error %.3g", e)
+	} else {
+		t.Logf("text features %v: relative error %.3g", gotT.Shape(), e)
+	}
+}
+
 // prompts returns batch rows of length ids with the EOT token (the largest
 // id) at the given positions and random ordinary tokens before it.
 func prompts(rng *rand.Rand, vocab, length int, eot []int) []int {
@@ -55,28 +80,8 @@ func TestHostMatchesCPUModel(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
 	res := m.Config.ImageResolution
 	images := tensor.RandN(tensor.NewRNG(2), 0, 1, 3, 3, res, res)
-	got, err := net.EncodeImage(images)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := m.EncodeImage(images)
-	if e := RowRelErr(got, want); !(e <= 1e-5) {
-		t.Errorf("image features: relative error %.3g", e)
-	} else {
-		t.Logf("image features %v: relative error %.3g", got.Shape(), e)
-	}
-
 	ids := prompts(rng, m.Config.VocabSize, m.Config.ContextLength, []int{5, 12, 3, 30})
-	gotT, err := net.EncodeText(ids, 4, m.Config.ContextLength)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantT := m.EncodeText(ids, 4, m.Config.ContextLength)
-	if e := RowRelErr(gotT, wantT); !(e <= 1e-5) {
-		t.Errorf("text features: relative error %.3g", e)
-	} else {
-		t.Logf("text features %v: relative error %.3g", gotT.Shape(), e)
-	}
+	matchesCPU(t, net, m, images, ids, 4, m.Config.ContextLength)
 }
 
 // TestHostRandomResNet runs a random ResNet with non-trivial BatchNorm
@@ -101,21 +106,8 @@ func TestHostRandomResNet(t *testing.T) {
 		t.Fatal(err)
 	}
 	images := tensor.RandN(tensor.NewRNG(5), 0, 1, 2, 3, 64, 64)
-	got, err := net.EncodeImage(images)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e := RowRelErr(got, m.EncodeImage(images)); !(e <= 1e-5) {
-		t.Errorf("image features: relative error %.3g", e)
-	}
 	ids := prompts(rand.New(rand.NewSource(6)), cfg.VocabSize, 16, []int{15, 4, 9})
-	gotT, err := net.EncodeText(ids, 3, 16)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e := RowRelErr(gotT, m.EncodeText(ids, 3, 16)); !(e <= 1e-5) {
-		t.Errorf("text features: relative error %.3g", e)
-	}
+	matchesCPU(t, net, m, images, ids, 3, 16)
 }
 
 func TestHostBadInput(t *testing.T) {
@@ -156,25 +148,8 @@ func TestHostRN50(t *testing.T) {
 		t.Fatal(err)
 	}
 	images := tensor.RandN(tensor.NewRNG(7), 0, 1, 1, 3, 224, 224)
-	got, err := net.EncodeImage(images)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e := RowRelErr(got, m.EncodeImage(images)); !(e <= 1e-5) {
-		t.Errorf("image features: relative error %.3g", e)
-	} else {
-		t.Logf("image features %v: relative error %.3g", got.Shape(), e)
-	}
 	ids := prompts(rand.New(rand.NewSource(8)), 49408, 77, []int{76, 9})
-	gotT, err := net.EncodeText(ids, 2, 77)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e := RowRelErr(gotT, m.EncodeText(ids, 2, 77)); !(e <= 1e-5) {
-		t.Errorf("text features: relative error %.3g", e)
-	} else {
-		t.Logf("text features %v: relative error %.3g", gotT.Shape(), e)
-	}
+	matchesCPU(t, net, m, images, ids, 2, 77)
 }
 
 // TestHostViTFixture runs the ViT fixture's towers (patch size 8 on 32x32
@@ -188,23 +163,8 @@ func TestHostViTFixture(t *testing.T) {
 	defer net.Free()
 	res := m.Config.ImageResolution
 	images := tensor.RandN(tensor.NewRNG(9), 0, 1, 3, 3, res, res)
-	got, err := net.EncodeImage(images)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e := RowRelErr(got, m.EncodeImage(images)); !(e <= 1e-5) {
-		t.Errorf("image features: relative error %.3g", e)
-	} else {
-		t.Logf("image features %v: relative error %.3g", got.Shape(), e)
-	}
 	ids := prompts(rand.New(rand.NewSource(10)), m.Config.VocabSize, m.Config.ContextLength, []int{9, 2, 40})
-	gotT, err := net.EncodeText(ids, 3, m.Config.ContextLength)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e := RowRelErr(gotT, m.EncodeText(ids, 3, m.Config.ContextLength)); !(e <= 1e-5) {
-		t.Errorf("text features: relative error %.3g", e)
-	}
+	matchesCPU(t, net, m, images, ids, 3, m.Config.ContextLength)
 }
 
 // TestHostRandomViT runs a random ViT whose image tower differs from its
