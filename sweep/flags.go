@@ -35,7 +35,7 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.Var((*cliflag.IntList)(&f.Shots), "shots", "grid: comma-separated shot counts")
 	fs.Var((*cliflag.IntList)(&f.Seeds), "seed", "grid: comma-separated seeds")
 	f.names = append(f.names, "shots", "seed")
-	f.cell.Register(fs, cliflag.AllSettings, "grid, cell setting: ", true)
+	f.cell.Register(fs, cliflag.AllSettings, true)
 }
 
 // Given lists the grid flags (Register's) given on fs's command line, as

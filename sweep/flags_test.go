@@ -37,7 +37,7 @@ func TestRegisterFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := strings.Join(f.Given(fs), " "); got != "--batch-size --methods" {
-		t.Errorf("GridGiven = %q", got)
+		t.Errorf("Given = %q", got)
 	}
 	spec, err := f.FromFlagSet(fs, "")
 	if err != nil {

@@ -87,7 +87,7 @@ func cmdZeroShot(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("zeroshot", flag.ContinueOnError)
 	var c commonFlags
 	c.register(fs)
-	c.cell.Register(fs, cliflag.ZeroShot, "", false)
+	c.cell.Register(fs, cliflag.ZeroShot, false)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `usage: softcpt zeroshot --benchmark NAME|FILE --data-root DIR --model FILE --bpe FILE [--templates T1|T2...]
 

@@ -44,7 +44,7 @@ func (c *commonFlags) registerCells(fs *flag.FlagSet, groups cliflag.Group) {
 	c.shots, c.seeds = cliflag.ShotList{1, 2, 4, 8, 16}, cliflag.IntList{1, 2, 3}
 	fs.Var(&c.shots, "shots", "comma-separated shot counts per class; \"all\" trains on all the training data (Dassl's NUM_SHOTS 0, run folder shots_all)")
 	fs.Var(&c.seeds, "seed", "comma-separated seeds")
-	c.cell.Register(fs, groups, "", false)
+	c.cell.Register(fs, groups, false)
 }
 
 // options returns the experiment options of the flags.

@@ -36,7 +36,7 @@ func TestSettingsConfig(t *testing.T) {
 	var s Settings
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.Bool("force", false, "not a cell setting")
-	s.Register(fs, Training|Method, "", false)
+	s.Register(fs, Training|Method, false)
 	if err := fs.Parse([]string{"--force", "--class-n-ctx", "0", "--task-csc", "true", "--lr", "0.5", "--class-token-position", "front"}); err != nil {
 		t.Fatal(err)
 	}

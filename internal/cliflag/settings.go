@@ -55,11 +55,15 @@ type Settings struct {
 	names []string
 }
 
-// Register registers the flags of the groups on fs, each usage after
-// prefix (a sweep's "grid, cell setting: "); sweep marks the usage of a
-// sweep, where N_CTX is the method's default rather than the model's.
-func (s *Settings) Register(fs *flag.FlagSet, groups Group, prefix string, sweep bool) {
+// Register registers the flags of the groups on fs. For a sweep
+// ('softcpt sweep'), each usage starts with "grid, cell setting: " and
+// N_CTX's default is the method's rather than the model's.
+func (s *Settings) Register(fs *flag.FlagSet, groups Group, sweep bool) {
 	add := func(name string) string { s.names = append(s.names, name); return name }
+	prefix := ""
+	if sweep {
+		prefix = "grid, cell setting: "
+	}
 	d := softcpt.Defaults()
 	t := &s.Train
 	if groups&Training != 0 {
