@@ -31,20 +31,42 @@ func RowRelErr(got, want *tensor.Tensor) float64 {
 	return worst
 }
 
-// matchesCPU checks net's towers against the CPU model m on the images
-// and on the prompts ids (rows of length n): a relative error of at most
-// 1e-5 in every row.
-func matchesCPU(t *testing.T, net *Model[*backend.HostArray], m *clip.Model, images *tensor.Tensor, ids []int, rows, n int) {
+// hostNet returns m's frozen towers on the Host backend, freed when the
+// test ends.
+func hostNet(t *testing.T, m *clip.Model) *Model[*backend.HostArray] {
+	t.Helper()
+	net, err := New(backend.Host{}, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(net.Free)
+	return net
+}
+
+// matchesImages checks net's image tower against the CPU model m on the
+// images (a relative error of at most 1e-5 in every row) and returns the
+// CPU model's features.
+func matchesImages(t *testing.T, net *Model[*backend.HostArray], m *clip.Model, images *tensor.Tensor) *tensor.Tensor {
 	t.Helper()
 	got, err := net.EncodeImage(images)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e := RowRelErr(got, m.EncodeImage(images)); !(e <= 1e-5) {
+	want := m.EncodeImage(images)
+	if e := RowRelErr(got, want); !(e <= 1e-5) {
 		t.Errorf("image features: relative error %.3g", e)
 	} else {
 		t.Logf("image features %v: relative error %.3g", got.Shape(), e)
 	}
+	return want
+}
+
+// matchesCPU checks net's towers against the CPU model m on the images
+// (matchesImages) and on the prompts ids (rows of length n): a relative
+// error of at most 1e-5 in every row.
+func matchesCPU(t *testing.T, net *Model[*backend.HostArray], m *clip.Model, images *tensor.Tensor, ids []int, rows, n int) {
+	t.Helper()
+	matchesImages(t, net, m, images)
 	gotT, err := net.EncodeText(ids, rows, n)
 	if err != nil {
 		t.Fatal(err)
@@ -72,11 +94,7 @@ func prompts(rng *rand.Rand, vocab, length int, eot []int) []int {
 
 func TestHostMatchesCPUModel(t *testing.T) {
 	m := fixture.RN(t)
-	net, err := New(backend.Host{}, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer net.Free()
+	net := hostNet(t, m)
 	rng := rand.New(rand.NewSource(1))
 	res := m.Config.ImageResolution
 	images := tensor.RandN(tensor.NewRNG(2), 0, 1, 3, 3, res, res)
@@ -101,10 +119,7 @@ func TestHostRandomResNet(t *testing.T) {
 		}
 	}
 	m.SetTrainable(false) // folds BatchNorm with the new statistics
-	net, err := New(backend.Host{}, m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	net := hostNet(t, m)
 	images := tensor.RandN(tensor.NewRNG(5), 0, 1, 2, 3, 64, 64)
 	ids := prompts(rand.New(rand.NewSource(6)), cfg.VocabSize, 16, []int{15, 4, 9})
 	matchesCPU(t, net, m, images, ids, 3, 16)
@@ -112,10 +127,7 @@ func TestHostRandomResNet(t *testing.T) {
 
 func TestHostBadInput(t *testing.T) {
 	m := fixture.RN(t)
-	net, err := New(backend.Host{}, m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	net := hostNet(t, m)
 	if _, err := net.EncodeImage(tensor.New(1, 3, 8, 8)); err == nil {
 		t.Error("images of the wrong resolution accepted")
 	}
@@ -143,10 +155,7 @@ func TestHostRN50(t *testing.T) {
 	}
 	m := clip.NewRandom(clip.RN50(), 1)
 	m.SetTrainable(false)
-	net, err := New(backend.Host{}, m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	net := hostNet(t, m)
 	images := tensor.RandN(tensor.NewRNG(7), 0, 1, 1, 3, 224, 224)
 	ids := prompts(rand.New(rand.NewSource(8)), 49408, 77, []int{76, 9})
 	matchesCPU(t, net, m, images, ids, 2, 77)
@@ -156,11 +165,7 @@ func TestHostRN50(t *testing.T) {
 // images: 17 tokens, two heads) against the CPU model.
 func TestHostViTFixture(t *testing.T) {
 	m := fixture.CLIP(t, "vit_jit_fp16.pt")
-	net, err := New(backend.Host{}, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer net.Free()
+	net := hostNet(t, m)
 	res := m.Config.ImageResolution
 	images := tensor.RandN(tensor.NewRNG(9), 0, 1, 3, 3, res, res)
 	ids := prompts(rand.New(rand.NewSource(10)), m.Config.VocabSize, m.Config.ContextLength, []int{9, 2, 40})
@@ -175,22 +180,9 @@ func TestHostRandomViT(t *testing.T) {
 		ContextLength: 16, VocabSize: 100, TransformerWidth: 24, TransformerHeads: 2, TransformerLayers: 2}
 	m := clip.NewRandom(cfg, 11)
 	m.SetTrainable(false)
-	net, err := New(backend.Host{}, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer net.Free()
+	net := hostNet(t, m)
 	images := tensor.RandN(tensor.NewRNG(12), 0, 1, 4, 3, 30, 30)
-	got, err := net.EncodeImage(images)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := m.EncodeImage(images)
-	if e := RowRelErr(got, want); !(e <= 1e-5) {
-		t.Errorf("image features: relative error %.3g", e)
-	} else {
-		t.Logf("image features %v: relative error %.3g", got.Shape(), e)
-	}
+	want := matchesImages(t, net, m, images)
 	// Each image's features depend on its own pixels only.
 	one, err := net.EncodeImage(tensor.FromSlice(images.Contiguous().Data()[2*3*30*30:3*3*30*30], 1, 3, 30, 30))
 	if err != nil {
@@ -214,19 +206,7 @@ func TestHostViTB32(t *testing.T) {
 	}
 	m := clip.NewRandom(clip.ViTB32(), 1)
 	m.SetTrainable(false)
-	net, err := New(backend.Host{}, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer net.Free()
+	net := hostNet(t, m)
 	images := tensor.RandN(tensor.NewRNG(13), 0, 1, 2, 3, 224, 224)
-	got, err := net.EncodeImage(images)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e := RowRelErr(got, m.EncodeImage(images)); !(e <= 1e-5) {
-		t.Errorf("image features: relative error %.3g", e)
-	} else {
-		t.Logf("image features %v: relative error %.3g", got.Shape(), e)
-	}
+	matchesImages(t, net, m, images)
 }
