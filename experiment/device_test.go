@@ -2,7 +2,6 @@ package experiment
 
 import (
 	"context"
-	"hash/fnv"
 	"math"
 	"os"
 	"path/filepath"
@@ -25,21 +24,7 @@ import (
 func loadFixtureModel(t *testing.T) *clip.Model { return fixture.RN(t) }
 
 // wordTokenizer hashes words into the vocabulary (no BPE file needed).
-type wordTokenizer struct{ vocab int }
-
-func (w wordTokenizer) Encode(text string) []int {
-	text = strings.ReplaceAll(text, ".", " . ")
-	var ids []int
-	for _, f := range strings.Fields(strings.ToLower(text)) {
-		h := fnv.New32a()
-		h.Write([]byte(f))
-		ids = append(ids, 1+int(h.Sum32()%uint32(w.vocab-3)))
-	}
-	return ids
-}
-
-func (w wordTokenizer) SOT() int { return w.vocab - 2 }
-func (w wordTokenizer) EOT() int { return w.vocab - 1 }
+type wordTokenizer = fixture.WordTokenizer
 
 var deviceTestTasks = []softcpt.TaskSpec{
 	{Name: "pets", TaskName: "pet image classification", Classes: []string{"cat", "dog", "golden retriever"}},
@@ -136,7 +121,7 @@ func TestFeaturizerEncodeMatches(t *testing.T) {
 // the encoder's errors and features of the wrong shape are reported.
 func TestZeroShotWithMatchesSoftcpt(t *testing.T) {
 	m := loadFixtureModel(t)
-	tok := wordTokenizer{m.Config.VocabSize}
+	tok := wordTokenizer{Vocab: m.Config.VocabSize}
 	tmpl := [][]string{{"a photo of a {}.", "a blurry photo of the {}."}, {"a photo of {}, a type of food."}}
 	want, err := softcpt.ZeroShotFeatures(m, nil, tok, deviceTestTasks, tmpl)
 	if err != nil {
@@ -219,7 +204,7 @@ func (c *cpuStep) Restore(params, momentum map[string]*tensor.Tensor, steps int)
 // GPU's, for several batches per epoch and for one short batch.
 func TestTrainWithMatchesTrainFeatures(t *testing.T) {
 	m := loadFixtureModel(t)
-	tok := wordTokenizer{m.Config.VocabSize}
+	tok := wordTokenizer{Vocab: m.Config.VocabSize}
 	cfg, err := softcpt.MethodConfig("nata")
 	if err != nil {
 		t.Fatal(err)
@@ -320,7 +305,7 @@ func newResumeFixture(t *testing.T) *resumeFixture {
 	}
 	opt := softcpt.Defaults()
 	opt.Epochs, opt.BatchSize, opt.LR, opt.Seed = 4, 4, 0.05, 2
-	return &resumeFixture{m: m, tok: wordTokenizer{m.Config.VocabSize}, cfg: cfg, train: train,
+	return &resumeFixture{m: m, tok: wordTokenizer{Vocab: m.Config.VocabSize}, cfg: cfg, train: train,
 		feats: tensor.RandN(tensor.NewRNG(5), 0, 1, len(train), m.Config.EmbedDim), opt: opt}
 }
 

@@ -99,7 +99,7 @@ func TestRunGrid(t *testing.T) {
 	var images atomic.Int64
 	out := t.TempDir()
 	newExp := func(out string) *Experiment {
-		return &Experiment{Benchmark: toyBenchmark(), Model: m, Tok: wordTokenizer{m.Config.VocabSize},
+		return &Experiment{Benchmark: toyBenchmark(), Model: m, Tok: wordTokenizer{Vocab: m.Config.VocabSize},
 			Backend: countingBackend{cpuBackend{m}, &images}, Out: out, CacheDir: filepath.Join(out, "cache")}
 	}
 	cfgOf := func(method string) (softcpt.Config, error) {

@@ -107,7 +107,7 @@ func TestPrecisionFeatures(t *testing.T) {
 
 	// Run folders and results.json.
 	out := t.TempDir()
-	tok := wordTokenizer{m32.Config.VocabSize}
+	tok := wordTokenizer{Vocab: m32.Config.VocabSize}
 	for _, m := range []*clip.Model{m32, m16} {
 		e := &Experiment{Model: m, Tok: tok, Out: out, Benchmark: toyBenchmark()}
 		if err := e.Run(ctx, Grid{Methods: []string{"zeroshot"}}); err != nil {

@@ -143,7 +143,7 @@ func TestRerunSkipsFinishedRuns(t *testing.T) {
 	out := t.TempDir()
 	lines := captureRunLog(t)
 	newExp := func(b Backend) *Experiment {
-		return &Experiment{Benchmark: toyBenchmark(), Model: m, Tok: wordTokenizer{m.Config.VocabSize}, Backend: b, Out: out}
+		return &Experiment{Benchmark: toyBenchmark(), Model: m, Tok: wordTokenizer{Vocab: m.Config.VocabSize}, Backend: b, Out: out}
 	}
 	ctx := context.Background()
 	g := toyGrid()
@@ -239,7 +239,7 @@ func TestResumeSaysWhat(t *testing.T) {
 	m := loadFixtureModel(t)
 	lines := captureRunLog(t)
 	newExp := func(out string, b Backend) *Experiment {
-		return &Experiment{Benchmark: toyBenchmark(), Model: m, Tok: wordTokenizer{m.Config.VocabSize}, Backend: b, Out: out}
+		return &Experiment{Benchmark: toyBenchmark(), Model: m, Tok: wordTokenizer{Vocab: m.Config.VocabSize}, Backend: b, Out: out}
 	}
 	ctx := context.Background()
 	g := toyGrid()
@@ -292,7 +292,7 @@ func TestResumeSaysWhat(t *testing.T) {
 func TestEvalTakesSavedSettings(t *testing.T) {
 	m := loadFixtureModel(t)
 	newExp := func(out string) *Experiment {
-		return &Experiment{Benchmark: toyBenchmark(), Model: m, Tok: wordTokenizer{m.Config.VocabSize}, Out: out}
+		return &Experiment{Benchmark: toyBenchmark(), Model: m, Tok: wordTokenizer{Vocab: m.Config.VocabSize}, Out: out}
 	}
 	ctx := context.Background()
 	trained := t.TempDir()
@@ -349,7 +349,7 @@ func TestNCtxFromModel(t *testing.T) {
 	m := loadFixtureModel(t)
 	lines := captureRunLog(t)
 	out := t.TempDir()
-	e := &Experiment{Benchmark: toyBenchmark(), Model: m, Tok: wordTokenizer{m.Config.VocabSize}, Out: out,
+	e := &Experiment{Benchmark: toyBenchmark(), Model: m, Tok: wordTokenizer{Vocab: m.Config.VocabSize}, Out: out,
 		ModelNCtx: 3, ModelNCtxRule: "recorded in the test model"}
 	g := toyGrid()
 	g.Config, g.NCtxFromModel, g.Train.Epochs = nil, true, 1

@@ -84,7 +84,7 @@ func TestContextLengthCheckedBeforeEncoding(t *testing.T) {
 			c.NCtx = L - 3
 			return c, err
 		}}
-	e := &Experiment{Model: m, Tok: wordTokenizer{m.Config.VocabSize}, Out: t.TempDir(), Benchmark: func(int, int) (*data.Benchmark, error) {
+	e := &Experiment{Model: m, Tok: wordTokenizer{Vocab: m.Config.VocabSize}, Out: t.TempDir(), Benchmark: func(int, int) (*data.Benchmark, error) {
 		t.Fatal("the benchmark was drawn before the context length was checked")
 		return nil, nil
 	}}

@@ -17,7 +17,7 @@ func BenchmarkTrainStep(b *testing.B) {
 	m := clip.NewRandom(clip.Config{EmbedDim: 64, ImageResolution: 32, VisionLayers: []int{1, 1, 1, 1}, VisionWidth: 8, VisionHeads: 4,
 		ContextLength: 40, VocabSize: 1000, TransformerWidth: 128, TransformerHeads: 2, TransformerLayers: 2}, 1)
 	m.SetTrainable(false)
-	tok := wordTokenizer{m.Config.VocabSize}
+	tok := wordTokenizer{Vocab: m.Config.VocabSize}
 	var tasks []TaskSpec
 	words := []string{"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"}
 	for t := 0; t < 4; t++ {
@@ -78,7 +78,7 @@ func BenchmarkTrainStep(b *testing.B) {
 func BenchmarkEvalTextFeatures(b *testing.B) {
 	m := clip.NewRandom(clip.RN50(), 1)
 	m.SetTrainable(false)
-	tok := wordTokenizer{m.Config.VocabSize}
+	tok := wordTokenizer{Vocab: m.Config.VocabSize}
 	counts := []int{100, 47, 10, 100, 101, 102, 37, 196, 397, 101}
 	rng := tensor.NewRNG(5)
 	var tasks []TaskSpec

@@ -44,7 +44,7 @@ func templateSetup(t *testing.T, name string) (*clip.Model, wordTokenizer, []Tas
 	m := fixtureModel(t)
 	cfg := smallConfig(t, name)
 	cfg.CtxInit = CtxInitTemplate
-	return m, wordTokenizer{m.Config.VocabSize}, templateTasks(), cfg
+	return m, wordTokenizer{Vocab: m.Config.VocabSize}, templateTasks(), cfg
 }
 
 // TestCtxInitHard checks that CoOp's contexts start from the words
@@ -99,7 +99,7 @@ func TestCtxInitHard(t *testing.T) {
 // the words fill the context.
 func TestCtxInitMatchesZeroShot(t *testing.T) {
 	m := fixtureModel(t)
-	tok := wordTokenizer{m.Config.VocabSize}
+	tok := wordTokenizer{Vocab: m.Config.VocabSize}
 	tasks := templateTasks()
 	tasks[1].Template = "a tasty dish called {}."
 	var want []float32

@@ -132,7 +132,7 @@ func TestParityWithPyTorch(t *testing.T) {
 	if m.Config.VocabSize != fx.Vocab {
 		t.Fatalf("fixture model vocabulary %d, parity fixture %d", m.Config.VocabSize, fx.Vocab)
 	}
-	tok := wordTokenizer{m.Config.VocabSize}
+	tok := wordTokenizer{Vocab: m.Config.VocabSize}
 	// Both sides must build the same prompts: the Python tokenizer is a
 	// re-implementation of wordTokenizer.
 	for text, want := range fx.TokenIDs {

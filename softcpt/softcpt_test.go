@@ -2,7 +2,6 @@ package softcpt
 
 import (
 	"context"
-	"hash/fnv"
 	"math"
 	"strings"
 	"testing"
@@ -13,22 +12,9 @@ import (
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
-// wordTokenizer maps each word (and ".") to a stable id, standing in for
-// BPE in tests that must not depend on the vocabulary file.
-type wordTokenizer struct{ vocab int }
-
-func (w wordTokenizer) Encode(text string) []int {
-	text = strings.ReplaceAll(text, ".", " . ")
-	var ids []int
-	for _, f := range strings.Fields(strings.ToLower(text)) {
-		h := fnv.New32a()
-		h.Write([]byte(f))
-		ids = append(ids, 1+int(h.Sum32()%uint32(w.vocab-3)))
-	}
-	return ids
-}
-func (w wordTokenizer) SOT() int { return w.vocab - 2 }
-func (w wordTokenizer) EOT() int { return w.vocab - 1 }
+// wordTokenizer stands in for BPE in tests that must not depend on the
+// vocabulary file.
+type wordTokenizer = fixture.WordTokenizer
 
 // fixtureModel loads the ResNet CLIP fixture (fixture.RN).
 func fixtureModel(t testing.TB) *clip.Model { return fixture.RN(t) }
@@ -63,7 +49,7 @@ func smallConfig(t *testing.T, name string) Config {
 // method, through the whole frozen text encoder.
 func TestLossGradientsFiniteDifference(t *testing.T) {
 	m := fixtureModel(t)
-	tok := wordTokenizer{m.Config.VocabSize}
+	tok := wordTokenizer{Vocab: m.Config.VocabSize}
 	for _, name := range Methods() {
 		cfg := smallConfig(t, name)
 		cfg.InitStd = 0.5 // large enough that the loss moves measurably
@@ -129,7 +115,7 @@ func TestMethodConfigs(t *testing.T) {
 
 func TestPromptTooLong(t *testing.T) {
 	m := fixtureModel(t)
-	tok := wordTokenizer{m.Config.VocabSize}
+	tok := wordTokenizer{Vocab: m.Config.VocabSize}
 	long := strings.Repeat("word ", 80)
 	_, err := NewLearner(smallConfig(t, "coop-ca"), m, tok, []TaskSpec{{Name: "x", Classes: []string{long}}}, 1)
 	if err == nil || !strings.Contains(err.Error(), "context length") {
@@ -145,7 +131,7 @@ func TestTrainOverfits(t *testing.T) {
 	m := clip.NewRandom(clip.Config{EmbedDim: 32, ImageResolution: 32, VisionLayers: []int{1, 1, 1, 1}, VisionWidth: 8, VisionHeads: 4,
 		ContextLength: 32, VocabSize: 1000, TransformerWidth: 64, TransformerHeads: 2, TransformerLayers: 2}, 4)
 	m.SetTrainable(false)
-	tok := wordTokenizer{m.Config.VocabSize}
+	tok := wordTokenizer{Vocab: m.Config.VocabSize}
 	E := m.Config.EmbedDim
 	rng := tensor.NewRNG(9)
 	protos := tensor.RandN(rng, 0, 1, 7, E).Data()
@@ -191,7 +177,7 @@ func TestTrainOverfits(t *testing.T) {
 // every prompt in full, for the methods that share contexts.
 func TestSharedPrefixExact(t *testing.T) {
 	m := fixtureModel(t)
-	tok := wordTokenizer{m.Config.VocabSize}
+	tok := wordTokenizer{Vocab: m.Config.VocabSize}
 	for _, name := range []string{"coop-mt", "coop-ca", "nata", "nats"} {
 		var losses [2]float32
 		var grads [2][]float32
@@ -231,7 +217,7 @@ func TestSharedPrefixExact(t *testing.T) {
 // batch plus ⌈rate·#others⌉ random others, the rest unscored.
 func TestClassSampling(t *testing.T) {
 	m := fixtureModel(t)
-	tok := wordTokenizer{m.Config.VocabSize}
+	tok := wordTokenizer{Vocab: m.Config.VocabSize}
 	cfg := smallConfig(t, "cata")
 	cfg.ClassSample = 0.5
 	tasks := []TaskSpec{{Name: "a", TaskName: "a", Classes: []string{"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7"}}}
@@ -277,7 +263,7 @@ func containsInt(xs []int, v int) bool {
 // error naming the step.
 func TestTrainStopsOnNaN(t *testing.T) {
 	m := fixtureModel(t)
-	tok := wordTokenizer{m.Config.VocabSize}
+	tok := wordTokenizer{Vocab: m.Config.VocabSize}
 	l, err := NewLearner(smallConfig(t, "coop-ca"), m, tok, testTasks, 1)
 	if err != nil {
 		t.Fatal(err)

@@ -27,7 +27,7 @@ func checkpointRun(t *testing.T, cfg Config, dir string) ([]Example, *tensor.Ten
 func fixtureRun(tb testing.TB, cfg Config, n int) (*Learner, []Example, *tensor.Tensor) {
 	tb.Helper()
 	m := fixtureModel(tb)
-	l, err := NewLearner(cfg, m, wordTokenizer{m.Config.VocabSize}, testTasks, 1)
+	l, err := NewLearner(cfg, m, wordTokenizer{Vocab: m.Config.VocabSize}, testTasks, 1)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestResumeChecksConfig(t *testing.T) {
 	cfg := smallConfig(t, "coop-ca")
 	train, feats, opt := checkpointRun(t, cfg, dir)
 	m := fixtureModel(t)
-	tok := wordTokenizer{m.Config.VocabSize}
+	tok := wordTokenizer{Vocab: m.Config.VocabSize}
 	other := cfg
 	other.CtxInit = "a photo"
 	l, err := NewLearner(other, m, tok, testTasks, 1)
@@ -93,7 +93,7 @@ func TestResumeMismatchKeepsLearner(t *testing.T) {
 	cfg := smallConfig(t, "nata")
 	train, feats, opt := checkpointRun(t, cfg, dir)
 	m := fixtureModel(t)
-	tok := wordTokenizer{m.Config.VocabSize}
+	tok := wordTokenizer{Vocab: m.Config.VocabSize}
 	otherInit := cfg
 	otherInit.InitStd = 0.03
 	for _, c := range []struct {

@@ -5,38 +5,19 @@
 package steptest
 
 import (
-	"hash/fnv"
 	"math"
-	"strings"
 	"testing"
 
 	"github.com/softcpt/softcpt-go/clip"
+	"github.com/softcpt/softcpt-go/internal/fixture"
 	"github.com/softcpt/softcpt-go/optim"
 	"github.com/softcpt/softcpt-go/softcpt"
 	"github.com/softcpt/softcpt-go/tensor"
 )
 
 // WordTokenizer maps each word (and ".") to a stable id below vocab-2
-// (softcpt's test tokenizer), standing in for BPE.
-type WordTokenizer struct{ Vocab int }
-
-// Encode returns the ids of text's words.
-func (w WordTokenizer) Encode(text string) []int {
-	text = strings.ReplaceAll(text, ".", " . ")
-	var ids []int
-	for _, f := range strings.Fields(strings.ToLower(text)) {
-		h := fnv.New32a()
-		h.Write([]byte(f))
-		ids = append(ids, 1+int(h.Sum32()%uint32(w.Vocab-3)))
-	}
-	return ids
-}
-
-// SOT returns the start-of-text id.
-func (w WordTokenizer) SOT() int { return w.Vocab - 2 }
-
-// EOT returns the end-of-text id (the largest).
-func (w WordTokenizer) EOT() int { return w.Vocab - 1 }
+// (fixture.WordTokenizer), standing in for BPE.
+type WordTokenizer = fixture.WordTokenizer
 
 // Tasks are two small tasks (softcpt's test tasks).
 var Tasks = []softcpt.TaskSpec{
