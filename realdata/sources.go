@@ -104,11 +104,17 @@ var fluentStyles = []struct {
 	dir   string
 }{{"fluent", 3, "fluent"}, {"fluent-color", 5, "fluent-color"}}
 
+// fluentChars is the npmPackages index of the package whose chars.json
+// maps code points to icon names for every Fluent style (the color
+// package ships an empty one; its icons have the flat package's names).
+const fluentChars = 3
+
 // fluentSVGs writes an SVG file into svgDir for every emoji of an
-// Iconify Fluent emoji package in dir and returns them by normalised code.
+// Iconify Fluent emoji package in dir and returns them by normalised code
+// (the code points come from the fluentChars package).
 func (f *Fetcher) fluentSVGs(dir, svgDir string) (map[string]string, error) {
 	var chars map[string]string
-	if err := readJSON(filepath.Join(dir, "chars.json"), &chars); err != nil {
+	if err := readJSON(filepath.Join(f.NPM(npmPackages[fluentChars]), "chars.json"), &chars); err != nil {
 		return nil, err
 	}
 	var icons struct {

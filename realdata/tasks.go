@@ -59,8 +59,9 @@ func (b *builder) readDigits(mnistDir string) (map[string]digitSet, error) {
 }
 
 // digits adds the Fashion-MNIST and MNIST tasks: a training pool of
-// TrainPerClass random training-split images per class and a capped test
-// set from the official test split.
+// TrainPerClass random training-split images per class and a test set of
+// digitTestPerClass random test-split images per class, skipping any image
+// whose pixels equal a pretraining image (MNIST holds a few duplicates).
 func (b *builder) digits(mnistDir string) error {
 	sets, err := b.readDigits(mnistDir)
 	if err != nil {
@@ -82,7 +83,7 @@ func (b *builder) digits(mnistDir string) error {
 		count := make([]int, 10)
 		for _, i := range b.rng.Perm(len(tr.imgs)) {
 			l := int(tr.labels[i])
-			if count[l] < b.cfg.TrainPerClass {
+			if count[l] < b.cfg.TrainPerClass && !b.inPairs(GrayToRGB(tr.imgs[i], tr.side, tr.side, b.cfg.Size)) {
 				count[l]++
 				pool[i] = true
 			}
@@ -103,16 +104,23 @@ func (b *builder) digits(mnistDir string) error {
 		count = make([]int, 10)
 		for _, i := range perm {
 			l := int(te.labels[i])
-			if count[l] < testCap(10) {
+			if count[l] < digitTestPerClass && !b.inPairs(GrayToRGB(te.imgs[i], te.side, te.side, b.cfg.Size)) {
 				count[l]++
 				img := GrayToRGB(te.imgs[i], te.side, te.side, b.cfg.Size)
 				items = append(items, Item{b.bench.add(fmt.Sprintf("%s/test/%d", d.name, i), d.src, img, nil), l})
 			}
 		}
-		t.Test = b.capTest(items, 10)
+		sort.Slice(items, func(i, j int) bool { return items[i].Image < items[j].Image })
+		t.Test = items
 		b.tasks = append(b.tasks, t)
 	}
 	return nil
+}
+
+// inPairs reports whether img's pixels equal an image of the pretraining
+// pairs the benchmark is checked against.
+func (b *builder) inPairs(img *imageproc.RGB) bool {
+	return b.pairHashes[HashPixels(img.Pix)]
 }
 
 // pretrainDigits adds DigitsPretrain MNIST and Fashion-MNIST training
@@ -166,10 +174,12 @@ func (b *builder) cardImage(render string, d deck, s, r int) (string, *imageproc
 // has PoolPerClass training images; the test draws per class are fixed for
 // cards and flags and, for emoji, chosen per task (see emojiTestPerClass).
 const (
-	cardTestPerClass = 8
-	flagTestPerClass = 5
+	cardTestPerClass = 4
+	flagTestPerClass = 4
 	// flagClasses is the size of the seeded sample of countries.
-	flagClasses = 80
+	flagClasses = 52
+	// digitTestPerClass is the MNIST/Fashion-MNIST test images per class.
+	digitTestPerClass = 30
 )
 
 // splitDraws labels a class's draws: the first pool images are training
@@ -306,9 +316,10 @@ func (b *builder) pretrainCards(decks []deck, render string) {
 
 // flags adds the country-flag tasks: country (general and attributes) and
 // continent (attributes), over a seeded sample of flagClasses countries
-// that have at least three of the four held-out flag styles (flag-icons
-// 4x3 and 1x1, famfamfam, OpenMoji). Every image is an i.i.d. draw of
-// (style, render transform); train and test are disjoint draws.
+// that have the three held-out flag styles flag-icons 4x3 and 1x1 and
+// OpenMoji (famfamfam's 16x11 icons are too small to render at 128 pixels
+// and cost the most bytes). Every image is an i.i.d. draw of (style,
+// render transform); train and test are disjoint draws.
 func (b *builder) flags(emojis []*emoji, countries []country, render string) {
 	byISO := map[string]*emoji{}
 	for _, e := range emojis {
@@ -316,7 +327,6 @@ func (b *builder) flags(emojis []*emoji, countries []country, render string) {
 			byISO[e.iso] = e
 		}
 	}
-	fam := filepath.Join(b.f.Root(), "usr", "share", "flags", "countries", "16x11")
 	var cand []country
 	var candJobs []drawJob
 	for _, c := range countries {
@@ -324,7 +334,6 @@ func (b *builder) flags(emojis []*emoji, countries []country, render string) {
 		for _, st := range []styleSource{
 			{filepath.Join(render, "flag-icons", c.code+".png"), srcFlagIcons},
 			{filepath.Join(render, "flag-icons-1x1", c.code+".png"), srcFlagIcons},
-			{filepath.Join(fam, c.code+".png"), srcFamfamfam},
 		} {
 			if _, err := os.Stat(st.path); err == nil {
 				j.styles = append(j.styles, st)
@@ -335,7 +344,7 @@ func (b *builder) flags(emojis []*emoji, countries []country, render string) {
 				j.styles = append(j.styles, styleSource{e.files["openmoji"], srcOpenMoji})
 			}
 		}
-		if len(j.styles) >= 3 {
+		if len(j.styles) == 3 {
 			cand = append(cand, c)
 			candJobs = append(candJobs, j)
 		}
@@ -358,7 +367,7 @@ func (b *builder) flags(emojis []*emoji, countries []country, render string) {
 			keptIdx = append(keptIdx, idx[i])
 		}
 	}
-	notes := fmt.Sprintf("a seeded sample of %d of the %d countries with at least 3 of the styles flag-icons 4x3, flag-icons 1x1, famfamfam 16x11, OpenMoji; every image an i.i.d. draw of (style, render transform); train pool %d and test %d draws per country, disjoint",
+	notes := fmt.Sprintf("a seeded sample of %d of the %d countries with the styles flag-icons 4x3, flag-icons 1x1 and OpenMoji; every image an i.i.d. draw of (style, render transform); train pool %d and test %d draws per country, disjoint",
 		len(kept), len(cand), b.cfg.PoolPerClass, flagTestPerClass)
 	for _, id := range []string{"general/country-flags", "attributes/flag-country"} {
 		t := Task{ID: id, Group: id[:strings.Index(id, "/")], Phrase: "country flag recognition", Classes: names, Template: tmplFlag, Metric: MetricAccuracy, Notes: notes}
@@ -411,7 +420,9 @@ func seededSample(n, k int, rng *rand.Rand) []int {
 }
 
 // emojiTask defines a task over emoji subcategories; max > 0 caps its
-// classes at a seeded sample of max.
+// classes at max: a nature task keeps a seeded sample of max, a general
+// task keeps every class the nature tasks use and fills up to max with a
+// seeded sample of the others (so that the two sets share images).
 type emojiTask struct {
 	id, phrase string
 	subcats    []string
@@ -419,15 +430,15 @@ type emojiTask struct {
 }
 
 var emojiTaskDefs = []emojiTask{
-	{"general/animals", "animal recognition", []string{"animal-mammal", "animal-bird", "animal-marine", "animal-bug", "animal-reptile", "animal-amphibian"}, 60},
-	{"general/food", "food recognition", []string{"food-fruit", "food-vegetable", "food-prepared", "food-asian", "food-sweet", "drink"}, 60},
-	{"general/vehicles", "vehicle recognition", []string{"transport-ground", "transport-air", "transport-water"}, 40},
+	{"general/animals", "animal recognition", []string{"animal-mammal", "animal-bird", "animal-marine", "animal-bug", "animal-reptile", "animal-amphibian"}, 46},
+	{"general/food", "food recognition", []string{"food-fruit", "food-vegetable", "food-prepared", "food-asian", "food-sweet", "drink"}, 46},
+	{"general/vehicles", "vehicle recognition", []string{"transport-ground", "transport-air", "transport-water"}, 34},
 	{"nature/flowers", "flower recognition", []string{"plant-flower"}, 0},
 	{"nature/plants", "plant recognition", []string{"plant-other"}, 0},
 	{"nature/fruit", "fruit recognition", []string{"food-fruit"}, 0},
 	{"nature/vegetables", "vegetable recognition", []string{"food-vegetable"}, 0},
-	{"nature/mammals", "mammal recognition", []string{"animal-mammal"}, 0},
-	{"nature/birds", "bird recognition", []string{"animal-bird"}, 0},
+	{"nature/mammals", "mammal recognition", []string{"animal-mammal"}, 24},
+	{"nature/birds", "bird recognition", []string{"animal-bird"}, 16},
 }
 
 // benchSubcat holds the emoji subcategories the benchmark's tasks use.
@@ -459,8 +470,8 @@ var (
 )
 
 // emojiTestPerClass is the test draws per class of an emoji task with n
-// classes: enough for about 200 test images, between 4 and 20 per class.
-func emojiTestPerClass(n int) int { return min(20, max(4, (200+n-1)/n)) }
+// classes: enough for about 200 test images, between 4 and 6 per class.
+func emojiTestPerClass(n int) int { return min(6, max(4, (200+n-1)/n)) }
 
 // emojiTasks adds the emoji-based tasks (general animals/food/vehicles and
 // the nature group). Every image is an i.i.d. draw of (held-out style,
@@ -471,7 +482,18 @@ func (b *builder) emojiTasks(emojis []*emoji) {
 	classes := make([][]*emoji, len(emojiTaskDefs))
 	need := map[*emoji]int{} // test draws an emoji needs
 	var order []*emoji
-	for ti, def := range emojiTaskDefs {
+	inNature := map[*emoji]bool{}
+	// Nature tasks first: the general tasks reuse their classes.
+	defOrder := make([]int, 0, len(emojiTaskDefs))
+	for _, g := range []string{"nature/", "general/"} {
+		for ti, def := range emojiTaskDefs {
+			if strings.HasPrefix(def.id, g) {
+				defOrder = append(defOrder, ti)
+			}
+		}
+	}
+	for _, ti := range defOrder {
+		def := emojiTaskDefs[ti]
 		subs := map[string]bool{}
 		for _, s := range def.subcats {
 			subs[s] = true
@@ -502,10 +524,31 @@ func (b *builder) emojiTasks(emojis []*emoji) {
 				ok = append(ok, e)
 			}
 		}
-		if def.max > 0 {
+		if def.max > 0 && len(ok) > def.max {
+			// Keep the nature set's classes (general tasks), then a seeded sample.
+			var keep, rest []*emoji
+			for _, e := range ok {
+				if inNature[e] && strings.HasPrefix(def.id, "general/") {
+					keep = append(keep, e)
+				} else {
+					rest = append(rest, e)
+				}
+			}
+			if len(keep) > def.max {
+				rest, keep = keep, nil
+			}
+			pick := map[*emoji]bool{}
+			for _, e := range keep {
+				pick[e] = true
+			}
+			for _, i := range seededSample(len(rest), def.max-len(keep), classRNG(b.cfg.Seed, def.id+"/sample")) {
+				pick[rest[i]] = true
+			}
 			var s []*emoji
-			for _, i := range seededSample(len(ok), def.max, classRNG(b.cfg.Seed, def.id+"/sample")) {
-				s = append(s, ok[i])
+			for _, e := range ok {
+				if pick[e] {
+					s = append(s, e)
+				}
 			}
 			ok = s
 		}
@@ -515,6 +558,9 @@ func (b *builder) emojiTasks(emojis []*emoji) {
 				order = append(order, e)
 			}
 			need[e] = max(need[e], emojiTestPerClass(len(ok)))
+			if strings.HasPrefix(def.id, "nature/") {
+				inNature[e] = true
+			}
 		}
 	}
 	jobs := make([]drawJob, len(order))
@@ -533,7 +579,9 @@ func (b *builder) emojiTasks(emojis []*emoji) {
 	}
 	for ti, def := range emojiTaskDefs {
 		sample := ""
-		if def.max > 0 {
+		if def.max > 0 && strings.HasPrefix(def.id, "general/") {
+			sample = fmt.Sprintf(" (at most %d: the nature set's classes of these subcategories, then a seeded sample of the others)", def.max)
+		} else if def.max > 0 {
 			sample = fmt.Sprintf(" (a seeded sample of at most %d)", def.max)
 		}
 		t := Task{ID: def.id, Group: def.id[:strings.Index(def.id, "/")], Phrase: def.phrase, Template: tmplEmoji, Metric: MetricAccuracy}

@@ -73,35 +73,37 @@ func randomColour(rng *rand.Rand, sLo, sHi, vLo, vHi float64) [3]float64 {
 	return [3]float64{v, p, q}
 }
 
-// drawTransform draws one render transform: scale 0.65–1.0 of the frame,
-// the centre jittered so the content stays mostly inside, rotation ±20°,
-// background white (35%), a solid colour (25%), a two-colour gradient (25%)
-// or a light colour with noise (15%), brightness ±15%, contrast ±20%,
-// saturation ±30%, and a patch of 12–22% of the frame's side on 15% of
-// the images.
+// drawTransform draws one render transform: scale 0.75–1.0 of the frame,
+// the centre jittered so the content stays inside, rotation ±12°,
+// background white (45%), a solid colour (25%), a two-colour gradient (20%)
+// or a light colour with noise (10%), brightness ±10%, contrast ±15%,
+// saturation ±25%, and a patch of 10–18% of the frame's side on 10% of
+// the images. (Stronger settings, scale from 0.65 and rotation ±20°,
+// brought the shipped model's zero-shot accuracy on the binary card tasks
+// near chance.)
 func drawTransform(rng *rand.Rand) renderTransform {
-	t := renderTransform{Scale: 0.65 + 0.35*rng.Float64()}
+	t := renderTransform{Scale: 0.75 + 0.25*rng.Float64()}
 	slack := (1 - t.Scale) / 2
 	t.CX = 0.5 + (2*rng.Float64()-1)*slack
 	t.CY = 0.5 + (2*rng.Float64()-1)*slack
-	t.Angle = (2*rng.Float64() - 1) * 20 * math.Pi / 180
+	t.Angle = (2*rng.Float64() - 1) * 12 * math.Pi / 180
 	switch u := rng.Float64(); {
-	case u < 0.35:
+	case u < 0.45:
 		t.BG, t.C0 = bgWhite, [3]float64{255, 255, 255}
-	case u < 0.60:
+	case u < 0.70:
 		t.BG, t.C0 = bgSolid, randomColour(rng, 0.1, 0.7, 0.45, 1)
-	case u < 0.85:
+	case u < 0.90:
 		t.BG, t.C0, t.C1 = bgGradient, randomColour(rng, 0.1, 0.7, 0.45, 1), randomColour(rng, 0.1, 0.7, 0.45, 1)
 		t.Dir = rng.Float64() * 2 * math.Pi
 	default:
-		t.BG, t.C0, t.Noise = bgNoise, randomColour(rng, 0, 0.4, 0.7, 1), 10+10*rng.Float64()
+		t.BG, t.C0, t.Noise = bgNoise, randomColour(rng, 0, 0.4, 0.7, 1), 4+6*rng.Float64()
 	}
-	t.Bright = 0.85 + 0.3*rng.Float64()
-	t.Contrast = 0.8 + 0.4*rng.Float64()
-	t.Sat = 0.7 + 0.6*rng.Float64()
-	if rng.Float64() < 0.15 {
+	t.Bright = 0.9 + 0.2*rng.Float64()
+	t.Contrast = 0.85 + 0.3*rng.Float64()
+	t.Sat = 0.75 + 0.5*rng.Float64()
+	if rng.Float64() < 0.10 {
 		t.Occlude = true
-		w, h := 0.12+0.10*rng.Float64(), 0.12+0.10*rng.Float64()
+		w, h := 0.10+0.08*rng.Float64(), 0.10+0.08*rng.Float64()
 		t.OccRect = [4]float64{rng.Float64() * (1 - w), rng.Float64() * (1 - h), w, h}
 		t.OccCol = randomColour(rng, 0, 0.8, 0.2, 1)
 	}

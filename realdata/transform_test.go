@@ -21,9 +21,9 @@ func TestDrawTransformRanges(t *testing.T) {
 	for range n {
 		tr := drawTransform(rng)
 		slack := (1-tr.Scale)/2 + 1e-12
-		if tr.Scale < 0.65 || tr.Scale > 1 || math.Abs(tr.CX-0.5) > slack || math.Abs(tr.CY-0.5) > slack ||
-			math.Abs(tr.Angle) > 20*math.Pi/180 || tr.Bright < 0.85 || tr.Bright > 1.15 ||
-			tr.Contrast < 0.8 || tr.Contrast > 1.2 || tr.Sat < 0.7 || tr.Sat > 1.3 {
+		if tr.Scale < 0.75 || tr.Scale > 1 || math.Abs(tr.CX-0.5) > slack || math.Abs(tr.CY-0.5) > slack ||
+			math.Abs(tr.Angle) > 12*math.Pi/180 || tr.Bright < 0.9 || tr.Bright > 1.1 ||
+			tr.Contrast < 0.85 || tr.Contrast > 1.15 || tr.Sat < 0.75 || tr.Sat > 1.25 {
 			t.Fatalf("transform out of range: %+v", tr)
 		}
 		for _, c := range [][3]float64{tr.C0, tr.C1, tr.OccCol} {
@@ -36,18 +36,18 @@ func TestDrawTransformRanges(t *testing.T) {
 		kinds[tr.BG]++
 		if tr.Occlude {
 			occluded++
-			if r := tr.OccRect; r[0] < 0 || r[1] < 0 || r[0]+r[2] > 1 || r[1]+r[3] > 1 || r[2] > 0.22 || r[3] > 0.22 {
+			if r := tr.OccRect; r[0] < 0 || r[1] < 0 || r[0]+r[2] > 1 || r[1]+r[3] > 1 || r[2] > 0.18 || r[3] > 0.18 {
 				t.Fatalf("occlusion patch %v", r)
 			}
 		}
 	}
-	for k, want := range map[int]float64{bgWhite: 0.35, bgSolid: 0.25, bgGradient: 0.25, bgNoise: 0.15} {
+	for k, want := range map[int]float64{bgWhite: 0.45, bgSolid: 0.25, bgGradient: 0.20, bgNoise: 0.10} {
 		if got := float64(kinds[k]) / n; math.Abs(got-want) > 0.04 {
 			t.Errorf("background %d: fraction %.3f, want %.2f", k, got, want)
 		}
 	}
-	if f := float64(occluded) / n; math.Abs(f-0.15) > 0.03 {
-		t.Errorf("occluded fraction %.3f, want 0.15", f)
+	if f := float64(occluded) / n; math.Abs(f-0.10) > 0.03 {
+		t.Errorf("occluded fraction %.3f, want 0.10", f)
 	}
 }
 
