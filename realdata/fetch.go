@@ -15,7 +15,7 @@ import (
 // Debian packages (bookworm) and npm tarballs the builder downloads.
 var (
 	debPackages = []string{
-		"dataset-fashion-mnist", "famfamfam-flag-png", "openclipart-png", "openclipart-svg",
+		"dataset-fashion-mnist", "openclipart-png", "openclipart-svg",
 		"tuxpaint-stamps-default", "gnome-cards-data", "kdegames-card-data-kf5", "librsvg2-bin",
 	}
 	npmPackages = []string{
