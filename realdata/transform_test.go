@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -181,4 +182,32 @@ func writePNG(t *testing.T, dir, name string, m image.Image) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestCheckHeldOut checks the builder's held-out check: it passes when no
+// benchmark image's pixels occur among the pairs' and names the image and
+// the pairs file when one does; pairHashes reads a pairs file.
+func TestCheckHeldOut(t *testing.T) {
+	b := tinyBenchmark()
+	logf := func(string, ...any) {}
+	path := filepath.Join(t.TempDir(), "pairs.bin")
+	imgs := &Images{W: 4, H: 4, Pix: append([]uint8{}, b.Images.Pix[48:96]...)} // benchmark image 1
+	if err := WritePairs(path, &Pairs{ImageSize: 4, Sources: []Source{{ID: "s"}}, ImageSources: []int{0}, Captions: [][]string{{"x."}}, Images: imgs}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := pairHashes(path, logf)
+	if err != nil || len(h) != 1 {
+		t.Fatalf("pairHashes = %d hashes, %v", len(h), err)
+	}
+	err = checkHeldOut(b, h, path, logf)
+	if err == nil || !strings.Contains(err.Error(), "benchmark image 1") || !strings.Contains(err.Error(), path) {
+		t.Fatalf("collision: error %v, want one naming image 1 and %s", err, path)
+	}
+	b.Images.Pix[48] ^= 1
+	if err := checkHeldOut(b, h, path, logf); err != nil {
+		t.Fatalf("no collision: %v", err)
+	}
+	if h, err := pairHashes(filepath.Join(t.TempDir(), "missing.bin"), logf); h != nil || err != nil {
+		t.Fatalf("missing pairs file: %v, %v; want no hashes and no error", h, err)
+	}
 }
