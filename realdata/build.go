@@ -117,8 +117,9 @@ func (p *pool) pixels(i int) []uint8 {
 // OpenClipArt files are up to 10561×16000).
 const maxDecodePixels = 6 << 20
 
-// loadFit decodes a PNG and fits it to size×size (see FitSquare).
-func loadFit(path string, size int) (*imageproc.RGB, error) {
+// decodeImage decodes an image file, refusing one larger than
+// maxDecodePixels before decoding it.
+func decodeImage(path string) (image.Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -137,6 +138,15 @@ func loadFit(path string, size int) (*imageproc.RGB, error) {
 	img, _, err := image.Decode(f)
 	if err != nil {
 		return nil, errors.Wrapf(err, "decoding %s", path)
+	}
+	return img, nil
+}
+
+// loadFit decodes a PNG and fits it to size×size (see FitSquare).
+func loadFit(path string, size int) (*imageproc.RGB, error) {
+	img, err := decodeImage(path)
+	if err != nil {
+		return nil, err
 	}
 	out := FitSquare(img, size)
 	if out == nil {

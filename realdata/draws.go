@@ -1,8 +1,6 @@
 package realdata
 
 import (
-	"image"
-	"os"
 	"sync"
 
 	"github.com/pkg/errors"
@@ -34,24 +32,9 @@ type drawResult struct {
 
 // loadSprite decodes a PNG into a sprite (see newSprite).
 func loadSprite(path string) (*sprite, error) {
-	f, err := os.Open(path)
+	img, err := decodeImage(path)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	cfg, _, err := image.DecodeConfig(f)
-	if err != nil {
-		return nil, errors.Wrapf(err, "decoding %s", path)
-	}
-	if cfg.Width*cfg.Height > maxDecodePixels {
-		return nil, errors.Errorf("%s: %dx%d is too large", path, cfg.Width, cfg.Height)
-	}
-	if _, err := f.Seek(0, 0); err != nil {
-		return nil, err
-	}
-	img, _, err := image.Decode(f)
-	if err != nil {
-		return nil, errors.Wrapf(err, "decoding %s", path)
 	}
 	s := newSprite(img)
 	if s == nil {

@@ -147,26 +147,18 @@ func (s *sprite) sample(x, y float64) (r, g, b, a float64) {
 	y -= 0.5
 	x0, y0 := int(math.Floor(x)), int(math.Floor(y))
 	fx, fy := x-float64(x0), y-float64(y0)
-	for j := 0; j < 2; j++ {
-		yy := y0 + j
-		wy := fy
-		if j == 0 {
-			wy = 1 - fy
-		}
-		if yy < 0 || yy >= h || wy == 0 {
+	wx := [2]float64{1 - fx, fx}
+	wy := [2]float64{1 - fy, fy}
+	for j, yy := range [2]int{y0, y0 + 1} {
+		if yy < 0 || yy >= h || wy[j] == 0 {
 			continue
 		}
-		for i := 0; i < 2; i++ {
-			xx := x0 + i
-			wx := fx
-			if i == 0 {
-				wx = 1 - fx
-			}
-			if xx < 0 || xx >= w || wx == 0 {
+		for i, xx := range [2]int{x0, x0 + 1} {
+			if xx < 0 || xx >= w || wx[i] == 0 {
 				continue
 			}
 			p := s.m.Pix[yy*s.m.Stride+4*xx:]
-			pa := float64(p[3]) / 255 * wx * wy
+			pa := float64(p[3]) / 255 * wx[i] * wy[j]
 			r += float64(p[0]) * pa
 			g += float64(p[1]) * pa
 			b += float64(p[2]) * pa
