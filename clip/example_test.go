@@ -100,9 +100,9 @@ func Example_zeroShot() {
 	}
 	// Output:
 	// image of a rooster
-	// 0.67 0.99 a picture of a rooster.
-	// 0.46 0.01 a picture of a duck.
-	// 0.43 0.00 a picture of a bird.
+	// 0.63 0.82 a picture of a rooster.
+	// 0.54 0.09 a picture of a dodo.
+	// 0.52 0.05 a picture of a duck.
 }
 
 // cosine returns the cosine similarity of a and b.

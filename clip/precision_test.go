@@ -62,7 +62,7 @@ func worst(xs []float64) float64 {
 // (largest difference) but not asserted because it does not hold (see
 // bench/RESULTS.md ("bf16 frozen towers")): on the shipped benchmark a single changed
 // prediction moves a task of fewer than 334 test images by more than 0.3
-// points (one of nature/fruit's 20 images is 5 points).
+// points (one of nature/flowers' 66 images is 1.5 points).
 func TestBF16AccuracyShipped(t *testing.T) {
 	if !kernels.BF16Supported() {
 		t.Skip("no AVX512-BF16 kernels on this CPU/build: bf16 runs in fp32")

@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,10 +21,11 @@ var (
 )
 
 // TestShippedZeroShot loads the shipped small CLIP and benchmark and checks
-// that zero-shot accuracy on every held-out task is clearly above chance
-// (at least 1.5× chance; the figures are logged) and, averaged over all
-// tasks, at least 3× chance (the target; a group of mostly binary
-// tasks cannot reach 3× chance on its own).
+// that zero-shot accuracy on every held-out task is clearly above chance:
+// at least 2.5 standard errors of a chance-level score on the task's test
+// set above chance (a one-sided binomial test at p < 0.01; the figures are
+// logged), and, averaged over all tasks, at least 3× chance (a group of
+// mostly binary tasks cannot reach 3× chance on its own).
 func TestShippedZeroShot(t *testing.T) {
 	b, m, tok, err := OpenShipped(testBenchmark, testModel, testBPE)
 	if err != nil {
@@ -45,8 +47,9 @@ func TestShippedZeroShot(t *testing.T) {
 			t.Logf("%s: zero-shot %.2f%% (chance %.2f%%, %.1f×)", s.Name, s.Value, chance, s.Value/chance)
 			accSum += s.Value
 			tasks++
-			if s.Value < 1.5*chance {
-				t.Errorf("%s: zero-shot %.2f%% is not clearly above chance %.2f%%", s.Name, s.Value, chance)
+			se := math.Sqrt(chance * (100 - chance) / float64(len(db.Tasks[i].Test)))
+			if s.Value < chance+2.5*se {
+				t.Errorf("%s: zero-shot %.2f%% is not clearly above chance %.2f%% (+2.5 × %.2f)", s.Name, s.Value, chance, se)
 			}
 		}
 		t.Logf("group %s: mean zero-shot %.2f%%", g, overall)
@@ -62,8 +65,8 @@ func TestShippedZeroShot(t *testing.T) {
 // schedule and N_CTX, 4 shots, one seed) on the general set and checks
 // that it learns: the training loss falls by at least a tenth and test
 // accuracy is far above chance. It logs the comparison with zero-shot
-// CLIP, which learned prompts do NOT beat on the general set of the
-// shipped model (about 46% against 51%; see README.md):
+// CLIP, which this short schedule does NOT beat on the general set of
+// benchmark v2 at 4 shots (29.8% against 41.8%; see README.md):
 // TestShippedSoftCPTBeatsZeroShot checks the nature set, where they do.
 func TestShippedSoftCPTLearns(t *testing.T) {
 	if testing.Short() {

@@ -45,6 +45,33 @@ type Task struct {
 	Test []Item `json:"test"`
 	// Notes describes where the images come from and how they were split.
 	Notes string `json:"notes,omitempty"`
+	// OutsideShotCurve marks a task whose pool holds fewer than MinShots
+	// training images for some class, so that its K-shot results for
+	// larger K are not K-shot results; it then sits outside the shot
+	// curve. No task of the shipped benchmark carries it.
+	OutsideShotCurve bool `json:"outside_shot_curve,omitempty"`
+}
+
+// MinShots is the least number of training images per class a task must
+// have to sit on the shot curve (1 to 16 shots).
+const MinShots = 16
+
+// MinTrainPerClass returns the smallest number of training images of any
+// class of t (0 if a class has none).
+func (t *Task) MinTrainPerClass() int {
+	count := make([]int, len(t.Classes))
+	for _, it := range t.Train {
+		if it.Label >= 0 && it.Label < len(count) {
+			count[it.Label]++
+		}
+	}
+	m := -1
+	for _, c := range count {
+		if m < 0 || c < m {
+			m = c
+		}
+	}
+	return max(m, 0)
 }
 
 // Benchmark is the multi-task few-shot benchmark.

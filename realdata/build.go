@@ -31,8 +31,16 @@ type Config struct {
 	// images (each) put into the pretraining pairs (default 4000).
 	DigitsPretrain int
 	// TrainPerClass is the benchmark training pool per class for MNIST and
-	// Fashion-MNIST (default 100).
+	// Fashion-MNIST (default 40, a subset of the v1 pools of 100).
 	TrainPerClass int
+	// PoolPerClass is the benchmark training pool per class of the card,
+	// flag and emoji tasks (default 24).
+	PoolPerClass int
+	// Pairs also writes pairs.bin. Without it only benchmark.bin is
+	// written, and its images are checked against Out/pairs.bin when that
+	// file exists (the committed pairs.bin was built by the v1 builder;
+	// a rebuild draws a different sample, see README.md).
+	Pairs bool
 	// Logf reports progress (default: discard).
 	Logf func(format string, args ...any)
 }
@@ -51,6 +59,7 @@ const (
 	srcKDECards
 	srcClipart
 	srcTuxPaint
+	srcFluentColor
 )
 
 // allSources describes every source; the builder only stores the ones used.
@@ -67,6 +76,7 @@ var allSources = []Source{
 	{ID: "kde-cards", Name: "KDE card decks", Origin: "Debian package kdegames-card-data-kf5 4:22.12.3-1", License: "GPL-2.0-or-later (svg-standard GPL-2+, svg-tigullio-international LGPL-2+, svg-penguins GPL-3+)", Attribution: "The KDE project and deck authors"},
 	{ID: "openclipart", Name: "OpenClipArt 0.18 PNGs with SVG titles/keywords", Origin: "Debian packages openclipart-png, openclipart-svg 1:0.18+dfsg-19", License: "public-domain", Attribution: "Open Clip Art Library"},
 	{ID: "tuxpaint-stamps", Name: "Tux Paint stamps (PNG) with English descriptions", Origin: "Debian package tuxpaint-stamps-default 2022.06.04-1", License: "GPL-2.0", Attribution: "Copyright 2002-2022 Bill Kendrick and Tux Paint contributors"},
+	{ID: "fluent-emoji-color", Name: "Microsoft Fluent Emoji (color) SVGs", Origin: "npm @iconify-json/fluent-emoji@1.2.7", License: "MIT", Attribution: "Copyright (c) Microsoft Corporation"},
 }
 
 // pool accumulates fixed-size images with sources and optional captions.
@@ -107,8 +117,9 @@ func (p *pool) pixels(i int) []uint8 {
 // OpenClipArt files are up to 10561×16000).
 const maxDecodePixels = 6 << 20
 
-// loadFit decodes a PNG and fits it to size×size (see FitSquare).
-func loadFit(path string, size int) (*imageproc.RGB, error) {
+// decodeImage decodes an image file, refusing one larger than
+// maxDecodePixels before decoding it.
+func decodeImage(path string) (image.Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -127,6 +138,15 @@ func loadFit(path string, size int) (*imageproc.RGB, error) {
 	img, _, err := image.Decode(f)
 	if err != nil {
 		return nil, errors.Wrapf(err, "decoding %s", path)
+	}
+	return img, nil
+}
+
+// loadFit decodes a PNG and fits it to size×size (see FitSquare).
+func loadFit(path string, size int) (*imageproc.RGB, error) {
+	img, err := decodeImage(path)
+	if err != nil {
+		return nil, err
 	}
 	out := FitSquare(img, size)
 	if out == nil {
@@ -151,7 +171,10 @@ func Build(cfg Config) error {
 		cfg.DigitsPretrain = 4000
 	}
 	if cfg.TrainPerClass == 0 {
-		cfg.TrainPerClass = 100
+		cfg.TrainPerClass = 40
+	}
+	if cfg.PoolPerClass == 0 {
+		cfg.PoolPerClass = 24
 	}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
@@ -175,7 +198,7 @@ func Build(cfg Config) error {
 	b := &builder{cfg: cfg, f: f, rng: rand.New(rand.NewPCG(cfg.Seed, 0x5eed)), bench: newPool(cfg.Size), pairs: newPool(cfg.Size)}
 
 	// Catalogues.
-	emojis, err := f.loadEmoji(filepath.Join(cfg.Cache, "svg", "fluent"))
+	emojis, err := f.loadEmoji(filepath.Join(cfg.Cache, "svg"))
 	if err != nil {
 		return err
 	}
@@ -194,15 +217,24 @@ func Build(cfg Config) error {
 	for _, e := range emojis {
 		jobs = append(jobs, renderJob{src: e.files["openmoji"], dst: filepath.Join(render, "openmoji", e.code+".png"), args: []string{"-w", "96", "-h", "96"}})
 		e.files["openmoji"] = filepath.Join(render, "openmoji", e.code+".png")
-		if p, ok := e.files["fluent"]; ok {
-			dst := filepath.Join(render, "fluent", e.code+".png")
-			jobs = append(jobs, renderJob{src: p, dst: dst, args: []string{"-w", "96", "-h", "96"}})
-			e.files["fluent"] = dst
+		for _, st := range fluentStyles {
+			if p, ok := e.files[st.style]; ok {
+				if st.style != "fluent" && !benchSubcat[e.subcategory] {
+					// Only the benchmark's emoji are drawn in the other Fluent styles.
+					delete(e.files, st.style)
+					continue
+				}
+				dst := filepath.Join(render, st.dir, e.code+".png")
+				jobs = append(jobs, renderJob{src: p, dst: dst, args: []string{"-w", "96", "-h", "96"}})
+				e.files[st.style] = dst
+			}
 		}
 	}
 	flagDir := filepath.Join(f.NPM(npmPackages[4]), "flags", "4x3")
+	flagDir1 := filepath.Join(f.NPM(npmPackages[4]), "flags", "1x1")
 	for _, c := range countries {
-		jobs = append(jobs, renderJob{src: filepath.Join(flagDir, c.code+".svg"), dst: filepath.Join(render, "flag-icons", c.code+".png"), args: []string{"-w", "128"}})
+		jobs = append(jobs, renderJob{src: filepath.Join(flagDir, c.code+".svg"), dst: filepath.Join(render, "flag-icons", c.code+".png"), args: []string{"-w", "128"}},
+			renderJob{src: filepath.Join(flagDir1, c.code+".svg"), dst: filepath.Join(render, "flag-icons-1x1", c.code+".png"), args: []string{"-w", "128"}})
 	}
 	for _, d := range decks {
 		for s := range cardSuits {
@@ -223,6 +255,11 @@ func Build(cfg Config) error {
 
 	// Benchmark first, so the pairs can exclude its test images.
 	logf("building benchmark")
+	if !cfg.Pairs {
+		if b.pairHashes, err = pairHashes(filepath.Join(cfg.Out, "pairs.bin"), logf); err != nil {
+			return err
+		}
+	}
 	if err := b.digits(mnistDir); err != nil {
 		return err
 	}
@@ -236,6 +273,17 @@ func Build(cfg Config) error {
 	}
 	bench.Sources, bench.ImageSources = usedSources(b.bench.src)
 	bench.Images = &Images{W: cfg.Size, H: cfg.Size, Pix: b.bench.pix}
+	bp := filepath.Join(cfg.Out, "benchmark.bin")
+	if !cfg.Pairs {
+		if err := checkHeldOut(bench, b.pairHashes, filepath.Join(cfg.Out, "pairs.bin"), logf); err != nil {
+			return err
+		}
+		if err := WriteBenchmark(bp, bench); err != nil {
+			return err
+		}
+		logTasks(bench, logf)
+		return nil
+	}
 	testHashes := map[PixelHash]bool{}
 	for _, t := range bench.Tasks {
 		for _, it := range t.Test {
@@ -271,7 +319,6 @@ func Build(cfg Config) error {
 	pairs.Sources, pairs.ImageSources = usedSources(pp.src)
 	pairs.Images = &Images{W: cfg.Size, H: cfg.Size, Pix: pp.pix}
 
-	bp := filepath.Join(cfg.Out, "benchmark.bin")
 	if err := WriteBenchmark(bp, bench); err != nil {
 		return err
 	}
@@ -279,10 +326,50 @@ func Build(cfg Config) error {
 	if err := WritePairs(pathPairs, pairs); err != nil {
 		return err
 	}
+	logTasks(bench, logf)
+	logf("pairs: %d images, %d pairs", pairs.Len(), pairs.NumPairs())
+	return nil
+}
+
+// logTasks reports every task's size.
+func logTasks(bench *Benchmark, logf func(string, ...any)) {
 	for _, t := range bench.Tasks {
 		logf("task %-32s %3d classes %5d train %4d test  %s", t.ID, len(t.Classes), len(t.Train), len(t.Test), t.Metric)
 	}
-	logf("benchmark: %d images; pairs: %d images, %d pairs", bench.Images.Len(), pairs.Len(), pairs.NumPairs())
+	logf("benchmark: %d images", bench.Images.Len())
+}
+
+// pairHashes returns the pixel hashes of the pairs file at path, or none
+// (reported) when it is missing.
+func pairHashes(path string, logf func(string, ...any)) (map[PixelHash]bool, error) {
+	if _, err := os.Stat(path); err != nil {
+		logf("no %s: the benchmark is not checked against pretraining pairs", path)
+		return nil, nil
+	}
+	p, err := OpenPairs(path)
+	if err != nil {
+		return nil, err
+	}
+	h := make(map[PixelHash]bool, p.Len())
+	for i := 0; i < p.Len(); i++ {
+		h[HashPixels(p.Pixels(i))] = true
+	}
+	return h, nil
+}
+
+// checkHeldOut fails if any benchmark image (training pools and tests)
+// has the pixel SHA-256 of an image in pairs (the hashes of the file at
+// path).
+func checkHeldOut(bench *Benchmark, pairs map[PixelHash]bool, path string, logf func(string, ...any)) error {
+	if pairs == nil {
+		return nil
+	}
+	for i := 0; i < bench.Images.Len(); i++ {
+		if pairs[HashPixels(bench.Images.Pixels(i))] {
+			return errors.Errorf("realdata: benchmark image %d equals a pretraining image of %s", i, path)
+		}
+	}
+	logf("held out: none of %d benchmark images occurs among the %d images of %s", bench.Images.Len(), len(pairs), path)
 	return nil
 }
 
@@ -320,36 +407,18 @@ type builder struct {
 	tasks []Task
 	// digitTrainPool marks MNIST/F-MNIST training indices used by the benchmark.
 	digitTrainPool map[string]map[int]bool
-}
-
-// testCap is the per-class test cap: max(50, 1000/classes); tasks are also
-// capped at 1000 test items.
-func testCap(classes int) int { return max(50, 1000/classes) }
-
-// capTest keeps at most testCap items per class and 1000 per task, chosen at
-// random (deterministically), and returns them sorted by image.
-func (b *builder) capTest(items []Item, classes int) []Item {
-	perm := b.rng.Perm(len(items))
-	count := make([]int, classes)
-	limit := testCap(classes)
-	var out []Item
-	for _, i := range perm {
-		it := items[i]
-		if count[it.Label] < limit && len(out) < 1000 {
-			count[it.Label]++
-			out = append(out, it)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Image < out[j].Image })
-	return out
+	// pairHashes holds the pixel hashes of the existing pairs.bin the
+	// benchmark is built against (without Pairs).
+	pairHashes map[PixelHash]bool
 }
 
 // benchmarkNotes documents the protocol stored in the benchmark file.
-const benchmarkNotes = `Images are 8-bit RGB squares (transparent sources composited over white, content trimmed and centred, resized with Pillow-compatible bicubic; MNIST/Fashion-MNIST 28x28 padded with black). ` +
-	`Few-shot: draw K images per class from Train (classes with fewer take all). Test sets are capped at max(50, 1000/#classes) images per class and 1000 per task. ` +
-	`Held out of pretraining: Fluent emoji (emoji test style), flag-icons 4x3 flags, OpenMoji images and famfamfam flags (benchmark training only), the card decks of the train/test splits, the official MNIST/Fashion-MNIST test splits and the benchmark's MNIST/Fashion-MNIST training pools. ` +
-	`Emoji tasks: Train = Google (Noto), Twitter (Twemoji), OpenMoji styles (K<=3; Google and Twitter images are also in the pretraining pairs), Test = Microsoft Fluent flat style. ` +
-	`Flags: Train = famfamfam, Google, Twitter, OpenMoji (K<=4), Test = flag-icons 4x3. Cards: Train = 16 decks, Test = 12 other decks (no deck family crosses splits). No test image's pixel hash occurs in pairs.bin.`
+const benchmarkNotes = `Benchmark v2. Images are 8-bit RGB squares. ` +
+	`Cards, flags and emoji: every image is an i.i.d. draw of (source style or deck, render transform) from one distribution shared by the training pool and the test set; train and test are disjoint draws. ` +
+	`Render transform (seeded, applied on a 128x128 frame at the source's resolution, then resized with Pillow-compatible bicubic): content scaled to 0.75-1.0 of the frame, position jitter, rotation within +-12 degrees, background white (45%), solid colour (25%), two-colour gradient (20%) or light noise (10%, sd 4-10 before the resize), brightness +-10%, contrast +-15%, saturation +-25%, an occlusion patch of 10-18% of the side on 10% of images. ` +
+	`MNIST/Fashion-MNIST: 28x28 padded with black, training pools from the official training split, tests from the official test split. ` +
+	`Few-shot: draw K images per class from Train; every class has at least 16 (cards, flags, emoji: 24; digits: 40), unless the task is marked outside_shot_curve. ` +
+	`Held out of pretraining: the 28 benchmark card decks, flag-icons, famfamfam flags, OpenMoji, the Fluent emoji styles, the official MNIST/Fashion-MNIST test splits and the benchmark's MNIST/Fashion-MNIST pools; no benchmark image's pixel hash occurs in pairs.bin.`
 
 // pairsNotes documents the pretraining set.
 const pairsNotes = `Pretraining image-caption pairs: emoji in Google and Twitter styles (OpenMoji CLDR names and tags as captions), flags in those styles, 12 card decks not used by the benchmark, OpenClipArt PNGs (titles/keywords), Tux Paint stamps (English descriptions), MNIST and Fashion-MNIST training images outside the benchmark pools (templated captions). Each image has several captions; sample one per step.`

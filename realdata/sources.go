@@ -96,14 +96,81 @@ func isoFromRegional(code string) string {
 	return string(s)
 }
 
+// fluentStyles are the Fluent emoji styles: style key, npmPackages index
+// and the folder under svgDir their SVGs are written to.
+var fluentStyles = []struct {
+	style string
+	npm   int
+	dir   string
+}{{"fluent", 3, "fluent"}, {"fluent-color", 5, "fluent-color"}}
+
+// fluentChars is the npmPackages index of the package whose chars.json
+// maps code points to icon names for every Fluent style (the color
+// package ships an empty one; its icons have the flat package's names).
+const fluentChars = 3
+
+// fluentSVGs writes an SVG file into svgDir for every emoji of an
+// Iconify Fluent emoji package in dir and returns them by normalised code
+// (the code points come from the fluentChars package).
+func (f *Fetcher) fluentSVGs(dir, svgDir string) (map[string]string, error) {
+	var chars map[string]string
+	if err := readJSON(filepath.Join(f.NPM(npmPackages[fluentChars]), "chars.json"), &chars); err != nil {
+		return nil, err
+	}
+	var icons struct {
+		Width, Height int
+		Icons         map[string]struct{ Body string }
+		Aliases       map[string]struct {
+			Parent string
+			HFlip  bool `json:"hFlip"`
+		}
+	}
+	if err := readJSON(filepath.Join(dir, "icons.json"), &icons); err != nil {
+		return nil, err
+	}
+	if icons.Width != 32 || icons.Height != 32 {
+		return nil, errors.Errorf("%s: icons are %dx%d, want 32x32", filepath.Join(dir, "icons.json"), icons.Width, icons.Height)
+	}
+	if err := os.MkdirAll(svgDir, 0o755); err != nil {
+		return nil, errors.Wrapf(err, "creating %s", svgDir)
+	}
+	keys := make([]string, 0, len(chars))
+	for k := range chars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := map[string]string{}
+	for _, k := range keys {
+		name := chars[k]
+		body, flip := "", false
+		if ic, ok := icons.Icons[name]; ok {
+			body = ic.Body
+		} else if al, ok := icons.Aliases[name]; ok {
+			body, flip = icons.Icons[al.Parent].Body, al.HFlip
+		}
+		if body == "" {
+			continue
+		}
+		if flip {
+			body = `<g transform="translate(32 0) scale(-1 1)">` + body + `</g>`
+		}
+		p := filepath.Join(svgDir, name+".svg")
+		svg := `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="32" height="32" viewBox="0 0 32 32">` + body + `</svg>`
+		if err := os.WriteFile(p, []byte(svg), 0o644); err != nil {
+			return nil, errors.Wrapf(err, "writing %s", p)
+		}
+		out[normCode(k)] = p
+	}
+	return out, nil
+}
+
 // loadEmoji reads the emoji catalogue and locates the Google and Twitter
 // PNGs, OpenMoji SVGs and Fluent SVG bodies (Fluent bodies are written to
-// svgDir so rsvg-convert can rasterise them).
+// svgDir/<style> so rsvg-convert can rasterise them).
 func (f *Fetcher) loadEmoji(svgDir string) ([]*emoji, error) {
 	gdir := f.NPM(npmPackages[0])
 	tdir := f.NPM(npmPackages[1])
 	odir := f.NPM(npmPackages[2])
-	fdir := f.NPM(npmPackages[3])
 	var ds []struct {
 		Unified, Image, Name, Category, Subcategory string
 		HasGoogle                                   bool `json:"has_img_google"`
@@ -120,26 +187,13 @@ func (f *Fetcher) loadEmoji(svgDir string) ([]*emoji, error) {
 	for i, o := range om {
 		omBy[normCode(o.Hexcode)] = i
 	}
-	var chars map[string]string
-	if err := readJSON(filepath.Join(fdir, "chars.json"), &chars); err != nil {
-		return nil, err
-	}
-	var icons struct {
-		Icons   map[string]struct{ Body string }
-		Aliases map[string]struct {
-			Parent string
-			HFlip  bool `json:"hFlip"`
+	fluent := map[string]map[string]string{} // style → code → SVG file
+	for _, st := range fluentStyles {
+		m, err := f.fluentSVGs(f.NPM(npmPackages[st.npm]), filepath.Join(svgDir, st.dir))
+		if err != nil {
+			return nil, err
 		}
-	}
-	if err := readJSON(filepath.Join(fdir, "icons.json"), &icons); err != nil {
-		return nil, err
-	}
-	fluentBy := map[string]string{}
-	for k, v := range chars {
-		fluentBy[normCode(k)] = v
-	}
-	if err := os.MkdirAll(svgDir, 0o755); err != nil {
-		return nil, errors.Wrapf(err, "creating %s", svgDir)
+		fluent[st.style] = m
 	}
 	var out []*emoji
 	for _, d := range ds {
@@ -164,23 +218,9 @@ func (f *Fetcher) loadEmoji(svgDir string) ([]*emoji, error) {
 			e.files["twitter"] = filepath.Join(tdir, "img", "twitter", "64", d.Image)
 		}
 		e.files["openmoji"] = filepath.Join(odir, "color", "svg", om[oi].Hexcode+".svg")
-		if name, ok := fluentBy[code]; ok {
-			body, flip := "", false
-			if ic, ok := icons.Icons[name]; ok {
-				body = ic.Body
-			} else if al, ok := icons.Aliases[name]; ok {
-				body, flip = icons.Icons[al.Parent].Body, al.HFlip
-			}
-			if body != "" {
-				if flip {
-					body = `<g transform="translate(32 0) scale(-1 1)">` + body + `</g>`
-				}
-				p := filepath.Join(svgDir, name+".svg")
-				svg := `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="32" height="32" viewBox="0 0 32 32">` + body + `</svg>`
-				if err := os.WriteFile(p, []byte(svg), 0o644); err != nil {
-					return nil, errors.Wrapf(err, "writing %s", p)
-				}
-				e.files["fluent"] = p
+		for _, st := range fluentStyles {
+			if p, ok := fluent[st.style][code]; ok {
+				e.files[st.style] = p
 			}
 		}
 		out = append(out, e)
@@ -229,23 +269,25 @@ var (
 	suitIDs   = []string{"club", "diamond", "heart", "spade"}
 	rankIDs   = []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "jack", "queen", "king"}
 	deckTable = [][2]string{
-		// name, split. French-suited decks only; near-identical
-		// variants (bitmap/4-colour/KDE ports) stay in the same split.
+		// name, split ("pretrain": pretraining pairs only; "bench": the
+		// benchmark's train pools and tests). French-suited decks only;
+		// near-identical variants (bitmap/4-colour/KDE ports) stay in the
+		// same split.
 		{"gnome/anglo", "pretrain"}, {"gnome/anglo_bitmap", "pretrain"}, {"gnome/anglo_modern", "pretrain"},
 		{"gnome/anglo_modern_4_color", "pretrain"}, {"gnome/anglo_poker", "pretrain"},
 		{"gnome/atlasnye", "pretrain"}, {"gnome/atlasnye_skat", "pretrain"},
 		{"gnome/gnomangelo", "pretrain"}, {"gnome/gnomangelo_bitmap", "pretrain"},
 		{"gnome/neoclassical", "pretrain"}, {"gnome/neoclassical_4_color", "pretrain"},
 		{"gnome/tarocco", "pretrain"},
-		{"gnome/ancient_french", "train"}, {"gnome/berlin", "train"}, {"gnome/guyenne-classic", "train"},
-		{"gnome/orell", "train"}, {"gnome/plastic", "train"}, {"gnome/slavic_costumes", "train"},
-		{"gnome/tango", "train"}, {"gnome/tango_nuevo", "train"}, {"kde/ancient-egyptians", "train"},
-		{"kde/jolly-royal", "train"}, {"kde/nicu-white", "train"}, {"kde/standard", "train"},
-		{"gnome/ornamental", "train"}, {"kde/nicu-ornamental", "train"}, {"gnome/paris", "train"}, {"kde/gm-paris", "train"},
-		{"gnome/dondorf", "test"}, {"kde/dondorf", "test"}, {"gnome/tigullio", "test"}, {"kde/tigullio-international", "test"},
-		{"kde/oxygen", "test"}, {"kde/oxygen-air", "test"}, {"kde/oxygen-white", "test"},
-		{"gnome/bellot", "test"}, {"gnome/lattmann", "test"}, {"kde/penguins", "test"},
-		{"gnome/simplistic", "test"}, {"gnome/rheinland", "test"},
+		{"gnome/ancient_french", "bench"}, {"gnome/berlin", "bench"}, {"gnome/guyenne-classic", "bench"},
+		{"gnome/orell", "bench"}, {"gnome/plastic", "bench"}, {"gnome/slavic_costumes", "bench"},
+		{"gnome/tango", "bench"}, {"gnome/tango_nuevo", "bench"}, {"kde/ancient-egyptians", "bench"},
+		{"kde/jolly-royal", "bench"}, {"kde/nicu-white", "bench"}, {"kde/standard", "bench"},
+		{"gnome/ornamental", "bench"}, {"kde/nicu-ornamental", "bench"}, {"gnome/paris", "bench"}, {"kde/gm-paris", "bench"},
+		{"gnome/dondorf", "bench"}, {"kde/dondorf", "bench"}, {"gnome/tigullio", "bench"}, {"kde/tigullio-international", "bench"},
+		{"kde/oxygen", "bench"}, {"kde/oxygen-air", "bench"}, {"kde/oxygen-white", "bench"},
+		{"gnome/bellot", "bench"}, {"gnome/lattmann", "bench"}, {"kde/penguins", "bench"},
+		{"gnome/simplistic", "bench"}, {"gnome/rheinland", "bench"},
 	}
 )
 

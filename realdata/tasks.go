@@ -2,6 +2,8 @@ package realdata
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -57,8 +59,9 @@ func (b *builder) readDigits(mnistDir string) (map[string]digitSet, error) {
 }
 
 // digits adds the Fashion-MNIST and MNIST tasks: a training pool of
-// TrainPerClass random training-split images per class and a capped test
-// set from the official test split.
+// TrainPerClass random training-split images per class and a test set of
+// digitTestPerClass random test-split images per class, skipping any image
+// whose pixels equal a pretraining image (MNIST holds a few duplicates).
 func (b *builder) digits(mnistDir string) error {
 	sets, err := b.readDigits(mnistDir)
 	if err != nil {
@@ -80,7 +83,7 @@ func (b *builder) digits(mnistDir string) error {
 		count := make([]int, 10)
 		for _, i := range b.rng.Perm(len(tr.imgs)) {
 			l := int(tr.labels[i])
-			if count[l] < b.cfg.TrainPerClass {
+			if count[l] < b.cfg.TrainPerClass && !b.inPairs(GrayToRGB(tr.imgs[i], tr.side, tr.side, b.cfg.Size)) {
 				count[l]++
 				pool[i] = true
 			}
@@ -101,16 +104,23 @@ func (b *builder) digits(mnistDir string) error {
 		count = make([]int, 10)
 		for _, i := range perm {
 			l := int(te.labels[i])
-			if count[l] < testCap(10) {
+			if count[l] < digitTestPerClass && !b.inPairs(GrayToRGB(te.imgs[i], te.side, te.side, b.cfg.Size)) {
 				count[l]++
 				img := GrayToRGB(te.imgs[i], te.side, te.side, b.cfg.Size)
 				items = append(items, Item{b.bench.add(fmt.Sprintf("%s/test/%d", d.name, i), d.src, img, nil), l})
 			}
 		}
-		t.Test = b.capTest(items, 10)
+		sort.Slice(items, func(i, j int) bool { return items[i].Image < items[j].Image })
+		t.Test = items
 		b.tasks = append(b.tasks, t)
 	}
 	return nil
+}
+
+// inPairs reports whether img's pixels equal an image of the pretraining
+// pairs the benchmark is checked against.
+func (b *builder) inPairs(img *imageproc.RGB) bool {
+	return b.pairHashes[HashPixels(img.Pix)]
 }
 
 // pretrainDigits adds DigitsPretrain MNIST and Fashion-MNIST training
@@ -160,8 +170,42 @@ func (b *builder) cardImage(render string, d deck, s, r int) (string, *imageproc
 	return p, img
 }
 
+// Per-class draws of the varied tasks (cards, flags, emoji): every class
+// has PoolPerClass training images; the test draws per class are fixed for
+// cards and flags and, for emoji, chosen per task (see emojiTestPerClass).
+const (
+	cardTestPerClass = 4
+	flagTestPerClass = 4
+	// flagClasses is the size of the seeded sample of countries.
+	flagClasses = 52
+	// digitTestPerClass is the MNIST/Fashion-MNIST test images per class.
+	digitTestPerClass = 30
+)
+
+// splitDraws labels a class's draws: the first pool images are training
+// items, the next test images test items.
+func splitDraws(idx []int, label, pool, test int) (train, tst []Item) {
+	for i, im := range idx {
+		switch {
+		case i < pool:
+			train = append(train, Item{im, label})
+		case i < pool+test:
+			tst = append(tst, Item{im, label})
+		}
+	}
+	return train, tst
+}
+
+// sortItems orders items by image index.
+func sortItems(items []Item) []Item {
+	sort.Slice(items, func(i, j int) bool { return items[i].Image < items[j].Image })
+	return items
+}
+
 // cards adds the playing-card tasks (general identity task and the five
-// attribute tasks) from the train and test decks.
+// attribute tasks). Every card image is an i.i.d. draw of a benchmark deck
+// and a render transform; train and test are disjoint draws of the same
+// distribution, and all six tasks share the images.
 func (b *builder) cards(decks []deck, render string) {
 	var ident []string
 	for s := range cardSuits {
@@ -193,50 +237,45 @@ func (b *builder) cards(decks []deck, render string) {
 		}},
 		{"attributes/card-court", "attributes", "court card versus pip card recognition", tmplCourt, MetricMeanPerClass, []string{"court card", "pip card"}, func(s, r int) int { return court(r) }},
 	}
-	type cardItem struct{ img, s, r int }
-	var train, test []cardItem
-	var trainDecks, testDecks []string
+	var jobs []drawJob
+	var names []string
 	for _, d := range decks {
-		if d.split == "pretrain" {
-			continue
-		}
-		src := srcGnomeCards
-		if d.kde {
-			src = srcKDECards
-		}
-		n := 0
-		for s := range cardSuits {
-			for r := range cardRanks {
-				p, img := b.cardImage(render, d, s, r)
-				if img == nil {
-					continue
-				}
-				n++
-				ci := cardItem{b.bench.add(p, src, img, nil), s, r}
-				if d.split == "train" {
-					train = append(train, ci)
-				} else {
-					test = append(test, ci)
-				}
-			}
-		}
-		if d.split == "train" {
-			trainDecks = append(trainDecks, fmt.Sprintf("%s (%d)", d.name, n))
-		} else {
-			testDecks = append(testDecks, fmt.Sprintf("%s (%d)", d.name, n))
+		if d.split == "bench" {
+			names = append(names, d.name)
 		}
 	}
+	for s := range cardSuits {
+		for r := range cardRanks {
+			j := drawJob{key: "cards/" + ident[s*13+r], n: b.cfg.PoolPerClass + cardTestPerClass}
+			for _, d := range decks {
+				if d.split != "bench" {
+					continue
+				}
+				src := srcGnomeCards
+				if d.kde {
+					src = srcKDECards
+				}
+				p := filepath.Join(render, "cards", strings.ReplaceAll(d.name, "/", "-"), d.cardID(s, r)+".png")
+				if _, err := os.Stat(p); err == nil {
+					j.styles = append(j.styles, styleSource{p, src})
+				}
+			}
+			jobs = append(jobs, j)
+		}
+	}
+	idx := b.drawAll(jobs, 2)
+	notes := fmt.Sprintf("every image is an i.i.d. draw of (deck, render transform) over the %d benchmark decks (%s); train pool %d and test %d draws per card, disjoint",
+		len(names), strings.Join(names, ", "), b.cfg.PoolPerClass, cardTestPerClass)
 	for _, df := range defs {
-		t := Task{ID: df.id, Group: df.group, Phrase: df.phrase, Classes: df.classes, Template: df.tmpl, Metric: df.metric,
-			Notes: "train decks: " + strings.Join(trainDecks, ", ") + "; test decks: " + strings.Join(testDecks, ", ")}
-		for _, c := range train {
-			t.Train = append(t.Train, Item{c.img, df.label(c.s, c.r)})
+		t := Task{ID: df.id, Group: df.group, Phrase: df.phrase, Classes: df.classes, Template: df.tmpl, Metric: df.metric, Notes: notes}
+		for s := range cardSuits {
+			for r := range cardRanks {
+				tr, te := splitDraws(idx[s*13+r], df.label(s, r), b.cfg.PoolPerClass, cardTestPerClass)
+				t.Train = append(t.Train, tr...)
+				t.Test = append(t.Test, te...)
+			}
 		}
-		var items []Item
-		for _, c := range test {
-			items = append(items, Item{c.img, df.label(c.s, c.r)})
-		}
-		t.Test = b.capTest(items, len(df.classes))
+		t.Train, t.Test = sortItems(t.Train), sortItems(t.Test)
 		b.tasks = append(b.tasks, t)
 	}
 }
@@ -275,13 +314,12 @@ func (b *builder) pretrainCards(decks []deck, render string) {
 	}
 }
 
-// flagItem is one flag image of a country.
-type flagItem struct {
-	img, country int
-}
-
 // flags adds the country-flag tasks: country (general and attributes) and
-// continent (attributes).
+// continent (attributes), over a seeded sample of flagClasses countries
+// that have the three held-out flag styles flag-icons 4x3 and 1x1 and
+// OpenMoji (famfamfam's 16x11 icons are too small to render at 128 pixels
+// and cost the most bytes). Every image is an i.i.d. draw of (style,
+// render transform); train and test are disjoint draws.
 func (b *builder) flags(emojis []*emoji, countries []country, render string) {
 	byISO := map[string]*emoji{}
 	for _, e := range emojis {
@@ -289,56 +327,61 @@ func (b *builder) flags(emojis []*emoji, countries []country, render string) {
 			byISO[e.iso] = e
 		}
 	}
-	fam := filepath.Join(b.f.Root(), "usr", "share", "flags", "countries", "16x11")
-	var names []string
-	var cs []country
-	var train, test []flagItem
+	var cand []country
+	var candJobs []drawJob
 	for _, c := range countries {
-		e := byISO[c.code]
-		if e == nil || e.files["google"] == "" || e.files["twitter"] == "" {
-			continue
-		}
-		testPath := filepath.Join(render, "flag-icons", c.code+".png")
-		timg, err := loadFit(testPath, b.cfg.Size)
-		if err != nil {
-			continue
-		}
-		var tr []flagItem
-		for _, st := range []struct {
-			path string
-			src  int
-		}{{filepath.Join(fam, c.code+".png"), srcFamfamfam}, {e.files["google"], srcGoogle}, {e.files["twitter"], srcTwitter}, {e.files["openmoji"], srcOpenMoji}} {
-			img, err := loadFit(st.path, b.cfg.Size)
-			if err != nil {
-				continue
+		j := drawJob{key: "flags/" + c.code, n: b.cfg.PoolPerClass + flagTestPerClass}
+		for _, st := range []styleSource{
+			{filepath.Join(render, "flag-icons", c.code+".png"), srcFlagIcons},
+			{filepath.Join(render, "flag-icons-1x1", c.code+".png"), srcFlagIcons},
+		} {
+			if _, err := os.Stat(st.path); err == nil {
+				j.styles = append(j.styles, st)
 			}
-			tr = append(tr, flagItem{b.bench.add(st.path, st.src, img, nil), len(cs)})
 		}
-		if len(tr) < 3 {
-			continue
+		if e := byISO[c.code]; e != nil && e.files["openmoji"] != "" {
+			if _, err := os.Stat(e.files["openmoji"]); err == nil {
+				j.styles = append(j.styles, styleSource{e.files["openmoji"], srcOpenMoji})
+			}
 		}
-		train = append(train, tr...)
-		test = append(test, flagItem{b.bench.add(testPath, srcFlagIcons, timg, nil), len(cs)})
-		names = append(names, c.name)
-		cs = append(cs, c)
+		if len(j.styles) == 3 {
+			cand = append(cand, c)
+			candJobs = append(candJobs, j)
+		}
 	}
+	pick := seededSample(len(cand), flagClasses, classRNG(b.cfg.Seed, "flags/sample"))
+	var cs []country
+	var jobs []drawJob
+	for _, i := range pick {
+		cs = append(cs, cand[i])
+		jobs = append(jobs, candJobs[i])
+	}
+	idx := b.drawAll(jobs, 3)
+	var names []string
+	var kept []country
+	var keptIdx [][]int
+	for i, c := range cs {
+		if idx[i] != nil {
+			names = append(names, c.name)
+			kept = append(kept, c)
+			keptIdx = append(keptIdx, idx[i])
+		}
+	}
+	notes := fmt.Sprintf("a seeded sample of %d of the %d countries with the styles flag-icons 4x3, flag-icons 1x1 and OpenMoji; every image an i.i.d. draw of (style, render transform); train pool %d and test %d draws per country, disjoint",
+		len(kept), len(cand), b.cfg.PoolPerClass, flagTestPerClass)
 	for _, id := range []string{"general/country-flags", "attributes/flag-country"} {
-		g := id[:strings.Index(id, "/")]
-		t := Task{ID: id, Group: g, Phrase: "country flag recognition", Classes: names, Template: tmplFlag, Metric: MetricAccuracy,
-			Notes: "train: famfamfam 16x11, Google, Twitter and OpenMoji flag emoji; test: flag-icons 4x3"}
-		for _, f := range train {
-			t.Train = append(t.Train, Item{f.img, f.country})
+		t := Task{ID: id, Group: id[:strings.Index(id, "/")], Phrase: "country flag recognition", Classes: names, Template: tmplFlag, Metric: MetricAccuracy, Notes: notes}
+		for l := range kept {
+			tr, te := splitDraws(keptIdx[l], l, b.cfg.PoolPerClass, flagTestPerClass)
+			t.Train = append(t.Train, tr...)
+			t.Test = append(t.Test, te...)
 		}
-		var items []Item
-		for _, f := range test {
-			items = append(items, Item{f.img, f.country})
-		}
-		t.Test = b.capTest(items, len(names))
+		t.Train, t.Test = sortItems(t.Train), sortItems(t.Test)
 		b.tasks = append(b.tasks, t)
 	}
 	// Continents with at least two countries.
 	count := map[string]int{}
-	for _, c := range cs {
+	for _, c := range kept {
 		count[c.continent]++
 	}
 	var conts []string
@@ -354,38 +397,60 @@ func (b *builder) flags(emojis []*emoji, countries []country, render string) {
 	}
 	t := Task{ID: "attributes/flag-continent", Group: "attributes", Phrase: "flag continent recognition", Classes: conts, Template: tmplContinent, Metric: MetricMeanPerClass,
 		Notes: "same images as attributes/flag-country; countries without a continent (or alone on theirs) are left out"}
-	for _, f := range train {
-		if l, ok := ci[cs[f.country].continent]; ok {
-			t.Train = append(t.Train, Item{f.img, l})
+	for i, c := range kept {
+		if l, ok := ci[c.continent]; ok {
+			tr, te := splitDraws(keptIdx[i], l, b.cfg.PoolPerClass, flagTestPerClass)
+			t.Train = append(t.Train, tr...)
+			t.Test = append(t.Test, te...)
 		}
 	}
-	var items []Item
-	for _, f := range test {
-		if l, ok := ci[cs[f.country].continent]; ok {
-			items = append(items, Item{f.img, l})
-		}
-	}
-	t.Test = b.capTest(items, len(conts))
+	t.Train, t.Test = sortItems(t.Train), sortItems(t.Test)
 	b.tasks = append(b.tasks, t)
 }
 
-// emojiTask defines a task over emoji subcategories.
+// seededSample returns k of the indices 0..n-1 (all when n <= k), chosen
+// with rng, in increasing order.
+func seededSample(n, k int, rng *rand.Rand) []int {
+	p := rng.Perm(n)
+	if n > k {
+		p = p[:k]
+	}
+	sort.Ints(p)
+	return p
+}
+
+// emojiTask defines a task over emoji subcategories; max > 0 caps its
+// classes at max: a nature task keeps a seeded sample of max, a general
+// task keeps every class the nature tasks use and fills up to max with a
+// seeded sample of the others (so that the two sets share images).
 type emojiTask struct {
 	id, phrase string
 	subcats    []string
+	max        int
 }
 
 var emojiTaskDefs = []emojiTask{
-	{"general/animals", "animal recognition", []string{"animal-mammal", "animal-bird", "animal-marine", "animal-bug", "animal-reptile", "animal-amphibian"}},
-	{"general/food", "food recognition", []string{"food-fruit", "food-vegetable", "food-prepared", "food-asian", "food-sweet", "drink"}},
-	{"general/vehicles", "vehicle recognition", []string{"transport-ground", "transport-air", "transport-water"}},
-	{"nature/flowers", "flower recognition", []string{"plant-flower"}},
-	{"nature/plants", "plant recognition", []string{"plant-other"}},
-	{"nature/fruit", "fruit recognition", []string{"food-fruit"}},
-	{"nature/vegetables", "vegetable recognition", []string{"food-vegetable"}},
-	{"nature/mammals", "mammal recognition", []string{"animal-mammal"}},
-	{"nature/birds", "bird recognition", []string{"animal-bird"}},
+	{"general/animals", "animal recognition", []string{"animal-mammal", "animal-bird", "animal-marine", "animal-bug", "animal-reptile", "animal-amphibian"}, 46},
+	{"general/food", "food recognition", []string{"food-fruit", "food-vegetable", "food-prepared", "food-asian", "food-sweet", "drink"}, 46},
+	{"general/vehicles", "vehicle recognition", []string{"transport-ground", "transport-air", "transport-water"}, 34},
+	{"nature/flowers", "flower recognition", []string{"plant-flower"}, 0},
+	{"nature/plants", "plant recognition", []string{"plant-other"}, 0},
+	{"nature/fruit", "fruit recognition", []string{"food-fruit"}, 0},
+	{"nature/vegetables", "vegetable recognition", []string{"food-vegetable"}, 0},
+	{"nature/mammals", "mammal recognition", []string{"animal-mammal"}, 24},
+	{"nature/birds", "bird recognition", []string{"animal-bird"}, 16},
 }
+
+// benchSubcat holds the emoji subcategories the benchmark's tasks use.
+var benchSubcat = func() map[string]bool {
+	m := map[string]bool{}
+	for _, d := range emojiTaskDefs {
+		for _, s := range d.subcats {
+			m[s] = true
+		}
+	}
+	return m
+}()
 
 // emojiDeny lists emoji of the subcategories above that are not instances
 // of the task's concept (signs, body parts, places).
@@ -398,16 +463,37 @@ var emojiDeny = map[string]bool{
 	"oncoming bus": true, "oncoming police car": true, "oncoming taxi": true, "oncoming automobile": true,
 }
 
-// emojiStyles are the benchmark's emoji styles: training styles, then the test style.
+// Emoji styles: the pretraining styles, and the held-out benchmark styles.
 var (
-	emojiTrainStyles = []string{"google", "twitter", "openmoji"}
-	emojiStyleSrc    = map[string]int{"google": srcGoogle, "twitter": srcTwitter, "openmoji": srcOpenMoji, "fluent": srcFluent}
+	emojiBenchStyles = []string{"openmoji", "fluent", "fluent-color"}
+	emojiStyleSrc    = map[string]int{"google": srcGoogle, "twitter": srcTwitter, "openmoji": srcOpenMoji, "fluent": srcFluent, "fluent-color": srcFluentColor}
 )
 
+// emojiTestPerClass is the test draws per class of an emoji task with n
+// classes: enough for about 200 test images, between 4 and 6 per class.
+func emojiTestPerClass(n int) int { return min(6, max(4, (200+n-1)/n)) }
+
 // emojiTasks adds the emoji-based tasks (general animals/food/vehicles and
-// the nature group).
+// the nature group). Every image is an i.i.d. draw of (held-out style,
+// render transform); an emoji in several tasks has the same images in
+// each, its first PoolPerClass draws the training pool and the next ones
+// the test images.
 func (b *builder) emojiTasks(emojis []*emoji) {
-	for _, def := range emojiTaskDefs {
+	classes := make([][]*emoji, len(emojiTaskDefs))
+	need := map[*emoji]int{} // test draws an emoji needs
+	var order []*emoji
+	inNature := map[*emoji]bool{}
+	// Nature tasks first: the general tasks reuse their classes.
+	defOrder := make([]int, 0, len(emojiTaskDefs))
+	for _, g := range []string{"nature/", "general/"} {
+		for ti, def := range emojiTaskDefs {
+			if strings.HasPrefix(def.id, g) {
+				defOrder = append(defOrder, ti)
+			}
+		}
+	}
+	for _, ti := range defOrder {
+		def := emojiTaskDefs[ti]
 		subs := map[string]bool{}
 		for _, s := range def.subcats {
 			subs[s] = true
@@ -420,41 +506,101 @@ func (b *builder) emojiTasks(emojis []*emoji) {
 				names[e.name] = true
 			}
 		}
-		t := Task{ID: def.id, Group: def.id[:strings.Index(def.id, "/")], Phrase: def.phrase, Template: tmplEmoji, Metric: MetricAccuracy,
-			Notes: "emoji subcategories " + strings.Join(def.subcats, ", ") + "; train: Google, Twitter, OpenMoji styles; test: Microsoft Fluent flat style"}
-		var test []Item
+		var ok []*emoji
 		for _, e := range cand {
 			// "dog face" is dropped when "dog" is a class too.
-			if base, ok := strings.CutSuffix(e.name, " face"); ok && names[base] {
+			if base, found := strings.CutSuffix(e.name, " face"); found && names[base] {
 				continue
 			}
-			if e.files["fluent"] == "" {
-				continue
-			}
-			timg, err := loadFit(e.files["fluent"], b.cfg.Size)
-			if err != nil {
-				continue
-			}
-			var tr []Item
-			label := len(t.Classes)
-			for _, st := range emojiTrainStyles {
-				if e.files[st] == "" {
-					continue
+			n := 0
+			for _, st := range emojiBenchStyles {
+				if e.files[st] != "" {
+					if _, err := os.Stat(e.files[st]); err == nil {
+						n++
+					}
 				}
-				img, err := loadFit(e.files[st], b.cfg.Size)
-				if err != nil {
-					continue
-				}
-				tr = append(tr, Item{b.bench.add(e.files[st], emojiStyleSrc[st], img, nil), label})
 			}
-			if len(tr) < 2 {
-				continue
+			if n >= 2 {
+				ok = append(ok, e)
 			}
-			t.Train = append(t.Train, tr...)
-			test = append(test, Item{b.bench.add(e.files["fluent"], srcFluent, timg, nil), label})
-			t.Classes = append(t.Classes, e.name)
 		}
-		t.Test = b.capTest(test, len(t.Classes))
+		if def.max > 0 && len(ok) > def.max {
+			// Keep the nature set's classes (general tasks), then a seeded sample.
+			var keep, rest []*emoji
+			for _, e := range ok {
+				if inNature[e] && strings.HasPrefix(def.id, "general/") {
+					keep = append(keep, e)
+				} else {
+					rest = append(rest, e)
+				}
+			}
+			if len(keep) > def.max {
+				rest, keep = keep, nil
+			}
+			pick := map[*emoji]bool{}
+			for _, e := range keep {
+				pick[e] = true
+			}
+			for _, i := range seededSample(len(rest), def.max-len(keep), classRNG(b.cfg.Seed, def.id+"/sample")) {
+				pick[rest[i]] = true
+			}
+			var s []*emoji
+			for _, e := range ok {
+				if pick[e] {
+					s = append(s, e)
+				}
+			}
+			ok = s
+		}
+		classes[ti] = ok
+		for _, e := range ok {
+			if _, seen := need[e]; !seen {
+				order = append(order, e)
+			}
+			need[e] = max(need[e], emojiTestPerClass(len(ok)))
+			if strings.HasPrefix(def.id, "nature/") {
+				inNature[e] = true
+			}
+		}
+	}
+	jobs := make([]drawJob, len(order))
+	for i, e := range order {
+		jobs[i] = drawJob{key: "emoji/" + e.code, n: b.cfg.PoolPerClass + need[e]}
+		for _, st := range emojiBenchStyles {
+			if e.files[st] != "" {
+				jobs[i].styles = append(jobs[i].styles, styleSource{e.files[st], emojiStyleSrc[st]})
+			}
+		}
+	}
+	idx := b.drawAll(jobs, 2)
+	at := map[*emoji][]int{}
+	for i, e := range order {
+		at[e] = idx[i]
+	}
+	for ti, def := range emojiTaskDefs {
+		sample := ""
+		if def.max > 0 && strings.HasPrefix(def.id, "general/") {
+			sample = fmt.Sprintf(" (at most %d: the nature set's classes of these subcategories, then a seeded sample of the others)", def.max)
+		} else if def.max > 0 {
+			sample = fmt.Sprintf(" (a seeded sample of at most %d)", def.max)
+		}
+		t := Task{ID: def.id, Group: def.id[:strings.Index(def.id, "/")], Phrase: def.phrase, Template: tmplEmoji, Metric: MetricAccuracy}
+		var kept []*emoji
+		for _, e := range classes[ti] {
+			if at[e] != nil {
+				kept = append(kept, e)
+			}
+		}
+		per := emojiTestPerClass(len(kept))
+		for l, e := range kept {
+			t.Classes = append(t.Classes, e.name)
+			tr, te := splitDraws(at[e], l, b.cfg.PoolPerClass, per)
+			t.Train = append(t.Train, tr...)
+			t.Test = append(t.Test, te...)
+		}
+		t.Train, t.Test = sortItems(t.Train), sortItems(t.Test)
+		t.Notes = fmt.Sprintf("emoji of subcategories %s%s; every image an i.i.d. draw of (style, render transform) over OpenMoji, Fluent flat and Fluent color; train pool %d and test %d draws per class, disjoint",
+			strings.Join(def.subcats, ", "), sample, b.cfg.PoolPerClass, per)
 		b.tasks = append(b.tasks, t)
 	}
 }

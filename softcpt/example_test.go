@@ -119,7 +119,7 @@ func Example() {
 		fmt.Printf("%s: %s %.1f%% on %d test images\n", spec.Name, metrics[t], data.Score(metrics[t], len(spec.Classes), p, y), len(y))
 	}
 	// Output:
-	// SoftCPT-NATA, 6 epochs: loss 1.94 -> 1.43
-	// nature/plants: accuracy 42.9% on 14 test images
-	// nature/birds: accuracy 65.0% on 20 test images
+	// SoftCPT-NATA, 6 epochs: loss 4.25 -> 2.36
+	// nature/plants: accuracy 19.0% on 84 test images
+	// nature/birds: accuracy 16.7% on 96 test images
 }

