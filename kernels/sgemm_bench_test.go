@@ -186,3 +186,57 @@ func BenchmarkGemmBF16(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGemmBF16CLIP times GemmBF16 (B packed once, as autograd's
+// PackedWeight holds a frozen Linear weight) beside SgemmPacked at the
+// text tower's Linear shapes for 100 prompts × 77 tokens (forward x·Wᵀ
+// with the bias epilogue) and for a SoftCPT step's input gradient g·W, in
+// GFLOP/s and GFLOP/cpu-s. Interleave rounds with -count.
+func BenchmarkGemmBF16CLIP(b *testing.B) {
+	cases := []struct {
+		name    string
+		transB  bool
+		m, n, k int
+	}{
+		{"fwd_qkv_7700x1536x512", true, 7700, 1536, 512},
+		{"fwd_c_fc_7700x2048x512", true, 7700, 2048, 512},
+		{"fwd_c_proj_7700x512x2048", true, 7700, 512, 2048},
+		{"bwd_c_fc_300x512x2048", false, 300, 512, 2048},
+		{"fwd_c_fc_300x2048x512", true, 300, 2048, 512},
+	}
+	for _, tc := range cases {
+		r := rand.New(rand.NewPCG(1, 1))
+		a := randSlice(r, tc.m*tc.k)
+		bm := randSlice(r, tc.k*tc.n)
+		bias := randSlice(r, tc.n)
+		c := make([]float32, tc.m*tc.n)
+		ldb := tc.n
+		if tc.transB {
+			ldb = tc.k
+		}
+		flops := 2 * float64(tc.m) * float64(tc.n) * float64(tc.k)
+		pb16 := PackBF16(tc.transB, tc.k, tc.n, bm, ldb)
+		pb32 := PackB(tc.transB, tc.k, tc.n, bm, ldb)
+		for _, prec := range []string{"bf16", "fp32"} {
+			f := func() { GemmBF16(tc.m, a, tc.k, pb16, c, tc.n, BF16Epilogue{Bias: bias}) }
+			if prec == "fp32" {
+				f = func() {
+					for i := 0; i < tc.m; i++ {
+						copy(c[i*tc.n:(i+1)*tc.n], bias)
+					}
+					SgemmPacked(false, tc.m, 1, a, tc.k, pb32, 1, c, tc.n)
+				}
+			}
+			b.Run(prec+"/"+tc.name, func(b *testing.B) {
+				f()
+				b.ReportAllocs()
+				b.ResetTimer()
+				cpu0 := processCPUTime()
+				for i := 0; i < b.N; i++ {
+					f()
+				}
+				reportGFLOPs(b, flops*float64(b.N), processCPUTime()-cpu0)
+			})
+		}
+	}
+}
