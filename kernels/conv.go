@@ -402,7 +402,8 @@ func (s Conv2dShape) im2colPacker(x []float32, n0 int) bPackFunc {
 		rowOut = p
 	}
 	return func(p0, kb, j0, nb, nr int, dst []float32, jp0, jp1 int) {
-		segs := make([]colSeg, 0, nr)
+		var segBuf [32]colSeg // nr ≤ 32: no allocation per call
+		segs := segBuf[:0]
 		for jp := jp0; jp < jp1; jp++ {
 			pan := dst[jp*nr*kb : (jp+1)*nr*kb]
 			cols := min(nr, nb-jp*nr)
