@@ -23,12 +23,12 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/pkg/errors"
 
 	"github.com/softcpt/softcpt-go/autograd"
+	"github.com/softcpt/softcpt-go/bench/internal/cputime"
 	"github.com/softcpt/softcpt-go/clip"
 	"github.com/softcpt/softcpt-go/kernels"
 	"github.com/softcpt/softcpt-go/tensor"
@@ -171,23 +171,14 @@ func timed(reps int, cpuprofile string, fn func()) (float64, error) {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	c0 := cpuSeconds()
+	c0 := cputime.Seconds()
 	t := time.Now()
 	for i := 0; i < reps; i++ {
 		fn()
 	}
 	dt := time.Since(t).Seconds() / float64(reps)
-	fmt.Printf("cpu-s/call %.4f\n", (cpuSeconds()-c0)/float64(reps))
+	fmt.Printf("cpu-s/call %.4f\n", (cputime.Seconds()-c0)/float64(reps))
 	return dt, nil
-}
-
-// cpuSeconds returns the process's user + system CPU time in seconds.
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return math.NaN()
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 func finite(t *tensor.Tensor) error {

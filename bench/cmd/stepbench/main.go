@@ -22,7 +22,8 @@
 // makes the program exit after writing.
 //
 // Each run does one untimed warm-up step, then N timed steps; it prints
-// "seconds/step X" (mean) and the loss of every step.
+// "seconds/step X" (mean), "cpu-s/step X" (the process's CPU time per
+// step) and the loss of every step.
 package main
 
 import (
@@ -40,6 +41,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/softcpt/softcpt-go/autograd"
+	"github.com/softcpt/softcpt-go/bench/internal/cputime"
 	"github.com/softcpt/softcpt-go/clip"
 	"github.com/softcpt/softcpt-go/clip/checkpoint"
 	"github.com/softcpt/softcpt-go/kernels"
@@ -262,12 +264,14 @@ func run(full bool, reps int, cpuprofile, writeTasks, writeWeights string) error
 		defer pprof.StopCPUProfile()
 	}
 	var total time.Duration
+	cpu0 := cputime.Seconds()
 	for i := 0; i < reps; i++ {
 		t := time.Now()
 		loss := step()
 		total += time.Since(t)
 		fmt.Printf("step %d loss %.6f\n", i+1, loss)
 	}
+	fmt.Printf("cpu-s/step %.4f\n", (cputime.Seconds()-cpu0)/float64(reps))
 	fmt.Printf("seconds/step %.4f\n", total.Seconds()/float64(reps))
 	return nil
 }
