@@ -240,3 +240,23 @@ func BenchmarkGemmBF16CLIP(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSgemmBlocking times square Sgemm at the AVX-512 level with the
+// A block (mc rows) of sgemmBlockingFor's choice for this CPU and with a
+// third less and a third more, to check the choice (other blocking
+// fixed). Interleave rounds with -count and compare medians.
+func BenchmarkSgemmBlocking(b *testing.B) {
+	if !haveAsm || current != AVX512 {
+		b.Skip("no AVX-512 kernels here")
+	}
+	mc0 := gemmAVX512.mc
+	defer func() { gemmAVX512.mc = mc0 }()
+	for _, n := range []int{1024, 2048} {
+		for _, mc := range []int{mc0 / 14 * 2 / 3 * 14, mc0, mc0 / 14 * 4 / 3 * 14} {
+			b.Run(fmt.Sprintf("n=%d/mc=%d", n, mc), func(b *testing.B) {
+				gemmAVX512.mc = mc
+				benchGemm(b, false, false, n, n, n)
+			})
+		}
+	}
+}
