@@ -75,16 +75,7 @@ func BenchmarkConv2dBF16(b *testing.B) {
 			if prec == "fp32" {
 				f = func() { Conv2dForwardFused(s, x, w, ep, out) }
 			}
-			b.Run(prec+"/"+tc.name, func(b *testing.B) {
-				f()
-				b.ReportAllocs()
-				b.ResetTimer()
-				cpu0 := processCPUTime()
-				for i := 0; i < b.N; i++ {
-					f()
-				}
-				reportGFLOPs(b, s.Flops()*float64(b.N), processCPUTime()-cpu0)
-			})
+			b.Run(prec+"/"+tc.name, func(b *testing.B) { benchFlops(b, s.Flops(), f) })
 		}
 	}
 }

@@ -41,6 +41,19 @@ func reportGFLOPs(b *testing.B, flops float64, cpu time.Duration) {
 	}
 }
 
+// benchFlops runs f once untimed, then b.N times, and reports GFLOP/s and
+// GFLOP/cpu-s for flops per call.
+func benchFlops(b *testing.B, flops float64, f func()) {
+	f()
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := processCPUTime()
+	for i := 0; i < b.N; i++ {
+		f()
+	}
+	reportGFLOPs(b, flops*float64(b.N), processCPUTime()-cpu0)
+}
+
 // BenchmarkSgemm times square SGEMM (C = A·B) with GOMAXPROCS workers.
 func BenchmarkSgemm(b *testing.B) {
 	for _, n := range []int{256, 512, 1024, 2048} {
@@ -164,15 +177,7 @@ func BenchmarkGemmBF16(b *testing.B) {
 		bm := randSlice(r, n*n)
 		c := make([]float32, n*n)
 		flops := 2 * float64(n) * float64(n) * float64(n)
-		run := func(b *testing.B, f func()) {
-			f()
-			b.ResetTimer()
-			cpu0 := processCPUTime()
-			for i := 0; i < b.N; i++ {
-				f()
-			}
-			reportGFLOPs(b, flops*float64(b.N), processCPUTime()-cpu0)
-		}
+		run := func(b *testing.B, f func()) { benchFlops(b, flops, f) }
 		b.Run(fmt.Sprintf("bf16/n=%d", n), func(b *testing.B) {
 			pb := PackBF16(false, n, n, bm, n)
 			run(b, func() { GemmBF16(n, a, n, pb, c, n, BF16Epilogue{}) })
@@ -227,16 +232,7 @@ func BenchmarkGemmBF16CLIP(b *testing.B) {
 					SgemmPacked(false, tc.m, 1, a, tc.k, pb32, 1, c, tc.n)
 				}
 			}
-			b.Run(prec+"/"+tc.name, func(b *testing.B) {
-				f()
-				b.ReportAllocs()
-				b.ResetTimer()
-				cpu0 := processCPUTime()
-				for i := 0; i < b.N; i++ {
-					f()
-				}
-				reportGFLOPs(b, flops*float64(b.N), processCPUTime()-cpu0)
-			})
+			b.Run(prec+"/"+tc.name, func(b *testing.B) { benchFlops(b, flops, f) })
 		}
 	}
 }
