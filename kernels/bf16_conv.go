@@ -2,8 +2,6 @@ package kernels
 
 import (
 	"fmt"
-	"runtime"
-	"sync"
 )
 
 // BF16Rows is a constant left-hand operand A (m×k, such as a convolution's
@@ -57,86 +55,6 @@ func (r *BF16Rows) Level() Level { return r.level }
 // bf16UseAsm selects the assembly kernels in the bf16 paths that have no
 // asm argument (the convolutions); tests clear it to run the Go twins.
 var bf16UseAsm = haveAsm
-
-// bf16PackScratch holds a B k-block of bf16-pair panels and one fp32
-// packing temporary per worker.
-type bf16PackScratch struct {
-	b   []uint32
-	tmp [][]float32
-}
-
-var bf16PackPool sync.Pool // of *bf16PackScratch
-
-// bf16PackChunk is how many 32-column panels one call of the B packing
-// function fills before they are converted to pairs.
-const bf16PackChunk = 4
-
-// gemmBF16Rows computes C = A·B (m×n, overwritten, leading dimension ldc)
-// for the bf16 rows A (m×k) and a B (k×n) that exists as its fp32 packing
-// function pack (see bPackFunc): per k-block, B's panels are packed (fp32),
-// converted to bf16 pairs, and multiplied by all of A's rows.
-func gemmBF16Rows(a *BF16Rows, n int, pack bPackFunc, c []float32, ldc int) {
-	m, k := a.m, a.k
-	kp := (k + 1) / 2
-	kcp := kcpFor(kp)
-	nPanels := (n + bf16Nr - 1) / bf16Nr
-	workers := runtime.GOMAXPROCS(0)
-	if 2*float64(m)*float64(n)*float64(k) < bf16ParallelFlops {
-		workers = 1
-	}
-	sc, _ := bf16PackPool.Get().(*bf16PackScratch)
-	if sc == nil {
-		sc = &bf16PackScratch{}
-	}
-	defer bf16PackPool.Put(sc)
-	if need := nPanels * bf16Nr * kcp; cap(sc.b) < need {
-		sc.b = make([]uint32, need)
-	}
-	for len(sc.tmp) < workers {
-		sc.tmp = append(sc.tmp, nil)
-	}
-	for w := 0; w < workers; w++ {
-		if need := max(bf16PackChunk*2*kcp*bf16Nr, bf16Mr*bf16Nr); cap(sc.tmp[w]) < need {
-			sc.tmp[w] = make([]float32, need)
-		}
-	}
-	asm := bf16UseAsm
-	t := bf16Tiles{ab: a.data, lda2: a.ld, kp: kp, kcp: kcp, n: n}
-	for pcp := 0; pcp < kp; pcp += kcp {
-		kbp := min(kcp, kp-pcp)
-		kb := min(2*kbp, k-2*pcp)
-		bb := sc.b[:nPanels*bf16Nr*kbp]
-		packBlock := func(w, jp0, jp1 int) {
-			for jc := jp0; jc < jp1; jc += bf16PackChunk {
-				np := min(bf16PackChunk, jp1-jc)
-				tmp := sc.tmp[w][:np*2*kbp*bf16Nr]
-				j0 := jc * bf16Nr
-				pack(2*pcp, kb, j0, min(np*bf16Nr, n-j0), bf16Nr, tmp, 0, np)
-				if kb < 2*kbp {
-					// The panels were packed kb (odd) rows deep: spread
-					// them to 2·kbp rows with a zero last row, in place,
-					// last panel first so no source is overwritten.
-					for q := np - 1; q >= 0; q-- {
-						pan := tmp[q*2*kbp*bf16Nr : (q+1)*2*kbp*bf16Nr]
-						copy(pan, tmp[q*kb*bf16Nr:(q+1)*kb*bf16Nr])
-						clear(pan[kb*bf16Nr:])
-					}
-				}
-				for q := 0; q < np; q++ {
-					pan := tmp[q*2*kbp*bf16Nr : (q+1)*2*kbp*bf16Nr]
-					pairsBF16(2*kbp, pan, bb[(jc+q)*bf16Nr*kbp:(jc+q+1)*bf16Nr*kbp], asm)
-				}
-			}
-		}
-		t.panel = func(_, jp int) []uint32 { return bb[jp*bf16Nr*kbp : (jp+1)*bf16Nr*kbp] }
-		t.pcp0, t.pcp1 = pcp, pcp+kbp
-		t.first, t.last = pcp == 0, pcp+kbp >= kp
-		splitPanels(workers, nPanels, packBlock)
-		splitTiles(workers, m, nPanels, func(w, i0, i1, jp0, jp1 int) {
-			t.compute(i0, i1, jp0, jp1, c, ldc, BF16Epilogue{}, sc.tmp[w], asm)
-		})
-	}
-}
 
 // Conv2dForwardBF16 is Conv2dForwardFused with the filters w (made by
 // NewBF16Rows from the K×C·KH·KW filter matrix) and the input rounded to

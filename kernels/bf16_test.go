@@ -153,11 +153,13 @@ func (tc *bf16Case) checkGuards(t *testing.T, what string) {
 }
 
 // withSmallBlocks runs f with a blocking small enough that the test shapes
-// cross several k-blocks and row chunks.
+// cross several k-blocks and row chunks, and with every product split over
+// GOMAXPROCS goroutines (so that the small shapes reach the row-chunk and
+// column-chunk paths of the drivers).
 func withSmallBlocks(f func()) {
-	saved := bf16Block
-	bf16Block = bf16Blocking{kcp: 16, mc: 28}
-	defer func() { bf16Block = saved }()
+	saved, savedFlops := bf16Block, bf16ParallelFlops
+	bf16Block, bf16ParallelFlops = bf16Blocking{kcp: 16, mc: 28}, 0
+	defer func() { bf16Block, bf16ParallelFlops = saved, savedFlops }()
 	f()
 }
 

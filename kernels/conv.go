@@ -392,7 +392,7 @@ type colSeg struct {
 func (s Conv2dShape) im2colPacker(x []float32, n0 int) bPackFunc {
 	oh, ow := s.OutH(), s.OutW()
 	p := oh * ow
-	sh, sw, dh, dw := orOne(s.StrideH), orOne(s.StrideW), orOne(s.DilH), orOne(s.DilW)
+	sw := orOne(s.StrideW)
 	imgIn, khw, plane := s.C*s.H*s.W, s.KH*s.KW, s.H*s.W
 	// A pointwise convolution's columns are the image planes themselves:
 	// one segment per image instead of one per output row.
@@ -402,7 +402,9 @@ func (s Conv2dShape) im2colPacker(x []float32, n0 int) bPackFunc {
 		rowOut = p
 	}
 	return func(p0, kb, j0, nb, nr int, dst []float32, jp0, jp1 int) {
-		segs := make([]colSeg, 0, nr)
+		var segBuf [32]colSeg // nr ≤ 32: no allocation per call
+		var geoBuf [9 * 32]segGeom
+		segs := segBuf[:0]
 		for jp := jp0; jp < jp1; jp++ {
 			pan := dst[jp*nr*kb : (jp+1)*nr*kb]
 			cols := min(nr, nb-jp*nr)
@@ -415,66 +417,98 @@ func (s Conv2dShape) im2colPacker(x []float32, n0 int) bPackFunc {
 				segs = append(segs, colSeg{d: j - jb, n: l, img: (n0 + slot) * imgIn, oy: oy, ox: ox})
 				j += l
 			}
-			for pp := 0; pp < kb; pp++ {
-				r := p0 + pp
-				c, rem := r/khw, r%khw
-				i, jj := rem/s.KW, rem%s.KW
-				row := pan[pp*nr : (pp+1)*nr]
-				if cols < nr {
-					clear(row[cols:])
-				}
-				if pointwise {
+			if pointwise {
+				for pp := 0; pp < kb; pp++ {
+					r := p0 + pp
+					row := pan[pp*nr : (pp+1)*nr]
+					if cols < nr {
+						clear(row[cols:])
+					}
 					for _, sg := range segs {
 						base := sg.img + r*plane + sg.ox
 						copy(row[sg.d:sg.d+sg.n], x[base:base+sg.n])
 					}
-					continue
 				}
+				continue
+			}
+			// The geometry of every segment at every kernel offset (the
+			// rows of one input channel), computed once per panel.
+			ns := len(segs)
+			geo := geoBuf[:0]
+			if khw*ns > len(geoBuf) {
+				geo = make([]segGeom, 0, khw*ns)
+			}
+			for rem := 0; rem < khw; rem++ {
+				i, jj := rem/s.KW, rem%s.KW
 				for _, sg := range segs {
+					geo = append(geo, s.segGeometry(sg, i, jj))
+				}
+			}
+			c, rem := p0/khw, p0%khw
+			for pp := 0; pp < kb; pp++ {
+				row := pan[pp*nr : (pp+1)*nr]
+				if cols < nr {
+					clear(row[cols:])
+				}
+				cb := c * plane
+				for q, g := range geo[rem*ns : (rem+1)*ns] {
+					sg := segs[q]
 					d := row[sg.d : sg.d+sg.n]
-					iy := sg.oy*sh - s.PadH + i*dh
-					if iy < 0 || iy >= s.H {
+					if g.lo >= g.hi {
 						clear(d)
 						continue
 					}
-					off := sg.ox*sw - s.PadW + jj*dw
-					var lo, hi int
-					if sw == 1 {
-						// validRange without its divisions.
-						lo, hi = max(0, -off), min(sg.n, s.W-off)
-					} else {
-						lo, hi = validRange(off, sw, s.W, sg.n)
+					for t := 0; t < g.lo; t++ {
+						d[t] = 0
 					}
-					if lo >= hi {
-						clear(d)
-						continue
+					for t := g.hi; t < len(d); t++ {
+						d[t] = 0
 					}
-					for q := 0; q < lo; q++ {
-						d[q] = 0
-					}
-					for q := hi; q < len(d); q++ {
-						d[q] = 0
-					}
-					base := sg.img + c*plane + iy*s.W
-					xr := x[base : base+s.W]
+					src := cb + g.src
 					switch {
-					case sw == 1 && hi-lo >= 16:
-						copy(d[lo:hi], xr[lo+off:hi+off])
+					case sw == 1 && g.hi-g.lo >= 16:
+						copy(d[g.lo:g.hi], x[src+g.lo:src+g.hi])
 					case sw == 1:
-						src := xr[lo+off : hi+off]
-						dd := d[lo:hi]
-						for q := range dd {
-							dd[q] = src[q]
+						xs := x[src+g.lo : src+g.hi]
+						dd := d[g.lo:g.hi]
+						for t := range dd {
+							dd[t] = xs[t]
 						}
 					default:
-						for q := lo; q < hi; q++ {
-							d[q] = xr[q*sw+off]
+						for t := g.lo; t < g.hi; t++ {
+							d[t] = x[src+t*sw]
 						}
 					}
+				}
+				if rem++; rem == khw {
+					rem, c = 0, c+1
 				}
 			}
 		}
 	}
+}
+
+// segGeom is where a column segment's values come from at one kernel
+// offset: element t ∈ [lo, hi) of the segment is x[c·H·W + src + t·sw] for
+// input channel c; the elements outside [lo, hi) fall into the padding
+// (all of them when lo ≥ hi).
+type segGeom struct {
+	src, lo, hi int
+}
+
+// segGeometry returns the geometry of segment sg at kernel offset (i, jj).
+func (s Conv2dShape) segGeometry(sg colSeg, i, jj int) segGeom {
+	sh, sw, dh, dw := orOne(s.StrideH), orOne(s.StrideW), orOne(s.DilH), orOne(s.DilW)
+	iy := sg.oy*sh - s.PadH + i*dh
+	if iy < 0 || iy >= s.H {
+		return segGeom{}
+	}
+	off := sg.ox*sw - s.PadW + jj*dw
+	lo, hi := validRange(off, sw, s.W, sg.n)
+	if lo >= hi {
+		return segGeom{}
+	}
+	return segGeom{src: sg.img + iy*s.W + off, lo: lo, hi: hi}
 }
 
 // applyEpilogue writes dst (image img's K×P output, row stride p) from src

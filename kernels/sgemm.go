@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/klauspost/cpuid/v2"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -195,10 +196,51 @@ type gemmImpl struct {
 }
 
 var (
-	gemmAVX512  = gemmImpl{kind: kindAVX512, mr: 14, nr: 32, kc: 512, mc: 14 * 24, nc: 4096, parallelFlops: 4 << 20}
+	gemmAVX512  = gemmImpl{kind: kindAVX512, mr: 14, nr: 32, kc: avx512Block.kc, mc: avx512Block.mc, nc: avx512Block.nc, parallelFlops: 4 << 20}
 	gemmAVX2    = gemmImpl{kind: kindAVX2, mr: 6, nr: 16, kc: 256, mc: 6 * 24, nc: 4096, parallelFlops: 2 << 20}
 	gemmGeneric = gemmImpl{kind: kindGo, mr: 4, nr: 4, kc: 256, mc: 4 * 32, nc: 2048, parallelFlops: 1 << 20}
 )
+
+// sgemmBlocking is the cache blocking of the fp32 driver around one
+// micro-kernel (see gemmImpl).
+type sgemmBlocking struct{ kc, mc, nc int }
+
+// avx512Block is the AVX-512 driver's blocking for this CPU's caches. The
+// AVX2 and Go kernels keep constant blocking.
+var avx512Block = sgemmBlockingFor(14, 32, 512, cpuid.CPU.Cache.L1D, cpuid.CPU.Cache.L2, cpuid.CPU.Cache.L3)
+
+// sgemmBlockingFor derives the blocking of an mr×nr fp32 micro-kernel of
+// depth at most kcMax from the per-core L1d and L2 sizes and the L3 size
+// (bytes; ≤ 0 when unknown: 32 KiB, 1 MiB and 32 MiB are assumed):
+//
+//   - kc: the B micro-panel (kc×nr floats), which the kernel reuses over
+//     every A panel of a block, within 4/3 of L1d (the kernel streams the
+//     rest from L2 ahead of use, and a deep kc amortises the loads and
+//     stores of the C tile); a multiple of 64 in [128, kcMax];
+//   - mc: the packed A block (mc×kc floats), which every B panel of the
+//     block reuses, about 2/3 of L2 (the rest holds the B panel in flight
+//     and C); a multiple of mr;
+//   - nc: the packed B block (kc×nc floats), shared by the workers, at
+//     most half of L3; a multiple of nr in [8·nr, 4096].
+//
+// On Zen 5 (48 KiB, 1 MiB, 32 MiB) and Emerald Rapids (48 KiB, 2 MiB,
+// 320 MiB) with the 14×32 AVX-512 kernel this gives kc = 512, nc = 4096
+// and mc = 336 and 672 (the constants before were 512, 336 and 4096).
+func sgemmBlockingFor(mr, nr, kcMax, l1d, l2, l3 int) sgemmBlocking {
+	if l1d <= 0 {
+		l1d = 32 << 10
+	}
+	if l2 <= 0 {
+		l2 = 1 << 20
+	}
+	if l3 <= 0 {
+		l3 = 32 << 20
+	}
+	kc := min(kcMax, max(128, l1d*4/3/(4*nr)/64*64))
+	mc := max(mr, l2*2/3/(4*kc)/mr*mr)
+	nc := min(4096, max(8*nr, l3/2/(4*kc)/nr*nr))
+	return sgemmBlocking{kc: kc, mc: mc, nc: nc}
+}
 
 // gemmScratch holds the packing buffers of one Sgemm call: the shared
 // packed B block and one packed A block (plus edge temporary) per worker.

@@ -41,6 +41,19 @@ func reportGFLOPs(b *testing.B, flops float64, cpu time.Duration) {
 	}
 }
 
+// benchFlops runs f once untimed, then b.N times, and reports GFLOP/s and
+// GFLOP/cpu-s for flops per call.
+func benchFlops(b *testing.B, flops float64, f func()) {
+	f()
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := processCPUTime()
+	for i := 0; i < b.N; i++ {
+		f()
+	}
+	reportGFLOPs(b, flops*float64(b.N), processCPUTime()-cpu0)
+}
+
 // BenchmarkSgemm times square SGEMM (C = A·B) with GOMAXPROCS workers.
 func BenchmarkSgemm(b *testing.B) {
 	for _, n := range []int{256, 512, 1024, 2048} {
@@ -164,15 +177,7 @@ func BenchmarkGemmBF16(b *testing.B) {
 		bm := randSlice(r, n*n)
 		c := make([]float32, n*n)
 		flops := 2 * float64(n) * float64(n) * float64(n)
-		run := func(b *testing.B, f func()) {
-			f()
-			b.ResetTimer()
-			cpu0 := processCPUTime()
-			for i := 0; i < b.N; i++ {
-				f()
-			}
-			reportGFLOPs(b, flops*float64(b.N), processCPUTime()-cpu0)
-		}
+		run := func(b *testing.B, f func()) { benchFlops(b, flops, f) }
 		b.Run(fmt.Sprintf("bf16/n=%d", n), func(b *testing.B) {
 			pb := PackBF16(false, n, n, bm, n)
 			run(b, func() { GemmBF16(n, a, n, pb, c, n, BF16Epilogue{}) })
@@ -184,5 +189,70 @@ func BenchmarkGemmBF16(b *testing.B) {
 		b.Run(fmt.Sprintf("fp32/n=%d", n), func(b *testing.B) {
 			run(b, func() { Sgemm(false, false, n, n, n, 1, a, n, bm, n, 0, c, n) })
 		})
+	}
+}
+
+// BenchmarkGemmBF16CLIP times GemmBF16 (B packed once, as autograd's
+// PackedWeight holds a frozen Linear weight) beside SgemmPacked at the
+// text tower's Linear shapes for 100 prompts × 77 tokens (forward x·Wᵀ
+// with the bias epilogue) and for a SoftCPT step's input gradient g·W, in
+// GFLOP/s and GFLOP/cpu-s. Interleave rounds with -count.
+func BenchmarkGemmBF16CLIP(b *testing.B) {
+	cases := []struct {
+		name    string
+		transB  bool
+		m, n, k int
+	}{
+		{"fwd_qkv_7700x1536x512", true, 7700, 1536, 512},
+		{"fwd_c_fc_7700x2048x512", true, 7700, 2048, 512},
+		{"fwd_c_proj_7700x512x2048", true, 7700, 512, 2048},
+		{"bwd_c_fc_300x512x2048", false, 300, 512, 2048},
+		{"fwd_c_fc_300x2048x512", true, 300, 2048, 512},
+	}
+	for _, tc := range cases {
+		r := rand.New(rand.NewPCG(1, 1))
+		a := randSlice(r, tc.m*tc.k)
+		bm := randSlice(r, tc.k*tc.n)
+		bias := randSlice(r, tc.n)
+		c := make([]float32, tc.m*tc.n)
+		ldb := tc.n
+		if tc.transB {
+			ldb = tc.k
+		}
+		flops := 2 * float64(tc.m) * float64(tc.n) * float64(tc.k)
+		pb16 := PackBF16(tc.transB, tc.k, tc.n, bm, ldb)
+		pb32 := PackB(tc.transB, tc.k, tc.n, bm, ldb)
+		for _, prec := range []string{"bf16", "fp32"} {
+			f := func() { GemmBF16(tc.m, a, tc.k, pb16, c, tc.n, BF16Epilogue{Bias: bias}) }
+			if prec == "fp32" {
+				f = func() {
+					for i := 0; i < tc.m; i++ {
+						copy(c[i*tc.n:(i+1)*tc.n], bias)
+					}
+					SgemmPacked(false, tc.m, 1, a, tc.k, pb32, 1, c, tc.n)
+				}
+			}
+			b.Run(prec+"/"+tc.name, func(b *testing.B) { benchFlops(b, flops, f) })
+		}
+	}
+}
+
+// BenchmarkSgemmBlocking times square Sgemm at the AVX-512 level with the
+// A block (mc rows) of sgemmBlockingFor's choice for this CPU and with a
+// third less and a third more, to check the choice (other blocking
+// fixed). Interleave rounds with -count and compare medians.
+func BenchmarkSgemmBlocking(b *testing.B) {
+	if !haveAsm || current != AVX512 {
+		b.Skip("no AVX-512 kernels here")
+	}
+	mc0 := gemmAVX512.mc
+	defer func() { gemmAVX512.mc = mc0 }()
+	for _, n := range []int{1024, 2048} {
+		for _, mc := range []int{mc0 / 14 * 2 / 3 * 14, mc0, mc0 / 14 * 4 / 3 * 14} {
+			b.Run(fmt.Sprintf("n=%d/mc=%d", n, mc), func(b *testing.B) {
+				gemmAVX512.mc = mc
+				benchGemm(b, false, false, n, n, n)
+			})
+		}
 	}
 }

@@ -289,3 +289,53 @@ func TestPackB(t *testing.T) {
 		}
 	}
 }
+
+// TestSgemmBlockingFor checks the fp32 blocking derived from cache sizes
+// on both CPU families' figures, unknown sizes and small caches (values
+// worked out by hand from the rules in sgemmBlockingFor's comment).
+func TestSgemmBlockingFor(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		mr, nr, kcMax int
+		l1d, l2, l3   int
+		want          sgemmBlocking
+	}{
+		{"Zen 5, AVX-512", 14, 32, 512, 48 << 10, 1 << 20, 32 << 20, sgemmBlocking{kc: 512, mc: 336, nc: 4096}},
+		{"Emerald Rapids, AVX-512", 14, 32, 512, 48 << 10, 2 << 20, 320 << 20, sgemmBlocking{kc: 512, mc: 672, nc: 4096}},
+		{"unknown sizes", 14, 32, 512, -1, 0, -1, sgemmBlocking{kc: 320, mc: 546, nc: 4096}},
+		{"small caches", 14, 32, 512, 32 << 10, 256 << 10, 8 << 20, sgemmBlocking{kc: 320, mc: 126, nc: 3264}},
+		{"tiny caches", 14, 32, 512, 4 << 10, 16 << 10, 64 << 10, sgemmBlocking{kc: 128, mc: 14, nc: 256}},
+		{"Zen 5, 6×16 kernel of depth ≤ 256", 6, 16, 256, 48 << 10, 1 << 20, 32 << 20, sgemmBlocking{kc: 256, mc: 678, nc: 4096}},
+	} {
+		got := sgemmBlockingFor(c.mr, c.nr, c.kcMax, c.l1d, c.l2, c.l3)
+		if got != c.want || got.mc%c.mr != 0 || got.nc%c.nr != 0 {
+			t.Errorf("%s: sgemmBlockingFor(%d, %d, %d, %d, %d, %d) = %+v, want %+v", c.name, c.mr, c.nr, c.kcMax, c.l1d, c.l2, c.l3, got, c.want)
+		}
+	}
+}
+
+// TestSgemmDerivedBlockings runs the AVX-512 driver (where it runs) with
+// the blockings derived for small and unusual caches, which cut the test
+// shapes into several k-, row and column blocks, against the float64
+// reference with guard bands, on one and two goroutines.
+func TestSgemmDerivedBlockings(t *testing.T) {
+	if !haveAsm || current != AVX512 {
+		t.Skip("no AVX-512 kernels here")
+	}
+	kc, mc, nc := gemmAVX512.kc, gemmAVX512.mc, gemmAVX512.nc
+	defer func() { gemmAVX512.kc, gemmAVX512.mc, gemmAVX512.nc = kc, mc, nc }()
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, caches := range [][3]int{{4 << 10, 16 << 10, 64 << 10}, {32 << 10, 256 << 10, 8 << 20}, {48 << 10, 2 << 20, 320 << 20}} {
+		bl := sgemmBlockingFor(14, 32, 512, caches[0], caches[1], caches[2])
+		gemmAVX512.kc, gemmAVX512.mc, gemmAVX512.nc = bl.kc, bl.mc, bl.nc
+		for _, procs := range []int{1, 2} {
+			old := runtime.GOMAXPROCS(procs)
+			for _, sh := range [][3]int{{13, 33, 257}, {257, 129, 300}, {700, 300, 140}, {5, 4200, 3}, {30, 600, 1000}} {
+				for _, tr := range [][2]bool{{false, false}, {true, true}} {
+					gemmCase{transA: tr[0], transB: tr[1], m: sh[0], n: sh[1], k: sh[2], alpha: 1, beta: 0.5, padA: 1, padB: 2, padC: 3}.run(t, r, Sgemm)
+				}
+			}
+			runtime.GOMAXPROCS(old)
+		}
+	}
+}

@@ -7,6 +7,8 @@
 //	clipbench -mode mem                              one RN50 batch-32 forward: "rss_model_kb", "peak_kb" (VmHWM)
 //	clipbench -mode load -path F [-reps N]           clip.Load of a checkpoint (no warm-up): "load_s X"
 //
+// Timed modes also print "cpu-s/call X", the process's CPU time per call.
+//
 // Weights are random (clip.NewRandom, seeded) and frozen (BatchNorm
 // folded); each timed mode runs one warm-up pass first. The thread count
 // is GOMAXPROCS (the script sets 2).
@@ -26,6 +28,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/softcpt/softcpt-go/autograd"
+	"github.com/softcpt/softcpt-go/bench/internal/cputime"
 	"github.com/softcpt/softcpt-go/clip"
 	"github.com/softcpt/softcpt-go/kernels"
 	"github.com/softcpt/softcpt-go/tensor"
@@ -150,7 +153,9 @@ func textIDs() []int {
 }
 
 // timed runs fn reps times (profiled when cpuprofile is set) and returns
-// the mean seconds per call.
+// the mean seconds per call. It also prints "cpu-s/call X": the process's
+// CPU time (user + system) per call, which other jobs on a shared machine
+// disturb far less than the wall-clock time.
 func timed(reps int, cpuprofile string, fn func()) (float64, error) {
 	if reps < 1 {
 		return 0, errors.Errorf("reps %d < 1", reps)
@@ -166,11 +171,14 @@ func timed(reps int, cpuprofile string, fn func()) (float64, error) {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	c0 := cputime.Seconds()
 	t := time.Now()
 	for i := 0; i < reps; i++ {
 		fn()
 	}
-	return time.Since(t).Seconds() / float64(reps), nil
+	dt := time.Since(t).Seconds() / float64(reps)
+	fmt.Printf("cpu-s/call %.4f\n", (cputime.Seconds()-c0)/float64(reps))
+	return dt, nil
 }
 
 func finite(t *tensor.Tensor) error {

@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	stepbench [-full] [-reps N] [-cpuprofile F] [-write-tasks F] [-write-weights F]
+//	stepbench [-full] [-reps N] [-precision fp32|bf16] [-arena=false] [-cpuprofile F] [-write-tasks F] [-write-weights F]
 //
 // The tasks are synthetic: class names of 2–4 tokens and task names of 3–4
 // tokens with random ids in [1, 49405] (seeded), spelled "t<id>" and read
@@ -22,7 +22,8 @@
 // makes the program exit after writing.
 //
 // Each run does one untimed warm-up step, then N timed steps; it prints
-// "seconds/step X" (mean) and the loss of every step.
+// "seconds/step X" (mean), "cpu-s/step X" (the process's CPU time per
+// step) and the loss of every step.
 package main
 
 import (
@@ -40,6 +41,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/softcpt/softcpt-go/autograd"
+	"github.com/softcpt/softcpt-go/bench/internal/cputime"
 	"github.com/softcpt/softcpt-go/clip"
 	"github.com/softcpt/softcpt-go/clip/checkpoint"
 	"github.com/softcpt/softcpt-go/kernels"
@@ -155,6 +157,7 @@ func main() {
 	writeTasks := flag.String("write-tasks", "", "write the tasks and batch as JSON to this file and exit")
 	writeWeights := flag.String("write-weights", "", "write the text-tower weights, initial learner tensors and image features as safetensors to this file and exit")
 	precision := flag.String("precision", "fp32", "number format of the frozen text tower: fp32 or bf16 (clip.Model.SetPrecision)")
+	flag.BoolVar(&useArena, "arena", true, "take the step's activations from a tensor.Arena, as softcpt's training loop does")
 	flag.Parse()
 	p, err := autograd.ParsePrecision(*precision)
 	if err != nil {
@@ -202,6 +205,9 @@ func writeState(path string, m *clip.Model, l *softcpt.Learner, feats *tensor.Te
 	return errors.Wrapf(checkpoint.WriteSafetensors(path, out, nil, nil), "writing %s", path)
 }
 
+// useArena is the -arena flag.
+var useArena bool
+
 // prec is the -precision flag's number format for the frozen text tower.
 var prec autograd.Precision
 
@@ -242,12 +248,28 @@ func run(full bool, reps int, cpuprofile, writeTasks, writeWeights string) error
 	}
 	// The authors' optimiser (softcpt.md §3.1), one step per batch.
 	sgd := &optim.SGD{Params: l.Parameters(), LR: 0.002, Momentum: 0.9, WeightDecay: 5e-4}
+	// With -arena (the default) the step's activations and gradients come
+	// from a tensor.Arena, recycled after the update, as softcpt's
+	// training loop runs its steps: after the warm-up step no large
+	// buffer is allocated (and no fresh page is faulted in).
+	arena := tensor.NewArena()
 	step := func() float32 {
-		loss, _ := l.Loss(b, nil)
-		sgd.ZeroGrad()
-		loss.Backward()
+		var lv float32
+		run := func() {
+			loss, _ := l.Loss(b, nil)
+			sgd.ZeroGrad()
+			loss.Backward()
+			lv = loss.Value.Item()
+		}
+		if useArena {
+			arena.Do(run)
+		} else {
+			run()
+		}
 		sgd.Step()
-		return loss.Value.Item()
+		sgd.ZeroGrad()
+		arena.Reset()
+		return lv
 	}
 	fmt.Printf("warm-up loss %.6f\n", step())
 	if cpuprofile != "" {
@@ -262,12 +284,14 @@ func run(full bool, reps int, cpuprofile, writeTasks, writeWeights string) error
 		defer pprof.StopCPUProfile()
 	}
 	var total time.Duration
+	cpu0 := cputime.Seconds()
 	for i := 0; i < reps; i++ {
 		t := time.Now()
 		loss := step()
 		total += time.Since(t)
 		fmt.Printf("step %d loss %.6f\n", i+1, loss)
 	}
+	fmt.Printf("cpu-s/step %.4f\n", (cputime.Seconds()-cpu0)/float64(reps))
 	fmt.Printf("seconds/step %.4f\n", total.Seconds()/float64(reps))
 	return nil
 }
