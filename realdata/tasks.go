@@ -175,9 +175,12 @@ func (b *builder) cardImage(render string, d deck, s, r int) (string, *imageproc
 // cards and flags and, for emoji, chosen per task (see emojiTestPerClass).
 const (
 	cardTestPerClass = 4
-	flagTestPerClass = 4
-	// flagClasses is the size of the seeded sample of countries.
-	flagClasses = 52
+	flagTestPerClass = 12
+	// flagClasses is the size of the seeded sample of countries of the
+	// attributes set's flag tasks; generalFlagClasses of them (the first
+	// draws of the same seeded permutation) make general/country-flags.
+	flagClasses        = 52
+	generalFlagClasses = 16
 	// digitTestPerClass is the MNIST/Fashion-MNIST test images per class.
 	digitTestPerClass = 30
 )
@@ -316,6 +319,7 @@ func (b *builder) pretrainCards(decks []deck, render string) {
 
 // flags adds the country-flag tasks: country (general and attributes) and
 // continent (attributes), over a seeded sample of flagClasses countries
+// (generalFlagClasses of them for the general set)
 // that have the three held-out flag styles flag-icons 4x3 and 1x1 and
 // OpenMoji (famfamfam's 16x11 icons are too small to render at 128 pixels
 // and cost the most bytes). Every image is an i.i.d. draw of (style,
@@ -350,31 +354,49 @@ func (b *builder) flags(emojis []*emoji, countries []country, render string) {
 		}
 	}
 	pick := seededSample(len(cand), flagClasses, classRNG(b.cfg.Seed, "flags/sample"))
+	inGeneral := map[int]bool{}
+	for _, i := range seededSample(len(cand), generalFlagClasses, classRNG(b.cfg.Seed, "flags/sample")) {
+		inGeneral[i] = true
+	}
 	var cs []country
 	var jobs []drawJob
+	var general []bool
 	for _, i := range pick {
 		cs = append(cs, cand[i])
 		jobs = append(jobs, candJobs[i])
+		general = append(general, inGeneral[i])
 	}
 	idx := b.drawAll(jobs, 3)
-	var names []string
 	var kept []country
 	var keptIdx [][]int
+	var keptGeneral []bool
 	for i, c := range cs {
 		if idx[i] != nil {
-			names = append(names, c.name)
 			kept = append(kept, c)
 			keptIdx = append(keptIdx, idx[i])
+			keptGeneral = append(keptGeneral, general[i])
 		}
 	}
-	notes := fmt.Sprintf("a seeded sample of %d of the %d countries with the styles flag-icons 4x3, flag-icons 1x1 and OpenMoji; every image an i.i.d. draw of (style, render transform); train pool %d and test %d draws per country, disjoint",
-		len(kept), len(cand), b.cfg.PoolPerClass, flagTestPerClass)
 	for _, id := range []string{"general/country-flags", "attributes/flag-country"} {
+		isGeneral := id == "general/country-flags"
+		var names []string
+		for i, c := range kept {
+			if keptGeneral[i] || !isGeneral {
+				names = append(names, c.name)
+			}
+		}
+		notes := fmt.Sprintf("a seeded sample of %d of the %d countries with the styles flag-icons 4x3, flag-icons 1x1 and OpenMoji (general/country-flags: %d of them, attributes: %d); every image an i.i.d. draw of (style, render transform); train pool %d and test %d draws per country, disjoint",
+			len(names), len(cand), generalFlagClasses, flagClasses, b.cfg.PoolPerClass, flagTestPerClass)
 		t := Task{ID: id, Group: id[:strings.Index(id, "/")], Phrase: "country flag recognition", Classes: names, Template: tmplFlag, Metric: MetricAccuracy, Notes: notes}
-		for l := range kept {
-			tr, te := splitDraws(keptIdx[l], l, b.cfg.PoolPerClass, flagTestPerClass)
+		l := 0
+		for i := range kept {
+			if isGeneral && !keptGeneral[i] {
+				continue
+			}
+			tr, te := splitDraws(keptIdx[i], l, b.cfg.PoolPerClass, flagTestPerClass)
 			t.Train = append(t.Train, tr...)
 			t.Test = append(t.Test, te...)
+			l++
 		}
 		t.Train, t.Test = sortItems(t.Train), sortItems(t.Test)
 		b.tasks = append(b.tasks, t)
@@ -421,8 +443,9 @@ func seededSample(n, k int, rng *rand.Rand) []int {
 
 // emojiTask defines a task over emoji subcategories; max > 0 caps its
 // classes at max: a nature task keeps a seeded sample of max, a general
-// task keeps every class the nature tasks use and fills up to max with a
-// seeded sample of the others (so that the two sets share images).
+// task keeps the classes the nature tasks use (a seeded sample of them when
+// they are more than max) and fills up to max with a seeded sample of the
+// others (so that the two sets share images).
 type emojiTask struct {
 	id, phrase string
 	subcats    []string
@@ -430,9 +453,9 @@ type emojiTask struct {
 }
 
 var emojiTaskDefs = []emojiTask{
-	{"general/animals", "animal recognition", []string{"animal-mammal", "animal-bird", "animal-marine", "animal-bug", "animal-reptile", "animal-amphibian"}, 46},
-	{"general/food", "food recognition", []string{"food-fruit", "food-vegetable", "food-prepared", "food-asian", "food-sweet", "drink"}, 46},
-	{"general/vehicles", "vehicle recognition", []string{"transport-ground", "transport-air", "transport-water"}, 34},
+	{"general/animals", "animal recognition", []string{"animal-mammal", "animal-bird", "animal-marine", "animal-bug", "animal-reptile", "animal-amphibian"}, 16},
+	{"general/food", "food recognition", []string{"food-fruit", "food-vegetable", "food-prepared", "food-asian", "food-sweet", "drink"}, 16},
+	{"general/vehicles", "vehicle recognition", []string{"transport-ground", "transport-air", "transport-water"}, 12},
 	{"nature/flowers", "flower recognition", []string{"plant-flower"}, 0},
 	{"nature/plants", "plant recognition", []string{"plant-other"}, 0},
 	{"nature/fruit", "fruit recognition", []string{"food-fruit"}, 0},
@@ -470,8 +493,8 @@ var (
 )
 
 // emojiTestPerClass is the test draws per class of an emoji task with n
-// classes: enough for about 200 test images, between 4 and 6 per class.
-func emojiTestPerClass(n int) int { return min(6, max(4, (200+n-1)/n)) }
+// classes: enough for about 200 test images, between 4 and 16 per class.
+func emojiTestPerClass(n int) int { return min(16, max(4, (200+n-1)/n)) }
 
 // emojiTasks adds the emoji-based tasks (general animals/food/vehicles and
 // the nature group). Every image is an i.i.d. draw of (held-out style,
