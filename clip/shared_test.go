@@ -49,7 +49,7 @@ func TestTextFeaturesSharedExact(t *testing.T) {
 func TestEncodeImageChunkedExact(t *testing.T) {
 	m := NewRandom(smallConfig(), 3)
 	m.SetTrainable(false)
-	x := tensor.RandN(tensor.NewRNG(4), 0, 1, imageChunk*2+3, 3, 32, 32)
+	x := tensor.RandN(tensor.NewRNG(4), 0, 1, maxImageChunk*2+3, 3, 32, 32)
 	got := m.EncodeImage(x)
 	var whole *autograd.Var
 	autograd.NoGrad(func() { whole = m.ImageFeatures(autograd.Const(x)) })

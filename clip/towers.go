@@ -401,39 +401,54 @@ func (m *Model) TextFeatures(ids []int, batch, length int) *autograd.Var {
 	return m.TextFeaturesFromEmbeddings(m.TokenEmbeddings(short, batch, t), eot)
 }
 
-// imageChunk is how many images EncodeImage sends through the tower at
-// once. In eval mode every image is independent, so chunking is exact; it
-// bounds the activations alive at a time (a batch of 32 RN50 images would
-// otherwise hold over a gigabyte of activations between collections).
-const imageChunk = 2
+// imageChunkBytes bounds the activations that EncodeImage allocates per
+// chunk of images. In eval mode every image is independent, so chunking is
+// exact; it bounds the activations alive at a time (a batch of 32 RN50
+// images would otherwise hold over a gigabyte of activations between
+// collections). maxImageChunk caps the chunk for small towers.
+const (
+	imageChunkBytes = 64 << 20
+	maxImageChunk   = 64
+)
 
 // EncodeImage returns the image features [N, EmbedDim] of preprocessed
 // images [N,3,R,R] without recording a graph. With BatchNorm in eval mode
-// it encodes the batch in chunks of imageChunk images (exact).
+// it encodes the batch in chunks (exact): the first image alone, which
+// measures the bytes one image allocates, then as many images per chunk as
+// fit in imageChunkBytes (1 for RN50 at 224 px, maxImageChunk for the
+// shipped 32-px model), collecting the garbage after each chunk only when
+// a chunk allocates more than half the budget.
 func (m *Model) EncodeImage(images *tensor.Tensor) *tensor.Tensor {
 	n := images.Dim(0)
-	chunk := n
-	if !m.train {
-		chunk = imageChunk
+	encode := func(s, k int) *tensor.Tensor {
+		var f *autograd.Var
+		autograd.NoGrad(func() { f = m.ImageFeatures(autograd.Const(images.Narrow(0, s, k).Contiguous())) })
+		return f.Value
 	}
-	if n <= chunk {
-		var out *autograd.Var
-		autograd.NoGrad(func() { out = m.ImageFeatures(autograd.Const(images)) })
-		return out.Value
+	if m.train || n == 1 {
+		return encode(0, n)
 	}
 	E := m.Config.EmbedDim
 	out := tensor.New(n, E)
-	for s := 0; s < n; s += chunk {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	copy(out.Data()[:E], encode(0, 1).Data())
+	runtime.ReadMemStats(&after)
+	per := max(1, after.TotalAlloc-before.TotalAlloc)
+	chunk := int(max(1, min(maxImageChunk, imageChunkBytes/per)))
+	collect := uint64(chunk)*per > imageChunkBytes/2
+	for s := 1; s < n; s += chunk {
+		if collect {
+			// The last chunk's activations are garbage now. The heap
+			// is dominated by the (pointer-free) weights, so a
+			// collection is cheap, and without it the collector lets
+			// garbage grow to the size of the weights before it runs:
+			// peak memory would be about twice the model instead of
+			// the model plus one chunk.
+			runtime.GC()
+		}
 		k := min(chunk, n-s)
-		var f *autograd.Var
-		autograd.NoGrad(func() { f = m.ImageFeatures(autograd.Const(images.Narrow(0, s, k).Contiguous())) })
-		copy(out.Data()[s*E:(s+k)*E], f.Value.Data())
-		// The chunk's activations are garbage now. The heap is dominated
-		// by the (pointer-free) weights, so a collection is cheap, and
-		// without it the collector lets garbage grow to the size of the
-		// weights before it runs: peak memory would be about twice the
-		// model instead of the model plus one chunk.
-		runtime.GC()
+		copy(out.Data()[s*E:(s+k)*E], encode(s, k).Data())
 	}
 	return out
 }
