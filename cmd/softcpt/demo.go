@@ -27,9 +27,9 @@ func cmdDemo(ctx context.Context, args []string) error {
 	fs.Var(&shots, "shots", "comma-separated shot counts per class (\"all\": all the training data)")
 	fs.Var(&seeds, "seed", "comma-separated seeds")
 	fs.IntVar(&o.Epochs, "epochs", 0, fmt.Sprintf("training epochs per run, the first at the warm-up rate (default: %d, %d with --quick)", d.Epochs, q.Epochs))
-	fs.Float64Var(&o.LR, "lr", o.LR, fmt.Sprintf("SGD learning rate (the paper's 0.002 is for 50 epochs of batch 32; the demo's short schedule of larger batches uses %g)", d.LR))
-	fs.IntVar(&o.BatchSize, "batch-size", o.BatchSize, "training batch size (default: the training set divided into --steps-per-epoch batches)")
-	fs.IntVar(&o.StepsPerEpoch, "steps-per-epoch", o.StepsPerEpoch, "with no --batch-size: batches per epoch (the batch size grows with the number of shots, which keeps the demo's cost per run fixed; text features are computed once per step whatever the batch size)")
+	fs.Float64Var(&o.LR, "lr", o.LR, "SGD learning rate (the paper's)")
+	fs.IntVar(&o.BatchSize, "batch-size", o.BatchSize, "training batch size (the paper's); 0: the training set divided into --steps-per-epoch batches")
+	fs.IntVar(&o.StepsPerEpoch, "steps-per-epoch", o.StepsPerEpoch, "with --batch-size 0: batches per epoch (the batch size then grows with the number of shots, which keeps a run's cost fixed; text features are computed once per step whatever the batch size)")
 	device, precision := cliflag.Device(o.Device), cliflag.Precision(o.Precision)
 	device.Register(fs)
 	precision.Register(fs)
@@ -49,14 +49,13 @@ paper's and writes results.json per run, summary tables and an
 accuracy-versus-shots plot into --out.
 
 To fit in minutes on two cores the demo shortens the paper's schedule
-(50 epochs of batch 32 at lr 0.002): every run takes --epochs epochs of
---steps-per-epoch batches (the batch grows with the shots) at lr %g,
-the first epoch at the warm-up rate 1e-5, and the linear probe's L-BFGS
-stops after --probe-max-iter iterations. 'softcpt train' runs the
-paper's schedule. The learned prompts have 4 context tokens (--n-ctx),
-not the paper's 16, which suit OpenAI's CLIP but not the shipped small
-one (see README.md).
-`, d.LR)
+(50 epochs of batch 32 at lr 0.002, the first epoch at the warm-up rate
+1e-5) to %d epochs (%d with --quick), and the linear probe's L-BFGS stops
+after --probe-max-iter iterations; a run's cost grows with its shots, as
+in the paper. 'softcpt train' runs the paper's full schedule. The learned
+prompts have 4 context tokens (--n-ctx), not the paper's 16, which suit
+OpenAI's CLIP but not the shipped small one (see README.md).
+`, d.Epochs, q.Epochs)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
