@@ -61,13 +61,11 @@ func TestShippedZeroShot(t *testing.T) {
 	}
 }
 
-// TestShippedSoftCPTLearns trains SoftCPT-NATA briefly (the demo's
-// schedule and N_CTX, 4 shots, one seed) on the general set and checks
-// that it learns: the training loss falls by at least a tenth and test
-// accuracy is far above chance. It logs the comparison with zero-shot
-// CLIP, which this short schedule does NOT beat on the general set of
-// benchmark v2 at 4 shots (29.8% against 41.8%; see README.md):
-// TestShippedSoftCPTBeatsZeroShot checks the nature set, where they do.
+// TestShippedSoftCPTLearns trains SoftCPT-NATA (the demo's schedule and
+// N_CTX, 4 shots, one seed) on the general set and checks that it learns:
+// the training loss falls by at least a tenth and test accuracy is far
+// above chance. It logs the comparison with zero-shot CLIP;
+// TestShippedSoftCPTBeatsZeroShot checks that at 16 shots.
 func TestShippedSoftCPTLearns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains for a while; skipped with -short")
@@ -111,46 +109,35 @@ func shippedZeroShot(t *testing.T, group string) (*realdata.Benchmark, *Experime
 	return b, zs, overall
 }
 
-// trainDemoNATA trains SoftCPT-NATA on b with the demo's settings.
+// trainDemoNATA trains SoftCPT-NATA on b with the demo's settings
+// (DefaultDemo).
 func trainDemoNATA(ctx context.Context, exp *Experiment, b *data.Benchmark, seed int) ([]TaskScore, float64, []softcpt.EpochStats, error) {
+	d := DefaultDemo(false)
 	cfg, _ := softcpt.MethodConfig("nata")
-	cfg.NCtx = DemoNCtx
+	cfg.NCtx = d.NCtx
 	opt := softcpt.Defaults()
-	opt.Epochs, opt.LR, opt.Seed = 10, 0.01, uint64(seed)
-	n := 0
-	for _, t := range b.Tasks {
-		n += len(t.Train)
-	}
-	opt.BatchSize = (n + 5) / 6
+	opt.Epochs, opt.LR, opt.BatchSize, opt.Seed = d.Epochs, d.LR, d.BatchSize, uint64(seed)
 	scores, overall, hist, _, err := exp.train(ctx, b, cfg, opt, uint64(seed))
 	return scores, overall, hist, err
 }
 
-// TestShippedSoftCPTBeatsZeroShot checks the issue's "a short SoftCPT run
-// improves on zero-shot" on the nature set (correlated tasks, the
-// Plant-6 analogue): SoftCPT-NATA with the demo's schedule, 4 shots,
-// averaged over seeds 1–3, scores above zero-shot CLIP with the tasks'
-// hand-written templates. (On the general set it does not; see
-// TestShippedSoftCPTLearns.)
+// TestShippedSoftCPTBeatsZeroShot checks issue 16's target on the shipped
+// benchmark's general set: SoftCPT-NATA with the demo's schedule at 16
+// shots (seed 1) scores at least 3 points above zero-shot CLIP with the
+// tasks' hand-written templates.
 func TestShippedSoftCPTBeatsZeroShot(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains for a while; skipped with -short")
 	}
 	ctx := context.Background()
-	b, zs, zsOverall := shippedZeroShot(t, "nature")
-	var sum float64
-	for seed := 1; seed <= 3; seed++ {
-		_, overall, _, err := trainDemoNATA(ctx, zs, b.FewShot("nature", 4, softcpt.ProbeValShots(4), uint64(seed)), seed)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("seed %d: SoftCPT-NATA 4-shot %.2f%%", seed, overall)
-		sum += overall
+	b, zs, zsOverall := shippedZeroShot(t, "general")
+	_, overall, _, err := trainDemoNATA(ctx, zs, b.FewShot("general", 16, softcpt.ProbeValShots(16), 1), 1)
+	if err != nil {
+		t.Fatal(err)
 	}
-	mean := sum / 3
-	t.Logf("nature set: SoftCPT-NATA 4-shot %.2f%% (mean of 3 seeds), zero-shot %.2f%%", mean, zsOverall)
-	if mean <= zsOverall {
-		t.Errorf("SoftCPT-NATA %.2f%% does not improve on zero-shot %.2f%%", mean, zsOverall)
+	t.Logf("general set: SoftCPT-NATA 16-shot %.2f%% (seed 1), zero-shot %.2f%%", overall, zsOverall)
+	if overall < zsOverall+3 {
+		t.Errorf("SoftCPT-NATA %.2f%% is not 3 points above zero-shot %.2f%%", overall, zsOverall)
 	}
 }
 

@@ -14,8 +14,8 @@ import (
 
 // TestShippedTemplateStartStable trains SoftCPT-NATA from the zero-shot
 // templates (--ctx-init template, 5 context tokens) on the shipped model
-// and general set, 4 shots, at the demo's learning rate 0.01 from the
-// first step (no warm-up), and checks that the start survives SGD (issue
+// and general set, 4 shots, at the demo's learning rate and batch size
+// from the first step (no warm-up), and checks that the start survives SGD (issue
 // 16): one step raises the loss on the whole training set by at most
 // 0.2, and the training accuracy after each of 12 steps stays within 5
 // points of its value at the start. The meta network fitted to generate
@@ -69,12 +69,13 @@ func TestShippedTemplateStartStable(t *testing.T) {
 	}
 	loss0, acc0 := score()
 	opt := softcpt.Defaults()
-	sgd := &optim.SGD{Params: l.Parameters(), LR: 0.01, Momentum: opt.Momentum, WeightDecay: opt.WeightDecay}
-	bs := len(train) / 6
+	d := DefaultDemo(false)
+	sgd := &optim.SGD{Params: l.Parameters(), LR: d.LR, Momentum: opt.Momentum, WeightDecay: opt.WeightDecay}
+	bs := d.BatchSize
 	order := tensor.NewRNG(1).Perm(len(train))
 	minAcc := acc0
 	for s := 0; s < 12; s++ {
-		lo := (s % 6) * bs
+		lo := s * bs
 		loss, _ := l.Loss(batch(order[lo:lo+bs]), nil)
 		sgd.ZeroGrad()
 		loss.Backward()

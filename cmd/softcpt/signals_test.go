@@ -165,9 +165,10 @@ func TestSignalStopsEachPhase(t *testing.T) {
 		sig    syscall.Signal
 		result string // results file that must not exist
 	}{
-		// Zero-shot encodes the class-name prompts, then every test image:
-		// about 12 s here, from 0.5 s after the start.
-		{"encoding", []string{"--methods", "zeroshot"}, "", 3 * time.Second, syscall.SIGTERM, "real-general/ZeroShot/shots_0/seed_0/results.json"},
+		// Zero-shot encodes the class-name prompts, then every test image
+		// of each group: about 3.5 s for the three groups here, from 0.3 s
+		// after the start, so the signal comes before the last group.
+		{"encoding", []string{"--methods", "zeroshot", "--groups", "all"}, "", 1200 * time.Millisecond, syscall.SIGTERM, "real-attributes/ZeroShot/shots_0/seed_0/results.json"},
 		// Training: the first epoch's line is written after its checkpoint.
 		{"training", []string{"--methods", "coop-ca", "--shots", "1", "--epochs", "40"}, "CoOp-CA epoch 1/40", 0, syscall.SIGINT, "real-general/CoOp-CA/shots_1/seed_1/results.json"},
 		// The second seed's cell reuses the test features of the first

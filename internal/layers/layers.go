@@ -50,6 +50,8 @@ var Floors = []Group{
 	{Path: "internal/hostile", Floor: 0},
 	{Path: "internal/setting", Floor: 0},
 	{Path: "internal/interrupt", Floor: 0},
+	// CPU time of this process, for the benchmark commands.
+	{Path: "bench/internal", Floor: 0},
 	{Path: "pretrained", Floor: 0},
 	{Path: "realdata/assets", Floor: 0},
 	// The CUDA backend: device memory, streams, PTX kernels.
