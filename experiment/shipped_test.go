@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/softcpt/softcpt-go/data"
+	"github.com/softcpt/softcpt-go/kernels"
 	"github.com/softcpt/softcpt-go/realdata"
 	"github.com/softcpt/softcpt-go/softcpt"
 )
@@ -67,9 +68,7 @@ func TestShippedZeroShot(t *testing.T) {
 // above chance. It logs the comparison with zero-shot CLIP;
 // TestShippedSoftCPTBeatsZeroShot checks that at 16 shots.
 func TestShippedSoftCPTLearns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains for a while; skipped with -short")
-	}
+	skipLongTraining(t)
 	ctx := context.Background()
 	b, zs, zsOverall := shippedZeroShot(t, "general")
 	db := b.FewShot("general", 4, softcpt.ProbeValShots(4), 1)
@@ -109,6 +108,21 @@ func shippedZeroShot(t *testing.T, group string) (*realdata.Benchmark, *Experime
 	return b, zs, overall
 }
 
+// skipLongTraining skips a test that trains the shipped model on the
+// demo's schedule with -short, or on the pure-Go kernels (the purego
+// build, where it takes many minutes; the same code runs on the assembly
+// kernels in the default build and the kernels are checked against their
+// Go twins in package kernels).
+func skipLongTraining(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("trains for a while; skipped with -short")
+	}
+	if kernels.Current() == kernels.Generic {
+		t.Skip("trains for minutes on the pure-Go kernels; runs in the default build")
+	}
+}
+
 // trainDemoNATA trains SoftCPT-NATA on b with the demo's settings
 // (DefaultDemo).
 func trainDemoNATA(ctx context.Context, exp *Experiment, b *data.Benchmark, seed int) ([]TaskScore, float64, []softcpt.EpochStats, error) {
@@ -126,9 +140,7 @@ func trainDemoNATA(ctx context.Context, exp *Experiment, b *data.Benchmark, seed
 // shots (seed 1) scores at least 3 points above zero-shot CLIP with the
 // tasks' hand-written templates.
 func TestShippedSoftCPTBeatsZeroShot(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains for a while; skipped with -short")
-	}
+	skipLongTraining(t)
 	ctx := context.Background()
 	b, zs, zsOverall := shippedZeroShot(t, "general")
 	_, overall, _, err := trainDemoNATA(ctx, zs, b.FewShot("general", 16, softcpt.ProbeValShots(16), 1), 1)
