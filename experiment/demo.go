@@ -62,7 +62,7 @@ func DefaultDemo(quick bool) DemoOptions {
 		Epochs:         25,
 		LR:             0.002,
 		BatchSize:      32,
-		StepsPerEpoch:  0, // used only with BatchSize 0
+		StepsPerEpoch:  6, // used only with BatchSize 0
 		NCtx:           DemoNCtx,
 		ProbeMaxIter:   50,
 	}

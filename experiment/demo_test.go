@@ -34,4 +34,11 @@ func TestDemoGrid(t *testing.T) {
 	if err := full.ShippedOptions.Validate(); err != nil {
 		t.Error(err)
 	}
+	// --batch-size 0 alone (the help's "0: the training set divided into
+	// --steps-per-epoch batches") must give a valid grid.
+	o = full
+	o.BatchSize = 0
+	if err := o.Grid().Validate(); err != nil || o.Grid().StepsPerEpoch <= 0 {
+		t.Errorf("batch size 0: steps per epoch %d, %v", o.Grid().StepsPerEpoch, err)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -253,6 +254,28 @@ func TestShippedBenchmark(t *testing.T) {
 	}
 	if n := classes["general"]; n < 100 || n > 200 {
 		t.Errorf("general set has %d classes, want 100-200", n)
+	}
+	// The general set's flags are a subset of the attributes set's, with
+	// the same images (the first draws of one seeded permutation).
+	if g, a := b.Task("general/country-flags"), b.Task("attributes/flag-country"); g == nil || a == nil {
+		t.Errorf("flag tasks missing")
+	} else {
+		attr := map[string][]int{}
+		for _, it := range a.Train {
+			attr[a.Classes[it.Label]] = append(attr[a.Classes[it.Label]], it.Image)
+		}
+		gen := map[string][]int{}
+		for _, it := range g.Train {
+			gen[g.Classes[it.Label]] = append(gen[g.Classes[it.Label]], it.Image)
+		}
+		for c, imgs := range gen {
+			if !slices.Equal(imgs, attr[c]) {
+				t.Errorf("general/country-flags class %q: training images %v, attributes/flag-country's %v", c, imgs, attr[c])
+			}
+		}
+		if len(g.Classes) >= len(a.Classes) {
+			t.Errorf("general set has %d flag classes, the attributes set %d", len(g.Classes), len(a.Classes))
+		}
 	}
 	pp := filepath.Join("assets", "pairs.bin")
 	if _, err := os.Stat(pp); err != nil {
