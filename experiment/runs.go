@@ -307,6 +307,7 @@ var settings = []runSetting{
 	methodSetting("class-csc", func(c *softcpt.Config) any { return c.ClassCSC }),
 	methodSetting("task-n-ctx", func(c *softcpt.Config) any { return c.TaskNCtx }),
 	methodSetting("task-csc", func(c *softcpt.Config) any { return c.TaskCSC }),
+	methodSetting("task-ctx-init", func(c *softcpt.Config) any { return strconv.Quote(c.TaskCtxInit) }),
 	methodSetting("pg-type", func(c *softcpt.Config) any { return c.PGType }),
 	methodSetting("cls-sample-rate", func(c *softcpt.Config) any { return c.ClassSample }),
 	trainSetting("epochs", func(t *TrainConfig) any { return t.Epochs }),

@@ -176,3 +176,37 @@ func TestShippedFilesErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestShippedTaskFeaturesDistinct checks that the demo's SoftCPT start
+// (DemoTaskCtxInit before the shipped task names) gives the general set's
+// unrelated tasks distinct task features, the meta network's only view of
+// them: every pair's cosine below 0.8 (from random task contexts the
+// animal, food and vehicle tasks had 0.98–0.99).
+func TestShippedTaskFeaturesDistinct(t *testing.T) {
+	b, m, tok, err := OpenShipped(testBenchmark, testModel, testBPE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := b.FewShot("general", 1, 1, 1)
+	cfg, err := softcpt.MethodConfig("nata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.NCtx, cfg.TaskCtxInit = DemoNCtx, DemoTaskCtxInit
+	l, err := softcpt.NewLearner(cfg, m, tok, specs(db), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := l.TaskFeatures().Value
+	T, E := f.Dim(0), f.Dim(1)
+	d := f.Contiguous().Data()
+	row := func(i int) []float32 { return d[i*E : (i+1)*E] }
+	for i := 0; i < T; i++ {
+		for j := i + 1; j < T; j++ {
+			c := cosine(row(i), row(j))
+			if c >= 0.8 {
+				t.Errorf("task features of %s and %s: cosine %.3f", db.Tasks[i].Name, db.Tasks[j].Name, c)
+			}
+		}
+	}
+}

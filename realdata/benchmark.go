@@ -31,7 +31,11 @@ type Task struct {
 	ID string `json:"id"`
 	// Group is the task set the task belongs to ("general", "nature", "attributes").
 	Group string `json:"group"`
-	// Phrase is the task name fed to the task encoder ("playing card recognition").
+	// Phrase is the task name fed to the task encoder ("playing card"):
+	// words the small CLIP was pretrained on (its captions never say
+	// "recognition" or "classification", and a word it never saw makes
+	// every task prompt encode alike), read after the task context as
+	// "<task context> <phrase>.".
 	Phrase string `json:"phrase"`
 	// Classes are the class names in label order.
 	Classes []string `json:"classes"`

@@ -286,9 +286,25 @@ func TestShippedBenchmark(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	words := map[string]bool{}
 	for i := 0; i < p.Len(); i++ {
 		if id, ok := all[HashPixels(p.Pixels(i))]; ok {
 			t.Fatalf("pairs image %d (%q) equals a benchmark image of %s", i, p.Captions[i][0], id)
+		}
+		for _, c := range p.Captions[i] {
+			for _, w := range strings.FieldsFunc(strings.ToLower(c), func(r rune) bool { return r == ' ' || r == ',' || r == '.' || r == ':' }) {
+				words[w] = true
+			}
+		}
+	}
+	// Task names are read by the small CLIP pretrained on these captions:
+	// a word it never saw ("recognition" was one) makes every task prompt
+	// encode alike, and SoftCPT's meta network sees nothing but these.
+	for _, task := range b.Tasks {
+		for _, w := range strings.Fields(task.Phrase) {
+			if !words[w] {
+				t.Errorf("%s: task name %q has the word %q, which no pretraining caption has", task.ID, task.Phrase, w)
+			}
 		}
 	}
 	t.Logf("%d tasks, %d benchmark images, %d distinct hashes; %d pair images checked; classes per group %v", len(b.Tasks), b.Images.Len(), len(all), p.Len(), classes)

@@ -73,8 +73,8 @@ func (b *builder) digits(mnistDir string) error {
 		src                    int
 		classes                []string
 	}{
-		{"fashion", "general/fashion-products", "fashion product recognition", tmplFashion, srcFashion, fashionClasses},
-		{"mnist", "general/handwritten-digits", "handwritten digit recognition", tmplDigit, srcMNIST, digitNames},
+		{"fashion", "general/fashion-products", "fashion product", tmplFashion, srcFashion, fashionClasses},
+		{"mnist", "general/handwritten-digits", "handwritten digit", tmplDigit, srcMNIST, digitNames},
 	} {
 		t := Task{ID: d.id, Group: "general", Phrase: d.phrase, Classes: d.classes, Template: d.tmpl, Metric: MetricAccuracy,
 			Notes: fmt.Sprintf("train: %d random images per class of the official training split; test: official test split, capped", b.cfg.TrainPerClass)}
@@ -228,17 +228,17 @@ func (b *builder) cards(decks []deck, render string) {
 		return 1
 	}
 	defs := []tdef{
-		{"general/playing-cards", "general", "playing card recognition", tmplCard, MetricAccuracy, ident, func(s, r int) int { return s*13 + r }},
-		{"attributes/card-identity", "attributes", "playing card recognition", tmplCard, MetricAccuracy, ident, func(s, r int) int { return s*13 + r }},
-		{"attributes/card-suit", "attributes", "playing card suit recognition", tmplSuit, MetricAccuracy, cardSuits, func(s, r int) int { return s }},
-		{"attributes/card-rank", "attributes", "playing card rank recognition", tmplRank, MetricAccuracy, cardRanks, func(s, r int) int { return r }},
-		{"attributes/card-colour", "attributes", "playing card colour recognition", tmplColour, MetricAccuracy, []string{"red", "black"}, func(s, r int) int {
+		{"general/playing-cards", "general", "playing card", tmplCard, MetricAccuracy, ident, func(s, r int) int { return s*13 + r }},
+		{"attributes/card-identity", "attributes", "playing card", tmplCard, MetricAccuracy, ident, func(s, r int) int { return s*13 + r }},
+		{"attributes/card-suit", "attributes", "playing card suit", tmplSuit, MetricAccuracy, cardSuits, func(s, r int) int { return s }},
+		{"attributes/card-rank", "attributes", "playing card rank", tmplRank, MetricAccuracy, cardRanks, func(s, r int) int { return r }},
+		{"attributes/card-colour", "attributes", "playing card color", tmplColour, MetricAccuracy, []string{"red", "black"}, func(s, r int) int {
 			if s == 1 || s == 2 {
 				return 0
 			}
 			return 1
 		}},
-		{"attributes/card-court", "attributes", "court card versus pip card recognition", tmplCourt, MetricMeanPerClass, []string{"court card", "pip card"}, func(s, r int) int { return court(r) }},
+		{"attributes/card-court", "attributes", "court card or pip card", tmplCourt, MetricMeanPerClass, []string{"court card", "pip card"}, func(s, r int) int { return court(r) }},
 	}
 	var jobs []drawJob
 	var names []string
@@ -387,7 +387,7 @@ func (b *builder) flags(emojis []*emoji, countries []country, render string) {
 		}
 		notes := fmt.Sprintf("a seeded sample of %d of the %d countries with the styles flag-icons 4x3, flag-icons 1x1 and OpenMoji (general/country-flags: %d of them, attributes: %d); every image an i.i.d. draw of (style, render transform); train pool %d and test %d draws per country, disjoint",
 			len(names), len(cand), generalFlagClasses, flagClasses, b.cfg.PoolPerClass, flagTestPerClass)
-		t := Task{ID: id, Group: id[:strings.Index(id, "/")], Phrase: "country flag recognition", Classes: names, Template: tmplFlag, Metric: MetricAccuracy, Notes: notes}
+		t := Task{ID: id, Group: id[:strings.Index(id, "/")], Phrase: "country flag", Classes: names, Template: tmplFlag, Metric: MetricAccuracy, Notes: notes}
 		l := 0
 		for i := range kept {
 			if isGeneral && !keptGeneral[i] {
@@ -417,7 +417,7 @@ func (b *builder) flags(emojis []*emoji, countries []country, render string) {
 	for i, c := range conts {
 		ci[c] = i
 	}
-	t := Task{ID: "attributes/flag-continent", Group: "attributes", Phrase: "flag continent recognition", Classes: conts, Template: tmplContinent, Metric: MetricMeanPerClass,
+	t := Task{ID: "attributes/flag-continent", Group: "attributes", Phrase: "continent of a country flag", Classes: conts, Template: tmplContinent, Metric: MetricMeanPerClass,
 		Notes: "same images as attributes/flag-country; countries without a continent (or alone on theirs) are left out"}
 	for i, c := range kept {
 		if l, ok := ci[c.continent]; ok {
@@ -453,15 +453,15 @@ type emojiTask struct {
 }
 
 var emojiTaskDefs = []emojiTask{
-	{"general/animals", "animal recognition", []string{"animal-mammal", "animal-bird", "animal-marine", "animal-bug", "animal-reptile", "animal-amphibian"}, 16},
-	{"general/food", "food recognition", []string{"food-fruit", "food-vegetable", "food-prepared", "food-asian", "food-sweet", "drink"}, 16},
-	{"general/vehicles", "vehicle recognition", []string{"transport-ground", "transport-air", "transport-water"}, 12},
-	{"nature/flowers", "flower recognition", []string{"plant-flower"}, 0},
-	{"nature/plants", "plant recognition", []string{"plant-other"}, 0},
-	{"nature/fruit", "fruit recognition", []string{"food-fruit"}, 0},
-	{"nature/vegetables", "vegetable recognition", []string{"food-vegetable"}, 0},
-	{"nature/mammals", "mammal recognition", []string{"animal-mammal"}, 24},
-	{"nature/birds", "bird recognition", []string{"animal-bird"}, 16},
+	{"general/animals", "animal", []string{"animal-mammal", "animal-bird", "animal-marine", "animal-bug", "animal-reptile", "animal-amphibian"}, 16},
+	{"general/food", "food", []string{"food-fruit", "food-vegetable", "food-prepared", "food-asian", "food-sweet", "drink"}, 16},
+	{"general/vehicles", "vehicle", []string{"transport-ground", "transport-air", "transport-water"}, 12},
+	{"nature/flowers", "flower", []string{"plant-flower"}, 0},
+	{"nature/plants", "plant", []string{"plant-other"}, 0},
+	{"nature/fruit", "fruit", []string{"food-fruit"}, 0},
+	{"nature/vegetables", "vegetable", []string{"food-vegetable"}, 0},
+	{"nature/mammals", "mammal", []string{"animal-mammal"}, 24},
+	{"nature/birds", "bird", []string{"animal-bird"}, 16},
 }
 
 // benchSubcat holds the emoji subcategories the benchmark's tasks use.

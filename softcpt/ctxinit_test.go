@@ -2,6 +2,7 @@ package softcpt
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"slices"
 	"strings"
@@ -279,5 +280,79 @@ func TestCtxInitResume(t *testing.T) {
 	}
 	if frobNorm(whole.Meta.Value.Data()) == 0 {
 		t.Error("the meta network did not move from zero")
+	}
+}
+
+// TestTaskCtxInit checks that TASK_CTX_INIT starts every task context
+// (shared, TA, and per task, TS) from the words' embeddings in the last
+// slots, the start-of-text embedding before them, that the task prompt
+// then encodes as the plain text "[SOS]… words <task name>.", and the
+// errors.
+func TestTaskCtxInit(t *testing.T) {
+	m := fixtureModel(t)
+	tok := wordTokenizer{Vocab: m.Config.VocabSize}
+	W := m.Config.TransformerWidth
+	emb := func(id int) []float32 { return m.TokenEmbeddings([]int{id}, 1, 1).Value.Contiguous().Data() }
+	for _, name := range []string{"nata", "nats"} {
+		cfg := smallConfig(t, name)
+		cfg.TaskNCtx, cfg.TaskCtxInit = 3, "a picture"
+		l, err := NewLearner(cfg, m, tok, testTasks, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := l.TaskCtx.Value.Data()
+		copies := 1
+		if cfg.TaskCSC {
+			copies = len(testTasks)
+		}
+		if len(d) != copies*3*W {
+			t.Fatalf("%s: task context has %d values, want %d", name, len(d), copies*3*W)
+		}
+		want := slices.Concat(emb(tok.SOT()), emb(tok.Encode("a")[0]), emb(tok.Encode("picture")[0]))
+		for c := 0; c < copies; c++ {
+			if !slices.Equal(d[c*3*W:(c+1)*3*W], want) {
+				t.Errorf("%s: task context %d is not [SOS] a picture", name, c)
+			}
+		}
+		// The task features are then those of the plain task prompts.
+		got := l.TaskFeatures().Value.Contiguous().Data()
+		for i, ts := range testTasks {
+			ids := append([]int{tok.SOT(), tok.SOT()}, tok.Encode("a picture "+ts.TaskName+" .")...)
+			ids = append(ids, tok.EOT())
+			plain := m.EncodeText(ids, 1, len(ids)).Data()
+			E := len(plain)
+			for k := range plain {
+				if math.Abs(float64(got[i*E+k]-plain[k])) > 1e-4 {
+					t.Fatalf("%s: task %d feature %d = %v, plain prompt gives %v", name, i, k, got[i*E+k], plain[k])
+				}
+			}
+		}
+	}
+
+	cfg := smallConfig(t, "nata")
+	cfg.TaskNCtx, cfg.TaskCtxInit = 1, "a picture"
+	if _, err := NewLearner(cfg, m, tok, testTasks, 1); err == nil || !strings.Contains(err.Error(), "task_n_ctx 1") {
+		t.Errorf("2 words in 1 slot: err = %v", err)
+	}
+	cfg.TaskNCtx = 0
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "Config.TaskCtxInit") {
+		t.Errorf("task ctx init without a task context: err = %v", err)
+	}
+	ca := smallConfig(t, "coop-ca")
+	ca.TaskCtxInit = "a picture"
+	if err := ca.Validate(); err == nil || !strings.Contains(err.Error(), "Config.TaskCtxInit") {
+		t.Errorf("task ctx init on CoOp-CA: err = %v", err)
+	}
+	// The setting survives MethodSettings, and is absent from the JSON of
+	// configurations without it (their run names stay as they were).
+	cfg = smallConfig(t, "nats")
+	cfg.TaskCtxInit = "a picture"
+	back, err := cfg.Settings().Config("nats")
+	if err != nil || back.TaskCtxInit != "a picture" {
+		t.Errorf("Settings().Config: %q, %v", back.TaskCtxInit, err)
+	}
+	js, _ := json.Marshal(smallConfig(t, "nats").Settings())
+	if strings.Contains(string(js), "task_ctx_init") {
+		t.Errorf("settings without a task ctx init: %s", js)
 	}
 }

@@ -123,6 +123,9 @@ func NewLearner(cfg Config, m *clip.Model, tok Tokenizer, tasks []TaskSpec, seed
 	if cfg.TaskNCtx == 0 {
 		l.TaskCtx.SetRequiresGrad(false) // the authors make it a buffer
 	}
+	if err := l.initTaskContext(tok); err != nil {
+		return nil, err
+	}
 	E := m.Config.EmbedDim
 	in := E
 	if cfg.CSC {

@@ -43,6 +43,7 @@ type Config struct {
 	ClassCSC    bool     // CLASS_CSC: class-specific class context (CS) instead of shared (CA)
 	TaskNCtx    int      // TASK_N_CTX (4)
 	TaskCSC     bool     // TASK_CSC: task-specific task context (TS) instead of shared (TA)
+	TaskCtxInit string   // TASK_CTX_INIT: start the task context(s) from these words (SoftCPT; InitTaskContext); "" = N(0, 0.02)
 	PGType      string   // PG_TYPE: lin, linmean or lincls
 	ClassSample float64  // CLS_SAMPLE_RATE: class sampling rate in training (0 = off)
 	InitStd     float32  // std of the random context and meta-net init (0.02)
@@ -99,7 +100,13 @@ func (c Config) Validate() error {
 		return setting.Errorf("Config.Position", int(c.Position), "must be end, middle or front")
 	}
 	if c.Hard {
+		if c.TaskCtxInit != "" {
+			return setting.Errorf("Config.TaskCtxInit", c.TaskCtxInit, "needs a SoftCPT method: the CoOp baselines have no task context")
+		}
 		return nil
+	}
+	if c.TaskCtxInit != "" && c.TaskNCtx == 0 {
+		return setting.Errorf("Config.TaskCtxInit", c.TaskCtxInit, "needs a task context (TaskNCtx > 0)")
 	}
 	switch c.PGType {
 	case "lin":
@@ -141,6 +148,7 @@ type MethodSettings struct {
 	ClassCSC    bool    `json:"class_csc"`
 	TaskNCtx    int     `json:"task_n_ctx"`
 	TaskCSC     bool    `json:"task_csc"`
+	TaskCtxInit string  `json:"task_ctx_init,omitempty"`
 	PGType      string  `json:"pg_type"`
 	ClassSample float64 `json:"cls_sample_rate"`
 }
@@ -148,7 +156,7 @@ type MethodSettings struct {
 // Settings returns the configuration's knobs.
 func (c Config) Settings() MethodSettings {
 	return MethodSettings{NCtx: c.NCtx, CtxInit: c.CtxInit, Position: c.Position.String(), CSC: c.CSC, ClassNCtx: c.ClassNCtx,
-		ClassCSC: c.ClassCSC, TaskNCtx: c.TaskNCtx, TaskCSC: c.TaskCSC, PGType: c.PGType, ClassSample: c.ClassSample}
+		ClassCSC: c.ClassCSC, TaskNCtx: c.TaskNCtx, TaskCSC: c.TaskCSC, TaskCtxInit: c.TaskCtxInit, PGType: c.PGType, ClassSample: c.ClassSample}
 }
 
 // Config returns the configuration of the named method (MethodConfig)
@@ -161,7 +169,7 @@ func (s MethodSettings) Config(method string) (Config, error) {
 		return c, err
 	}
 	c.NCtx, c.CtxInit, c.CSC, c.ClassNCtx, c.ClassCSC = s.NCtx, s.CtxInit, s.CSC, s.ClassNCtx, s.ClassCSC
-	c.TaskNCtx, c.TaskCSC, c.PGType, c.ClassSample = s.TaskNCtx, s.TaskCSC, s.PGType, s.ClassSample
+	c.TaskNCtx, c.TaskCSC, c.TaskCtxInit, c.PGType, c.ClassSample = s.TaskNCtx, s.TaskCSC, s.TaskCtxInit, s.PGType, s.ClassSample
 	if c.Position, err = ParsePosition(s.Position); err != nil {
 		return c, err
 	}

@@ -50,7 +50,7 @@
 //	epochs, batch_size, lr, momentum, weight_decay, warmup_epochs,
 //	warmup_lr, repeat_steps, augment      training (softcpt.TrainOptions)
 //	n_ctx, ctx_init, class_token_position, csc, class_n_ctx, class_csc,
-//	task_n_ctx, task_csc, pg_type, cls_sample_rate,
+//	task_n_ctx, task_csc, task_ctx_init, pg_type, cls_sample_rate,
 //	full_prompts                          the method (softcpt.Config)
 //	max_iter                              linear probe: L-BFGS iterations
 //	templates                             zero-shot: extra templates

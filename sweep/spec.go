@@ -81,6 +81,7 @@ type Params struct {
 	ClassCSC     *bool    `json:"class_csc,omitempty"`
 	TaskNCtx     *int     `json:"task_n_ctx,omitempty"`
 	TaskCSC      *bool    `json:"task_csc,omitempty"`
+	TaskCtxInit  *string  `json:"task_ctx_init,omitempty"`
 	PGType       *string  `json:"pg_type,omitempty"`
 	ClassSample  *float64 `json:"cls_sample_rate,omitempty"`
 	FullPrompts  *bool    `json:"full_prompts,omitempty"`

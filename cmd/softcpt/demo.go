@@ -35,6 +35,7 @@ func cmdDemo(ctx context.Context, args []string) error {
 	precision.Register(fs)
 	fs.IntVar(&o.NCtx, "n-ctx", o.NCtx, "N_CTX: learned context length of the class prompts (the paper's 16 suits OpenAI's CLIP; the shipped small CLIP was pretrained on short captions, in a context of 32 tokens, and learns best with 4, see README.md)")
 	fs.StringVar(&o.CtxInit, "ctx-init", "", "CTX_INIT: initialise the learned contexts from these words (e.g. \"a photo of a\"), or from each task's zero-shot template (\"template\"; see 'softcpt train -h'); default N(0, 0.02)")
+	fs.StringVar(&o.TaskCtxInit, "task-ctx-init", o.TaskCtxInit, "TASK_CTX_INIT of the SoftCPT methods: their task prompts start as \"<these words> <task name>.\" (\"\": N(0, 0.02), the authors' default; see README.md)")
 	fs.IntVar(&o.ProbeMaxIter, "probe-max-iter", o.ProbeMaxIter, "L-BFGS iterations per linear-probe fit (the authors use 1000; 50 keeps the demo short, at the price of fits that stop before convergence)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `usage: softcpt demo [--quick] [--out DIR]

@@ -20,8 +20,8 @@ const (
 	// warmup-epochs, warmup-lr, repeat-steps, augment.
 	Training Group = 1 << iota
 	// Method: n-ctx, ctx-init, class-token-position, csc, class-n-ctx,
-	// class-csc, task-n-ctx, task-csc, pg-type, cls-sample-rate,
-	// full-prompts.
+	// class-csc, task-n-ctx, task-csc, task-ctx-init, pg-type,
+	// cls-sample-rate, full-prompts.
 	Method
 	// Probe: max-iter.
 	Probe
@@ -44,6 +44,7 @@ type Settings struct {
 	// default unless given (see Config).
 	NCtx, ClassNCtx, TaskNCtx int
 	CtxInit, Position, PGType string
+	TaskCtxInit               string
 	CSC, ClassCSC, TaskCSC    string
 	ClassSample               float64
 	FullPrompts               bool
@@ -90,6 +91,7 @@ func (s *Settings) Register(fs *flag.FlagSet, groups Group, sweep bool) {
 		fs.StringVar(&s.ClassCSC, add("class-csc"), "", prefix+"CLASS_CSC: class-specific class context (true/false; default from the method)")
 		fs.IntVar(&s.TaskNCtx, add("task-n-ctx"), 0, prefix+"TASK_N_CTX (default from the method: 4)")
 		fs.StringVar(&s.TaskCSC, add("task-csc"), "", prefix+"TASK_CSC: task-specific task context (true/false; default from the method)")
+		fs.StringVar(&s.TaskCtxInit, add("task-ctx-init"), "", prefix+"TASK_CTX_INIT (SoftCPT): start the task context(s) from these words, e.g. \"a picture of a\" (at most --task-n-ctx tokens; they fill its last slots, the start-of-text token the others), so that the task prompts read \"words <task name>.\" at the first step. Default: N(0, 0.02)")
 		fs.StringVar(&s.PGType, add("pg-type"), "", prefix+"PG_TYPE meta network: lin, linmean or lincls (default lin)")
 		fs.Float64Var(&s.ClassSample, add("cls-sample-rate"), 0, prefix+"CLS_SAMPLE_RATE: class sampling rate in training (0 = off; the authors use 0.1 on general10 with CA/CS)")
 		fs.BoolVar(&s.FullPrompts, add("full-prompts"), false, prefix+"encode every class prompt in full instead of the (exact) shared-prefix encoding")
@@ -116,7 +118,8 @@ func (s *Settings) Given(fs *flag.FlagSet) map[string]string {
 
 // Config returns the configuration of the named method with the method
 // settings of the parsed fs on top (softcpt.MethodSettings.Config):
-// --ctx-init, --class-token-position and --cls-sample-rate always, the
+// --ctx-init, --task-ctx-init, --class-token-position and
+// --cls-sample-rate always, the
 // counts when given, the booleans and --pg-type when not empty. Without
 // --n-ctx, N_CTX stays the method's (experiment.Grid.NCtxFromModel
 // replaces it by the model's).
@@ -152,7 +155,7 @@ func (s *Settings) Config(method string, fs *flag.FlagSet) (softcpt.Config, erro
 	if s.PGType != "" {
 		m.PGType = s.PGType
 	}
-	m.CtxInit, m.Position, m.ClassSample = s.CtxInit, s.Position, s.ClassSample
+	m.CtxInit, m.TaskCtxInit, m.Position, m.ClassSample = s.CtxInit, s.TaskCtxInit, s.Position, s.ClassSample
 	return m.Config(method)
 }
 
