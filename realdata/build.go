@@ -37,10 +37,15 @@ type Config struct {
 	// flag and emoji tasks (default 24).
 	PoolPerClass int
 	// Pairs also writes pairs.bin. Without it only benchmark.bin is
-	// written, and its images are checked against Out/pairs.bin when that
-	// file exists (the committed pairs.bin was built by the v1 builder;
-	// a rebuild draws a different sample, see README.md).
+	// written, built against the pairs file HeldOut (the committed
+	// pairs.bin was built by the v1 builder; a rebuild draws a different
+	// sample, see README.md).
 	Pairs bool
+	// HeldOut is the pretraining pairs file a build without Pairs is held
+	// out from (default Out/pairs.bin; it must exist): digit images whose
+	// pixels equal one of its images are skipped, which changes the digit
+	// pools, and the build fails if any benchmark image is among its images.
+	HeldOut string
 	// Logf reports progress (default: discard).
 	Logf func(format string, args ...any)
 }
@@ -155,9 +160,8 @@ func loadFit(path string, size int) (*imageproc.RGB, error) {
 	return out, nil
 }
 
-// Build fetches every source, rasterises it and writes Out/benchmark.bin and
-// Out/pairs.bin.
-func Build(cfg Config) error {
+// withDefaults returns cfg with its zero fields set to their defaults.
+func (cfg Config) withDefaults() Config {
 	if cfg.Size == 0 {
 		cfg.Size = 32
 	}
@@ -179,7 +183,33 @@ func Build(cfg Config) error {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
+	if cfg.HeldOut == "" {
+		cfg.HeldOut = filepath.Join(cfg.Out, "pairs.bin")
+	}
+	return cfg
+}
+
+// newBuilder returns a builder for cfg (defaults applied) whose benchmark is
+// held out from the pretraining images with pixel hashes held; every draw
+// comes from one generator seeded by cfg.Seed.
+func newBuilder(cfg Config, f *Fetcher, held map[PixelHash]bool) *builder {
+	return &builder{cfg: cfg, f: f, rng: rand.New(rand.NewPCG(cfg.Seed, 0x5eed)), bench: newPool(cfg.Size), pairs: newPool(cfg.Size), pairHashes: held}
+}
+
+// Build fetches every source, rasterises it and writes Out/benchmark.bin and
+// Out/pairs.bin (or, without Pairs, Out/benchmark.bin only).
+func Build(cfg Config) error {
+	cfg = cfg.withDefaults()
 	logf := cfg.Logf
+	// The held-out pairs come first: without them the digit pools differ
+	// from the committed benchmark's, so a missing file fails at once.
+	var held map[PixelHash]bool
+	if !cfg.Pairs {
+		var err error
+		if held, err = pairHashes(cfg.HeldOut); err != nil {
+			return err
+		}
+	}
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return errors.Wrapf(err, "creating output dir %s", cfg.Out)
 	}
@@ -195,7 +225,7 @@ func Build(cfg Config) error {
 	if err != nil {
 		return err
 	}
-	b := &builder{cfg: cfg, f: f, rng: rand.New(rand.NewPCG(cfg.Seed, 0x5eed)), bench: newPool(cfg.Size), pairs: newPool(cfg.Size)}
+	b := newBuilder(cfg, f, held)
 
 	// Catalogues.
 	emojis, err := f.loadEmoji(filepath.Join(cfg.Cache, "svg"))
@@ -255,11 +285,6 @@ func Build(cfg Config) error {
 
 	// Benchmark first, so the pairs can exclude its test images.
 	logf("building benchmark")
-	if !cfg.Pairs {
-		if b.pairHashes, err = pairHashes(filepath.Join(cfg.Out, "pairs.bin"), logf); err != nil {
-			return err
-		}
-	}
 	if err := b.digits(mnistDir); err != nil {
 		return err
 	}
@@ -275,7 +300,7 @@ func Build(cfg Config) error {
 	bench.Images = &Images{W: cfg.Size, H: cfg.Size, Pix: b.bench.pix}
 	bp := filepath.Join(cfg.Out, "benchmark.bin")
 	if !cfg.Pairs {
-		if err := checkHeldOut(bench, b.pairHashes, filepath.Join(cfg.Out, "pairs.bin"), logf); err != nil {
+		if err := checkHeldOut(bench, b.pairHashes, cfg.HeldOut, logf); err != nil {
 			return err
 		}
 		if err := WriteBenchmark(bp, bench); err != nil {
@@ -339,12 +364,10 @@ func logTasks(bench *Benchmark, logf func(string, ...any)) {
 	logf("benchmark: %d images", bench.Images.Len())
 }
 
-// pairHashes returns the pixel hashes of the pairs file at path, or none
-// (reported) when it is missing.
-func pairHashes(path string, logf func(string, ...any)) (map[PixelHash]bool, error) {
+// pairHashes returns the pixel hashes of the pairs file at path.
+func pairHashes(path string) (map[PixelHash]bool, error) {
 	if _, err := os.Stat(path); err != nil {
-		logf("no %s: the benchmark is not checked against pretraining pairs", path)
-		return nil, nil
+		return nil, errors.Wrapf(err, "realdata: held-out pairs file %s: the benchmark's digit pools skip its images, so a build without it draws other pools (builddata -heldout, default realdata/assets/pairs.bin)", path)
 	}
 	p, err := OpenPairs(path)
 	if err != nil {
@@ -407,7 +430,7 @@ type builder struct {
 	tasks []Task
 	// digitTrainPool marks MNIST/F-MNIST training indices used by the benchmark.
 	digitTrainPool map[string]map[int]bool
-	// pairHashes holds the pixel hashes of the existing pairs.bin the
+	// pairHashes holds the pixel hashes of the pairs file HeldOut the
 	// benchmark is built against (without Pairs).
 	pairHashes map[PixelHash]bool
 }

@@ -79,48 +79,51 @@ func (b *builder) digits(mnistDir string) error {
 		t := Task{ID: d.id, Group: "general", Phrase: d.phrase, Classes: d.classes, Template: d.tmpl, Metric: MetricAccuracy,
 			Notes: fmt.Sprintf("train: %d random images per class of the official training split; test: official test split, capped", b.cfg.TrainPerClass)}
 		tr := sets[d.name+"/train"]
-		pool := map[int]bool{}
-		count := make([]int, 10)
-		for _, i := range b.rng.Perm(len(tr.imgs)) {
-			l := int(tr.labels[i])
-			if count[l] < b.cfg.TrainPerClass && !b.inPairs(GrayToRGB(tr.imgs[i], tr.side, tr.side, b.cfg.Size)) {
-				count[l]++
-				pool[i] = true
-			}
-		}
-		idx := make([]int, 0, len(pool))
-		for i := range pool {
-			idx = append(idx, i)
-		}
+		idx := drawPerClass(b.rng.Perm(len(tr.imgs)), tr.labels, b.cfg.TrainPerClass, b.digitInPairs(tr))
 		sort.Ints(idx)
+		pool := map[int]bool{}
 		for _, i := range idx {
+			pool[i] = true
 			img := GrayToRGB(tr.imgs[i], tr.side, tr.side, b.cfg.Size)
 			t.Train = append(t.Train, Item{b.bench.add(fmt.Sprintf("%s/train/%d", d.name, i), d.src, img, nil), int(tr.labels[i])})
 		}
 		b.digitTrainPool[d.name] = pool
 		te := sets[d.name+"/test"]
-		var items []Item
-		perm := b.rng.Perm(len(te.imgs))
-		count = make([]int, 10)
-		for _, i := range perm {
-			l := int(te.labels[i])
-			if count[l] < digitTestPerClass && !b.inPairs(GrayToRGB(te.imgs[i], te.side, te.side, b.cfg.Size)) {
-				count[l]++
-				img := GrayToRGB(te.imgs[i], te.side, te.side, b.cfg.Size)
-				items = append(items, Item{b.bench.add(fmt.Sprintf("%s/test/%d", d.name, i), d.src, img, nil), l})
-			}
+		for _, i := range drawPerClass(b.rng.Perm(len(te.imgs)), te.labels, digitTestPerClass, b.digitInPairs(te)) {
+			img := GrayToRGB(te.imgs[i], te.side, te.side, b.cfg.Size)
+			t.Test = append(t.Test, Item{b.bench.add(fmt.Sprintf("%s/test/%d", d.name, i), d.src, img, nil), int(te.labels[i])})
 		}
-		sort.Slice(items, func(i, j int) bool { return items[i].Image < items[j].Image })
-		t.Test = items
 		b.tasks = append(b.tasks, t)
 	}
 	return nil
 }
 
-// inPairs reports whether img's pixels equal an image of the pretraining
-// pairs the benchmark is checked against.
-func (b *builder) inPairs(img *imageproc.RGB) bool {
-	return b.pairHashes[HashPixels(img.Pix)]
+// drawPerClass walks perm and keeps, in perm order, the first perClass
+// indices of every label (labels[i] is index i's label) for which skip is
+// false. The digit pools and tests are these draws: which images they hold
+// depends on the permutation (the seed and every earlier draw of the
+// builder's generator) and on skip (the pretraining pairs the benchmark is
+// held out from), so both must match the committed build's to reproduce it.
+func drawPerClass(perm []int, labels []uint8, perClass int, skip func(i int) bool) []int {
+	count := map[uint8]int{}
+	var out []int
+	for _, i := range perm {
+		l := labels[i]
+		if count[l] < perClass && !skip(i) {
+			count[l]++
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// digitInPairs reports whether image i of s, padded to the benchmark's
+// size, equals an image of the pretraining pairs the benchmark is held out
+// from (MNIST holds a few duplicates).
+func (b *builder) digitInPairs(s digitSet) func(i int) bool {
+	return func(i int) bool {
+		return b.pairHashes[HashPixels(GrayToRGB(s.imgs[i], s.side, s.side, b.cfg.Size).Pix)]
+	}
 }
 
 // pretrainDigits adds DigitsPretrain MNIST and Fashion-MNIST training

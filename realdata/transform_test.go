@@ -186,7 +186,8 @@ func writePNG(t *testing.T, dir, name string, m image.Image) string {
 
 // TestCheckHeldOut checks the builder's held-out check: it passes when no
 // benchmark image's pixels occur among the pairs' and names the image and
-// the pairs file when one does; pairHashes reads a pairs file.
+// the pairs file when one does; pairHashes reads a pairs file and fails on
+// a missing one.
 func TestCheckHeldOut(t *testing.T) {
 	b := tinyBenchmark()
 	logf := func(string, ...any) {}
@@ -195,7 +196,7 @@ func TestCheckHeldOut(t *testing.T) {
 	if err := WritePairs(path, &Pairs{ImageSize: 4, Sources: []Source{{ID: "s"}}, ImageSources: []int{0}, Captions: [][]string{{"x."}}, Images: imgs}); err != nil {
 		t.Fatal(err)
 	}
-	h, err := pairHashes(path, logf)
+	h, err := pairHashes(path)
 	if err != nil || len(h) != 1 {
 		t.Fatalf("pairHashes = %d hashes, %v", len(h), err)
 	}
@@ -207,7 +208,8 @@ func TestCheckHeldOut(t *testing.T) {
 	if err := checkHeldOut(b, h, path, logf); err != nil {
 		t.Fatalf("no collision: %v", err)
 	}
-	if h, err := pairHashes(filepath.Join(t.TempDir(), "missing.bin"), logf); h != nil || err != nil {
-		t.Fatalf("missing pairs file: %v, %v; want no hashes and no error", h, err)
+	missing := filepath.Join(t.TempDir(), "missing.bin")
+	if h, err := pairHashes(missing); h != nil || err == nil || !strings.Contains(err.Error(), missing) {
+		t.Fatalf("missing pairs file: %v, %v; want an error naming %s", h, err, missing)
 	}
 }

@@ -30,13 +30,14 @@ func main() {
 	perClass := flag.Int("train-per-class", 40, "benchmark training pool per class for MNIST and Fashion-MNIST (at most 100: larger pools reach into the committed pairs)")
 	pool := flag.Int("pool-per-class", 24, "benchmark training pool per class for the card, flag and emoji tasks")
 	pairs := flag.Bool("pairs", false, "also write pairs.bin (it differs from the committed one; see realdata/README.md)")
+	heldOut := flag.String("heldout", "realdata/assets/pairs.bin", "pretraining pairs the benchmark is held out from, without -pairs (its images are skipped in the digit pools: another file, or none, gives other pools)")
 	flag.Parse()
 	start := time.Now()
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(os.Stderr, "[%6.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 	}
 	cfg := realdata.Config{Out: *out, Cache: *cache, Size: *size, Seed: *seed, Workers: *workers,
-		DigitsPretrain: *digits, TrainPerClass: *perClass, PoolPerClass: *pool, Pairs: *pairs, Logf: logf}
+		DigitsPretrain: *digits, TrainPerClass: *perClass, PoolPerClass: *pool, Pairs: *pairs, HeldOut: *heldOut, Logf: logf}
 	if err := realdata.Build(cfg); err != nil {
 		log.Fatalf("builddata: %+v", err)
 	}
