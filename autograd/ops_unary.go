@@ -15,10 +15,11 @@ import (
 // masking) run on the vectorised kernels package; the rest are plain
 // indexed loops (no per-element closures).
 
-// unaryIn returns the contiguous data of x and a zeroed output tensor of
-// its shape.
+// unaryIn returns the contiguous data of x and an output tensor of its
+// shape with unspecified contents (tensor.Empty): every forward writes
+// all of it.
 func unaryIn(x *Var) ([]float32, *tensor.Tensor) {
-	return x.Value.Contiguous().Data(), tensor.New(x.Shape()...)
+	return x.Value.Contiguous().Data(), tensor.Empty(x.Shape()...)
 }
 
 // Exp returns e^x element-wise.
@@ -27,7 +28,7 @@ func Exp(x *Var) *Var {
 	o := out.Data()
 	kernels.Exp(o, xd)
 	return result(out, func(g *tensor.Tensor) {
-		gx := tensor.New(x.Shape()...)
+		gx := tensor.Empty(x.Shape()...)
 		kernels.Mul(gx.Data(), g.Contiguous().Data(), o)
 		x.accumulate(gx)
 	}, x)
@@ -44,7 +45,7 @@ func Log(x *Var) *Var {
 	return result(out, func(g *tensor.Tensor) {
 		gd := g.Contiguous().Data()
 		xd := x.Value.Contiguous().Data()
-		gx := tensor.New(x.Shape()...)
+		gx := tensor.Empty(x.Shape()...)
 		d := gx.Data()
 		for i, v := range xd {
 			d[i] = gd[i] / v
@@ -63,7 +64,7 @@ func Sqrt(x *Var) *Var {
 	}
 	return result(out, func(g *tensor.Tensor) {
 		gd := g.Contiguous().Data()
-		gx := tensor.New(x.Shape()...)
+		gx := tensor.Empty(x.Shape()...)
 		d := gx.Data()
 		for i, y := range o {
 			d[i] = gd[i] / (2 * y)
@@ -153,7 +154,7 @@ func Relu(x *Var) *Var {
 	xd, out := unaryIn(x)
 	kernels.Relu(out.Data(), xd)
 	return result(out, func(g *tensor.Tensor) {
-		gx := tensor.New(x.Shape()...)
+		gx := tensor.Empty(x.Shape()...)
 		kernels.ReluBackward(gx.Data(), g.Contiguous().Data(), x.Value.Contiguous().Data())
 		x.accumulate(gx)
 	}, x)
@@ -191,7 +192,7 @@ func Sigmoid(x *Var) *Var {
 	kernels.Sigmoid(o, xd)
 	return result(out, func(g *tensor.Tensor) {
 		gd := g.Contiguous().Data()
-		gx := tensor.New(x.Shape()...)
+		gx := tensor.Empty(x.Shape()...)
 		d := gx.Data()
 		for i, y := range o {
 			d[i] = gd[i] * y * (1 - y)
@@ -207,7 +208,7 @@ func Tanh(x *Var) *Var {
 	o := out.Data()
 	kernels.Tanh(o, xd)
 	return result(out, func(g *tensor.Tensor) {
-		gx := tensor.New(x.Shape()...)
+		gx := tensor.Empty(x.Shape()...)
 		kernels.TanhBackward(gx.Data(), g.Contiguous().Data(), o)
 		x.accumulate(gx)
 	}, x)
@@ -220,7 +221,7 @@ func Gelu(x *Var) *Var {
 	xd, out := unaryIn(x)
 	kernels.Gelu(out.Data(), xd)
 	return result(out, func(g *tensor.Tensor) {
-		gx := tensor.New(x.Shape()...)
+		gx := tensor.Empty(x.Shape()...)
 		kernels.GeluBackward(gx.Data(), g.Contiguous().Data(), x.Value.Contiguous().Data())
 		x.accumulate(gx)
 	}, x)
@@ -237,7 +238,7 @@ func QuickGelu(x *Var) *Var {
 	return result(out, func(g *tensor.Tensor) {
 		gd := g.Contiguous().Data()
 		xd := x.Value.Contiguous().Data()
-		gx := tensor.New(x.Shape()...)
+		gx := tensor.Empty(x.Shape()...)
 		d := gx.Data()
 		// d = σ(ax), then d·(1 + ax·(1−σ(ax)))·g.
 		copy(d, xd)
@@ -279,7 +280,7 @@ func Dropout(x *Var, p float32, rng *rand.Rand, train bool) *Var {
 	}
 	kernels.Mul(o, xd, mask)
 	return result(out, func(g *tensor.Tensor) {
-		gx := tensor.New(x.Shape()...)
+		gx := tensor.Empty(x.Shape()...)
 		kernels.Mul(gx.Data(), g.Contiguous().Data(), mask)
 		x.accumulate(gx)
 	}, x)

@@ -84,6 +84,19 @@ func New(shape ...int) *Tensor {
 	}
 }
 
+// Empty returns a contiguous tensor of the given shape whose elements
+// are unspecified: inside an active Arena its storage may be a reused
+// buffer with stale contents (see EmptyBuffer). The caller must write
+// every element before reading any; where that is not certain, use New.
+func Empty(shape ...int) *Tensor {
+	checkShape("Empty", shape)
+	return &Tensor{
+		data:    EmptyBuffer(Numel(shape)),
+		shape:   append([]int(nil), shape...),
+		strides: ContiguousStrides(shape),
+	}
+}
+
 // Zeros is New.
 func Zeros(shape ...int) *Tensor { return New(shape...) }
 
@@ -92,7 +105,7 @@ func Ones(shape ...int) *Tensor { return Full(1, shape...) }
 
 // Full returns a tensor filled with v.
 func Full(v float32, shape ...int) *Tensor {
-	t := New(shape...)
+	t := Empty(shape...)
 	for i := range t.data {
 		t.data[i] = v
 	}
@@ -195,7 +208,7 @@ func (t *Tensor) Contiguous() *Tensor {
 
 // Clone returns a contiguous copy of t.
 func (t *Tensor) Clone() *Tensor {
-	out := New(t.shape...)
+	out := Empty(t.shape...)
 	out.device = t.device
 	t.CopyTo(out.data)
 	return out
