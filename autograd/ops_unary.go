@@ -234,22 +234,28 @@ const quickGeluAlpha = 1.702
 // CLIP. The gradient is σ(ax) + a·x·σ(ax)·(1−σ(ax)) with a = 1.702.
 func QuickGelu(x *Var) *Var {
 	xd, out := unaryIn(x)
-	kernels.QuickGelu(out.Data(), xd)
+	o := out.Data()
+	parallelFor(len(o), 1, func(_, lo, hi int) { kernels.QuickGelu(o[lo:hi], xd[lo:hi]) })
 	return result(out, func(g *tensor.Tensor) {
 		gd := g.Contiguous().Data()
 		xd := x.Value.Contiguous().Data()
 		gx := tensor.Empty(x.Shape()...)
 		d := gx.Data()
-		// d = σ(ax), then d·(1 + ax·(1−σ(ax)))·g.
-		copy(d, xd)
-		kernels.Scale(quickGeluAlpha, d)
-		kernels.Sigmoid(d, d)
-		for i, v := range xd {
-			s := d[i]
-			d[i] = gd[i] * s * (1 + quickGeluAlpha*v*(1-s))
-		}
+		parallelFor(len(d), 1, func(_, lo, hi int) { quickGeluBackward(d[lo:hi], gd[lo:hi], xd[lo:hi]) })
 		x.accumulate(gx)
 	}, x)
+}
+
+// quickGeluBackward sets d = g·s·(1 + a·x·(1−s)) with s = σ(a·x) and
+// a = 1.702: QuickGelu's derivative times g.
+func quickGeluBackward(d, g, x []float32) {
+	copy(d, x)
+	kernels.Scale(quickGeluAlpha, d)
+	kernels.Sigmoid(d, d)
+	for i, v := range x {
+		s := d[i]
+		d[i] = g[i] * s * (1 + quickGeluAlpha*v*(1-s))
+	}
 }
 
 // Dropout zeroes each element of x with probability p and scales the
