@@ -75,23 +75,20 @@ func checkShape(op string, shape []int) {
 }
 
 // New returns a zero-filled contiguous tensor of the given shape.
-func New(shape ...int) *Tensor {
-	checkShape("New", shape)
-	return &Tensor{
-		data:    Buffer(Numel(shape)),
-		shape:   append([]int(nil), shape...),
-		strides: ContiguousStrides(shape),
-	}
-}
+func New(shape ...int) *Tensor { return newTensor("New", shape, true) }
 
 // Empty returns a contiguous tensor of the given shape whose elements
 // are unspecified: inside an active Arena its storage may be a reused
 // buffer with stale contents (see EmptyBuffer). The caller must write
 // every element before reading any; where that is not certain, use New.
-func Empty(shape ...int) *Tensor {
-	checkShape("Empty", shape)
+func Empty(shape ...int) *Tensor { return newTensor("Empty", shape, false) }
+
+// newTensor returns a contiguous tensor of the given shape, zeroed if
+// zero is set (for op's messages).
+func newTensor(op string, shape []int, zero bool) *Tensor {
+	checkShape(op, shape)
 	return &Tensor{
-		data:    EmptyBuffer(Numel(shape)),
+		data:    buffer(Numel(shape), zero),
 		shape:   append([]int(nil), shape...),
 		strides: ContiguousStrides(shape),
 	}
