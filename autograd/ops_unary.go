@@ -227,11 +227,9 @@ func Gelu(x *Var) *Var {
 	}, x)
 }
 
-// quickGeluAlpha is the slope inside QuickGelu's sigmoid.
-const quickGeluAlpha = 1.702
-
 // QuickGelu returns x·σ(1.702·x), the GELU approximation used by OpenAI's
-// CLIP. The gradient is σ(ax) + a·x·σ(ax)·(1−σ(ax)) with a = 1.702.
+// CLIP. The gradient is σ(ax) + a·x·σ(ax)·(1−σ(ax)) with a = 1.702
+// (kernels.QuickGeluBackward).
 func QuickGelu(x *Var) *Var {
 	xd, out := unaryIn(x)
 	o := out.Data()
@@ -241,21 +239,9 @@ func QuickGelu(x *Var) *Var {
 		xd := x.Value.Contiguous().Data()
 		gx := tensor.Empty(x.Shape()...)
 		d := gx.Data()
-		parallelFor(len(d), 1, func(_, lo, hi int) { quickGeluBackward(d[lo:hi], gd[lo:hi], xd[lo:hi]) })
+		parallelFor(len(d), 1, func(_, lo, hi int) { kernels.QuickGeluBackward(d[lo:hi], gd[lo:hi], xd[lo:hi]) })
 		x.accumulate(gx)
 	}, x)
-}
-
-// quickGeluBackward sets d = g·s·(1 + a·x·(1−s)) with s = σ(a·x) and
-// a = 1.702: QuickGelu's derivative times g.
-func quickGeluBackward(d, g, x []float32) {
-	copy(d, x)
-	kernels.Scale(quickGeluAlpha, d)
-	kernels.Sigmoid(d, d)
-	for i, v := range x {
-		s := d[i]
-		d[i] = g[i] * s * (1 + quickGeluAlpha*v*(1-s))
-	}
 }
 
 // Dropout zeroes each element of x with probability p and scales the
