@@ -569,7 +569,7 @@ func (g *gen) quickGelu() {
 	// order: u *= 1 + lo. Registers of a group: b input/result, b+1..b+3 exp
 	// scratch, b+4 x, b+5 lo.
 	g.unary("QuickGelu", 6, func(b int) {
-		A, X, LO, T1, T2 := g.v(b), g.v(b+4), g.v(b+5), g.v(b+1), g.v(b+2)
+		A, X, T1, T2 := g.v(b), g.v(b+4), g.v(b+1), g.v(b+2)
 		g.p("VMOVAPS %s, %s", A, X)
 		if g.is512() {
 			g.p("VPANDD %s, %s, %s", g.c(cAbs), A, A)
@@ -577,13 +577,7 @@ func (g *gen) quickGelu() {
 			g.p("VANDPS %s, %s, %s", g.c(cAbs), A, A)
 		}
 		g.p("VMINPS %s, %s, %s", g.c(cQGClamp), A, A)
-		g.p("VMULPS %s, %s, %s", g.c(cNegQG), A, T1)
-		g.p("VMOVAPS %s, %s", T1, LO)
-		g.p("VFMSUB231PS %s, %s, %s", g.c(cNegQG), A, LO)
-		g.p("VFMADD231PS %s, %s, %s", g.c(cNegQGLo), A, LO)
-		g.p("VMOVAPS %s, %s", T1, A)
-		g.exp(b, b+1, b+2, b+3)
-		g.p("VFMADD231PS %s, %s, %s", LO, A, A)
+		g.quickGeluExp(b, b+5)
 		// T1 = x < 0 ? u : 1
 		g.p("VMOVUPS %s, %s", g.c(cOne), T1)
 		if g.is512() {
@@ -596,6 +590,21 @@ func (g *gen) quickGelu() {
 		g.p("VMULPS %s, %s, %s", X, T1, T1)
 		g.p("VDIVPS %s, %s, %s", T2, T1, A)
 	})
+}
+
+// quickGeluExp sets register b, holding a = min(|x|, 64), to
+// u = exp(-1.702 a) with the rounding error of the product -1.702*a (with
+// -1.702 split into hi+lo) corrected to first order: u *= 1 + lo, lo in
+// register lo. b+1..b+3 are exp scratch.
+func (g *gen) quickGeluExp(b, lo int) {
+	A, T1, LO := g.v(b), g.v(b+1), g.v(lo)
+	g.p("VMULPS %s, %s, %s", g.c(cNegQG), A, T1)
+	g.p("VMOVAPS %s, %s", T1, LO)
+	g.p("VFMSUB231PS %s, %s, %s", g.c(cNegQG), A, LO)
+	g.p("VFMADD231PS %s, %s, %s", g.c(cNegQGLo), A, LO)
+	g.p("VMOVAPS %s, %s", T1, A)
+	g.exp(b, b+1, b+2, b+3)
+	g.p("VFMADD231PS %s, %s, %s", LO, A, A)
 }
 
 func (g *gen) quickGeluBackward() {
@@ -618,13 +627,7 @@ func (g *gen) quickGeluBackward() {
 		g.p("VMINPS %s, %s, %s", A, NC, A)
 		g.andMem(cSign, b+4, b+6)
 		g.or(b+6, b, b+6)
-		g.p("VMULPS %s, %s, %s", g.c(cNegQG), A, NS)
-		g.p("VMOVAPS %s, %s", NS, LO)
-		g.p("VFMSUB231PS %s, %s, %s", g.c(cNegQG), A, LO)
-		g.p("VFMADD231PS %s, %s, %s", g.c(cNegQGLo), A, LO)
-		g.p("VMOVAPS %s, %s", NS, A)
-		g.exp(b, b+1, b+2, b+3)
-		g.p("VFMADD231PS %s, %s, %s", LO, A, A)
+		g.quickGeluExp(b, b+5)
 		g.p("VMOVUPS %s, %s", g.c(cOne), LO)
 		if g.is512() {
 			g.p("VPMOVD2M %s, K2", X)
