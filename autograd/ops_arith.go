@@ -56,7 +56,7 @@ func (op binOp) apply(dst, a, b []float32) {
 // slices; anything else goes through broadcast views.
 func broadcastApply(name string, a, b *tensor.Tensor, op binOp) *tensor.Tensor {
 	shape := binaryShape(name, a, b)
-	out := tensor.New(shape...)
+	out := tensor.Empty(shape...) // every path writes all of out
 	o := out.Data()
 	if tensor.SameShape(a.Shape(), shape) && tensor.SameShape(b.Shape(), shape) {
 		op.apply(o, a.Contiguous().Data(), b.Contiguous().Data())

@@ -54,7 +54,7 @@ func MatMul(a, b *Var, transA, transB bool) *Var {
 	}
 	batch := max(ba, bb)
 	ad, bd := a.Value.Contiguous().Data(), b.Value.Contiguous().Data()
-	out := tensor.New(outShape...)
+	out := tensor.Empty(outShape...) // beta = 0 products
 	od := out.Data()
 	sa, sb := ar*ac, br*bc
 	if ba == 1 && batch > 1 {
@@ -74,12 +74,15 @@ func MatMul(a, b *Var, transA, transB bool) *Var {
 	return result(out, func(g *tensor.Tensor) {
 		gd := g.Contiguous().Data()
 		if a.requiresGrad {
-			ga := tensor.New(a.Shape()...)
-			gad := ga.Data()
+			var ga *tensor.Tensor
 			beta := float32(0)
 			if sa == 0 {
-				beta = 1 // shared a: sum over the batch
+				beta = 1 // shared a: sum over the batch into zeros
+				ga = tensor.New(a.Shape()...)
+			} else {
+				ga = tensor.Empty(a.Shape()...)
 			}
+			gad := ga.Data()
 			for i := 0; i < batch; i++ {
 				gi, bi, dst := gd[i*m*n:], bd[i*sb:], gad[i*sa:]
 				if !transA { // dA (m×k) = g (m×n) · op(B)ᵀ
@@ -94,7 +97,7 @@ func MatMul(a, b *Var, transA, transB bool) *Var {
 			a.accumulate(ga)
 		}
 		if b.requiresGrad {
-			gb := tensor.New(b.Shape()...)
+			gb := tensor.Empty(b.Shape()...) // the first product has beta = 0
 			gbd := gb.Data()
 			if sb == 0 && !transA && batch > 1 {
 				if !transB { // dB (k×n) = Aᵀ · g over all rows
@@ -147,12 +150,12 @@ func Linear(x, w, b *Var) *Var {
 	return result(out, func(g *tensor.Tensor) {
 		gd := g.Contiguous().Data()
 		if x.requiresGrad { // dx = g · w
-			gx := tensor.New(xs...)
+			gx := tensor.Empty(xs...)
 			kernels.Sgemm(false, false, rows, in, outF, 1, gd, outF, wd, in, 0, gx.Data(), in)
 			x.accumulate(gx)
 		}
 		if w.requiresGrad { // dw = gᵀ · x
-			gw := tensor.New(ws...)
+			gw := tensor.Empty(ws...)
 			kernels.Sgemm(true, false, outF, in, rows, 1, gd, outF, xd, in, 0, gw.Data(), in)
 			w.accumulate(gw)
 		}
@@ -163,10 +166,11 @@ func Linear(x, w, b *Var) *Var {
 }
 
 // linearOutput allocates the output of a linear layer on input shape xs,
-// [..., outF], holding the bias b in each of its rows (zeros without a
-// bias), and returns the beta with which the product must be added to it.
+// [..., outF], holding the bias b in each of its rows (unspecified
+// contents without a bias), and returns the beta with which the product
+// must be added to it (0 without a bias: the product overwrites it).
 func linearOutput(xs []int, b *Var, rows, outF int) (*tensor.Tensor, float32) {
-	out := tensor.New(append(append([]int(nil), xs[:len(xs)-1]...), outF)...)
+	out := tensor.Empty(append(append([]int(nil), xs[:len(xs)-1]...), outF)...)
 	if b == nil {
 		return out, 0
 	}

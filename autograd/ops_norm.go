@@ -166,7 +166,7 @@ func LayerNorm(x, gamma, beta *Var, eps float32) *Var {
 	}
 	mean := tensor.Buffer(rows)
 	rstd := tensor.Buffer(rows)
-	out := tensor.New(shape...)
+	out := tensor.Empty(shape...)
 	y := out.Data()
 	parallelFor(rows, dim, func(_, lo, hi int) {
 		kernels.LayerNormRows(y[lo*dim:hi*dim], mean[lo:hi], rstd[lo:hi], xd[lo*dim:hi*dim], gd, bd, hi-lo, dim, eps)
@@ -183,7 +183,7 @@ func LayerNorm(x, gamma, beta *Var, eps float32) *Var {
 		xd := x.Value.Contiguous().Data()
 		// The kernel always writes dx; gamma and beta gradients are summed
 		// per chunk and then reduced in chunk order (deterministic).
-		gx := tensor.New(shape...)
+		gx := tensor.Empty(shape...)
 		dx := gx.Data()
 		needG := gamma != nil && gamma.requiresGrad
 		needB := beta != nil && beta.requiresGrad

@@ -24,7 +24,12 @@ import (
 // queries form one block and the prefix scores of a group are a single
 // matrix product. The result is [C,S,W] with heads concatenated, scaled
 // by 1/√D. Gradients flow to all five inputs.
-func PrefixAttention(q, ks, vs, kp, vp *Var, group []int, heads int) *Var {
+//
+// prec is the number format of the products: FP32, or BF16 (a frozen
+// text tower run in bf16, see PackedWeight.SetPrecision), where the
+// products against the prefix take bf16 operands with fp32 sums as
+// PyTorch's autocast does (see prefixAttentionBF16).
+func PrefixAttention(q, ks, vs, kp, vp *Var, group []int, heads int, prec Precision) *Var {
 	qs, kps := q.Shape(), kp.Shape()
 	if len(qs) != 3 || len(kps) != 3 || !tensor.SameShape(ks.Shape(), qs) || !tensor.SameShape(vs.Shape(), qs) ||
 		!tensor.SameShape(vp.Shape(), kps) || kps[2] != qs[2] || heads <= 0 || qs[2]%heads != 0 || len(group) != qs[0] {
@@ -53,14 +58,19 @@ func PrefixAttention(q, ks, vs, kp, vp *Var, group []int, heads int) *Var {
 	}
 	qd, ksd, vsd := q.Value.Contiguous().Data(), ks.Value.Contiguous().Data(), vs.Value.Contiguous().Data()
 	kpd, vpd := kp.Value.Contiguous().Data(), vp.Value.Contiguous().Data()
+	if prec == BF16 {
+		d := prefixDims{C: C, S: S, W: W, G: G, P: P, D: D, L: L, heads: heads, scale: scale, runs: runs,
+			qd: qd, ksd: ksd, vsd: vsd, kpd: kpd, vpd: vpd}
+		return prefixAttentionBF16(d, q, ks, vs, kp, vp)
+	}
 	// probs[h] holds, for every query (c,i), its L attention weights:
 	// P prefix columns then S suffix columns.
 	probs := make([][]float32, heads)
-	out := tensor.New(C, S, W)
+	out := tensor.Empty(C, S, W)
 	od := out.Data()
 	negInf := float32(math.Inf(-1))
 	forHeads(heads, func(h int) {
-		pr := tensor.Buffer(C * S * L)
+		pr := tensor.EmptyBuffer(C * S * L) // every row is written: each suffix is in a group
 		probs[h] = pr
 		for g, r := range runs {
 			n := r[1] - r[0]
@@ -91,25 +101,11 @@ func PrefixAttention(q, ks, vs, kp, vp *Var, group []int, heads int) *Var {
 	})
 	return result(out, func(gr *tensor.Tensor) {
 		gd := gr.Contiguous().Data()
-		var dq, dks, dvs, dkp, dvp *tensor.Tensor
-		alloc := func(v *Var, shape ...int) *tensor.Tensor {
-			if v.requiresGrad {
-				return tensor.New(shape...)
-			}
-			return nil
-		}
-		dq, dks, dvs = alloc(q, C, S, W), alloc(ks, C, S, W), alloc(vs, C, S, W)
-		dkp, dvp = alloc(kp, G, P, W), alloc(vp, G, P, W)
-		data := func(t *tensor.Tensor) []float32 {
-			if t == nil {
-				return nil
-			}
-			return t.Data()
-		}
-		dqd, dksd, dvsd, dkpd, dvpd := data(dq), data(dks), data(dvs), data(dkp), data(dvp)
+		grads := newPrefixGrads(q, ks, vs, kp, vp)
+		dqd, dksd, dvsd, dkpd, dvpd := grads.data()
 		forHeads(heads, func(h int) {
 			pr := probs[h]
-			ds := tensor.Buffer(C * S * L) // dP, then dScores
+			ds := tensor.EmptyBuffer(C * S * L) // dP, then dScores
 			for g, r := range runs {
 				n := r[1] - r[0]
 				if n == 0 {
@@ -149,15 +145,54 @@ func PrefixAttention(q, ks, vs, kp, vp *Var, group []int, heads int) *Var {
 				}
 			}
 		})
-		for _, p := range []struct {
-			v *Var
-			g *tensor.Tensor
-		}{{q, dq}, {ks, dks}, {vs, dvs}, {kp, dkp}, {vp, dvp}} {
-			if p.g != nil {
-				p.v.accumulate(p.g)
-			}
-		}
+		grads.accumulate()
 	}, q, ks, vs, kp, vp)
+}
+
+// prefixGrads holds PrefixAttention's gradient buffers for its five
+// inputs (q, ks, vs, kp, vp; nil for an input without gradient).
+type prefixGrads struct {
+	vars [5]*Var
+	g    [5]*tensor.Tensor
+}
+
+// newPrefixGrads allocates the gradients of the inputs that need one.
+// Those of q, ks and vs hold unspecified values (the backward overwrites
+// them: the first product into each region has beta 0); those of kp and
+// vp are zeroed (summed over a group's suffixes, and zero for a prefix
+// without suffixes).
+func newPrefixGrads(q, ks, vs, kp, vp *Var) *prefixGrads {
+	p := &prefixGrads{vars: [5]*Var{q, ks, vs, kp, vp}}
+	for i, v := range p.vars {
+		switch {
+		case !v.requiresGrad:
+		case i >= 3:
+			p.g[i] = tensor.New(v.Shape()...)
+		default:
+			p.g[i] = tensor.Empty(v.Shape()...)
+		}
+	}
+	return p
+}
+
+// data returns the gradients' storage (nil where there is none).
+func (p *prefixGrads) data() (dq, dks, dvs, dkp, dvp []float32) {
+	var d [5][]float32
+	for i, t := range p.g {
+		if t != nil {
+			d[i] = t.Data()
+		}
+	}
+	return d[0], d[1], d[2], d[3], d[4]
+}
+
+// accumulate adds the gradients to their inputs.
+func (p *prefixGrads) accumulate() {
+	for i, t := range p.g {
+		if t != nil {
+			p.vars[i].accumulate(t)
+		}
+	}
 }
 
 // forHeads runs f for every head on its own goroutine (heads write

@@ -15,10 +15,11 @@ import (
 // masking) run on the vectorised kernels package; the rest are plain
 // indexed loops (no per-element closures).
 
-// unaryIn returns the contiguous data of x and a zeroed output tensor of
-// its shape.
+// unaryIn returns the contiguous data of x and an output tensor of its
+// shape with unspecified contents (tensor.Empty): every forward writes
+// all of it.
 func unaryIn(x *Var) ([]float32, *tensor.Tensor) {
-	return x.Value.Contiguous().Data(), tensor.New(x.Shape()...)
+	return x.Value.Contiguous().Data(), tensor.Empty(x.Shape()...)
 }
 
 // Exp returns e^x element-wise.
@@ -27,7 +28,7 @@ func Exp(x *Var) *Var {
 	o := out.Data()
 	kernels.Exp(o, xd)
 	return result(out, func(g *tensor.Tensor) {
-		gx := tensor.New(x.Shape()...)
+		gx := tensor.Empty(x.Shape()...)
 		kernels.Mul(gx.Data(), g.Contiguous().Data(), o)
 		x.accumulate(gx)
 	}, x)
@@ -44,7 +45,7 @@ func Log(x *Var) *Var {
 	return result(out, func(g *tensor.Tensor) {
 		gd := g.Contiguous().Data()
 		xd := x.Value.Contiguous().Data()
-		gx := tensor.New(x.Shape()...)
+		gx := tensor.Empty(x.Shape()...)
 		d := gx.Data()
 		for i, v := range xd {
 			d[i] = gd[i] / v
@@ -63,7 +64,7 @@ func Sqrt(x *Var) *Var {
 	}
 	return result(out, func(g *tensor.Tensor) {
 		gd := g.Contiguous().Data()
-		gx := tensor.New(x.Shape()...)
+		gx := tensor.Empty(x.Shape()...)
 		d := gx.Data()
 		for i, y := range o {
 			d[i] = gd[i] / (2 * y)
@@ -153,7 +154,7 @@ func Relu(x *Var) *Var {
 	xd, out := unaryIn(x)
 	kernels.Relu(out.Data(), xd)
 	return result(out, func(g *tensor.Tensor) {
-		gx := tensor.New(x.Shape()...)
+		gx := tensor.Empty(x.Shape()...)
 		kernels.ReluBackward(gx.Data(), g.Contiguous().Data(), x.Value.Contiguous().Data())
 		x.accumulate(gx)
 	}, x)
@@ -191,7 +192,7 @@ func Sigmoid(x *Var) *Var {
 	kernels.Sigmoid(o, xd)
 	return result(out, func(g *tensor.Tensor) {
 		gd := g.Contiguous().Data()
-		gx := tensor.New(x.Shape()...)
+		gx := tensor.Empty(x.Shape()...)
 		d := gx.Data()
 		for i, y := range o {
 			d[i] = gd[i] * y * (1 - y)
@@ -207,7 +208,7 @@ func Tanh(x *Var) *Var {
 	o := out.Data()
 	kernels.Tanh(o, xd)
 	return result(out, func(g *tensor.Tensor) {
-		gx := tensor.New(x.Shape()...)
+		gx := tensor.Empty(x.Shape()...)
 		kernels.TanhBackward(gx.Data(), g.Contiguous().Data(), o)
 		x.accumulate(gx)
 	}, x)
@@ -220,33 +221,25 @@ func Gelu(x *Var) *Var {
 	xd, out := unaryIn(x)
 	kernels.Gelu(out.Data(), xd)
 	return result(out, func(g *tensor.Tensor) {
-		gx := tensor.New(x.Shape()...)
+		gx := tensor.Empty(x.Shape()...)
 		kernels.GeluBackward(gx.Data(), g.Contiguous().Data(), x.Value.Contiguous().Data())
 		x.accumulate(gx)
 	}, x)
 }
 
-// quickGeluAlpha is the slope inside QuickGelu's sigmoid.
-const quickGeluAlpha = 1.702
-
 // QuickGelu returns x·σ(1.702·x), the GELU approximation used by OpenAI's
-// CLIP. The gradient is σ(ax) + a·x·σ(ax)·(1−σ(ax)) with a = 1.702.
+// CLIP. The gradient is σ(ax) + a·x·σ(ax)·(1−σ(ax)) with a = 1.702
+// (kernels.QuickGeluBackward).
 func QuickGelu(x *Var) *Var {
 	xd, out := unaryIn(x)
-	kernels.QuickGelu(out.Data(), xd)
+	o := out.Data()
+	parallelFor(len(o), 1, func(_, lo, hi int) { kernels.QuickGelu(o[lo:hi], xd[lo:hi]) })
 	return result(out, func(g *tensor.Tensor) {
 		gd := g.Contiguous().Data()
 		xd := x.Value.Contiguous().Data()
-		gx := tensor.New(x.Shape()...)
+		gx := tensor.Empty(x.Shape()...)
 		d := gx.Data()
-		// d = σ(ax), then d·(1 + ax·(1−σ(ax)))·g.
-		copy(d, xd)
-		kernels.Scale(quickGeluAlpha, d)
-		kernels.Sigmoid(d, d)
-		for i, v := range xd {
-			s := d[i]
-			d[i] = gd[i] * s * (1 + quickGeluAlpha*v*(1-s))
-		}
+		parallelFor(len(d), 1, func(_, lo, hi int) { kernels.QuickGeluBackward(d[lo:hi], gd[lo:hi], xd[lo:hi]) })
 		x.accumulate(gx)
 	}, x)
 }
@@ -279,7 +272,7 @@ func Dropout(x *Var, p float32, rng *rand.Rand, train bool) *Var {
 	}
 	kernels.Mul(o, xd, mask)
 	return result(out, func(g *tensor.Tensor) {
-		gx := tensor.New(x.Shape()...)
+		gx := tensor.Empty(x.Shape()...)
 		kernels.Mul(gx.Data(), g.Contiguous().Data(), mask)
 		x.accumulate(gx)
 	}, x)

@@ -248,3 +248,19 @@ func TestPointwiseNoGraphOnConstants(t *testing.T) {
 		}
 	}
 }
+
+// TestQuickGeluBackwardParallel checks QuickGelu's input gradient against
+// the float64 derivative on a length that parallelFor splits (unevenly).
+func TestQuickGeluBackwardParallel(t *testing.T) {
+	n := 2*parallelMinElems + 37
+	x := Param(randRange(5, -9, 9, n))
+	g := randRange(6, -2, 2, n)
+	QuickGelu(x).BackwardWith(g)
+	want := make([]float64, n)
+	for i, v := range x.Value.Data() {
+		v := float64(v)
+		s := 1 / (1 + math.Exp(-1.702*v))
+		want[i] = float64(g.Data()[i]) * s * (1 + 1.702*v*(1-s))
+	}
+	assertClose64(t, "QuickGelu backward", x.Grad.Data(), want, 1e-6, 1e-5)
+}

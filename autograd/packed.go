@@ -179,7 +179,7 @@ func LinearPacked(x *Var, pw *PackedWeight, b *Var) *Var {
 	bf16 := pw.Precision() == BF16
 	var out *tensor.Tensor
 	if bf16 {
-		out = tensor.New(append(append([]int(nil), xs[:len(xs)-1]...), outF)...)
+		out = tensor.Empty(append(append([]int(nil), xs[:len(xs)-1]...), outF)...) // GemmBF16 writes every element
 		var ep kernels.BF16Epilogue
 		if b != nil {
 			ep.Bias = b.Value.Contiguous().Data()
@@ -197,7 +197,7 @@ func LinearPacked(x *Var, pw *PackedWeight, b *Var) *Var {
 	return result(out, func(g *tensor.Tensor) {
 		gd := g.Contiguous().Data()
 		if x.requiresGrad { // dx = g · w
-			gx := tensor.New(xs...)
+			gx := tensor.Empty(xs...) // overwritten by the product
 			if bf16 {
 				kernels.GemmBF16(rows, gd, outF, pw.packed16(false), gx.Data(), in, kernels.BF16Epilogue{})
 			} else {

@@ -213,6 +213,16 @@ func (m *Model) linear(x, w, b *autograd.Var) *autograd.Var {
 	return autograd.Linear(x, w, b)
 }
 
+// attentionPrecision is the number format of the text tower's attention
+// products: the model's precision while it is frozen (as for the packed
+// Linear weights), fp32 while it is trainable.
+func (m *Model) attentionPrecision() autograd.Precision {
+	if m.packed == nil {
+		return autograd.FP32
+	}
+	return m.precision
+}
+
 // mlp is the second half of a residual block: x + c_proj(QuickGELU(c_fc(ln_2(x)))).
 func (m *Model) mlp(x *autograd.Var, p string) *autograd.Var {
 	h := autograd.LayerNorm(x, m.p(p+"ln_2.weight"), m.p(p+"ln_2.bias"), lnEps)
@@ -335,7 +345,7 @@ func (m *Model) TextFeaturesSharedBuckets(prefix *autograd.Var, suffixes []*auto
 		qp, kp, vp := m.qkv(hp, p)
 		for b := range hs {
 			qs, ks, vs := m.qkv(hs[b], p)
-			as := autograd.PrefixAttention(qs, ks, vs, kp, vp, groups[b], heads)
+			as := autograd.PrefixAttention(qs, ks, vs, kp, vp, groups[b], heads, m.attentionPrecision())
 			hs[b] = m.mlp(autograd.Add(hs[b], m.linear(as, outW, outB)), p)
 		}
 		if i < m.Config.TransformerLayers-1 { // the last layer's prefix output is never read

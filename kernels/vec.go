@@ -363,6 +363,41 @@ func QuickGeluGeneric(dst, src []float32) {
 	}
 }
 
+// QuickGeluBackward computes the gradient of QuickGelu:
+// dst = gradOut * (s + 1.702 x s (1 − s)) with s = sigmoid(1.702 x), in
+// one pass. The derivative is 1 at x = +Inf and 0 at x = −Inf. The vector
+// levels form s and 1 − s from one exp(−1.702 |x|) (QuickGelu's), so
+// neither loses precision; the absolute error is a few ulp of
+// s + 1.702 |x| s (1 − s) (the derivative crosses 0 near x = −1.28).
+func QuickGeluBackward(dst, gradOut, x []float32) {
+	vecCheck3("QuickGeluBackward", "dst", "gradOut", "x", dst, gradOut, x)
+	if current == Generic || len(dst) == 0 {
+		QuickGeluBackwardGeneric(dst, gradOut, x)
+		return
+	}
+	quickGeluBackwardAsm(current, dst, gradOut, x)
+}
+
+// QuickGeluBackwardGeneric is the reference for QuickGeluBackward
+// (float64 arithmetic).
+func QuickGeluBackwardGeneric(dst, gradOut, x []float32) {
+	vecCheck3("QuickGeluBackwardGeneric", "dst", "gradOut", "x", dst, gradOut, x)
+	for i, v := range x {
+		dst[i] = float32(float64(gradOut[i]) * quickGeluDeriv64(float64(v)))
+	}
+}
+
+// quickGeluDeriv64 returns the derivative of x·sigmoid(1.702 x): 1 at
+// +Inf, 0 at −Inf.
+func quickGeluDeriv64(x float64) float64 {
+	const a = 1.702
+	if math.IsInf(x, 0) {
+		return math.Max(0, math.Copysign(1, x))
+	}
+	s := 1 / (1 + math.Exp(-a*x))
+	return s + a*x*s*(1-s)
+}
+
 // Sigmoid computes dst = 1 / (1 + exp(-src)) element-wise.
 func Sigmoid(dst, src []float32) {
 	vecCheck2("Sigmoid", "dst", "src", dst, src)

@@ -81,6 +81,12 @@ func vecGeluAVX2(dst, src *float32, n int)
 func vecGeluAVX512(dst, src *float32, n int)
 
 //go:noescape
+func vecQuickGeluBackwardAVX2(dst, gradOut, x *float32, n int)
+
+//go:noescape
+func vecQuickGeluBackwardAVX512(dst, gradOut, x *float32, n int)
+
+//go:noescape
 func vecGeluBackwardAVX2(dst, gradOut, x *float32, n int)
 
 //go:noescape
@@ -221,6 +227,14 @@ func geluAsm(l Level, dst, src []float32) {
 		vecGeluAVX512(&dst[0], &src[0], len(dst))
 	} else {
 		vecGeluAVX2(&dst[0], &src[0], len(dst))
+	}
+}
+
+func quickGeluBackwardAsm(l Level, dst, gradOut, x []float32) {
+	if l == AVX512 {
+		vecQuickGeluBackwardAVX512(&dst[0], &gradOut[0], &x[0], len(dst))
+	} else {
+		vecQuickGeluBackwardAVX2(&dst[0], &gradOut[0], &x[0], len(dst))
 	}
 }
 

@@ -147,5 +147,6 @@ func benchBackward(b *testing.B, f func(dst, gradOut, x []float32)) {
 	}
 }
 
-func BenchmarkGeluBackward(b *testing.B) { benchBackward(b, GeluBackward) }
-func BenchmarkTanhBackward(b *testing.B) { benchBackward(b, TanhBackward) }
+func BenchmarkGeluBackward(b *testing.B)      { benchBackward(b, GeluBackward) }
+func BenchmarkQuickGeluBackward(b *testing.B) { benchBackward(b, QuickGeluBackward) }
+func BenchmarkTanhBackward(b *testing.B)      { benchBackward(b, TanhBackward) }

@@ -114,11 +114,12 @@ func vecOpIndex(name string) int {
 	panic("no op " + name)
 }
 
-// TestVecGeluTanhBackward checks GeluBackward and TanhBackward on odd
-// lengths inside NaN guard bands, in place (dst = gradOut) and on the
-// special values, against float64 math: the error must stay within
-// ulps*2^-24 of the magnitude of the terms (for Gelu, |g|*(Phi(x) +
-// |x|*phi(x)), since the derivative crosses 0), plus 2^-140 absolute.
+// TestVecGeluTanhBackward checks GeluBackward, QuickGeluBackward and
+// TanhBackward on odd lengths inside NaN guard bands, in place (dst =
+// gradOut) and on the special values, against float64 math: the error
+// must stay within ulps*2^-24 of the magnitude of the terms (for Gelu,
+// |g|*(Phi(x) + |x|*phi(x)), for QuickGelu |g|*(s + 1.702|x|s(1-s)),
+// since these derivatives cross 0), plus 2^-140 absolute.
 func TestVecGeluTanhBackward(t *testing.T) {
 	rng := rand.New(rand.NewPCG(33, 34))
 	phi := func(x float64) float64 { return math.Exp(-x*x/2) / math.Sqrt(2*math.Pi) }
@@ -138,6 +139,14 @@ func TestVecGeluTanhBackward(t *testing.T) {
 				return g * cdf, math.Abs(g * cdf)
 			}
 			return g * (cdf + x*phi(x)), math.Abs(g) * (cdf + math.Abs(x)*phi(x))
+		}, func(n int) []float32 { return vecRand(rng, n, 4, 0) }, 8},
+		{"QuickGeluBackward", QuickGeluBackward, QuickGeluBackwardGeneric, func(g, x float64) (float64, float64) {
+			if math.IsInf(x, 0) {
+				d := g * quickGeluDeriv64(x)
+				return d, math.Abs(d)
+			}
+			s := 1 / (1 + math.Exp(-1.702*x))
+			return g * (s + 1.702*x*s*(1-s)), math.Abs(g) * (s + 1.702*math.Abs(x)*s*(1-s))
 		}, func(n int) []float32 { return vecRand(rng, n, 4, 0) }, 8},
 		{"TanhBackward", TanhBackward, TanhBackwardGeneric, func(g, y float64) (float64, float64) {
 			d := g * (1 - y*y)
@@ -201,7 +210,7 @@ func TestVecGeluTanhBackward(t *testing.T) {
 			// specials (and a dense sweep for Gelu; for Tanh the outputs
 			// of Tanh on them) at every lane position
 			x := append(append([]float32{}, vecSpecials...), vecSpecials...)
-			if op.name == "GeluBackward" {
+			if op.name != "TanhBackward" {
 				x = append(x, vecSweep(1<<16, -15, 10)...)
 			} else {
 				x = append(x, 0.99999994, -0.99999994, 1e-20)
@@ -220,11 +229,13 @@ func TestVecGeluTanhBackward(t *testing.T) {
 			t.Logf("%s: worst error %.2f x 2^-24 x magnitude", op.name, worst[op.name])
 			worst[op.name] = 0
 		}
-		// Limits of the Gelu derivative: 1 at +Inf, 0 at -Inf.
-		d := make([]float32, 2)
-		GeluBackward(d, []float32{1, 1}, []float32{float32(math.Inf(1)), float32(math.Inf(-1))})
-		if d[0] != 1 || d[1] != 0 {
-			t.Errorf("GeluBackward at +-Inf: got %v, want [1 0]", d)
+		// Limits of the Gelu and QuickGelu derivatives: 1 at +Inf, 0 at -Inf.
+		for _, f := range []func(d, g, x []float32){GeluBackward, QuickGeluBackward} {
+			d := make([]float32, 2)
+			f(d, []float32{1, 1}, []float32{float32(math.Inf(1)), float32(math.Inf(-1))})
+			if d[0] != 1 || d[1] != 0 {
+				t.Errorf("GeluBackward/QuickGeluBackward at +-Inf: got %v, want [1 0]", d)
+			}
 		}
 	})
 }

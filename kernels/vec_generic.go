@@ -32,6 +32,9 @@ func quickGeluAsm(_ Level, dst, src []float32) { QuickGeluGeneric(dst, src) }
 func geluAsm(_ Level, dst, src []float32) { GeluGeneric(dst, src) }
 
 func geluBackwardAsm(_ Level, dst, gradOut, x []float32) { GeluBackwardGeneric(dst, gradOut, x) }
+func quickGeluBackwardAsm(_ Level, dst, gradOut, x []float32) {
+	QuickGeluBackwardGeneric(dst, gradOut, x)
+}
 
 func tanhAsm(_ Level, dst, src []float32) { TanhGeneric(dst, src) }
 

@@ -748,6 +748,7 @@ func TestVecPanics(t *testing.T) {
 		"Sigmoid":               func() { Sigmoid(a, b) },
 		"Tanh":                  func() { Tanh(a, b) },
 		"GeluBackward":          func() { GeluBackward(a, b, b) },
+		"QuickGeluBackward":     func() { QuickGeluBackward(b, a, b) },
 		"TanhBackward":          func() { TanhBackward(b, b, a) },
 		"SoftmaxRows":           func() { SoftmaxRows(a, b, 1, 4) },
 		"LogSoftmaxRows":        func() { LogSoftmaxRows(b, b, 2, 3) },

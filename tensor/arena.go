@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"math"
 	"sync"
 	"sync/atomic"
 )
@@ -17,6 +18,10 @@ import (
 // used after Reset; anything that must survive (a loss value, optimiser
 // state) is copied out or created outside Do. One arena is active at a
 // time in the process.
+//
+// A reused buffer is cleared before it is handed out again by New and
+// Buffer; Empty and EmptyBuffer skip the clearing, for producers that
+// write every element before anything reads one.
 type Arena struct {
 	mu   sync.Mutex
 	free map[int][][]float32
@@ -25,6 +30,12 @@ type Arena struct {
 	// Fresh and Reused count the buffers the arena allocated and the ones
 	// it handed out again.
 	Fresh, Reused int
+
+	// Scribble, a debugging aid, fills every buffer that Empty and
+	// EmptyBuffer take from the arena (fresh or reused) with NaN, so that
+	// a producer that reads an element before writing it (accumulates
+	// into its output) shows NaN in its results. Set it before Do.
+	Scribble bool
 }
 
 // ArenaMinElems is the smallest request served by an active arena;
@@ -55,31 +66,55 @@ func (a *Arena) Reset() {
 	a.used = a.used[:0]
 }
 
-// get returns a zeroed buffer of n elements.
-func (a *Arena) get(n int) []float32 {
+// get returns a buffer of n elements: zeroed if zero is set, otherwise
+// holding whatever a previous user left there (NaN with Scribble).
+func (a *Arena) get(n int, zero bool) []float32 {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	var b []float32
+	reused := false
 	if fl := a.free[n]; len(fl) > 0 {
 		b = fl[len(fl)-1]
 		a.free[n] = fl[:len(fl)-1]
-		clear(b)
+		reused = true
 		a.Reused++
 	} else {
 		b = make([]float32, n)
 		a.Fresh++
 	}
 	a.used = append(a.used, b)
+	scribble := a.Scribble
+	a.mu.Unlock()
+	// Clear outside the lock: the heads of an attention op take buffers
+	// concurrently.
+	switch {
+	case !zero && scribble:
+		nan := float32(math.NaN())
+		for i := range b {
+			b[i] = nan
+		}
+	case zero && reused:
+		clear(b)
+	}
 	return b
 }
 
 // Buffer returns a zeroed float32 slice of n elements: from the active
 // arena when there is one and n is large enough, otherwise freshly
 // allocated.
-func Buffer(n int) []float32 {
+func Buffer(n int) []float32 { return buffer(n, true) }
+
+// EmptyBuffer is Buffer without the guarantee of zeros: a buffer reused
+// from the active arena keeps its previous contents. Use it only where
+// every element is written before any is read (a product with beta = 0,
+// an element-wise result, a copy), never for an output that is
+// accumulated into.
+func EmptyBuffer(n int) []float32 { return buffer(n, false) }
+
+// buffer returns n elements, zeroed when zero is set.
+func buffer(n int, zero bool) []float32 {
 	if n >= ArenaMinElems {
 		if a := activeArena.Load(); a != nil {
-			return a.get(n)
+			return a.get(n, zero)
 		}
 	}
 	return make([]float32, n)

@@ -42,3 +42,42 @@ func TestArenaReuse(t *testing.T) {
 	}()
 	a.Do(func() { NewArena().Do(func() {}) })
 }
+
+func TestArenaEmptyBuffer(t *testing.T) {
+	a := NewArena()
+	var first []float32
+	a.Do(func() {
+		first = EmptyBuffer(ArenaMinElems)
+		for i := range first {
+			first[i] = float32(i)
+		}
+		if b := EmptyBuffer(ArenaMinElems - 1); len(b) != ArenaMinElems-1 || b[0] != 0 {
+			t.Fatal("a small EmptyBuffer is not a fresh zeroed slice")
+		}
+	})
+	a.Reset()
+	a.Do(func() {
+		// Reused without clearing: the previous contents are still there.
+		b := EmptyBuffer(ArenaMinElems)
+		if &b[0] != &first[0] || b[5] != 5 {
+			t.Fatalf("EmptyBuffer did not hand back the used buffer as it was (b[5] = %v)", b[5])
+		}
+	})
+	a.Reset()
+	a.Scribble = true
+	a.Do(func() {
+		z := Buffer(ArenaMinElems) // reused: cleared despite Scribble
+		if &z[0] != &first[0] || z[5] != 0 {
+			t.Fatalf("Buffer handed out a reused buffer without clearing it (z[5] = %v)", z[5])
+		}
+		e := Empty(2, ArenaMinElems) // fresh: scribbled over
+		for _, v := range e.Data() {
+			if v == v {
+				t.Fatalf("Scribble left %v in a fresh Empty tensor", v)
+			}
+		}
+		if f := Full(2, 2, ArenaMinElems); f.Data()[3] != 2 {
+			t.Fatal("Full on an empty buffer")
+		}
+	})
+}

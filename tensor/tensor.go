@@ -75,10 +75,20 @@ func checkShape(op string, shape []int) {
 }
 
 // New returns a zero-filled contiguous tensor of the given shape.
-func New(shape ...int) *Tensor {
-	checkShape("New", shape)
+func New(shape ...int) *Tensor { return newTensor("New", shape, true) }
+
+// Empty returns a contiguous tensor of the given shape whose elements
+// are unspecified: inside an active Arena its storage may be a reused
+// buffer with stale contents (see EmptyBuffer). The caller must write
+// every element before reading any; where that is not certain, use New.
+func Empty(shape ...int) *Tensor { return newTensor("Empty", shape, false) }
+
+// newTensor returns a contiguous tensor of the given shape, zeroed if
+// zero is set (for op's messages).
+func newTensor(op string, shape []int, zero bool) *Tensor {
+	checkShape(op, shape)
 	return &Tensor{
-		data:    Buffer(Numel(shape)),
+		data:    buffer(Numel(shape), zero),
 		shape:   append([]int(nil), shape...),
 		strides: ContiguousStrides(shape),
 	}
@@ -92,7 +102,7 @@ func Ones(shape ...int) *Tensor { return Full(1, shape...) }
 
 // Full returns a tensor filled with v.
 func Full(v float32, shape ...int) *Tensor {
-	t := New(shape...)
+	t := Empty(shape...)
 	for i := range t.data {
 		t.data[i] = v
 	}
@@ -195,7 +205,7 @@ func (t *Tensor) Contiguous() *Tensor {
 
 // Clone returns a contiguous copy of t.
 func (t *Tensor) Clone() *Tensor {
-	out := New(t.shape...)
+	out := Empty(t.shape...)
 	out.device = t.device
 	t.CopyTo(out.data)
 	return out

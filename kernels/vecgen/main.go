@@ -365,6 +365,7 @@ func (g *gen) all() {
 	g.expK()
 	g.sigmoid()
 	g.quickGelu()
+	g.quickGeluBackward()
 	g.gelu()
 	g.geluBackward()
 	g.tanh()
@@ -568,7 +569,7 @@ func (g *gen) quickGelu() {
 	// order: u *= 1 + lo. Registers of a group: b input/result, b+1..b+3 exp
 	// scratch, b+4 x, b+5 lo.
 	g.unary("QuickGelu", 6, func(b int) {
-		A, X, LO, T1, T2 := g.v(b), g.v(b+4), g.v(b+5), g.v(b+1), g.v(b+2)
+		A, X, T1, T2 := g.v(b), g.v(b+4), g.v(b+1), g.v(b+2)
 		g.p("VMOVAPS %s, %s", A, X)
 		if g.is512() {
 			g.p("VPANDD %s, %s, %s", g.c(cAbs), A, A)
@@ -576,13 +577,7 @@ func (g *gen) quickGelu() {
 			g.p("VANDPS %s, %s, %s", g.c(cAbs), A, A)
 		}
 		g.p("VMINPS %s, %s, %s", g.c(cQGClamp), A, A)
-		g.p("VMULPS %s, %s, %s", g.c(cNegQG), A, T1)
-		g.p("VMOVAPS %s, %s", T1, LO)
-		g.p("VFMSUB231PS %s, %s, %s", g.c(cNegQG), A, LO)
-		g.p("VFMADD231PS %s, %s, %s", g.c(cNegQGLo), A, LO)
-		g.p("VMOVAPS %s, %s", T1, A)
-		g.exp(b, b+1, b+2, b+3)
-		g.p("VFMADD231PS %s, %s, %s", LO, A, A)
+		g.quickGeluExp(b, b+5)
 		// T1 = x < 0 ? u : 1
 		g.p("VMOVUPS %s, %s", g.c(cOne), T1)
 		if g.is512() {
@@ -594,6 +589,65 @@ func (g *gen) quickGelu() {
 		g.p("VADDPS %s, %s, %s", g.c(cOne), A, T2)
 		g.p("VMULPS %s, %s, %s", X, T1, T1)
 		g.p("VDIVPS %s, %s, %s", T2, T1, A)
+	})
+}
+
+// quickGeluExp sets register b, holding a = min(|x|, 64), to
+// u = exp(-1.702 a) with the rounding error of the product -1.702*a (with
+// -1.702 split into hi+lo) corrected to first order: u *= 1 + lo, lo in
+// register lo. b+1..b+3 are exp scratch.
+func (g *gen) quickGeluExp(b, lo int) {
+	A, T1, LO := g.v(b), g.v(b+1), g.v(lo)
+	g.p("VMULPS %s, %s, %s", g.c(cNegQG), A, T1)
+	g.p("VMOVAPS %s, %s", T1, LO)
+	g.p("VFMSUB231PS %s, %s, %s", g.c(cNegQG), A, LO)
+	g.p("VFMADD231PS %s, %s, %s", g.c(cNegQGLo), A, LO)
+	g.p("VMOVAPS %s, %s", T1, A)
+	g.exp(b, b+1, b+2, b+3)
+	g.p("VFMADD231PS %s, %s, %s", LO, A, A)
+}
+
+func (g *gen) quickGeluBackward() {
+	// dst = gradOut * s * (1 + 1.702 xc * c) with s = sigmoid(1.702 x) and
+	// c = 1 - s, both from u = exp(-1.702 |x|) as in quickGelu (|x|
+	// clamped to 64, u corrected to first order): s = ns/(1+u) and
+	// c = nc/(1+u) with (ns, nc) = (u, 1) for x < 0 and (1, u) otherwise,
+	// so neither loses precision; xc is x clamped to [-64, 64] (the limits
+	// 1 at +Inf and 0 at -Inf). Registers of a group: b |x| then u, b+1..
+	// b+3 exp scratch then ns, 1+u and nc, b+4 x, b+5 lo then 1 then
+	// 1 + 1.702 xc c, b+6 xc.
+	g.binaryLoop("QuickGeluBackward", "gradOut", "x", g.expUnroll(), func(j int, m bool) {
+		b := 7 * j
+		A, NS, DEN, NC, X, LO, XC := g.v(b), g.v(b+1), g.v(b+2), g.v(b+3), g.v(b+4), g.v(b+5), g.v(b+6)
+		g.load("BX", j, b, m)
+		g.p("VMOVAPS %s, %s", A, X)
+		g.andMem(cAbs, b, b)
+		// min(64, |x|) keeps a NaN |x| (the NaN operand comes second).
+		g.p("VMOVUPS %s, %s", g.c(cQGClamp), NC)
+		g.p("VMINPS %s, %s, %s", A, NC, A)
+		g.andMem(cSign, b+4, b+6)
+		g.or(b+6, b, b+6)
+		g.quickGeluExp(b, b+5)
+		g.p("VMOVUPS %s, %s", g.c(cOne), LO)
+		if g.is512() {
+			g.p("VPMOVD2M %s, K2", X)
+			g.p("VMOVAPS %s, %s", LO, NS)
+			g.p("VMOVAPS %s, K2, %s", A, NS)
+			g.p("VMOVAPS %s, %s", A, NC)
+			g.p("VMOVAPS %s, K2, %s", LO, NC)
+		} else {
+			g.p("VBLENDVPS %s, %s, %s, %s", X, A, LO, NS)
+			g.p("VBLENDVPS %s, %s, %s, %s", X, LO, A, NC)
+		}
+		g.p("VADDPS %s, %s, %s", LO, A, DEN)
+		g.p("VDIVPS %s, %s, %s", DEN, NS, NS)
+		g.p("VDIVPS %s, %s, %s", DEN, NC, NC)
+		g.p("VMULPS %s, %s, %s", g.c(cNegQG), XC, DEN)
+		g.p("VFNMADD231PS %s, %s, %s", NC, DEN, LO)
+		g.p("VMULPS %s, %s, %s", LO, NS, NS)
+		g.load("SI", j, b+2, m)
+		g.p("VMULPS %s, %s, %s", DEN, NS, NS)
+		g.store(b+1, "DI", j, m)
 	})
 }
 
