@@ -110,15 +110,10 @@ func (l *Learner) initContexts(tok Tokenizer) error {
 	}
 	N, W := l.Cfg.NCtx, l.model.Config.TransformerWidth
 	emb := make([][]float32, len(ids))
-	var sos []float32
-	autograd.NoGrad(func() {
-		for t, id := range ids {
-			if len(id) > 0 {
-				emb[t] = l.model.TokenEmbeddings(id, 1, len(id)).Value.Contiguous().Data()
-			}
-		}
-		sos = l.model.TokenEmbeddings([]int{tok.SOT()}, 1, 1).Value.Contiguous().Data()
-	})
+	for t, id := range ids {
+		emb[t] = l.embeddings(id)
+	}
+	sos := l.embeddings([]int{tok.SOT()})
 	// place writes task t's initial context into dst [N*W].
 	place := func(dst []float32, t int) { fillContext(dst, emb[t], sos, N, W) }
 	if l.Cfg.Hard {
@@ -145,6 +140,17 @@ func (l *Learner) initContexts(tok Tokenizer) error {
 	l.ctxStart.Name = ctxStartName
 	l.Meta.Value.Fill(0)
 	return nil
+}
+
+// embeddings returns the token embeddings of ids, concatenated [len(ids)·W]
+// (nil for no ids).
+func (l *Learner) embeddings(ids []int) []float32 {
+	if len(ids) == 0 {
+		return nil
+	}
+	var e []float32
+	autograd.NoGrad(func() { e = l.model.TokenEmbeddings(ids, 1, len(ids)).Value.Contiguous().Data() })
+	return e
 }
 
 // fillContext writes a context of n slots of width w into dst [n*w]: the
@@ -185,11 +191,7 @@ func (l *Learner) initTaskContext(tok Tokenizer) error {
 	if len(ids) == 0 || len(ids) > M {
 		return errors.Errorf("task ctx init %q has %d tokens, want 1 to task_n_ctx %d", words, len(ids), M)
 	}
-	var emb, sos []float32
-	autograd.NoGrad(func() {
-		emb = l.model.TokenEmbeddings(ids, 1, len(ids)).Value.Contiguous().Data()
-		sos = l.model.TokenEmbeddings([]int{tok.SOT()}, 1, 1).Value.Contiguous().Data()
-	})
+	emb, sos := l.embeddings(ids), l.embeddings([]int{tok.SOT()})
 	d := l.TaskCtx.Value.Data()
 	for off := 0; off < len(d); off += M * W {
 		fillContext(d[off:off+M*W], emb, sos, M, W)

@@ -58,7 +58,9 @@ type Learner struct {
 }
 
 // NewLearner builds the prompts and initialises the learnable parameters
-// of cfg over tasks, drawing random initial values from seed.
+// of cfg over tasks, drawing random initial values from seed; contexts
+// start from words with Config.CtxInit (initContexts) and
+// Config.TaskCtxInit (initTaskContext).
 func NewLearner(cfg Config, m *clip.Model, tok Tokenizer, tasks []TaskSpec, seed uint64) (*Learner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, errors.Wrapf(err, "method %s", cfg.Name)

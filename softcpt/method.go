@@ -43,7 +43,7 @@ type Config struct {
 	ClassCSC    bool     // CLASS_CSC: class-specific class context (CS) instead of shared (CA)
 	TaskNCtx    int      // TASK_N_CTX (4)
 	TaskCSC     bool     // TASK_CSC: task-specific task context (TS) instead of shared (TA)
-	TaskCtxInit string   // TASK_CTX_INIT: start the task context(s) from these words (SoftCPT; InitTaskContext); "" = N(0, 0.02)
+	TaskCtxInit string   // TASK_CTX_INIT: start the task context(s) from these words (SoftCPT only; see NewLearner); "" = N(0, 0.02)
 	PGType      string   // PG_TYPE: lin, linmean or lincls
 	ClassSample float64  // CLS_SAMPLE_RATE: class sampling rate in training (0 = off)
 	InitStd     float32  // std of the random context and meta-net init (0.02)

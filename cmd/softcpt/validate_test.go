@@ -57,6 +57,7 @@ func TestBadFlagsRejectedFirst(t *testing.T) {
 		{"train", []string{"--csc", "maybe"}, `--csc: "maybe" is not true or false`},
 		{"train", []string{"--device", "tpu"}, `--device "tpu": want cpu, cuda or cuda:N`},
 		{"train", []string{"--vision-heads", "-1"}, `--vision-heads -1: must be at least 0`},
+		{"train", []string{"--method", "coop-ca", "--task-ctx-init", "a photo"}, `--task-ctx-init "a photo": needs a SoftCPT method`},
 		{"train", []string{"--tasks", "a,,b"}, `--tasks "a,,b": must be a comma-separated list of task names`},
 		{"train", []string{"--out", filepath.Join(file, "out")}, `--out "` + filepath.Join(file, "out") + `": must be a writable folder`},
 		{"eval", []string{"--shots", "-1"}, `invalid value "-1" for flag -shots`},

@@ -13,6 +13,7 @@ var flagNames = map[string]string{
 	"TrainOptions.WarmupEpochs": "warmup-epochs", "TrainOptions.WarmupLR": "warmup-lr", "TrainOptions.RepeatSteps": "repeat-steps",
 	"Config.NCtx": "n-ctx", "Config.TaskNCtx": "task-n-ctx", "Config.ClassNCtx": "class-n-ctx",
 	"Config.Position": "class-token-position", "Config.PGType": "pg-type", "Config.ClassSample": "cls-sample-rate",
+	"Config.TaskCtxInit":   "task-ctx-init",
 	"LBFGSOptions.MaxIter": "max-iter",
 	"Options.Out":          "out", "Options.Tasks": "tasks", "Options.VisionHeads": "vision-heads", "Options.TextHeads": "text-heads",
 	"ShippedOptions.Out": "out", "ShippedOptions.Groups": "groups",
